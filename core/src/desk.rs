@@ -1,0 +1,421 @@
+//! The volunteer's operations at one desk: find or add a person, see the dose
+//! due, record a dose, correct one. Each save validates first and writes the
+//! event with its outbox row in one transaction; a refusal writes nothing.
+//! The CLI and the FFI `Desk` object are thin wrappers over this.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::model::{Dose, DoseEvent, DoseKind, DoseRecord, EventId, Outcome, Person, PersonEvent, PersonId, Session};
+use crate::search::{SearchPage, SearchQuery};
+use crate::store::{OpenOptions, OutboxCounts, Store, StoreError};
+use crate::validate::{self, Code, CorrectionTarget, DoseContext, Findings, NextDose, PersonDraft};
+
+/// Vietnam's offset (UTC+7), the default for dose times.
+pub const VIETNAM_OFFSET_SECONDS: i32 = 7 * 3600;
+
+const META_DEVICE: &str = "device_id";
+const META_SITE: &str = "site";
+const META_DESK: &str = "desk";
+const META_OFFSET: &str = "utc_offset_seconds";
+const META_SESSION: &str = "session";
+
+/// Who this desk is. The device id is made once, on first open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskConfig {
+    pub device_id: String,
+    pub site: Option<String>,
+    pub desk: Option<String>,
+    pub utc_offset_seconds: i32,
+}
+
+/// A dose as entered. Missing vaccine and time default to today's session
+/// and now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoseDraft {
+    pub person: PersonId,
+    #[serde(default)]
+    pub vaccine: Option<String>,
+    #[serde(default)]
+    pub lot: Option<String>,
+    #[serde(default)]
+    pub lot_expiry: Option<NaiveDate>,
+    #[serde(default)]
+    pub dose_number: Option<u8>,
+    #[serde(default)]
+    pub administered_at: Option<DateTime<FixedOffset>>,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl DoseDraft {
+    pub fn vaccinated(person: PersonId) -> Self {
+        Self {
+            person,
+            vaccine: None,
+            lot: None,
+            lot_expiry: None,
+            dose_number: None,
+            administered_at: None,
+            outcome: Outcome::Vaccinated,
+            note: None,
+        }
+    }
+}
+
+type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub struct Desk {
+    store: Store,
+    catalog: RwLock<Arc<Catalog>>,
+    config: RwLock<DeskConfig>,
+    clock: Clock,
+    /// Held from a save's checks to its commit, so two saves for the same
+    /// person cannot both pass the same-day check.
+    save_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk").field("store", &self.store.path()).finish_non_exhaustive()
+    }
+}
+
+impl Desk {
+    pub fn open(path: impl AsRef<Path>) -> Result<Desk> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Desk> {
+        let store = Store::open_with(path, opts)?;
+        let device_id = match store.meta(META_DEVICE)? {
+            Some(id) => id,
+            None if store.is_read_only() => "read-only".to_string(),
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                store.set_meta(META_DEVICE, &id)?;
+                id
+            }
+        };
+        let utc_offset_seconds = store
+            .meta(META_OFFSET)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(VIETNAM_OFFSET_SECONDS);
+        let config = DeskConfig { device_id, site: store.meta(META_SITE)?, desk: store.meta(META_DESK)?, utc_offset_seconds };
+        let catalog = store.catalog()?.unwrap_or_else(Catalog::builtin);
+        Ok(Desk {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            config: RwLock::new(config),
+            clock: Arc::new(Utc::now),
+            save_lock: Mutex::new(()),
+        })
+    }
+
+    /// Replace the clock (tests, demos replaying a past clinic day).
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> DeskConfig {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Name this desk: site code, desk code, and the local UTC offset.
+    pub fn set_up(&self, site: &str, desk: &str, utc_offset_seconds: Option<i32>) -> Result<DeskConfig> {
+        let site = code_field("site", site)?;
+        let desk = code_field("desk", desk)?;
+        self.store.set_meta(META_SITE, &site)?;
+        self.store.set_meta(META_DESK, &desk)?;
+        if let Some(o) = utc_offset_seconds {
+            if FixedOffset::east_opt(o).is_none() {
+                return Err(Error::input("utc_offset", format!("{o} seconds is not a valid offset")));
+            }
+            self.store.set_meta(META_OFFSET, &o.to_string())?;
+        }
+        let mut c = self.config.write().unwrap_or_else(|e| e.into_inner());
+        c.site = Some(site);
+        c.desk = Some(desk);
+        if let Some(o) = utc_offset_seconds {
+            c.utc_offset_seconds = o;
+        }
+        Ok(c.clone())
+    }
+
+    fn offset(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.config().utc_offset_seconds).unwrap_or_else(|| Utc.fix())
+    }
+
+    /// Now, in the desk's local offset.
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        (self.clock)().with_timezone(&self.offset())
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Take a newer catalog (from the hub, or a file). An older or equal
+    /// version is refused so a stale file cannot roll rules back.
+    pub fn load_catalog(&self, c: Catalog) -> Result<()> {
+        c.check()?;
+        let current = self.catalog();
+        if c.version <= current.version {
+            return Err(Error::input(
+                "catalog.version",
+                format!("version {} is not newer than the catalog in use (v{})", c.version, current.version),
+            ));
+        }
+        self.store.save_catalog(&c)?;
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(c);
+        Ok(())
+    }
+
+    fn site_and_desk(&self) -> Result<(String, String)> {
+        let c = self.config();
+        match (c.site, c.desk) {
+            (Some(s), Some(d)) => Ok((s, d)),
+            _ => Err(Error::NotSetUp("set the site and desk first (vaxdesk init --site CODE --desk CODE)".into())),
+        }
+    }
+
+    // ---- session ---------------------------------------------------------
+
+    /// Start today's session: the vaccine given at this desk and its lots.
+    pub fn start_session(&self, vaccine: &str, lots: &[String]) -> Result<Session> {
+        let (site, desk) = self.site_and_desk()?;
+        let catalog = self.catalog();
+        let Some(v) = catalog.vaccine(vaccine) else {
+            return Err(Error::input("vaccine", format!("{vaccine:?} is not in catalog v{}", catalog.version)));
+        };
+        for lot in lots {
+            if let Some(other) = catalog.lots_numbered(lot).find(|l| !l.vaccine.eq_ignore_ascii_case(&v.code)) {
+                return Err(Error::input("lot", format!("{lot} is a {} lot, not {}", other.vaccine, v.code)));
+            }
+        }
+        let session = Session { date: self.today(), site, desk, vaccine: v.code.clone(), lots: lots.to_vec() };
+        self.store.set_meta(META_SESSION, &serde_json::to_string(&session).unwrap_or_default())?;
+        Ok(session)
+    }
+
+    /// Today's session, if one was started today.
+    pub fn session(&self) -> Result<Option<Session>> {
+        let Some(text) = self.store.meta(META_SESSION)? else { return Ok(None) };
+        let s: Option<Session> = serde_json::from_str(&text).ok();
+        Ok(s.filter(|s| s.date == self.today()))
+    }
+
+    // ---- persons ---------------------------------------------------------
+
+    /// Check a person draft, including that their national id is not already
+    /// someone else's.
+    pub fn check_person(&self, draft: &PersonDraft) -> Result<(Findings, Option<Person>)> {
+        let (mut findings, person) = validate::check_person(draft, self.today());
+        if let Some(p) = &person {
+            if let Some(n) = &p.national_id {
+                if let Some(holder) = self.store.person_by_national_id(&n.number)? {
+                    if holder.id != p.id {
+                        findings.error(
+                            Code::NationalIdDuplicate,
+                            "national_id",
+                            format!("{} already belongs to a person on record ({}, born {})", n.number, holder.full_name, holder.birth_date),
+                        );
+                        return Ok((findings, None));
+                    }
+                }
+            }
+        }
+        Ok((findings, person))
+    }
+
+    /// Save a new person or a change to one. Refused (nothing written) on any
+    /// error or unconfirmed warning.
+    pub fn save_person(&self, draft: &PersonDraft, confirmed: &[String]) -> Result<Person> {
+        let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = draft.id {
+            if self.store.person(id)?.is_none() {
+                return Err(Error::NotFound { what: "person", id: id.to_string() });
+            }
+        }
+        let (findings, person) = self.check_person(draft)?;
+        let blocking = findings.blocking(confirmed);
+        let Some(person) = person.filter(|_| blocking.is_empty()) else {
+            return Err(Error::Refused(blocking));
+        };
+        let event = PersonEvent {
+            id: EventId::new(),
+            person: person.clone(),
+            device: self.config().device_id,
+            confirmed: findings.confirmed_codes(confirmed),
+            recorded_at: (self.clock)(),
+        };
+        match self.store.append_person_event(&event) {
+            Ok(()) => Ok(person),
+            Err(StoreError::Duplicate { what: "national_id", value }) => {
+                let mut f = Findings::default();
+                f.error(Code::NationalIdDuplicate, "national_id", format!("{value} already belongs to a person on record"));
+                Err(Error::Refused(f))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn person(&self, id: PersonId) -> Result<Person> {
+        self.store.person(id)?.ok_or_else(|| Error::NotFound { what: "person", id: id.to_string() })
+    }
+
+    pub fn find(&self, q: &SearchQuery) -> Result<SearchPage> {
+        Ok(crate::search::search(&self.store, q)?)
+    }
+
+    /// A person's doses as they stand.
+    pub fn history(&self, person: PersonId) -> Result<Vec<DoseRecord>> {
+        Ok(self.store.doses_of(person)?)
+    }
+
+    pub fn next_dose(&self, person: PersonId) -> Result<NextDose> {
+        let p = self.person(person)?;
+        let history = self.history(person)?;
+        Ok(validate::next_dose(&self.catalog(), &p, &history))
+    }
+
+    // ---- doses -----------------------------------------------------------
+
+    fn dose_from(&self, draft: &DoseDraft) -> Result<Dose> {
+        let session = self.session()?;
+        let vaccine = draft
+            .vaccine
+            .clone()
+            .or_else(|| session.as_ref().map(|s| s.vaccine.clone()))
+            .ok_or_else(|| Error::input("vaccine", "no vaccine given and no session started today"))?;
+        // With one lot in today's session, the lot need not be typed.
+        let lot = draft.lot.clone().or_else(|| {
+            session.as_ref().filter(|s| s.vaccine.eq_ignore_ascii_case(&vaccine) && s.lots.len() == 1).map(|s| s.lots[0].clone())
+        });
+        let lot = if draft.outcome == Outcome::Vaccinated { lot } else { draft.lot.clone() };
+        Ok(Dose {
+            vaccine,
+            lot,
+            lot_expiry: draft.lot_expiry,
+            dose_number: draft.dose_number,
+            administered_at: draft.administered_at.unwrap_or_else(|| self.now()),
+            outcome: draft.outcome,
+            note: draft.note.clone(),
+        })
+    }
+
+    /// What saving this draft would find, and the dose as it would be stored.
+    pub fn check_dose(&self, draft: &DoseDraft) -> Result<(Findings, Dose)> {
+        self.check_dose_excluding(draft, None)
+    }
+
+    fn check_dose_excluding(&self, draft: &DoseDraft, amended: Option<EventId>) -> Result<(Findings, Dose)> {
+        let person = self.person(draft.person)?;
+        let dose = self.dose_from(draft)?;
+        let history: Vec<DoseRecord> = self.history(draft.person)?.into_iter().filter(|r| Some(r.id) != amended).collect();
+        let catalog = self.catalog();
+        let ctx = DoseContext { catalog: &catalog, person: &person, history: &history, now: self.now() };
+        Ok(validate::check_dose(ctx, &dose))
+    }
+
+    /// Record a dose (or a deferral / refusal).
+    pub fn record_dose(&self, draft: &DoseDraft, confirmed: &[String]) -> Result<DoseEvent> {
+        let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (findings, dose) = self.check_dose(draft)?;
+        self.write_dose(draft.person, DoseKind::Record, Some(dose), &findings, confirmed)
+    }
+
+    /// Correct a dose record: the new content replaces the old, which stays
+    /// in the history of events.
+    pub fn amend_dose(&self, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
+        let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (root, mut findings) = self.check_target(target, draft.person, reason)?;
+        let (f, dose) = self.check_dose_excluding(draft, root)?;
+        findings.extend(f);
+        let root = root.unwrap_or(target);
+        self.write_dose(draft.person, DoseKind::Amend { corrects: root, reason: reason.trim().to_string() }, Some(dose), &findings, confirmed)
+    }
+
+    /// Void a dose record entered by mistake (wrong person, entered twice).
+    pub fn void_dose(&self, target: EventId, reason: &str) -> Result<DoseEvent> {
+        let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let person = self.store.dose_state(target)?.map(|(_, s)| s.person).unwrap_or_default();
+        let (root, findings) = self.check_target(target, person, reason)?;
+        let root = root.unwrap_or(target);
+        self.write_dose(person, DoseKind::Void { corrects: root, reason: reason.trim().to_string() }, None, &findings, &[])
+    }
+
+    fn check_target(&self, target: EventId, person: PersonId, reason: &str) -> Result<(Option<EventId>, Findings)> {
+        let state = self.store.dose_state(target)?;
+        let t = match state {
+            None => CorrectionTarget::Unknown,
+            Some((_, s)) if s.voided => CorrectionTarget::Voided,
+            Some((_, s)) => CorrectionTarget::Live { person: s.person },
+        };
+        Ok((state.map(|(root, _)| root), validate::check_correction(t, person, reason)))
+    }
+
+    fn write_dose(
+        &self,
+        person: PersonId,
+        kind: DoseKind,
+        dose: Option<Dose>,
+        findings: &Findings,
+        confirmed: &[String],
+    ) -> Result<DoseEvent> {
+        let blocking = findings.blocking(confirmed);
+        if !blocking.is_empty() {
+            return Err(Error::Refused(blocking));
+        }
+        let (site, desk) = self.site_and_desk()?;
+        let event = DoseEvent {
+            id: EventId::new(),
+            person_id: person,
+            site,
+            desk,
+            device: self.config().device_id,
+            kind,
+            dose,
+            confirmed: findings.confirmed_codes(confirmed),
+            recorded_at: (self.clock)(),
+        };
+        self.store.append_dose_event(&event)?;
+        Ok(event)
+    }
+
+    /// Doses given today, at this desk only or at every desk this device knows.
+    pub fn todays_doses(&self, this_desk_only: bool) -> Result<Vec<DoseRecord>> {
+        let desk = if this_desk_only { self.config().desk } else { None };
+        Ok(self.store.doses_on(self.today(), desk.as_deref())?)
+    }
+
+    pub fn queue(&self) -> Result<OutboxCounts> {
+        Ok(self.store.outbox_counts()?)
+    }
+}
+
+/// Site and desk codes go into exports and URLs: keep them short and plain.
+fn code_field(field: &str, v: &str) -> Result<String> {
+    let v = v.trim();
+    let ok = !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(Error::input(field, format!("1-32 letters, digits, '-' or '_' expected, got {v:?}")))
+    }
+}

@@ -1,0 +1,204 @@
+//! Dose events and the `doses` projection (each record as it stands after
+//! its amends and voids).
+
+use chrono::NaiveDate;
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::persons::insert_person_event;
+use super::{from_json, json, outbox, Result, Store, StoreError};
+use crate::model::{derive_history, Dose, DoseEvent, DoseKind, DoseRecord, EventId, PersonEvent, PersonId};
+
+/// Where a dose record stands, for checking a correction against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoseState {
+    pub person: PersonId,
+    pub voided: bool,
+}
+
+const RECORD_COLUMNS: &str = "id, person_id, site, desk, head_event, amended, body";
+
+fn record_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, String, bool, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+fn to_record(row: (String, String, String, String, String, bool, String)) -> Result<DoseRecord> {
+    let (id, person, site, desk, head, amended, body) = row;
+    let bad = |e: uuid::Error| StoreError::BadRow { table: "doses", detail: e.to_string() };
+    Ok(DoseRecord {
+        id: id.parse().map_err(bad)?,
+        person_id: person.parse().map_err(bad)?,
+        site,
+        desk,
+        dose: from_json::<Dose>("doses", &body)?,
+        head: head.parse().map_err(bad)?,
+        amended,
+    })
+}
+
+impl Store {
+    /// Append a dose event, update the record it belongs to and queue the
+    /// event for the hub, in one transaction.
+    pub fn append_dose_event(&self, e: &DoseEvent) -> Result<()> {
+        self.write(|tx| insert_dose_event(tx, e))
+    }
+
+    /// Write many events in one transaction (bulk load, pulled changes).
+    pub fn append_batch(&self, persons: &[PersonEvent], doses: &[DoseEvent]) -> Result<()> {
+        self.write(|tx| {
+            for p in persons {
+                insert_person_event(tx, p)?;
+            }
+            for d in doses {
+                insert_dose_event(tx, d)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A person's doses as they stand (voided ones left out), by date.
+    pub fn doses_of(&self, person: PersonId) -> Result<Vec<DoseRecord>> {
+        let rows = self.read(|c| {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM doses WHERE person_id = ?1 AND voided = 0");
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map([person.to_string()], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
+        let mut out = rows.into_iter().map(to_record).collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|r| (r.dose.administered_at, r.id));
+        Ok(out)
+    }
+
+    /// Every dose event about a person, in the order they were written.
+    pub fn dose_events_of(&self, person: PersonId) -> Result<Vec<DoseEvent>> {
+        self.read_with(|c| {
+            let mut st = c.prepare_cached("SELECT body FROM dose_events WHERE person_id = ?1 ORDER BY seq")?;
+            let bodies = st.query_map([person.to_string()], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            bodies.iter().map(|b| from_json("dose_events", b)).collect()
+        })
+    }
+
+    pub fn dose_event(&self, id: EventId) -> Result<Option<DoseEvent>> {
+        self.read_with(|c| {
+            let body: Option<String> =
+                c.prepare_cached("SELECT body FROM dose_events WHERE id = ?1")?.query_row([id.to_string()], |r| r.get(0)).optional()?;
+            body.map(|b| from_json("dose_events", &b)).transpose()
+        })
+    }
+
+    /// The record an event id belongs to (an amend's id leads to its record).
+    pub fn dose_state(&self, id: EventId) -> Result<Option<(EventId, DoseState)>> {
+        self.read_with(|c| {
+            let row: Option<(String, String, bool)> = c
+                .prepare_cached(
+                    "SELECT d.id, d.person_id, d.voided FROM doses d
+                     WHERE d.id = (SELECT root_id FROM dose_events WHERE id = ?1)",
+                )?
+                .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let Some((root, person, voided)) = row else { return Ok(None) };
+            let bad = |e: uuid::Error| StoreError::BadRow { table: "doses", detail: e.to_string() };
+            Ok(Some((root.parse().map_err(bad)?, DoseState { person: person.parse().map_err(bad)?, voided })))
+        })
+    }
+
+    /// Doses given on a day (local date of the dose), optionally at one desk,
+    /// in the order they were given.
+    pub fn doses_on(&self, day: NaiveDate, desk: Option<&str>) -> Result<Vec<DoseRecord>> {
+        let rows = self.read(|c| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM doses WHERE day = ?1 AND voided = 0 AND (?2 IS NULL OR desk = ?2)"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![day.to_string(), desk], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
+        let mut out = rows.into_iter().map(to_record).collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|r| (r.dose.administered_at, r.id));
+        Ok(out)
+    }
+
+    /// Stream the doses of a date range (inclusive), optionally of one site,
+    /// ordered by day, without holding them all in memory.
+    pub fn for_each_dose(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        site: Option<&str>,
+        mut f: impl FnMut(DoseRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.read_with(|c| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM doses WHERE day BETWEEN ?1 AND ?2 AND voided = 0
+                 AND (?3 IS NULL OR site = ?3) ORDER BY day, id"
+            );
+            let mut st = c.prepare(&sql)?;
+            let mut rows = st.query(params![from.to_string(), to.to_string(), site])?;
+            while let Some(r) = rows.next()? {
+                f(to_record(record_from_row(r)?)?)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn dose_event_count(&self) -> Result<u64> {
+        self.read(|c| super::count(c, "SELECT count(*) FROM dose_events"))
+    }
+
+    /// Rebuild a person's doses from their events and compare with the
+    /// projection: the projection is derived state and must agree.
+    pub fn verify_dose_projection(&self, person: PersonId) -> Result<bool> {
+        let derived = derive_history(&self.dose_events_of(person)?);
+        Ok(derived == self.doses_of(person)?)
+    }
+}
+
+pub(super) fn insert_dose_event(tx: &Transaction<'_>, e: &DoseEvent) -> Result<()> {
+    let id = e.id.to_string();
+    let root = e.root().to_string();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO dose_events (id, root_id, person_id, kind, body, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![id, root, e.person_id.to_string(), e.kind.as_str(), json(e), e.recorded_at.to_rfc3339()])?;
+    if inserted == 0 {
+        return Err(StoreError::Duplicate { what: "event", value: id });
+    }
+    let changed = match (&e.kind, &e.dose) {
+        (DoseKind::Record, Some(d)) => tx
+            .prepare_cached(
+                "INSERT INTO doses (id, person_id, head_event, day, site, desk, outcome, body)
+                 VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                id,
+                e.person_id.to_string(),
+                d.administered_at.date_naive().to_string(),
+                e.site,
+                e.desk,
+                d.outcome.as_str(),
+                json(d)
+            ])?,
+        (DoseKind::Amend { .. }, Some(d)) => tx
+            .prepare_cached(
+                "UPDATE doses SET head_event = ?2, day = ?3, outcome = ?4, amended = 1, body = ?5
+                 WHERE id = ?1 AND voided = 0 AND person_id = ?6",
+            )?
+            .execute(params![
+                root,
+                id,
+                d.administered_at.date_naive().to_string(),
+                d.outcome.as_str(),
+                json(d),
+                e.person_id.to_string()
+            ])?,
+        (DoseKind::Void { .. }, _) => tx
+            .prepare_cached("UPDATE doses SET head_event = ?2, voided = 1 WHERE id = ?1 AND voided = 0 AND person_id = ?3")?
+            .execute(params![root, id, e.person_id.to_string()])?,
+        (_, None) => return Err(StoreError::BadRow { table: "dose_events", detail: format!("{} event {id} has no dose", e.kind.as_str()) }),
+    };
+    if changed == 0 {
+        return Err(StoreError::NotFound { what: "live dose record", id: root });
+    }
+    outbox::enqueue(tx, &id, outbox::Stream::Dose)
+}

@@ -1,0 +1,113 @@
+//! The outbox: every event written locally gets a row here in the same
+//! transaction, and keeps it until the hub accepts it. A rejected event stays
+//! as `to_fix` with the hub's reason; it never blocks the rest.
+
+use rusqlite::{params, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::{now_text, Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Person,
+    Dose,
+}
+
+impl Stream {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stream::Person => "person",
+            Stream::Dose => "dose",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    Pending,
+    Sent,
+    Accepted,
+    ToFix,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub accepted: u64,
+    pub to_fix: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub event_id: String,
+    pub stream: String,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub reject_code: Option<String>,
+    pub reject_message: Option<String>,
+}
+
+pub(super) fn enqueue(tx: &Transaction<'_>, event_id: &str, stream: Stream) -> Result<()> {
+    tx.prepare_cached("INSERT INTO outbox (event_id, stream, updated_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![event_id, stream.as_str(), now_text()])?;
+    Ok(())
+}
+
+fn state_of(s: &str) -> OutboxState {
+    match s {
+        "sent" => OutboxState::Sent,
+        "accepted" => OutboxState::Accepted,
+        "to_fix" => OutboxState::ToFix,
+        _ => OutboxState::Pending,
+    }
+}
+
+impl Store {
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT state, count(*) FROM outbox GROUP BY state")?;
+            let mut counts = OutboxCounts::default();
+            for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0))))? {
+                let (state, n) = row?;
+                match state_of(&state) {
+                    OutboxState::Pending => counts.pending = n,
+                    OutboxState::Sent => counts.sent = n,
+                    OutboxState::Accepted => counts.accepted = n,
+                    OutboxState::ToFix => counts.to_fix = n,
+                }
+            }
+            Ok(counts)
+        })
+    }
+
+    /// Entries in a state, oldest first.
+    pub fn outbox_entries(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEntry>> {
+        let state = match state {
+            OutboxState::Pending => "pending",
+            OutboxState::Sent => "sent",
+            OutboxState::Accepted => "accepted",
+            OutboxState::ToFix => "to_fix",
+        };
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT seq, event_id, stream, state, attempts, reject_code, reject_message
+                 FROM outbox WHERE state = ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![state, limit], |r| {
+                Ok(OutboxEntry {
+                    seq: r.get(0)?,
+                    event_id: r.get(1)?,
+                    stream: r.get(2)?,
+                    state: state_of(&r.get::<_, String>(3)?),
+                    attempts: r.get(4)?,
+                    reject_code: r.get(5)?,
+                    reject_message: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
