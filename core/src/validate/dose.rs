@@ -228,6 +228,9 @@ fn check_age(out: &mut Findings, p: &Person, v: &Vaccine, on: NaiveDate) {
     let min = i64::from(v.age.min_years);
     let max = v.age.max_years.map(i64::from);
     let (lo, hi) = (i64::from(lo), i64::from(hi));
+    if hi < 0 {
+        return; // before birth: reported by the time check
+    }
     let range = match max {
         Some(m) => format!("{min}-{m}"),
         None => format!("{min}+"),

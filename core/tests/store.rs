@@ -1,0 +1,181 @@
+//! The store's promises: migrations from an older file, refusal of files it
+//! must not touch, append-only events, and one transaction per save.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+use rusqlite::Connection;
+use vaxdesk_core::desk::{Desk, DoseDraft};
+use vaxdesk_core::search::SearchQuery;
+use vaxdesk_core::store::{OpenOptions, Store, StoreError, LATEST_VERSION};
+use vaxdesk_core::Error;
+
+fn sha(path: &std::path::Path) -> Vec<u8> {
+    fs::read(path).unwrap()
+}
+
+#[test]
+fn fresh_database_is_at_latest_version_in_wal_mode() {
+    let t = desk();
+    assert_eq!(t.desk.store().schema_version().unwrap(), LATEST_VERSION);
+    let c = Connection::open(t.path()).unwrap();
+    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn upgrades_a_version_1_database_and_indexes_existing_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let opts = OpenOptions { target_version: 1, ..Default::default() };
+        let desk = Desk::open_with(&path, &opts).unwrap().with_clock(clinic_now);
+        desk.set_up("S1", "D1", None).unwrap();
+        add(&desk, &hoa());
+        assert_eq!(desk.store().schema_version().unwrap(), 1);
+    }
+    let desk = open_at(&path);
+    assert_eq!(desk.store().schema_version().unwrap(), LATEST_VERSION);
+    let page = desk.find(&SearchQuery::new("hoa nguyen")).unwrap();
+    assert_eq!(page.hits.len(), 1, "person saved before the search index existed is found");
+    assert_eq!(page.hits[0].person.full_name, "Nguyễn Thị Hoa");
+}
+
+#[test]
+fn newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE x (a); PRAGMA user_version = 99;").unwrap();
+    }
+    let before = sha(&path);
+    match Store::open(&path) {
+        Err(StoreError::NewerSchema { found: 99, supported, .. }) => assert_eq!(supported, LATEST_VERSION),
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+    assert_eq!(sha(&path), before);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    fs::write(&path, &garbage).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("not modified"), "{err}");
+    assert_eq!(sha(&path), garbage);
+}
+
+#[test]
+fn a_damaged_database_is_reported_not_panicked_on() {
+    let t = desk();
+    for i in 0..50 {
+        add(&t.desk, &draft(&format!("Người Thứ {}", "Một Hai Ba Bốn Năm".split(' ').nth(i % 5).unwrap()), &format!("022187{:06}", i), "1987", vaxdesk_core::model::Sex::Female));
+    }
+    let path = t.path();
+    drop(t.desk);
+    // Overwrite a page in the middle with zeros, as a bad flash sector would.
+    let mut bytes = fs::read(&path).unwrap();
+    let mid = bytes.len() / 2 / 4096 * 4096;
+    for b in &mut bytes[mid..mid + 4096] {
+        *b = 0xAA;
+    }
+    fs::write(&path, &bytes).unwrap();
+    let _ = fs::remove_file(path.with_extension("db-wal"));
+    match Store::open(&path) {
+        Err(e) => assert!(matches!(e, StoreError::Corrupt { .. } | StoreError::BadRow { .. }), "{e:?}"),
+        Ok(s) => assert!(s.integrity_check().unwrap().is_err(), "damage must show in the integrity check"),
+    }
+}
+
+#[test]
+fn read_only_file_can_be_read_but_not_written() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let path = t.path();
+    drop(t.desk);
+    // Checkpoint so the read-only open needs nothing from the WAL.
+    Connection::open(&path).unwrap().execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+    let before = sha(&path);
+    let desk = open_at(&path);
+    assert_eq!(desk.person(p.id).unwrap().full_name, "Nguyễn Thị Hoa");
+    let err = desk.save_person(&draft("Trần Văn Nam", "022090000001", "1990", vaxdesk_core::model::Sex::Male), &[]).unwrap_err();
+    assert!(matches!(err, Error::Store(StoreError::ReadOnly { .. })), "{err:?}");
+    assert_eq!(sha(&path), before);
+}
+
+#[test]
+fn locked_database_gives_locked_and_writes_nothing() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let other = Connection::open(t.path()).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let opts = OpenOptions { busy_timeout: Duration::from_millis(200), ..Default::default() };
+    let desk = Desk::open_with(t.path(), &opts).unwrap().with_clock(clinic_now);
+    let mut d = DoseDraft::vaccinated(p.id);
+    d.vaccine = Some("AZ".into());
+    d.lot = Some("AZ2107".into());
+    let err = desk.record_dose(&d, &[]).unwrap_err();
+    assert!(matches!(err, Error::Store(StoreError::Locked { .. })), "{err:?}");
+    other.execute_batch("ROLLBACK").unwrap();
+    assert!(desk.history(p.id).unwrap().is_empty());
+    assert_eq!(desk.queue().unwrap().pending, 1, "only the person event is queued");
+    // Once the lock is gone the same save goes through.
+    desk.record_dose(&d, &[]).unwrap();
+}
+
+#[test]
+fn events_are_append_only_even_to_raw_sql() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let mut d = DoseDraft::vaccinated(p.id);
+    d.vaccine = Some("AZ".into());
+    d.lot = Some("AZ2107".into());
+    t.desk.record_dose(&d, &[]).unwrap();
+    let c = Connection::open(t.path()).unwrap();
+    for sql in ["UPDATE dose_events SET body = '{}'", "DELETE FROM dose_events", "UPDATE person_events SET body = '{}'", "DELETE FROM person_events"] {
+        let e = c.execute(sql, []).unwrap_err().to_string();
+        assert!(e.contains("append-only"), "{sql}: {e}");
+    }
+}
+
+#[test]
+fn save_writes_event_projection_and_outbox_together() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let mut d = DoseDraft::vaccinated(p.id);
+    d.vaccine = Some("AZ".into());
+    d.lot = Some("AZ2107".into());
+    let e = t.desk.record_dose(&d, &[]).unwrap();
+    let c = Connection::open(t.path()).unwrap();
+    let n = |sql: &str| -> i64 { c.query_row(sql, [e.id.to_string()], |r| r.get(0)).unwrap() };
+    assert_eq!(n("SELECT count(*) FROM dose_events WHERE id = ?1"), 1);
+    assert_eq!(n("SELECT count(*) FROM doses WHERE id = ?1"), 1);
+    assert_eq!(n("SELECT count(*) FROM outbox WHERE event_id = ?1 AND state = 'pending'"), 1);
+    assert!(t.desk.store().verify_dose_projection(p.id).unwrap());
+    assert_eq!(t.desk.store().integrity_check().unwrap(), Ok(()));
+}
+
+#[test]
+fn a_failed_transaction_leaves_no_trace() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let mut d = DoseDraft::vaccinated(p.id);
+    d.vaccine = Some("AZ".into());
+    d.lot = Some("AZ2107".into());
+    let e = t.desk.record_dose(&d, &[]).unwrap();
+    // The same event again: the event insert is refused, and with it the
+    // projection and outbox writes of that transaction.
+    let err = t.desk.store().append_dose_event(&e).unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { what: "event", .. }), "{err:?}");
+    assert_eq!(t.desk.store().dose_event_count().unwrap(), 1);
+    assert_eq!(t.desk.queue().unwrap().pending, 2);
+}
