@@ -1,0 +1,3 @@
+//! QR codes a desk scans. `payload` turns decoded text into typed payloads.
+
+pub mod payload;
