@@ -1,1 +1,76 @@
-fn main() {}
+//! `vaxdesk`: the tester's and coordinator's front end over vaxdesk-core.
+//! Errors are printed once, here, with an exit code scripts can trust:
+//! 0 ok, 1 validation refused, 2 usage or input error, 3 storage error.
+
+mod args;
+mod bench;
+mod commands;
+mod demo;
+mod output;
+mod synth;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vaxdesk_core::validate::Findings;
+
+use crate::args::Cli;
+
+/// What a command can fail with, sorted by what the caller should do.
+#[derive(Debug)]
+pub enum Failure {
+    Refused(Findings),
+    Input(String),
+    Storage(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Refused(_) => 1,
+            Failure::Input(_) => 2,
+            Failure::Storage(_) => 3,
+        }
+    }
+}
+
+impl From<vaxdesk_core::Error> for Failure {
+    fn from(e: vaxdesk_core::Error) -> Self {
+        use vaxdesk_core::Error as E;
+        match e {
+            E::Refused(f) => Failure::Refused(f),
+            E::Store(s) => Failure::Storage(s.to_string()),
+            other => Failure::Input(other.to_string()),
+        }
+    }
+}
+
+impl From<vaxdesk_core::store::StoreError> for Failure {
+    fn from(e: vaxdesk_core::store::StoreError) -> Self {
+        Failure::Storage(e.to_string())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_init();
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            output::failure(&f, json);
+            ExitCode::from(f.exit_code())
+        }
+    }
+}
+
+/// Logs go to stderr, quiet unless VAXDESK_LOG asks (e.g. `VAXDESK_LOG=debug`).
+/// Nothing logged carries names or id numbers.
+fn tracing_init() {
+    let level = std::env::var("VAXDESK_LOG").ok().and_then(|l| l.parse::<tracing::Level>().ok());
+    if let Some(level) = level {
+        let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).try_init();
+    }
+}

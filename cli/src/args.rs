@@ -1,0 +1,281 @@
+//! Command-line definitions only; the work is in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "vaxdesk", version, about = "Offline-first vaccination desk: records, validation, search, export")]
+pub struct Cli {
+    /// The desk database (default: in the user's data directory).
+    #[arg(long, global = true, env = "VAXDESK_DB")]
+    pub db: Option<PathBuf>,
+    /// Machine-readable output: one JSON document (or line) per result.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database if needed and name this desk.
+    Init(InitArgs),
+    /// Today's session: vaccine and lots given at this desk.
+    #[command(subcommand)]
+    Session(SessionCmd),
+    /// Add, find and show persons.
+    #[command(subcommand)]
+    Person(PersonCmd),
+    /// Record, correct and list doses.
+    #[command(subcommand)]
+    Dose(DoseCmd),
+    /// Show or load the vaccine catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCmd),
+    /// QR payloads: parse the text of a scanned code.
+    #[command(subcommand)]
+    Qr(QrCmd),
+    /// Events waiting for the hub, and those it refused.
+    Queue,
+    /// Export doses for the national platform.
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// Measure speed on generated data.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// A scripted clinic day on a temporary database, with a summary.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Site code (e.g. QN-HL-01).
+    #[arg(long)]
+    pub site: String,
+    /// Desk code within the site (e.g. D1).
+    #[arg(long)]
+    pub desk: String,
+    /// Local UTC offset for dose times, e.g. +07:00 (default: Vietnam).
+    #[arg(long, allow_hyphen_values = true)]
+    pub utc_offset: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Start today's session.
+    Start {
+        #[arg(long)]
+        vaccine: String,
+        /// Lot number in use (repeat for several).
+        #[arg(long = "lot")]
+        lots: Vec<String>,
+    },
+    /// Show today's session.
+    Show,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SexArg {
+    #[value(alias = "nam", alias = "m")]
+    Male,
+    #[value(alias = "nu", alias = "nữ", alias = "f")]
+    Female,
+}
+
+#[derive(Debug, Args)]
+pub struct Confirm {
+    /// Confirm a warning by its code (repeat for several).
+    #[arg(long = "confirm", value_name = "CODE")]
+    pub codes: Vec<String>,
+    /// Confirm every warning without asking.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCmd {
+    /// Add a person (or, with --qr, from the text of a CCCD or health QR).
+    Add(PersonAddArgs),
+    /// Find persons by name (no diacritics needed), national id or phone.
+    Find {
+        query: Vec<String>,
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long, default_value_t = 0)]
+        page: u32,
+        #[arg(long, default_value_t = 20)]
+        per_page: u32,
+    },
+    /// Show a person, their doses and the dose due.
+    Show {
+        /// Person id or national id.
+        person: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PersonAddArgs {
+    /// Text of a scanned CCCD or PC-Covid QR code; fields given below override it.
+    #[arg(long)]
+    pub qr: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// CCCD (12 digits) or CMND (9 or 12 digits).
+    #[arg(long = "id")]
+    pub national_id: Option<String>,
+    /// The number is an old CMND even though it has 12 digits.
+    #[arg(long)]
+    pub cmnd: bool,
+    /// YYYY-MM-DD, DD/MM/YYYY or YYYY.
+    #[arg(long)]
+    pub birth: Option<String>,
+    #[arg(long, value_enum)]
+    pub sex: Option<SexArg>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Health-insurance card number.
+    #[arg(long)]
+    pub insurance: Option<String>,
+    #[arg(long)]
+    pub priority_group: Option<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    #[arg(long)]
+    pub province: Option<String>,
+    #[arg(long)]
+    pub district: Option<String>,
+    #[arg(long)]
+    pub ward: Option<String>,
+    #[command(flatten)]
+    pub confirm: Confirm,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutcomeArg {
+    Vaccinated,
+    Deferred,
+    Refused,
+}
+
+#[derive(Debug, Args)]
+pub struct DoseFields {
+    /// Vaccine code (default: today's session).
+    #[arg(long)]
+    pub vaccine: Option<String>,
+    /// Lot number (default: the session's lot when it has one).
+    #[arg(long)]
+    pub lot: Option<String>,
+    /// Expiry of a lot the catalog does not know (YYYY-MM-DD).
+    #[arg(long)]
+    pub lot_expiry: Option<String>,
+    /// When given: RFC 3339, or "YYYY-MM-DD HH:MM" in the desk's offset (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Dose number, when doses were given elsewhere (default: from the records).
+    #[arg(long)]
+    pub number: Option<u8>,
+    #[arg(long, value_enum)]
+    pub outcome: Option<OutcomeArg>,
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DoseCmd {
+    /// Record a dose (or a deferral / refusal) for a person.
+    Record {
+        /// Person id or national id.
+        #[arg(long)]
+        person: String,
+        #[command(flatten)]
+        fields: DoseFields,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Correct a dose record; fields not given keep their current value.
+    Amend {
+        /// Id of the dose record (or of an earlier correction of it).
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        fields: DoseFields,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Void a dose record entered by mistake.
+    Void {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Doses given on a day (default today) at this desk.
+    List {
+        #[arg(long)]
+        date: Option<String>,
+        /// Every desk's doses that this device holds.
+        #[arg(long)]
+        all_desks: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCmd {
+    /// Print the catalog in use.
+    Show,
+    /// Load a newer catalog from a JSON file.
+    Load { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QrCmd {
+    /// Parse the text of a QR code into its fields.
+    Parse { text: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// The national platform's dose fields as CSV (UTF-8 with BOM).
+    Csv {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        site: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Dose save, name search, id lookup and history on a large store.
+    Store(BenchStoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStoreArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub persons: u64,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub doses: u64,
+    /// Timed operations of each kind.
+    #[arg(long, default_value_t = 2000)]
+    pub samples: u32,
+    /// Where to build the database (default: a temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Reuse a database built by an earlier run in --dir.
+    #[arg(long)]
+    pub reuse: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo database here instead of a temporary directory.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}

@@ -1,0 +1,205 @@
+//! `vaxdesk bench store`: build a store of N persons and M doses, then time
+//! the desk's hot operations through the same API the app uses.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use vaxdesk_core::catalog::Catalog;
+use vaxdesk_core::desk::{Desk, DoseDraft};
+use vaxdesk_core::search::SearchQuery;
+
+use crate::args::{BenchCmd, BenchStoreArgs};
+use crate::output::Out;
+use crate::synth;
+use crate::{CliResult, Failure};
+
+/// The clinic day the timed saves happen on: every seeded first dose is at
+/// least 35 days earlier, so a second dose is due.
+const CLINIC_DAY: &str = "2021-10-05T02:00:00Z";
+const SEED_BATCH: u64 = 10_000;
+
+pub fn run(out: Out, cmd: BenchCmd) -> CliResult {
+    match cmd {
+        BenchCmd::Store(a) => store(out, &a),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Timing {
+    pub operation: &'static str,
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub target_p99_ms: Option<f64>,
+}
+
+impl Timing {
+    pub fn of(operation: &'static str, mut d: Vec<Duration>, target_p99_ms: Option<f64>) -> Timing {
+        d.sort();
+        let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+        let at = |q: f64| d.get(((d.len() as f64 * q).ceil() as usize).saturating_sub(1).min(d.len().saturating_sub(1))).copied().map_or(0.0, ms);
+        Timing { operation, samples: d.len(), p50_ms: at(0.50), p99_ms: at(0.99), max_ms: d.last().copied().map_or(0.0, ms), target_p99_ms }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct StoreReport {
+    persons: u64,
+    doses: u64,
+    build_seconds: f64,
+    db_megabytes: f64,
+    timings: Vec<Timing>,
+    peak_rss_megabytes: f64,
+}
+
+fn clinic_now() -> chrono::DateTime<chrono::Utc> {
+    CLINIC_DAY.parse().unwrap_or_default()
+}
+
+fn store(out: Out, a: &BenchStoreArgs) -> CliResult {
+    if a.doses > a.persons {
+        return Err(Failure::Input("doses: at most one seeded dose per person (--doses ≤ --persons)".into()));
+    }
+    let tmp;
+    let dir: PathBuf = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().map_err(|e| Failure::Storage(e.to_string()))?;
+            tmp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::Storage(format!("{}: {e}", dir.display())))?;
+    let path = dir.join("bench.db");
+    let started = Instant::now();
+    let reuse = a.reuse && path.exists();
+    if !reuse {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+    let desk = Desk::open(&path)?.with_clock(clinic_now);
+    if !reuse {
+        desk.set_up(synth::SITE, synth::DESK, None)?;
+        desk.load_catalog(synth::catalog_with_lots(&Catalog::builtin()))?;
+        seed(&desk, a.persons, a.doses)?;
+    }
+    let build_seconds = started.elapsed().as_secs_f64();
+
+    let n = a.samples as usize;
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut saves = Vec::with_capacity(n);
+    // Distinct persons with a first dose (or none), each getting their next dose.
+    let pool = a.persons.max(1);
+    let mut used = std::collections::HashSet::new();
+    while saves.len() < n.min(pool as usize) {
+        let i = rng.random_range(0..pool);
+        if !used.insert(i) {
+            continue;
+        }
+        let p = synth::person(i);
+        let mut d = DoseDraft::vaccinated(p.id);
+        let vaccine = if i < a.doses { synth::first_dose(i, &p).dose.map(|d| d.vaccine).unwrap_or_default() } else { "AZ".into() };
+        d.lot = Some(format!("{vaccine}21092"));
+        d.vaccine = Some(vaccine);
+        let t = Instant::now();
+        desk.record_dose(&d, &[])?;
+        saves.push(t.elapsed());
+    }
+
+    let mut searches = Vec::with_capacity(n);
+    for k in 0..n {
+        let p = synth::person(rng.random_range(0..pool));
+        let words = vaxdesk_core::fold::fold_tokens(&p.full_name);
+        // What volunteers type: the full name, the given name first, or the
+        // first letters of each word.
+        let text = match k % 3 {
+            0 => words.join(" "),
+            1 => format!("{} {}", words[words.len() - 1], words[0]),
+            _ => words.iter().map(|w| &w[..w.len().min(3)]).collect::<Vec<_>>().join(" "),
+        };
+        let q = SearchQuery { birth_year: (k % 3 == 2).then(|| p.birth_date.year()), ..SearchQuery::new(text) };
+        let t = Instant::now();
+        let r = desk.find(&q)?;
+        searches.push(t.elapsed());
+        if !r.hits.iter().any(|h| h.person.id == p.id) && !r.truncated && r.total < r.per_page {
+            return Err(Failure::Storage(format!("search {:?} did not find the seeded person", q.text)));
+        }
+    }
+
+    let mut lookups = Vec::with_capacity(n);
+    let mut histories = Vec::with_capacity(n);
+    for _ in 0..n {
+        let p = synth::person(rng.random_range(0..pool));
+        let number = p.national_id.as_ref().map(|x| x.number.clone()).unwrap_or_default();
+        let t = Instant::now();
+        let r = desk.find(&SearchQuery::new(number))?;
+        lookups.push(t.elapsed());
+        if r.hits.first().map(|h| h.person.id) != Some(p.id) {
+            return Err(Failure::Storage("id lookup did not find the seeded person".into()));
+        }
+        let t = Instant::now();
+        let _ = desk.history(p.id)?;
+        histories.push(t.elapsed());
+    }
+
+    let report = StoreReport {
+        persons: a.persons,
+        doses: a.doses,
+        build_seconds,
+        db_megabytes: db_size(&path) as f64 / 1e6,
+        timings: vec![
+            Timing::of("dose save", saves, Some(5.0)),
+            Timing::of("name search", searches, Some(20.0)),
+            Timing::of("id lookup", lookups, Some(1.0)),
+            Timing::of("person history", histories, None),
+        ],
+        peak_rss_megabytes: peak_rss_kb() as f64 / 1024.0,
+    };
+    out.show(&report, || {
+        let mut s = format!(
+            "store bench: {} persons, {} doses ({:.0} MB database, ready in {:.1} s)\n{:<16} {:>7} {:>9} {:>9} {:>9} {:>10}\n",
+            report.persons, report.doses, report.db_megabytes, report.build_seconds, "operation", "n", "p50 ms", "p99 ms", "max ms", "target p99"
+        );
+        for t in &report.timings {
+            let target = t.target_p99_ms.map(|x| format!("≤ {x} ms")).unwrap_or_default();
+            s.push_str(&format!("{:<16} {:>7} {:>9.3} {:>9.3} {:>9.3} {:>10}\n", t.operation, t.samples, t.p50_ms, t.p99_ms, t.max_ms, target));
+        }
+        s.push_str(&format!("peak RSS {:.0} MB", report.peak_rss_megabytes));
+        s
+    });
+    Ok(())
+}
+
+fn seed(desk: &Desk, persons: u64, doses: u64) -> CliResult {
+    let bar = ProgressBar::new(persons);
+    bar.set_style(ProgressStyle::with_template("seeding {bar:40} {pos}/{len} persons  {per_sec}  eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let mut start = 0;
+    while start < persons {
+        let end = (start + SEED_BATCH).min(persons);
+        let people: Vec<_> = (start..end).map(synth::person).collect();
+        let pe: Vec<_> = people.iter().map(synth::person_event).collect();
+        let de: Vec<_> = (start..end.min(doses)).map(|i| synth::first_dose(i, &people[(i - start) as usize])).collect();
+        desk.store().append_batch(&pe, &de)?;
+        bar.set_position(end);
+        start = end;
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn db_size(path: &Path) -> u64 {
+    ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok()).map(|m| m.len()).sum()
+}
+
+/// Peak resident set (VmHWM) of this process, in kB; 0 where /proc is absent.
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}

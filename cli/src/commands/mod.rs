@@ -1,0 +1,146 @@
+//! One function per verb; each opens the desk, calls the core, prints.
+
+mod catalog;
+mod dose;
+mod person;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use vaxdesk_core::desk::Desk;
+use vaxdesk_core::validate::Findings;
+
+use crate::args::{Cli, Command, Confirm, ExportCmd, QrCmd, SessionCmd};
+use crate::output::Out;
+use crate::{CliResult, Failure};
+
+pub fn run(cli: Cli) -> CliResult {
+    let out = Out { json: cli.json };
+    let db = cli.db.clone();
+    match cli.command {
+        Command::Init(a) => init(db, out, &a),
+        Command::Session(c) => session(&open(db)?, out, c),
+        Command::Person(c) => person::run(&open(db)?, out, c),
+        Command::Dose(c) => dose::run(&open(db)?, out, c),
+        Command::Catalog(c) => catalog::run(&open(db)?, out, c),
+        Command::Qr(QrCmd::Parse { text }) => {
+            let p = vaxdesk_core::qr::payload::parse(&text);
+            out.show(&p, || format!("{:#?}", p));
+            Ok(())
+        }
+        Command::Queue => {
+            let q = open(db)?.queue()?;
+            out.show(&q, || format!("pending {}  sent {}  accepted {}  to fix {}", q.pending, q.sent, q.accepted, q.to_fix));
+            Ok(())
+        }
+        Command::Export(ExportCmd::Csv { from, to, site, out: file }) => export_csv(&open(db)?, out, &from, &to, site.as_deref(), file),
+        Command::Bench(b) => crate::bench::run(out, b),
+        Command::Demo(a) => crate::demo::run(out, &a),
+    }
+}
+
+fn default_db() -> CliResult<PathBuf> {
+    let dirs = directories::ProjectDirs::from("org", "vaxdesk", "vaxdesk")
+        .ok_or_else(|| Failure::Input("no home directory: pass --db PATH".into()))?;
+    let dir = dirs.data_dir();
+    std::fs::create_dir_all(dir).map_err(|e| Failure::Storage(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir.join("desk.db"))
+}
+
+pub fn open(db: Option<PathBuf>) -> CliResult<Desk> {
+    let path = match db {
+        Some(p) => p,
+        None => default_db()?,
+    };
+    Ok(Desk::open(&path)?)
+}
+
+fn init(db: Option<PathBuf>, out: Out, a: &crate::args::InitArgs) -> CliResult {
+    let desk = open(db)?;
+    let offset = a.utc_offset.as_deref().map(parse_offset).transpose()?;
+    let c = desk.set_up(&a.site, &a.desk, offset)?;
+    out.show(&c, || {
+        format!("desk {} at site {} ready ({}), device {}", c.desk.clone().unwrap_or_default(), c.site.clone().unwrap_or_default(), desk.store().path().display(), c.device_id)
+    });
+    Ok(())
+}
+
+fn parse_offset(s: &str) -> CliResult<i32> {
+    let fixed: chrono::FixedOffset = s
+        .parse()
+        .map_err(|_| Failure::Input(format!("utc_offset: +HH:MM expected, got {s:?}")))?;
+    Ok(fixed.local_minus_utc())
+}
+
+fn session(desk: &Desk, out: Out, c: SessionCmd) -> CliResult {
+    let s = match c {
+        SessionCmd::Start { vaccine, lots } => Some(desk.start_session(&vaccine, &lots)?),
+        SessionCmd::Show => desk.session()?,
+    };
+    out.show(&s, || match &s {
+        Some(s) => format!("{} site {} desk {}: {} lots {}", s.date, s.site, s.desk, s.vaccine, s.lots.join(", ")),
+        None => "no session today: vaxdesk session start --vaccine CODE --lot LOT".into(),
+    });
+    Ok(())
+}
+
+/// Run a save; when only warnings stand in the way and a person is at the
+/// terminal, show them and ask, then save with them confirmed.
+pub fn with_confirmation<T>(out: Out, confirm: &Confirm, mut save: impl FnMut(&[String]) -> vaxdesk_core::Result<T>) -> CliResult<T> {
+    let mut codes = confirm.codes.clone();
+    match save(&codes) {
+        Err(vaxdesk_core::Error::Refused(f)) if only_warnings(&f) && (confirm.yes || ask(out, &f)) => {
+            codes.extend(f.warnings().map(|w| w.code.as_str().to_string()));
+            Ok(save(&codes)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+fn only_warnings(f: &Findings) -> bool {
+    f.errors().next().is_none() && f.warnings().next().is_some()
+}
+
+fn ask(out: Out, f: &Findings) -> bool {
+    if out.json || !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprintln!("Check before saving:");
+    for w in f.warnings() {
+        eprintln!("  {w}");
+    }
+    eprint!("Save anyway? [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim().to_lowercase().as_str(), "y" | "yes" | "c" | "co" | "có")
+}
+
+pub fn parse_date(field: &str, s: &str) -> CliResult<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| Failure::Input(format!("{field}: YYYY-MM-DD expected, got {s:?}")))
+}
+
+#[derive(Serialize)]
+struct ExportSummary {
+    rows: u64,
+    file: Option<String>,
+}
+
+fn export_csv(desk: &Desk, out: Out, from: &str, to: &str, site: Option<&str>, file: Option<PathBuf>) -> CliResult {
+    let (from, to) = (parse_date("from", from)?, parse_date("to", to)?);
+    if to < from {
+        return Err(Failure::Input(format!("to: {to} is before from: {from}")));
+    }
+    let catalog = desk.catalog();
+    let rows = match &file {
+        Some(path) => {
+            let f = std::fs::File::create(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
+            vaxdesk_core::export::doses_csv(desk.store(), &catalog, from, to, site, std::io::BufWriter::new(f))?
+        }
+        None => vaxdesk_core::export::doses_csv(desk.store(), &catalog, from, to, site, std::io::stdout().lock())?,
+    };
+    if let Some(path) = &file {
+        let s = ExportSummary { rows, file: Some(path.display().to_string()) };
+        out.show(&s, || format!("{rows} doses written to {}", path.display()));
+    }
+    Ok(())
+}

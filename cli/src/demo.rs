@@ -1,0 +1,227 @@
+//! `vaxdesk demo`: one scripted clinic day at a desk in Hạ Long, on a
+//! temporary database. Citizens arrive with a chip-ID card (its QR text),
+//! a PC-Covid code, or are already on record from their first dose; the
+//! volunteer matches them, records doses, corrects one, has one save refused
+//! and one deferral. The clock replays 5 October 2021 so the catalog's lots
+//! are in date.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use vaxdesk_core::catalog::{Catalog, Lot};
+use vaxdesk_core::desk::{Desk, DoseDraft};
+use vaxdesk_core::model::{Outcome, Person};
+use vaxdesk_core::qr::payload::{self, Payload};
+use vaxdesk_core::search::SearchQuery;
+use vaxdesk_core::Error;
+
+use crate::args::DemoArgs;
+use crate::output::Out;
+use crate::synth;
+use crate::{CliResult, Failure};
+
+/// What citizens' cards say, as the desk's scanner reads them.
+const CCCD_QR: &[&str] = &[
+    "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Tổ 5, khu 3, phường Hồng Hải, Hạ Long, Quảng Ninh|15042021",
+    "022090004321||Trần Văn Nam|04031990|Nam|Phường Bãi Cháy, Hạ Long, Quảng Ninh|20032021",
+    "022195007788|Lê Ngọc Ánh|19111995|Nữ|Phường Cao Xanh, Hạ Long, Quảng Ninh|09042021",
+    "001078002468|011223344|Phạm Đức Thắng|30081978|Nam|Phường Hà Khẩu, Hạ Long, Quảng Ninh|11012021",
+    "022166005511|Đặng Thị Hương|12121966|Nữ|Phường Hồng Gai, Hạ Long, Quảng Ninh|02022021",
+    "031201009900||Vũ Minh Đức|07072001|Nam|Phường Giếng Đáy, Hạ Long, Quảng Ninh|28052021",
+];
+/// A PC-Covid code with the number and birth day masked: the volunteer
+/// completes it from the card.
+const HEALTH_QR: &str = "******003355|HOANG THI LAN|1972-**-**|0|162979388586171100|16297938858617<0<<<";
+
+#[derive(Debug, Default, Serialize)]
+pub struct DemoSummary {
+    pub database: String,
+    pub persons: u64,
+    pub doses_by_vaccine: BTreeMap<String, u64>,
+    pub second_doses: u64,
+    pub deferrals: u64,
+    pub corrections: u64,
+    pub refused: Vec<String>,
+    pub confirmed_warnings: Vec<String>,
+    pub queued_for_hub: u64,
+    pub export_rows: u64,
+    pub export_file: String,
+}
+
+pub fn run(out: Out, a: &DemoArgs) -> CliResult {
+    let tmp = tempfile::tempdir().map_err(|e| Failure::Storage(e.to_string()))?;
+    let dir = a.keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::Storage(format!("{}: {e}", dir.display())))?;
+    let path = dir.join("demo-desk.db");
+    if path.exists() {
+        return Err(Failure::Input(format!("keep: {} already exists; pick an empty directory", path.display())));
+    }
+    let say = |s: String| {
+        if !out.json {
+            println!("{s}");
+        }
+    };
+
+    // 08:00 in Hạ Long; every citizen takes about three minutes.
+    let start: DateTime<Utc> = "2021-10-05T01:00:00Z".parse().unwrap_or_default();
+    let minutes = Arc::new(AtomicI64::new(0));
+    let clock = minutes.clone();
+    let desk = Desk::open(&path)?.with_clock(move || start + Duration::minutes(clock.load(Ordering::Relaxed)));
+    let tick = || minutes.fetch_add(3, Ordering::Relaxed);
+
+    desk.set_up(synth::SITE, synth::DESK, None)?;
+    desk.load_catalog(demo_catalog())?;
+    let session = desk.start_session("AZ", &["AZ21092".into()])?;
+    say(format!("vaxdesk demo — {} at site {} desk {}, giving {} lot {}", session.date, session.site, session.desk, session.vaccine, session.lots.join(", ")));
+
+    let mut s = DemoSummary { database: path.display().to_string(), ..Default::default() };
+
+    // Citizens who had their first dose here in August are already on record.
+    let returning: Vec<Person> = (0..4).map(synth::person).collect();
+    let mut first = Vec::new();
+    for (i, p) in returning.iter().enumerate() {
+        let mut e = synth::first_dose(i as u64, p);
+        if let Some(d) = e.dose.as_mut() {
+            d.vaccine = "AZ".into();
+            d.lot = Some("AZ21031".into());
+        }
+        first.push(e);
+    }
+    let events: Vec<_> = returning.iter().map(synth::person_event).collect();
+    desk.store().append_batch(&events, &first)?;
+    say(format!("  {} citizens on record from their first dose in August", returning.len()));
+
+    // New citizens: scan the chip-ID card, match or create, record dose 1.
+    for text in CCCD_QR {
+        tick();
+        let Payload::Cccd(parsed) = payload::parse(text) else {
+            return Err(Failure::Input(format!("demo: card text not read as CCCD: {text}")));
+        };
+        let card = parsed.value.ok_or_else(|| Failure::Input(format!("demo: {:?}", parsed.errors)))?;
+        let person = match desk.store().person_by_national_id(&card.number)? {
+            Some(p) => p,
+            None => desk.save_person(&card.person_draft(), &[])?,
+        };
+        let next = desk.next_dose(person.id)?;
+        let e = desk.record_dose(&DoseDraft::vaccinated(person.id), &[])?;
+        say(format!("  scan CCCD → {:<22} dose {} AZ saved ({})", person.full_name, next.dose_number, short(&e.id.to_string())));
+    }
+
+    // A PC-Covid code: masked fields are completed from the card.
+    tick();
+    if let Payload::Health(h) = payload::parse(HEALTH_QR) {
+        let code = h.value.ok_or_else(|| Failure::Input("demo: health code did not parse".into()))?;
+        let mut draft = code.person_draft();
+        say(format!("  scan PC-Covid → {} (masked: {})", code.full_name, code.masked_fields().join(", ")));
+        draft.national_id = Some("022172003355".into());
+        draft.birth_date = "1972-03-14".into();
+        draft.full_name = "Hoàng Thị Lan".into();
+        draft.sex = Some(vaxdesk_core::model::Sex::Female);
+        let p = desk.save_person(&draft, &[])?;
+        desk.record_dose(&DoseDraft::vaccinated(p.id), &[])?;
+        say(format!("    completed from the card: {}, dose 1 saved", p.full_name));
+    }
+
+    // Returning citizens are found by name typed without diacritics.
+    for p in &returning {
+        tick();
+        let typed = vaxdesk_core::fold::fold(&p.full_name);
+        let hit = desk.find(&SearchQuery { birth_year: Some(p.birth_date.year()), ..SearchQuery::new(typed.clone()) })?;
+        let found = hit.hits.iter().find(|h| h.person.id == p.id).map(|h| h.person.clone());
+        let Some(found) = found else { continue };
+        let next = desk.next_dose(found.id)?;
+        let e = desk.record_dose(&DoseDraft::vaccinated(found.id), &[])?;
+        s.second_doses += u64::from(next.dose_number == 2);
+        say(format!("  search \"{typed}\" → {:<22} dose {} due since {}, saved ({})", found.full_name, next.dose_number, next.earliest.map(|d| d.to_string()).unwrap_or_default(), short(&e.id.to_string())));
+    }
+
+    // A save refused: the volunteer picked an expired lot.
+    tick();
+    let late = desk.save_person(&payload::parse("022085006677||Ngô Văn Tài|21061985|Nam|Hạ Long|10052021").person_draft().unwrap_or_default(), &[])?;
+    let mut d = DoseDraft::vaccinated(late.id);
+    d.lot = Some("AZ2105X".into());
+    match desk.record_dose(&d, &[]) {
+        Err(Error::Refused(f)) => {
+            for x in f.iter() {
+                say(format!("  refused for {}: {x}", late.full_name));
+                s.refused.push(x.code.as_str().to_string());
+            }
+        }
+        other => return Err(Failure::Input(format!("demo: the expired lot was not refused: {other:?}"))),
+    }
+    // ... then the right lot, which is close to expiry: confirmed.
+    d.lot = Some("AZ2110S".into());
+    let e = desk.record_dose(&d, &["lot.near_expiry".into()])?;
+    s.confirmed_warnings.extend(e.confirmed.clone());
+    say(format!("  {} saved with lot AZ2110S after confirming {}", late.full_name, e.confirmed.join(", ")));
+
+    // A deferral: fever at screening.
+    tick();
+    let feverish = desk.save_person(&payload::parse("022199001122||Bùi Thu Trang|05051999|Nữ|Hạ Long|12052021").person_draft().unwrap_or_default(), &[])?;
+    desk.record_dose(&DoseDraft { outcome: Outcome::Deferred, note: Some("sốt 38,2°C, hẹn lại sau 7 ngày".into()), ..DoseDraft::vaccinated(feverish.id) }, &[])?;
+    s.deferrals += 1;
+    say(format!("  {} deferred (fever)", feverish.full_name));
+
+    // A correction: the first dose of the morning was entered with the wrong lot.
+    tick();
+    let hoa = desk.store().person_by_national_id("022187001234")?.ok_or_else(|| Failure::Storage("demo person missing".into()))?;
+    let record = desk.history(hoa.id)?.into_iter().next().ok_or_else(|| Failure::Storage("demo dose missing".into()))?;
+    let fixed = DoseDraft {
+        vaccine: Some(record.dose.vaccine.clone()),
+        lot: Some("AZ21031".into()),
+        administered_at: Some(record.dose.administered_at),
+        ..DoseDraft::vaccinated(hoa.id)
+    };
+    desk.amend_dose(record.id, &fixed, "lot on the vial is AZ21031", &[])?;
+    s.corrections += 1;
+    say(format!("  corrected {}'s lot to AZ21031 (the old entry stays in the record)", hoa.full_name));
+
+    for r in desk.todays_doses(true)? {
+        if r.dose.outcome == Outcome::Vaccinated {
+            *s.doses_by_vaccine.entry(r.dose.vaccine.clone()).or_default() += 1;
+        }
+    }
+    s.persons = desk.store().person_count()?;
+    s.queued_for_hub = desk.queue()?.pending;
+    let csv = dir.join("demo-export.csv");
+    let file = std::fs::File::create(&csv).map_err(|e| Failure::Storage(format!("{}: {e}", csv.display())))?;
+    let day = desk.today();
+    s.export_rows = vaxdesk_core::export::doses_csv(desk.store(), &desk.catalog(), day, day, None, std::io::BufWriter::new(file))?;
+    s.export_file = csv.display().to_string();
+
+    out.show(&s, || {
+        let by: Vec<_> = s.doses_by_vaccine.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        format!(
+            "summary: {} persons on record; doses today {} ({} second doses), {} deferral, {} correction, refused: {}\n\
+             {} events queued for the hub; {} rows exported to {}{}",
+            s.persons,
+            by.join(", "),
+            s.second_doses,
+            s.deferrals,
+            s.corrections,
+            s.refused.join(", "),
+            s.queued_for_hub,
+            s.export_rows,
+            s.export_file,
+            if a.keep.is_some() { String::new() } else { "\n(temporary: pass --keep DIR to keep the database and export)".to_string() }
+        )
+    });
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    &id[id.len().saturating_sub(8)..]
+}
+
+/// Built-in rules, with the lots this site holds, one expired and one about
+/// to expire.
+fn demo_catalog() -> Catalog {
+    let mut c = synth::catalog_with_lots(&Catalog::builtin());
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    c.lots.push(Lot { number: "AZ2105X".into(), vaccine: "AZ".into(), expiry: day(2021, 9, 30) });
+    c.lots.push(Lot { number: "AZ2110S".into(), vaccine: "AZ".into(), expiry: day(2021, 10, 9) });
+    c
+}
