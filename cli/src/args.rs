@@ -96,7 +96,7 @@ pub struct Confirm {
 #[derive(Debug, Subcommand)]
 pub enum PersonCmd {
     /// Add a person (or, with --qr, from the text of a CCCD or health QR).
-    Add(PersonAddArgs),
+    Add(Box<PersonAddArgs>),
     /// Find persons by name (no diacritics needed), national id or phone.
     Find {
         query: Vec<String>,

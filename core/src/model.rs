@@ -87,10 +87,12 @@ pub struct NationalId {
 }
 
 impl NationalId {
-    /// Infer the kind from the length: 12 digits → CCCD, anything else → CMND.
+    /// Infer the kind from the length: 9 digits or fewer → CMND, more → CCCD
+    /// (10 or 11 digits is a CCCD with a digit missing far more often than
+    /// anything else, and its checks then say "12 digits expected").
     pub fn guess(number: &str) -> Self {
         let number = number.trim().to_string();
-        let kind = if number.len() == 12 { IdKind::Cccd } else { IdKind::Cmnd };
+        let kind = if number.chars().count() > 9 { IdKind::Cccd } else { IdKind::Cmnd };
         Self { kind, number }
     }
 }

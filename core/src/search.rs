@@ -56,9 +56,11 @@ pub struct SearchPage {
     pub hits: Vec<Hit>,
     pub page: u32,
     pub per_page: u32,
-    /// Matches ranked (all of them unless `truncated`).
+    /// Matches found and ranked.
     pub total: u32,
-    /// More matched than were ranked: narrow the search.
+    /// More may match than `total` (lower-ranked kinds of match were not
+    /// looked for once the page was full, or a kind hit the candidate
+    /// limit): add a birth year or a word to narrow the search.
     pub truncated: bool,
 }
 
@@ -90,45 +92,63 @@ fn classify(q: &SearchQuery) -> Kind {
 
 pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
     let per_page = q.per_page.clamp(1, 200);
-    let (hits, truncated) = match classify(q) {
-        Kind::NationalId(n) => {
-            let hits = store.person_by_national_id(&n)?.into_iter().map(|p| Hit { person: p, matched_by: MatchedBy::NationalId, rank: 0 });
-            (hits.collect(), false)
-        }
-        Kind::Phone(p) => {
-            let hits = store.persons_by_phone(&p)?.into_iter().map(|p| Hit { person: p, matched_by: MatchedBy::Phone, rank: 0 });
-            (hits.collect(), false)
-        }
-        Kind::Name { tokens, year } => by_name(store, &tokens, year)?,
+    let skip = (q.page as usize).saturating_mul(per_page as usize);
+    let page = |hits: Vec<Hit>, total: usize, truncated: bool| SearchPage {
+        hits,
+        page: q.page,
+        per_page,
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        truncated,
     };
-    let total = u32::try_from(hits.len()).unwrap_or(u32::MAX);
-    let hits = hits.into_iter().skip((q.page as usize).saturating_mul(per_page as usize)).take(per_page as usize).collect();
-    Ok(SearchPage { hits, page: q.page, per_page, total, truncated })
+    let direct = |persons: Vec<Person>, by: MatchedBy| {
+        let total = persons.len();
+        let hits = persons.into_iter().skip(skip).take(per_page as usize).map(|p| Hit { person: p, matched_by: by, rank: 0 }).collect();
+        page(hits, total, false)
+    };
+    match classify(q) {
+        Kind::NationalId(n) => Ok(direct(store.person_by_national_id(&n)?.into_iter().collect(), MatchedBy::NationalId)),
+        Kind::Phone(p) => Ok(direct(store.persons_by_phone(&p)?, MatchedBy::Phone)),
+        Kind::Name { tokens, year } => {
+            let (ranked, truncated) = by_name(store, &tokens, year, skip + per_page as usize)?;
+            let shown: Vec<_> = ranked.iter().skip(skip).take(per_page as usize).collect();
+            let persons = store.persons_at(&shown.iter().map(|c| c.1.rowid).collect::<Vec<_>>())?;
+            let hits = persons.into_iter().zip(&shown).map(|(p, (rank, _))| Hit { person: p, matched_by: MatchedBy::Name, rank: *rank }).collect();
+            Ok(page(hits, ranked.len(), truncated))
+        }
+    }
 }
 
-fn by_name(store: &Store, tokens: &[String], year: Option<i32>) -> Result<(Vec<Hit>, bool)> {
+/// Every candidate found with its rank, best first, and whether more may
+/// match. Exact names rank first: when they fill the page asked for, nothing
+/// else is looked up (a common full name is one index range scan). Otherwise
+/// one prefix query finds every kind of match; only when it hits the
+/// candidate limit is a whole-word query added, so that whole-word matches
+/// cannot be crowded out by prefix ones.
+fn by_name(store: &Store, tokens: &[String], year: Option<i32>, wanted: usize) -> Result<(Vec<(u8, NameCandidate)>, bool)> {
     if tokens.is_empty() {
         return Ok((Vec::new(), false));
     }
     let key = tokens.join(" ");
-    // Exact names first, then whole-word matches, then prefixes: each from
-    // its own query so a broad prefix cannot crowd out a good match.
-    let exact = store.exact_name(&key, year, CANDIDATES)?;
-    let whole = store.name_candidates(tokens, year, false, CANDIDATES)?;
-    let prefix = store.name_candidates(tokens, year, true, CANDIDATES)?;
-    let truncated = prefix.len() as u32 >= CANDIDATES;
     let mut seen = std::collections::HashSet::new();
-    let mut hits: Vec<Hit> = exact
-        .into_iter()
-        .chain(whole)
-        .chain(prefix)
-        .filter(|c| seen.insert(c.person.id))
-        .map(|c| Hit { rank: rank(&c, tokens, &key), person: c.person, matched_by: MatchedBy::Name })
-        .collect();
-    hits.sort_by(|a, b| {
-        (a.rank, a.person.name_key(), a.person.birth_date, a.person.id).cmp(&(b.rank, b.person.name_key(), b.person.birth_date, b.person.id))
-    });
-    Ok((hits, truncated))
+    let mut found: Vec<NameCandidate> = Vec::new();
+    let mut keep = |batch: Vec<NameCandidate>, found: &mut Vec<NameCandidate>| {
+        let full = batch.len() as u32 >= CANDIDATES;
+        found.extend(batch.into_iter().filter(|c| seen.insert(c.rowid)));
+        full
+    };
+    let exact_full = keep(store.exact_name(&key, year, CANDIDATES)?, &mut found);
+    let truncated;
+    if exact_full || found.len() >= wanted {
+        truncated = true;
+    } else {
+        truncated = keep(store.name_candidates(tokens, year, true, CANDIDATES)?, &mut found);
+        if truncated {
+            keep(store.name_candidates(tokens, year, false, CANDIDATES)?, &mut found);
+        }
+    }
+    let mut ranked: Vec<(u8, NameCandidate)> = found.into_iter().map(|c| (rank(&c, tokens, &key), c)).collect();
+    ranked.sort_by(|(ra, a), (rb, b)| (ra, &a.name_key, a.birth_year, a.rowid).cmp(&(rb, &b.name_key, b.birth_year, b.rowid)));
+    Ok((ranked, truncated))
 }
 
 fn rank(c: &NameCandidate, tokens: &[String], key: &str) -> u8 {

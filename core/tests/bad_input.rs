@@ -1,6 +1,8 @@
 //! A table of malformed inputs: each is refused with its exact finding code
 //! (or input error) and writes nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use chrono::DateTime;

@@ -1,6 +1,8 @@
 //! The store's promises: migrations from an older file, refusal of files it
 //! must not touch, append-only events, and one transaction per save.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::fs;

@@ -80,6 +80,8 @@ impl Store {
             writer.pragma_update(None, "journal_mode", "WAL").map_err(classify)?;
             writer.pragma_update(None, "synchronous", "FULL").map_err(classify)?;
             writer.pragma_update(None, "foreign_keys", "ON").map_err(classify)?;
+            // Bulk writes grow the WAL; cut it back after each checkpoint.
+            writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(classify)?;
             schema::migrate_to(&mut writer, &path, opts.target_version)?;
         }
 
@@ -88,6 +90,8 @@ impl Store {
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(move |c| {
                 c.busy_timeout(timeout)?;
+                // 8 MiB of page cache per reader keeps the name index warm.
+                c.pragma_update(None, "cache_size", -8192)?;
                 c.pragma_update(None, "query_only", "ON")
             });
         let readers = r2d2::Pool::builder()
@@ -107,7 +111,7 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        self.read(|c| schema::user_version(c))
+        self.read(schema::user_version)
     }
 
     /// Run `f` in one write transaction: everything it writes commits

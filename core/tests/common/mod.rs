@@ -1,7 +1,7 @@
 //! Shared set-up for the core's integration tests: a desk on a temporary
 //! database with a fixed clock (a clinic morning in Quảng Ninh, 2021) and a
 //! catalog that has lots.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use chrono::{DateTime, NaiveDate, Utc};
 use vaxdesk_core::catalog::{Catalog, Lot};

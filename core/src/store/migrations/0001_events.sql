@@ -34,7 +34,8 @@ CREATE TABLE persons (
 ) STRICT;
 CREATE UNIQUE INDEX persons_national_id ON persons (national_id) WHERE national_id IS NOT NULL;
 CREATE INDEX persons_phone ON persons (phone) WHERE phone IS NOT NULL;
-CREATE INDEX persons_name_key ON persons (name_key);
+-- Covers exact-name search, narrowed by birth year, without reading rows.
+CREATE INDEX persons_name_key ON persons (name_key, birth_year);
 
 CREATE TABLE dose_events (
     seq         INTEGER PRIMARY KEY,

@@ -1,7 +1,9 @@
 -- vaxdesk desk store, schema 2: full-text index over folded names.
 -- External-content FTS5 over `persons` (no second copy of the names), kept
 -- in step by triggers. Birth year is a column of its own so a search can be
--- narrowed by it inside the index rather than after it.
+-- narrowed by it inside the index rather than after it. Prefix indexes up to
+-- six letters cover nearly every Vietnamese syllable, so a prefix query on a
+-- common word ("nguyen") reads one merged list instead of merging many.
 
 CREATE VIRTUAL TABLE person_search USING fts5 (
     name_key,
@@ -9,7 +11,7 @@ CREATE VIRTUAL TABLE person_search USING fts5 (
     content = 'persons',
     content_rowid = 'rowid',
     tokenize = 'ascii',
-    prefix = '1 2 3'
+    prefix = '1 2 3 4 5 6'
 );
 
 INSERT INTO person_search (rowid, name_key, birth_year)

@@ -1,0 +1,132 @@
+//! The `vaxdesk` binary as a script sees it: exit codes, messages naming the
+//! field on stderr, JSON on stdout, and the demo and bench running end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vaxdesk(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vaxdesk")).arg("--db").arg(db).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const HOA_QR: &str = "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Hạ Long, Quảng Ninh|15042021";
+
+#[test]
+fn exit_codes_are_ones_scripts_can_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.db");
+    assert_eq!(vaxdesk(&db, &["init", "--site", "QN-01", "--desk", "D1"]).status.code(), Some(0));
+    let ok = vaxdesk(&db, &["--json", "person", "add", "--qr", HOA_QR]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let person: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(person["full_name"], "Nguyễn Thị Hoa");
+    assert_eq!(person["source"], "cccd-qr");
+
+    // 1: validation refused, the field named on stderr.
+    let refused = vaxdesk(&db, &["person", "add", "--name", "Trần Văn Nam", "--id", "02209000000", "--birth", "1990"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("national_id: 12 digits expected, got 11"), "{}", text(&refused.stderr));
+
+    // A warning refuses until confirmed.
+    let args = ["person", "add", "--name", "Trần Văn Nam", "--id", "022190004321", "--birth", "1990", "--sex", "nam"];
+    let warned = vaxdesk(&db, &args);
+    assert_eq!(warned.status.code(), Some(1));
+    assert!(text(&warned.stderr).contains("--confirm national_id.sex_mismatch"), "{}", text(&warned.stderr));
+    let confirmed = vaxdesk(&db, &[&args[..], &["--confirm", "national_id.sex_mismatch"]].concat());
+    assert_eq!(confirmed.status.code(), Some(0), "{}", text(&confirmed.stderr));
+
+    // 2: usage and input errors.
+    assert_eq!(vaxdesk(&db, &["dose", "record"]).status.code(), Some(2));
+    assert_eq!(vaxdesk(&db, &["person", "frobnicate"]).status.code(), Some(2));
+    let unknown = vaxdesk(&db, &["dose", "record", "--person", "999999999999", "--vaccine", "AZ"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("person:"), "{}", text(&unknown.stderr));
+    assert_eq!(vaxdesk(&db, &["export", "csv", "--from", "2021-13-01", "--to", "2021-10-01"]).status.code(), Some(2));
+
+    // 1 with --json: the refusal is also on stdout as JSON.
+    let bad_dose = vaxdesk(&db, &["--json", "dose", "record", "--person", "022187001234", "--vaccine", "ZZ"]);
+    assert_eq!(bad_dose.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bad_dose.stdout).unwrap();
+    assert_eq!(v["refused"][0]["code"], "vaccine.unknown");
+
+    // 3: storage errors.
+    let garbage = dir.path().join("not-a-db.db");
+    std::fs::write(&garbage, vec![0x42u8; 4096]).unwrap();
+    let broken = vaxdesk(&garbage, &["queue"]);
+    assert_eq!(broken.status.code(), Some(3));
+    assert!(text(&broken.stderr).contains("not a vaxdesk database"), "{}", text(&broken.stderr));
+}
+
+#[test]
+fn record_list_amend_void_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.db");
+    vaxdesk(&db, &["init", "--site", "QN-01", "--desk", "D1"]);
+    vaxdesk(&db, &["person", "add", "--qr", HOA_QR]);
+    let recorded = vaxdesk(&db, &["--json", "dose", "record", "--person", "022187001234", "--vaccine", "VC", "--lot", "NEW-LOT", "--lot-expiry", "2099-01-01", "--confirm", "lot.unknown"]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", text(&recorded.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&recorded.stdout).unwrap();
+    let id = e["id"].as_str().unwrap().to_string();
+    assert_eq!(e["dose"]["dose_number"], 1);
+    assert_eq!(e["confirmed"][0], "lot.unknown");
+
+    let amended = vaxdesk(&db, &["--json", "dose", "amend", &id, "--reason", "lot typed wrong", "--lot", "NEW-LOT-2", "--confirm", "lot.unknown"]);
+    assert_eq!(amended.status.code(), Some(0), "{}", text(&amended.stderr));
+    let list = vaxdesk(&db, &["--json", "dose", "list"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v[0]["dose"]["lot"], "NEW-LOT-2");
+    assert_eq!(v[0]["amended"], true);
+
+    let csv = dir.path().join("out.csv");
+    let exported = vaxdesk(&db, &["export", "csv", "--from", "2021-01-01", "--to", "2099-01-01", "--out", csv.to_str().unwrap()]);
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported.stderr));
+    let body = std::fs::read_to_string(&csv).unwrap();
+    assert!(body.starts_with('\u{feff}'), "BOM for Excel");
+    let rows: Vec<&str> = body.lines().collect();
+    assert_eq!(rows.len(), 2, "{body}");
+    assert!(rows[1].starts_with("Nguyễn Thị Hoa,02/05/1987,Nữ,022187001234"), "{}", rows[1]);
+    assert!(rows[1].contains("NEW-LOT-2"));
+
+    assert_eq!(vaxdesk(&db, &["dose", "void", &id, "--reason", "wrong person"]).status.code(), Some(0));
+    let list = vaxdesk(&db, &["--json", "dose", "list"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&list.stdout).unwrap().as_array().unwrap().len(), 0);
+    let q: serde_json::Value = serde_json::from_slice(&vaxdesk(&db, &["--json", "queue"]).stdout).unwrap();
+    assert_eq!(q["pending"], 4, "person, record, amend, void");
+}
+
+#[test]
+fn demo_runs_a_clinic_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["--json", "demo", "--keep"]).arg(&keep).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["refused"][0], "lot.expired");
+    assert_eq!(s["confirmed_warnings"][0], "lot.near_expiry");
+    assert_eq!(s["second_doses"], 4);
+    assert_eq!(s["corrections"], 1);
+    let doses = s["doses_by_vaccine"]["AZ"].as_u64().unwrap();
+    assert_eq!(s["export_rows"].as_u64().unwrap(), doses);
+    assert!(keep.join("demo-desk.db").exists() && keep.join("demo-export.csv").exists());
+}
+
+#[test]
+fn bench_store_runs_small_and_reports_every_operation() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .args(["--json", "bench", "store", "--persons", "3000", "--doses", "2000", "--samples", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ops: Vec<_> = r["timings"].as_array().unwrap().iter().map(|t| t["operation"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ops, ["dose save", "name search", "  full name", "  given family", "  prefixes+year", "id lookup", "person history"]);
+    for t in r["timings"].as_array().unwrap() {
+        assert!(t["samples"].as_u64().unwrap() >= 33);
+        assert!(t["p99_ms"].as_f64().unwrap() >= t["p50_ms"].as_f64().unwrap());
+    }
+}
