@@ -230,6 +230,17 @@ pub enum CatalogCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum QrCmd {
+    /// Decode QR codes in image files (PNG, JPEG): one JSON line per file.
+    Decode {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Decode every image in folders that hold `<stem>.txt` expected texts,
+    /// and report matches, wrong texts, misses and times per folder.
+    Bench {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
     /// Parse the text of a QR code into its fields.
     Parse { text: String },
 }

@@ -33,6 +33,7 @@ pub struct Timing {
     pub operation: &'static str,
     pub samples: usize,
     pub p50_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
     pub target_p99_ms: Option<f64>,
@@ -43,7 +44,7 @@ impl Timing {
         d.sort();
         let ms = |x: Duration| x.as_secs_f64() * 1000.0;
         let at = |q: f64| d.get(((d.len() as f64 * q).ceil() as usize).saturating_sub(1).min(d.len().saturating_sub(1))).copied().map_or(0.0, ms);
-        Timing { operation, samples: d.len(), p50_ms: at(0.50), p99_ms: at(0.99), max_ms: d.last().copied().map_or(0.0, ms), target_p99_ms }
+        Timing { operation, samples: d.len(), p50_ms: at(0.50), p95_ms: at(0.95), p99_ms: at(0.99), max_ms: d.last().copied().map_or(0.0, ms), target_p99_ms }
     }
 }
 

@@ -54,6 +54,7 @@ impl From<vaxdesk_core::store::StoreError> for Failure {
 pub type CliResult<T = ()> = Result<T, Failure>;
 
 fn main() -> ExitCode {
+    quiet_caught_decoder_panics();
     let cli = Cli::parse();
     tracing_init();
     let json = cli.json;
@@ -73,4 +74,17 @@ fn tracing_init() {
     if let Some(level) = level {
         let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).try_init();
     }
+}
+
+/// rqrr has panicked on odd geometry; the decoder catches those panics and
+/// treats them as "no code", so their message would only alarm. Every other
+/// panic is reported as usual.
+fn quiet_caught_decoder_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.location().is_some_and(|l| l.file().contains("rqrr")) {
+            return;
+        }
+        default(info);
+    }));
 }

@@ -3,6 +3,7 @@
 mod catalog;
 mod dose;
 mod person;
+mod qr;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use vaxdesk_core::desk::Desk;
 use vaxdesk_core::validate::Findings;
 
-use crate::args::{Cli, Command, Confirm, ExportCmd, QrCmd, SessionCmd};
+use crate::args::{Cli, Command, Confirm, ExportCmd, SessionCmd};
 use crate::output::Out;
 use crate::{CliResult, Failure};
 
@@ -24,11 +25,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Person(c) => person::run(&open(db)?, out, c),
         Command::Dose(c) => dose::run(&open(db)?, out, c),
         Command::Catalog(c) => catalog::run(&open(db)?, out, c),
-        Command::Qr(QrCmd::Parse { text }) => {
-            let p = vaxdesk_core::qr::payload::parse(&text);
-            out.show(&p, || format!("{:#?}", p));
-            Ok(())
-        }
+        Command::Qr(c) => qr::run(out, c),
         Command::Queue => {
             let q = open(db)?.queue()?;
             out.show(&q, || format!("pending {}  sent {}  accepted {}  to fix {}", q.pending, q.sent, q.accepted, q.to_fix));

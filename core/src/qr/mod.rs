@@ -1,3 +1,4 @@
 //! QR codes a desk scans. `payload` turns decoded text into typed payloads.
 
+pub mod decode;
 pub mod payload;

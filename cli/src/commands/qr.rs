@@ -1,0 +1,147 @@
+//! `vaxdesk qr`: decode image files, benchmark the decoder on labelled
+//! folders, parse payload text. Image files are loaded here, outside the
+//! core, whose decoder takes camera frames.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use vaxdesk_core::qr::decode::{decode, Code, Frame};
+use vaxdesk_core::qr::payload;
+
+use crate::args::QrCmd;
+use crate::bench::Timing;
+use crate::output::Out;
+use crate::{CliResult, Failure};
+
+pub fn run(out: Out, c: QrCmd) -> CliResult {
+    match c {
+        QrCmd::Decode { files } => decode_files(&files),
+        QrCmd::Bench { dirs } => bench(out, &dirs),
+        QrCmd::Parse { text } => {
+            let p = payload::parse(&text);
+            out.show(&code_json(&text, &p), || format!("{:#?}", p));
+            Ok(())
+        }
+    }
+}
+
+/// A luma image loaded from a file.
+pub struct Image {
+    pub width: usize,
+    pub height: usize,
+    pub luma: Vec<u8>,
+}
+
+pub fn load(path: &Path) -> Result<Image, String> {
+    let img = image::open(path).map_err(|e| e.to_string())?.to_luma8();
+    let (w, h) = img.dimensions();
+    Ok(Image { width: w as usize, height: h as usize, luma: img.into_raw() })
+}
+
+/// Decode a loaded image; the time covers the decoder only.
+pub fn decode_image(img: &Image) -> Result<(Vec<Code>, f64), String> {
+    let frame = Frame::new(&img.luma, img.width, img.height, img.width).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let codes = decode(&frame);
+    Ok((codes, t.elapsed().as_secs_f64() * 1000.0))
+}
+
+fn code_json(text: &str, p: &payload::Payload) -> Value {
+    let v = serde_json::to_value(p).unwrap_or(Value::Null);
+    json!({
+        "text": text,
+        "kind": p.kind(),
+        "fields": v.get("value").cloned().unwrap_or(Value::Null),
+        "errors": p.errors(),
+    })
+}
+
+fn decode_files(files: &[PathBuf]) -> CliResult {
+    let mut failed = 0;
+    for f in files {
+        let line = match load(f).and_then(|img| decode_image(&img)) {
+            Ok((codes, ms)) => {
+                let codes: Vec<Value> = codes.iter().map(|c| code_json(&c.text, &payload::parse(&c.text))).collect();
+                json!({ "file": f.display().to_string(), "codes": codes, "ms": (ms * 1000.0).round() / 1000.0 })
+            }
+            Err(e) => {
+                failed += 1;
+                json!({ "file": f.display().to_string(), "error": e })
+            }
+        };
+        // One JSON line per file is the format, with or without --json.
+        println!("{line}");
+    }
+    if failed > 0 {
+        return Err(Failure::Input(format!("{failed} of {} file(s) could not be read", files.len())));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct FolderResult {
+    pub folder: String,
+    pub images: usize,
+    pub exact: usize,
+    pub wrong: usize,
+    pub missed: usize,
+    pub median_ms: f64,
+    pub p95_ms: f64,
+}
+
+/// Image files with a same-stem `.txt` beside them, sorted by name.
+pub fn labelled_images(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for e in entries.flatten() {
+        let p = e.path();
+        let is_image = p.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"));
+        if !is_image {
+            continue;
+        }
+        if let Ok(expected) = std::fs::read(p.with_extension("txt")) {
+            out.push((p, expected));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn bench_folder(dir: &Path) -> Result<FolderResult, String> {
+    let images = labelled_images(dir)?;
+    let (mut exact, mut wrong, mut missed) = (0, 0, 0);
+    let mut times = Vec::new();
+    for (path, expected) in &images {
+        let img = load(path)?;
+        let (codes, ms) = decode_image(&img)?;
+        times.push(std::time::Duration::from_secs_f64(ms / 1000.0));
+        if codes.iter().any(|c| c.text.as_bytes() == expected.as_slice()) {
+            exact += 1;
+        } else if codes.is_empty() {
+            missed += 1;
+        } else {
+            wrong += 1;
+        }
+    }
+    let t = Timing::of("decode", times, None);
+    Ok(FolderResult { folder: dir.display().to_string(), images: images.len(), exact, wrong, missed, median_ms: t.p50_ms, p95_ms: t.p95_ms })
+}
+
+fn bench(out: Out, dirs: &[PathBuf]) -> CliResult {
+    let mut results = Vec::new();
+    for d in dirs {
+        results.push(bench_folder(d).map_err(Failure::Input)?);
+    }
+    out.show(&results, || {
+        let mut s = format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}\n", "folder", "images", "exact", "wrong", "missed", "median ms", "p95 ms");
+        for r in &results {
+            s.push_str(&format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>9.2} {:>9.2}\n", r.folder, r.images, r.exact, r.wrong, r.missed, r.median_ms, r.p95_ms));
+        }
+        let sum = |f: fn(&FolderResult) -> usize| results.iter().map(f).sum::<usize>();
+        s.push_str(&format!("{:<40} {:>6} {:>6} {:>6} {:>6}", "total", sum(|r| r.images), sum(|r| r.exact), sum(|r| r.wrong), sum(|r| r.missed)));
+        s
+    });
+    Ok(())
+}

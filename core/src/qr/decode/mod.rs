@@ -1,0 +1,150 @@
+//! Frames → QR codes. Input is what Android's camera gives: a luma plane
+//! (`&[u8]`, width, height, row stride), read in place. Decoding is a
+//! pipeline of small named steps, tried in order until one finds a code:
+//! each step prepares a variant of the frame (scaled, stretched, inverted)
+//! and hands it to rqrr, which finds and reads the grids.
+
+mod steps;
+mod text;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde::{Deserialize, Serialize};
+
+pub use steps::Luma;
+pub use text::{bytes_to_text, Charset};
+
+/// Frames beyond this many pixels a side are refused rather than allocated.
+const MAX_SIDE: usize = 16_384;
+/// The smallest QR code (version 1) is 21 modules: nothing smaller can hold one.
+const MIN_SIDE: usize = 21;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame: width and height must be {MIN_SIDE}..={MAX_SIDE} pixels, got {width}x{height}")]
+    Size { width: usize, height: usize },
+    #[error("frame: row stride {stride} is smaller than the width {width}")]
+    Stride { stride: usize, width: usize },
+    #[error("frame: {needed} bytes needed for {width}x{height} with stride {stride}, got {got}")]
+    Short { needed: usize, got: usize, width: usize, height: usize, stride: usize },
+}
+
+/// A borrowed luma plane. Rows may be padded (`stride ≥ width`), as camera
+/// planes often are; the last row needs only `width` bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    data: &'a [u8],
+    width: usize,
+    height: usize,
+    stride: usize,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(data: &'a [u8], width: usize, height: usize, stride: usize) -> Result<Self, FrameError> {
+        if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
+            return Err(FrameError::Size { width, height });
+        }
+        if stride < width {
+            return Err(FrameError::Stride { stride, width });
+        }
+        let needed = stride * (height - 1) + width;
+        if data.len() < needed {
+            return Err(FrameError::Short { needed, got: data.len(), width, height, stride });
+        }
+        Ok(Frame { data, width, height, stride })
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    #[inline]
+    pub fn at(&self, x: usize, y: usize) -> u8 {
+        self.data[y * self.stride + x]
+    }
+}
+
+/// One code found in a frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Code {
+    /// The payload bytes exactly as the symbol carries them.
+    pub bytes: Vec<u8>,
+    /// The payload as text, converted from its character set.
+    pub text: String,
+    pub charset: Charset,
+    /// QR version (1-40).
+    pub version: u8,
+    /// Corners in frame coordinates: top-left, top-right, bottom-right, bottom-left.
+    pub corners: [(i32, i32); 4],
+    /// The pipeline step that read it (for tuning and benchmarks).
+    pub step: &'static str,
+}
+
+/// Every code in the frame. Empty when none could be read; never panics.
+pub fn decode(frame: &Frame<'_>) -> Vec<Code> {
+    // The frame itself first, read in place: most frames end here.
+    let codes = read_codes(frame.width, frame.height, |x, y| frame.at(x, y), 1.0, "as-is");
+    if !codes.is_empty() {
+        return codes;
+    }
+    let original = Luma::from_frame(frame);
+    for step in steps::PIPELINE {
+        let Some((img, scale)) = (step.prepare)(&original) else { continue };
+        let codes = read_codes(img.width, img.height, |x, y| img.px[y * img.width + x], scale, step.name);
+        if !codes.is_empty() {
+            return codes;
+        }
+    }
+    Vec::new()
+}
+
+/// Run rqrr on one image given by its pixels. `scale` maps its coordinates
+/// back to the frame's. rqrr is outside code and has panicked on odd
+/// geometry, so a panic here is caught and counted as "nothing found".
+fn read_codes(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8, scale: f32, step: &'static str) -> Vec<Code> {
+    let found = catch_unwind(AssertUnwindSafe(|| {
+        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixel(x, y));
+        let mut out: Vec<Code> = Vec::new();
+        for grid in prepared.detect_grids() {
+            let mut bytes = Vec::new();
+            let Ok(meta) = grid.decode_to(&mut bytes) else { continue };
+            if out.iter().any(|c| c.bytes == bytes) {
+                continue;
+            }
+            let (text, charset) = bytes_to_text(&bytes);
+            let corners = grid.bounds.map(|p| ((p.x as f32 * scale) as i32, (p.y as f32 * scale) as i32));
+            out.push(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step });
+        }
+        out
+    }));
+    found.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_checks_name_the_problem() {
+        let data = vec![0u8; 100 * 100];
+        assert!(Frame::new(&data, 100, 100, 100).is_ok());
+        assert!(matches!(Frame::new(&data, 10, 100, 100), Err(FrameError::Size { .. })));
+        assert!(matches!(Frame::new(&data, 100, 100, 90), Err(FrameError::Stride { .. })));
+        assert!(matches!(Frame::new(&data, 100, 101, 100), Err(FrameError::Short { .. })));
+        // Padded rows: the last row need not be padded.
+        let padded = vec![0u8; 128 * 99 + 100];
+        assert!(Frame::new(&padded, 100, 100, 128).is_ok());
+    }
+
+    #[test]
+    fn blank_and_noise_frames_decode_to_nothing() {
+        let blank = vec![255u8; 320 * 240];
+        assert!(decode(&Frame::new(&blank, 320, 240, 320).unwrap()).is_empty());
+        let noise: Vec<u8> = (0..320u32 * 240).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+        assert!(decode(&Frame::new(&noise, 320, 240, 320).unwrap()).is_empty());
+    }
+}

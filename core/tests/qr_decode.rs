@@ -1,0 +1,163 @@
+//! The decoder on images the test makes itself: a payload is rendered as a
+//! QR code, then blurred, rotated, warped, noised, JPEG-compressed, dimmed or
+//! inverted, and must still decode to exactly the same text.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use image::{GrayImage, Luma as Px};
+use imageproc::geometric_transformations::{rotate_about_center, warp, Border, Interpolation, Projection};
+use qrcode::{Color, EcLevel, QrCode};
+use vaxdesk_core::qr::decode::{decode, Charset, Frame};
+
+const CCCD: &str = "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Tổ 5, khu 3, phường Hồng Hải, thành phố Hạ Long, Quảng Ninh|15042021";
+const HEALTH: &str = "******003355|HOANG THI LAN|1972-**-**|0|162979388586171100|16297938858617<0<<<";
+
+/// The code drawn with `module` pixels per module and a 4-module quiet zone,
+/// centred on a `w`×`h` grey card.
+fn render(text: &str, module: u32, w: u32, h: u32) -> GrayImage {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap();
+    let n = code.width() as u32;
+    let colors = code.to_colors();
+    let mut img = GrayImage::from_pixel(w, h, Px([200]));
+    let side = (n + 8) * module;
+    let (ox, oy) = ((w - side) / 2, (h - side) / 2);
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = ((x / module) as i64 - 4, (y / module) as i64 - 4);
+            let dark = mx >= 0 && my >= 0 && (mx as u32) < n && (my as u32) < n && colors[(my as u32 * n + mx as u32) as usize] == Color::Dark;
+            img.put_pixel(ox + x, oy + y, Px([if dark { 20 } else { 245 }]));
+        }
+    }
+    img
+}
+
+fn decoded(img: &GrayImage) -> Vec<String> {
+    let (w, h) = img.dimensions();
+    let frame = Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap();
+    decode(&frame).into_iter().map(|c| c.text).collect()
+}
+
+fn assert_reads(img: &GrayImage, text: &str, what: &str) {
+    let got = decoded(img);
+    assert!(got.iter().any(|t| t == text), "{what}: expected the payload, got {got:?}");
+}
+
+fn noise(img: &GrayImage, amplitude: i32, seed: u32) -> GrayImage {
+    let mut out = img.clone();
+    let mut s = seed;
+    for p in out.pixels_mut() {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let n = (s >> 16) as i32 % (2 * amplitude + 1) - amplitude;
+        p.0[0] = (i32::from(p.0[0]) + n).clamp(0, 255) as u8;
+    }
+    out
+}
+
+fn jpeg(img: &GrayImage, quality: u8) -> GrayImage {
+    let mut buf = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality).encode_image(img).unwrap();
+    image::load_from_memory(&buf).unwrap().to_luma8()
+}
+
+#[test]
+fn clean_vietnamese_cccd_code_reads_as_utf8() {
+    let img = render(CCCD, 4, 640, 480);
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].text, CCCD);
+    assert_eq!(codes[0].bytes, CCCD.as_bytes());
+    assert_eq!(codes[0].charset, Charset::Utf8);
+    assert_eq!(codes[0].step, "as-is");
+    // Corners are in frame coordinates, around the centre of the card.
+    let (cx, cy) = codes[0].corners.iter().fold((0, 0), |a, c| (a.0 + c.0 / 4, a.1 + c.1 / 4));
+    assert!((cx - 320).abs() < 20 && (cy - 240).abs() < 20, "{:?}", codes[0].corners);
+}
+
+#[test]
+fn a_padded_camera_plane_is_read_in_place() {
+    let img = render(HEALTH, 4, 400, 400);
+    let stride = 448;
+    let mut plane = vec![0u8; stride * 399 + 400];
+    for y in 0..400 {
+        plane[y * stride..y * stride + 400].copy_from_slice(&img.as_raw()[y * 400..(y + 1) * 400]);
+    }
+    let codes = decode(&Frame::new(&plane, 400, 400, stride).unwrap());
+    assert_eq!(codes.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), vec![HEALTH]);
+}
+
+#[test]
+fn blurred() {
+    assert_reads(&image::imageops::blur(&render(CCCD, 5, 640, 480), 1.5), CCCD, "gaussian blur σ=1.5");
+}
+
+#[test]
+fn rotated() {
+    for degrees in [17.0f32, 45.0, 160.0] {
+        let img = rotate_about_center(&render(CCCD, 4, 640, 640), degrees.to_radians(), Interpolation::Bilinear, Border::Constant(Px([200])));
+        assert_reads(&img, CCCD, &format!("rotated {degrees}°"));
+    }
+}
+
+#[test]
+fn perspective() {
+    let src = render(HEALTH, 5, 640, 480);
+    // The card held at an angle: one side further from the camera.
+    let from = [(0.0, 0.0), (640.0, 0.0), (640.0, 480.0), (0.0, 480.0)];
+    let to = [(60.0, 30.0), (600.0, 0.0), (620.0, 480.0), (20.0, 430.0)];
+    let p = Projection::from_control_points(from, to).unwrap();
+    let img = warp(&src, p, Interpolation::Bilinear, Border::Constant(Px([200])));
+    assert_reads(&img, HEALTH, "perspective");
+}
+
+#[test]
+fn noisy() {
+    assert_reads(&noise(&render(CCCD, 4, 640, 480), 50, 7), CCCD, "noise ±50");
+}
+
+#[test]
+fn jpeg_compressed() {
+    assert_reads(&jpeg(&render(CCCD, 4, 640, 480), 25), CCCD, "JPEG quality 25");
+}
+
+#[test]
+fn low_contrast_glare() {
+    let mut img = render(CCCD, 4, 640, 480);
+    for p in img.pixels_mut() {
+        p.0[0] = 150 + p.0[0] / 6; // 153..190: washed out
+    }
+    assert_reads(&img, CCCD, "low contrast");
+}
+
+#[test]
+fn inverted_dark_mode_screen() {
+    let mut img = render(HEALTH, 4, 480, 480);
+    image::imageops::invert(&mut img);
+    let codes = decoded(&img);
+    assert_eq!(codes, vec![HEALTH.to_string()]);
+}
+
+#[test]
+fn small_code_in_a_big_frame() {
+    // Two pixels a module in a 1280×720 frame: a citizen's phone held far away.
+    assert_reads(&render("022090004321||Trần Văn Nam|04031990|Nam|Hạ Long|20032021", 2, 1280, 720), "022090004321||Trần Văn Nam|04031990|Nam|Hạ Long|20032021", "2 px modules");
+}
+
+#[test]
+fn combined_phone_photo_conditions() {
+    let img = rotate_about_center(&render(CCCD, 5, 800, 800), 0.3, Interpolation::Bilinear, Border::Constant(Px([190])));
+    let img = jpeg(&noise(&image::imageops::blur(&img, 1.0), 20, 3), 50);
+    assert_reads(&img, CCCD, "rotate + blur + noise + JPEG");
+}
+
+#[test]
+fn two_codes_in_one_frame_are_both_read() {
+    let a = render("VXD-TEST-A", 4, 320, 320);
+    let b = render("VXD-TEST-B", 4, 320, 320);
+    let mut img = GrayImage::from_pixel(700, 360, Px([200]));
+    image::imageops::overlay(&mut img, &a, 10, 20);
+    image::imageops::overlay(&mut img, &b, 370, 20);
+    let mut got = decoded(&img);
+    got.sort();
+    assert_eq!(got, vec!["VXD-TEST-A".to_string(), "VXD-TEST-B".to_string()]);
+}
