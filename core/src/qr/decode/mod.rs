@@ -107,7 +107,7 @@ pub fn decode(frame: &Frame<'_>) -> Vec<Code> {
 /// geometry, so a panic here is caught and counted as "nothing found".
 fn read_codes(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8, scale: f32, step: &'static str) -> Vec<Code> {
     let found = catch_unwind(AssertUnwindSafe(|| {
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixel(x, y));
+        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, &pixel);
         let mut out: Vec<Code> = Vec::new();
         for grid in prepared.detect_grids() {
             let mut bytes = Vec::new();

@@ -210,16 +210,19 @@ mod tests {
 
     #[test]
     fn local_mean_threshold_follows_uneven_light() {
-        // A dark square on a background that brightens from left to right:
-        // no single global threshold separates them, the local mean does.
+        // Module-sized dark squares (a checkerboard of 6 px cells) under
+        // light that brightens from left to right: a dark cell on the right
+        // is brighter than a light cell on the left, so no global threshold
+        // separates them; the local mean does.
         let l = img(200, 200, |x, y| {
             let bg = 60 + (x as u32 * 150 / 200) as u8;
-            if (80..120).contains(&x) && (80..120).contains(&y) { bg / 2 } else { bg }
+            if (x / 6 + y / 6) % 2 == 0 { bg / 2 } else { bg }
         });
+        assert!(l.at(189, 3) > l.at(9, 3), "the right dark cell outshines the left light cell");
         let b = local_mean_threshold(&l);
-        assert_eq!(b.px[100 * 200 + 100], 0, "inside the square is dark");
-        assert_eq!(b.px[100 * 200 + 10], 255, "dim background is light");
-        assert_eq!(b.px[100 * 200 + 190], 255, "bright background is light");
+        for (x, y, dark) in [(3, 3, true), (9, 3, false), (183, 3, true), (189, 3, false), (99, 99, true), (105, 99, false)] {
+            assert_eq!(b.px[y * 200 + x] == 0, dark, "({x},{y})");
+        }
     }
 
     #[test]
