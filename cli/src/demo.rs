@@ -39,6 +39,8 @@ const HEALTH_QR: &str = "******003355|HOANG THI LAN|1972-**-**|0|162979388586171
 #[derive(Debug, Default, Serialize)]
 pub struct DemoSummary {
     pub database: String,
+    pub images_decoded: u64,
+    pub decode_ms: Vec<f64>,
     pub persons: u64,
     pub doses_by_vaccine: BTreeMap<String, u64>,
     pub second_doses: u64,
@@ -94,11 +96,25 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     desk.store().append_batch(&events, &first)?;
     say(format!("  {} citizens on record from their first dose in August", returning.len()));
 
-    // New citizens: scan the chip-ID card, match or create, record dose 1.
-    for text in CCCD_QR {
+    // New citizens: the desk's camera sees their chip-ID card (pictures made
+    // here, then read back through the decoder), the volunteer matches or
+    // creates the person and records dose 1.
+    for (i, text) in CCCD_QR.iter().enumerate() {
         tick();
-        let Payload::Cccd(parsed) = payload::parse(text) else {
-            return Err(Failure::Input(format!("demo: card text not read as CCCD: {text}")));
+        let picture = dir.join(format!("cccd-{}.png", i + 1));
+        crate::qrimage::photo(text, 4, 640, 480, 12)
+            .map_err(Failure::Input)?
+            .save(&picture)
+            .map_err(|e| Failure::Storage(format!("{}: {e}", picture.display())))?;
+        let frame = crate::commands::qr::load(&picture).map_err(Failure::Input)?;
+        let (codes, ms) = crate::commands::qr::decode_image(&frame).map_err(Failure::Input)?;
+        let Some(code) = codes.first() else {
+            return Err(Failure::Input(format!("demo: no code found in {}", picture.display())));
+        };
+        s.images_decoded += 1;
+        s.decode_ms.push((ms * 100.0).round() / 100.0);
+        let Payload::Cccd(parsed) = payload::parse(&code.text) else {
+            return Err(Failure::Input(format!("demo: {} not read as a CCCD card", picture.display())));
         };
         let card = parsed.value.ok_or_else(|| Failure::Input(format!("demo: {:?}", parsed.errors)))?;
         let person = match desk.store().person_by_national_id(&card.number)? {
@@ -107,15 +123,24 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
         };
         let next = desk.next_dose(person.id)?;
         let e = desk.record_dose(&DoseDraft::vaccinated(person.id), &[])?;
-        say(format!("  scan CCCD → {:<22} dose {} AZ saved ({})", person.full_name, next.dose_number, short(&e.id.to_string())));
+        say(format!("  scan cccd-{}.png ({ms:.1} ms) → {:<22} dose {} AZ saved ({})", i + 1, person.full_name, next.dose_number, short(&e.id.to_string())));
     }
 
-    // A PC-Covid code: masked fields are completed from the card.
+    // A PC-Covid code on a phone in dark mode (light modules on black):
+    // masked fields are completed from the card.
     tick();
-    if let Payload::Health(h) = payload::parse(HEALTH_QR) {
+    let picture = dir.join("pc-covid.png");
+    let mut screen = crate::qrimage::photo(HEALTH_QR, 4, 480, 480, 8).map_err(Failure::Input)?;
+    image::imageops::invert(&mut screen);
+    screen.save(&picture).map_err(|e| Failure::Storage(format!("{}: {e}", picture.display())))?;
+    let (codes, ms) = crate::commands::qr::decode_image(&crate::commands::qr::load(&picture).map_err(Failure::Input)?).map_err(Failure::Input)?;
+    let text = codes.first().map(|c| c.text.clone()).ok_or_else(|| Failure::Input("demo: PC-Covid picture not decoded".into()))?;
+    s.images_decoded += 1;
+    s.decode_ms.push((ms * 100.0).round() / 100.0);
+    if let Payload::Health(h) = payload::parse(&text) {
         let code = h.value.ok_or_else(|| Failure::Input("demo: health code did not parse".into()))?;
         let mut draft = code.person_draft();
-        say(format!("  scan PC-Covid → {} (masked: {})", code.full_name, code.masked_fields().join(", ")));
+        say(format!("  scan pc-covid.png, dark-mode screen ({ms:.1} ms, step {}) → {} (masked: {})", codes[0].step, code.full_name, code.masked_fields().join(", ")));
         draft.national_id = Some("022172003355".into());
         draft.birth_date = "1972-03-14".into();
         draft.full_name = "Hoàng Thị Lan".into();
@@ -195,8 +220,9 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     out.show(&s, || {
         let by: Vec<_> = s.doses_by_vaccine.iter().map(|(v, n)| format!("{v} {n}")).collect();
         format!(
-            "summary: {} persons on record; doses today {} ({} second doses), {} deferral, {} correction, refused: {}\n\
+            "summary: {} card images decoded; {} persons on record; doses today {} ({} second doses), {} deferral, {} correction, refused: {}\n\
              {} events queued for the hub; {} rows exported to {}{}",
+            s.images_decoded,
             s.persons,
             by.join(", "),
             s.second_doses,

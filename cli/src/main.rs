@@ -7,6 +7,7 @@ mod bench;
 mod commands;
 mod demo;
 mod output;
+mod qrimage;
 mod synth;
 
 use std::process::ExitCode;

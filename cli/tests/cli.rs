@@ -113,6 +113,42 @@ fn demo_runs_a_clinic_day() {
     let doses = s["doses_by_vaccine"]["AZ"].as_u64().unwrap();
     assert_eq!(s["export_rows"].as_u64().unwrap(), doses);
     assert!(keep.join("demo-desk.db").exists() && keep.join("demo-export.csv").exists());
+    assert_eq!(s["images_decoded"], 7);
+
+    // The pictures the demo made decode from the command line too, one JSON
+    // line per file, and an unreadable file is an error line of its own.
+    let bogus = keep.join("not-an-image.png");
+    std::fs::write(&bogus, b"nope").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .args(["qr", "decode"])
+        .arg(keep.join("cccd-1.png"))
+        .arg(&bogus)
+        .arg(keep.join("pc-covid.png"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "one file failed");
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["codes"][0]["kind"], "cccd");
+    assert_eq!(lines[0]["codes"][0]["fields"]["full_name"], "Nguyễn Thị Hoa");
+    assert!(lines[0]["ms"].as_f64().unwrap() > 0.0);
+    assert!(lines[1]["error"].is_string());
+    assert_eq!(lines[2]["codes"][0]["kind"], "health");
+    assert_eq!(lines[2]["codes"][0]["fields"]["number_masked"], true);
+}
+
+#[test]
+fn qr_bench_reports_a_labelled_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["--json", "demo", "--keep"]).arg(dir.path()).output().unwrap();
+    assert_eq!(demo.status.code(), Some(0));
+    // Label two of the pictures: one right, one deliberately wrong.
+    std::fs::write(dir.path().join("cccd-1.txt"), "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Tổ 5, khu 3, phường Hồng Hải, Hạ Long, Quảng Ninh|15042021").unwrap();
+    std::fs::write(dir.path().join("cccd-2.txt"), "not what it says").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["--json", "qr", "bench"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((r[0]["images"].as_u64(), r[0]["exact"].as_u64(), r[0]["wrong"].as_u64(), r[0]["missed"].as_u64()), (Some(2), Some(1), Some(1), Some(0)));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 mod catalog;
 mod dose;
 mod person;
-mod qr;
+pub mod qr;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
