@@ -186,6 +186,11 @@ impl Desk {
         Ok(())
     }
 
+    /// Use a catalog already stored (pulled from the hub) from now on.
+    pub fn adopt_catalog(&self, c: Catalog) {
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(c);
+    }
+
     fn site_and_desk(&self) -> Result<(String, String)> {
         let c = self.config();
         match (c.site, c.desk) {

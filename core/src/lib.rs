@@ -11,6 +11,7 @@ pub mod model;
 pub mod qr;
 pub mod search;
 pub mod store;
+pub mod sync;
 pub mod validate;
 
 pub use error::{Error, Result};

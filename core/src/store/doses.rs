@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::persons::insert_person_event;
+use super::sync::Origin;
 use super::{from_json, json, outbox, Result, Store, StoreError};
 use crate::model::{derive_history, Dose, DoseEvent, DoseKind, DoseRecord, EventId, PersonEvent, PersonId};
 
@@ -153,6 +154,12 @@ impl Store {
 }
 
 pub(super) fn insert_dose_event(tx: &Transaction<'_>, e: &DoseEvent) -> Result<()> {
+    insert_dose_event_from(tx, e, Origin::Local)
+}
+
+/// Write a dose event and update its record; queue it for the hub only when
+/// it was made here.
+pub(super) fn insert_dose_event_from(tx: &Transaction<'_>, e: &DoseEvent, origin: Origin) -> Result<()> {
     let id = e.id.to_string();
     let root = e.root().to_string();
     let inserted = tx
@@ -200,5 +207,8 @@ pub(super) fn insert_dose_event(tx: &Transaction<'_>, e: &DoseEvent) -> Result<(
     if changed == 0 {
         return Err(StoreError::NotFound { what: "live dose record", id: root });
     }
-    outbox::enqueue(tx, &id, outbox::Stream::Dose)
+    match origin {
+        Origin::Local => outbox::enqueue(tx, &id, outbox::Stream::Dose),
+        Origin::Hub => Ok(()),
+    }
 }

@@ -10,6 +10,7 @@ mod outbox;
 mod persons;
 mod schema;
 mod search;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

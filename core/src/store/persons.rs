@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::sync::Origin;
 use super::{from_json, json, outbox, Result, Store, StoreError};
 use crate::model::{Person, PersonEvent, PersonId};
 
@@ -49,6 +50,12 @@ fn person_where(c: &Connection, cond: &str, value: &str) -> Result<Option<Person
 }
 
 pub(super) fn insert_person_event(tx: &Transaction<'_>, e: &PersonEvent) -> Result<()> {
+    insert_person_event_from(tx, e, Origin::Local)
+}
+
+/// Write a person event and its projection; queue it for the hub only when
+/// it was made here.
+pub(super) fn insert_person_event_from(tx: &Transaction<'_>, e: &PersonEvent, origin: Origin) -> Result<()> {
     let p = &e.person;
     let id = p.id.to_string();
     let event_id = e.id.to_string();
@@ -77,5 +84,8 @@ pub(super) fn insert_person_event(tx: &Transaction<'_>, e: &PersonEvent) -> Resu
              head_event = excluded.head_event, body = excluded.body",
     )?
     .execute(params![id, national_id, p.phone, p.name_key(), p.birth_date.year(), event_id, json(p)])?;
-    outbox::enqueue(tx, &event_id, outbox::Stream::Person)
+    match origin {
+        Origin::Local => outbox::enqueue(tx, &event_id, outbox::Stream::Person),
+        Origin::Hub => Ok(()),
+    }
 }

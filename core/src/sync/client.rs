@@ -1,0 +1,124 @@
+//! The HTTP client a desk talks to its hub with (reqwest, blocking, rustls).
+//! Pushes are gzip-compressed; replies are decompressed transparently.
+
+use std::io::Write;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+
+use super::protocol::{ApiError, ChangesPage, EnrollReply, EnrollRequest, PushBatch, PushReply, API};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The hub could not be reached or the exchange broke off: try later.
+    #[error("hub unreachable: {0}")]
+    Network(String),
+    /// The hub answered with an error status.
+    #[error("hub refused ({status}) {code}: {message}")]
+    Refused { status: u16, code: String, message: String },
+    #[error("hub reply not understood: {0}")]
+    Decode(String),
+    #[error("this desk is not enrolled with a hub: run vaxdesk enroll with the coordinator's code")]
+    NotEnrolled,
+    #[error("enrollment code: {0}")]
+    BadCode(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Core(Box<crate::Error>),
+}
+
+impl From<crate::Error> for SyncError {
+    fn from(e: crate::Error) -> Self {
+        SyncError::Core(Box::new(e))
+    }
+}
+
+impl SyncError {
+    /// Worth retrying after a pause: network trouble, a hub under load or
+    /// restarting (5xx, 429, 408). A 4xx refusal will not change by waiting.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Network(_) | SyncError::Decode(_) => true,
+            SyncError::Refused { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            _ => false,
+        }
+    }
+
+    /// The hub no longer knows this device (revoked, or a wrong token).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, SyncError::Refused { status: 401, .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HubClient {
+    base: String,
+    token: Option<String>,
+    http: Client,
+}
+
+impl HubClient {
+    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, SyncError> {
+        let http = Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .gzip(true)
+            .user_agent(concat!("vaxdesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        Ok(HubClient { base: base.trim_end_matches('/').to_string(), token, http })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{API}{path}", self.base)
+    }
+
+    fn auth(&self, rb: reqwest::blocking::RequestBuilder) -> Result<reqwest::blocking::RequestBuilder, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotEnrolled)?;
+        Ok(rb.header(AUTHORIZATION, format!("Bearer {token}")))
+    }
+
+    pub fn enroll(&self, req: &EnrollRequest) -> Result<EnrollReply, SyncError> {
+        let resp = self.http.post(self.url("/enroll")).json(req).send().map_err(net)?;
+        read(resp)
+    }
+
+    /// Push a batch; returns the reply and the bytes sent on the wire.
+    pub fn push(&self, batch: &PushBatch) -> Result<(PushReply, usize), SyncError> {
+        let json = serde_json::to_vec(batch).map_err(|e| SyncError::Decode(e.to_string()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::default());
+        gz.write_all(&json).map_err(|e| SyncError::Decode(e.to_string()))?;
+        let body = gz.finish().map_err(|e| SyncError::Decode(e.to_string()))?;
+        let sent = body.len();
+        let rb = self.http.post(self.url("/events")).header(CONTENT_TYPE, "application/json").header(CONTENT_ENCODING, "gzip").body(body);
+        let resp = self.auth(rb)?.send().map_err(net)?;
+        Ok((read(resp)?, sent))
+    }
+
+    pub fn changes(&self, since: Option<&str>, limit: u32) -> Result<ChangesPage, SyncError> {
+        let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        if let Some(s) = since {
+            q.push(("since", s.to_string()));
+        }
+        let resp = self.auth(self.http.get(self.url("/changes")).query(&q))?.send().map_err(net)?;
+        read(resp)
+    }
+}
+
+fn net(e: reqwest::Error) -> SyncError {
+    SyncError::Network(e.to_string())
+}
+
+fn read<T: DeserializeOwned>(resp: Response) -> Result<T, SyncError> {
+    let status = resp.status();
+    let bytes = resp.bytes().map_err(net)?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| SyncError::Decode(e.to_string()));
+    }
+    let err: ApiError = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| ApiError { code: "http".into(), message: String::from_utf8_lossy(&bytes).chars().take(200).collect() });
+    Err(SyncError::Refused { status: status.as_u16(), code: err.code, message: err.message })
+}

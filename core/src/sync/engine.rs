@@ -1,0 +1,157 @@
+//! Sync for one desk: enroll once; then push the outbox in batches and pull
+//! the site's changes page by page. Saving never waits for any of this. Each
+//! request is retried with exponential backoff and jitter while the trouble
+//! is transient; everything is resumable from where it stopped.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::client::{HubClient, SyncError};
+use super::protocol::{EnrollRequest, PushBatch, PushStatus, MAX_BATCH};
+use crate::desk::Desk;
+use crate::qr::payload::parse_enroll;
+
+pub const META_HUB: &str = "hub_url";
+pub const META_TOKEN: &str = "hub_token";
+pub const META_LAST_SYNC: &str = "last_sync";
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Events per push (the hub takes at most 500).
+    pub batch: usize,
+    /// Changes per pulled page.
+    pub page: u32,
+    /// Tries per request before giving up for this round.
+    pub attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            batch: 200,
+            page: 1000,
+            attempts: 6,
+            base_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub pulled: u64,
+    pub retries: u64,
+    pub bytes_sent: u64,
+}
+
+/// Enroll this desk with the hub named in a `VXD1:` code. The desk keeps its
+/// own device id; the hub gives a token and says which site and desk it is.
+pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<super::protocol::EnrollReply, SyncError> {
+    let parsed = parse_enroll(text);
+    let code = parsed.value.ok_or_else(|| SyncError::BadCode(parsed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
+    let client = HubClient::new(&code.hub, None, Duration::from_secs(30))?;
+    let reply = client.enroll(&EnrollRequest {
+        code: code.code.clone(),
+        device_id: desk.config().device_id,
+        device_name: device_name.map(str::to_string),
+    })?;
+    let store = desk.store();
+    store.set_meta(META_HUB, &code.hub)?;
+    store.set_meta(META_TOKEN, &reply.token)?;
+    desk.set_up(&reply.site.code, &reply.desk.code, None)?;
+    Ok(reply)
+}
+
+fn client(desk: &Desk, opts: &SyncOptions) -> Result<HubClient, SyncError> {
+    let store = desk.store();
+    let hub = store.meta(META_HUB)?.ok_or(SyncError::NotEnrolled)?;
+    let token = store.meta(META_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
+    HubClient::new(&hub, Some(token), opts.timeout)
+}
+
+/// Run `f` until it succeeds, fails for good, or runs out of attempts.
+fn retry<T>(opts: &SyncOptions, retries: &mut u64, mut f: impl FnMut() -> Result<T, SyncError>) -> Result<T, SyncError> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if e.is_transient() && attempt + 1 < opts.attempts => {
+                let exp = opts.base_backoff.saturating_mul(1u32 << attempt.min(16)).min(opts.max_backoff);
+                let jitter = rand::rng().random_range(0.5..1.5);
+                std::thread::sleep(exp.mul_f64(jitter));
+                attempt += 1;
+                *retries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Push everything pending, then pull everything new. Stops at the first
+/// failure that retrying did not cure; what was done stays done.
+pub fn sync_once(desk: &Desk, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+    let client = client(desk, opts)?;
+    let mut report = SyncReport::default();
+    push_all(desk, &client, opts, &mut report)?;
+    pull_all(desk, &client, opts, &mut report)?;
+    desk.store().set_meta(META_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
+    Ok(report)
+}
+
+pub fn push_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mut SyncReport) -> Result<(), SyncError> {
+    let store = desk.store();
+    let batch = opts.batch.clamp(1, MAX_BATCH) as u32;
+    loop {
+        let events = store.outbox_batch(batch)?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        store.mark_sent(&events)?;
+        let body = PushBatch { events };
+        let (reply, sent) = retry(opts, &mut report.retries, || client.push(&body))?;
+        report.bytes_sent += sent as u64;
+        report.pushed += body.events.len() as u64;
+        for r in &reply.results {
+            match r.status {
+                PushStatus::Accepted => report.accepted += 1,
+                PushStatus::Duplicate => report.duplicates += 1,
+                PushStatus::Rejected => report.rejected += 1,
+            }
+        }
+        // Only results for events we sent count; a reply that does not
+        // answer an event leaves it to be sent again.
+        let sent_ids: std::collections::HashSet<_> = body.events.iter().map(|e| e.id()).collect();
+        let results: Vec<_> = reply.results.into_iter().filter(|r| sent_ids.contains(&r.id)).collect();
+        store.record_results(&results)?;
+        if results.len() < body.events.len() {
+            return Err(SyncError::Decode(format!("hub answered {} of {} events", results.len(), body.events.len())));
+        }
+    }
+}
+
+pub fn pull_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mut SyncReport) -> Result<(), SyncError> {
+    let store = desk.store();
+    loop {
+        let since = store.pull_cursor()?;
+        let page = retry(opts, &mut report.retries, || client.changes(since.as_deref(), opts.page))?;
+        let (added, catalog) = store.apply_changes(&page.changes, &page.cursor)?;
+        report.pulled += added;
+        if let Some(c) = catalog {
+            if c.version > desk.catalog().version {
+                desk.adopt_catalog(c);
+            }
+        }
+        if !page.more {
+            return Ok(());
+        }
+    }
+}

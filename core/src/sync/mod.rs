@@ -1,0 +1,9 @@
+//! Sync between a desk and its hub: the protocol types, and the desk's
+//! client that pushes the outbox and pulls its site's changes.
+
+pub mod client;
+pub mod engine;
+pub mod protocol;
+
+pub use client::{HubClient, SyncError};
+pub use engine::{enroll, sync_once, SyncOptions, SyncReport};

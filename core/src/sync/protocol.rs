@@ -1,0 +1,136 @@
+//! The desk ↔ hub protocol, versioned under `/api/v1`. These types are the
+//! wire format: the hub and the desk's sync client both use them, so neither
+//! restates the other.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::model::{Desk, DoseEvent, EventId, PersonEvent, PersonId, Site};
+
+pub const API: &str = "/api/v1";
+/// A push carries at most this many events; the hub refuses bigger batches.
+pub const MAX_BATCH: usize = 500;
+
+/// One event on the wire, tagged with its stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stream", content = "event", rename_all = "snake_case")]
+pub enum WireEvent {
+    Person(PersonEvent),
+    Dose(DoseEvent),
+}
+
+impl WireEvent {
+    pub fn id(&self) -> EventId {
+        match self {
+            WireEvent::Person(e) => e.id,
+            WireEvent::Dose(e) => e.id,
+        }
+    }
+
+    pub fn person_id(&self) -> PersonId {
+        match self {
+            WireEvent::Person(e) => e.person.id,
+            WireEvent::Dose(e) => e.person_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushBatch {
+    pub events: Vec<WireEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    Accepted,
+    /// The hub already had this event with the same content.
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventResult {
+    pub id: EventId,
+    pub status: PushStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReply {
+    /// One result per event, in the order sent.
+    pub results: Vec<EventResult>,
+}
+
+/// What a desk pulls: the catalog, its site's desks, and its site's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Catalog { catalog: Catalog },
+    Site { site: Site },
+    Desk { desk: Desk },
+    Event { event: WireEvent },
+    /// Two person records were found to be one person (same national id):
+    /// `from` now means `into`.
+    PersonMerge { from: PersonId, into: PersonId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    /// Pass as `since` for the next page.
+    pub cursor: String,
+    /// More changes are waiting beyond this page.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub code: String,
+    /// The desk's own device id (made on the phone at first start).
+    pub device_id: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollReply {
+    pub device_id: String,
+    /// Shown once; the hub keeps only its hash.
+    pub token: String,
+    pub site: Site,
+    pub desk: Desk,
+}
+
+/// Every refusal from the hub has this body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_event_is_tagged_by_stream() {
+        let e = crate::model::DoseEvent {
+            id: EventId::new(),
+            person_id: PersonId::new(),
+            site: "S".into(),
+            desk: "D".into(),
+            device: "dev".into(),
+            kind: crate::model::DoseKind::Record,
+            dose: None,
+            confirmed: vec![],
+            recorded_at: chrono::Utc::now(),
+        };
+        let json = serde_json::to_value(WireEvent::Dose(e.clone())).unwrap();
+        assert_eq!(json["stream"], "dose");
+        assert_eq!(serde_json::from_value::<WireEvent>(json).unwrap(), WireEvent::Dose(e));
+    }
+}

@@ -1,0 +1,78 @@
+//! vaxdesk-hub: the server desks sync with and coordinators manage.
+//! HTTP + JSON under `/api/v1` (axum), gzip or zstd request bodies accepted,
+//! SQLite by default. The hub holds no state outside its database.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+mod ingest;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+pub use db::HubDb;
+pub use ingest::Incoming;
+
+/// A full batch of 500 events is well under 1 MB of JSON; 4 MB leaves room
+/// and bounds what a (decompressed) body may cost.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Arc<HubDb>,
+    /// The URL desks reach this hub at (goes into enrollment codes).
+    pub public_url: String,
+    pub tls_fingerprint: Option<String>,
+    /// Catalog versions are read-modify-write; one publish at a time.
+    pub catalog_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    pub fn new(db: HubDb, public_url: impl Into<String>) -> Self {
+        AppState { db: Arc::new(db), public_url: public_url.into(), tls_fingerprint: None, catalog_lock: Arc::default() }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    use routes::{coordinator as c, desk as d};
+    let api = Router::new()
+        .route("/enroll", post(d::enroll))
+        .route("/events", post(d::push))
+        .route("/changes", get(d::changes))
+        .route("/login", post(c::login))
+        .route("/coordinators", post(c::create_coordinator))
+        .route("/sites", get(c::list_sites).put(c::put_site))
+        .route("/sites/{site}/desks", get(c::list_desks).put(c::put_desk))
+        .route("/sites/{site}/desks/{desk}/enrollment-codes", post(c::enrollment_code_for))
+        .route("/catalog", get(c::get_catalog).put(c::put_catalog))
+        .route("/lots", post(c::post_lot))
+        .route("/devices", get(c::list_devices))
+        .route("/devices/{id}/revoke", post(c::revoke_device))
+        .route("/duplicates", get(c::duplicates))
+        .fallback(|| async { error::HubError::not_found("endpoint") });
+    Router::new()
+        .nest(vaxdesk_core::sync::protocol::API, api)
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+/// Open (or create) the database, and serve until the task is cancelled.
+pub async fn serve(db_path: &Path, listen: SocketAddr, public_url: Option<String>) -> Result<(), String> {
+    let db = HubDb::open(db_path).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let url = public_url.unwrap_or_else(|| format!("http://{local}"));
+    tracing::info!(%local, "hub listening");
+    axum::serve(listener, router(AppState::new(db, url))).await.map_err(|e| e.to_string())
+}

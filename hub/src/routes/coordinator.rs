@@ -1,0 +1,248 @@
+//! What coordinators call: log in, set up sites, desks, lots and the catalog,
+//! make one-time enrollment codes, watch and revoke devices, see possible
+//! duplicate persons. Each is limited to the coordinator's sites.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use vaxdesk_core::catalog::{Catalog, Lot};
+use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::qr::payload::EnrollCode;
+
+use crate::auth::{enrollment_code, hash_password, hash_token, random_token, verify_password, CoordinatorAuth};
+use crate::db::{Device, PossibleDuplicate};
+use crate::error::{HubError, HubResult};
+use crate::routes::ApiJson;
+use crate::AppState;
+
+const SESSION_HOURS: i64 = 12;
+
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Session {
+    token: String,
+    expires_at: String,
+}
+
+pub async fn login(State(s): State<AppState>, ApiJson(l): ApiJson<Login>) -> HubResult<Json<Session>> {
+    let db = s.db.clone();
+    let user = l.username.trim().to_string();
+    let found = tokio::task::spawn_blocking(move || db.password_hash(&user)).await??;
+    let ok = found.as_ref().is_some_and(|(_, h)| verify_password(&l.password, h));
+    let Some((id, _)) = found.filter(|_| ok) else {
+        return Err(HubError::unauthorized("username or password is wrong"));
+    };
+    let token = random_token();
+    let expires_at = (chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (db, hash, exp) = (s.db.clone(), hash_token(&token), expires_at.clone());
+    tokio::task::spawn_blocking(move || db.create_session(&hash, id, &exp)).await??;
+    Ok(Json(Session { token, expires_at }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewCoordinator {
+    username: String,
+    password: String,
+    #[serde(default)]
+    sites: Vec<String>,
+}
+
+pub async fn create_coordinator(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, ApiJson(n): ApiJson<NewCoordinator>) -> HubResult<StatusCode> {
+    if !me.all_sites {
+        return Err(HubError::forbidden("only a coordinator of every site can add coordinators"));
+    }
+    check_password(&n.password)?;
+    let user = check_code("username", &n.username)?;
+    let hash = hash_password(&n.password).map_err(|e| HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "hub.internal", e))?;
+    let db = s.db.clone();
+    let taken = {
+        let db = db.clone();
+        let u = user.clone();
+        tokio::task::spawn_blocking(move || db.password_hash(&u)).await??.is_some()
+    };
+    if taken {
+        return Err(HubError::new(StatusCode::CONFLICT, "coordinator.exists", format!("username: {user} is taken")));
+    }
+    let sites = n.sites.clone();
+    let known = { let db = db.clone(); tokio::task::spawn_blocking(move || db.sites()).await?? };
+    if let Some(missing) = sites.iter().find(|x| !known.iter().any(|k| &k.code == *x)) {
+        return Err(HubError::bad_request("site.unknown", format!("sites: no site {missing}")));
+    }
+    tokio::task::spawn_blocking(move || db.create_coordinator(&user, &hash, false, &sites)).await??;
+    Ok(StatusCode::CREATED)
+}
+
+pub fn check_password(p: &str) -> HubResult<()> {
+    if p.chars().count() < 10 {
+        return Err(HubError::bad_request("password.weak", "password: at least 10 characters"));
+    }
+    Ok(())
+}
+
+/// Codes (site, desk, username) appear in URLs and exports: plain and short.
+pub fn check_code(field: &str, v: &str) -> HubResult<String> {
+    let v = v.trim();
+    if v.is_empty() || v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        return Err(HubError::bad_request("request.code", format!("{field}: 1-32 letters, digits, '-', '_' or '.' expected, got {v:?}")));
+    }
+    Ok(v.to_string())
+}
+
+fn check_name(field: &str, v: &str) -> HubResult<String> {
+    let v = vaxdesk_core::fold::tidy_nfc(v);
+    if v.is_empty() || v.chars().count() > 120 || v.chars().any(char::is_control) {
+        return Err(HubError::bad_request("request.name", format!("{field}: 1-120 printable characters expected")));
+    }
+    Ok(v)
+}
+
+pub async fn list_sites(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth) -> HubResult<Json<Vec<Site>>> {
+    let db = s.db.clone();
+    let sites = tokio::task::spawn_blocking(move || db.sites()).await??;
+    Ok(Json(sites.into_iter().filter(|x| me.may_see(&x.code)).collect()))
+}
+
+pub async fn put_site(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, ApiJson(site): ApiJson<Site>) -> HubResult<StatusCode> {
+    let code = check_code("code", &site.code)?;
+    if !me.all_sites && !me.may_see(&code) {
+        return Err(HubError::forbidden(format!("site {code} is not one of yours")));
+    }
+    let site = Site { code, name: check_name("name", &site.name)?, province_code: site.province_code };
+    let db = s.db.clone();
+    tokio::task::spawn_blocking(move || db.upsert_site(&site)).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn scoped(me: &crate::db::Coordinator, site: &str) -> HubResult<()> {
+    if me.may_see(site) { Ok(()) } else { Err(HubError::forbidden(format!("site {site} is not one of yours"))) }
+}
+
+pub async fn list_desks(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(site): Path<String>) -> HubResult<Json<Vec<Desk>>> {
+    scoped(&me, &site)?;
+    let db = s.db.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || db.desks(&site)).await??))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewDesk {
+    code: String,
+    name: String,
+}
+
+pub async fn put_desk(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(site): Path<String>, ApiJson(d): ApiJson<NewDesk>) -> HubResult<StatusCode> {
+    scoped(&me, &site)?;
+    let db = s.db.clone();
+    let exists = { let db = db.clone(); let site = site.clone(); tokio::task::spawn_blocking(move || db.site(&site)).await??.is_some() };
+    if !exists {
+        return Err(HubError::not_found("site"));
+    }
+    let desk = Desk { site, code: check_code("code", &d.code)?, name: check_name("name", &d.name)? };
+    tokio::task::spawn_blocking(move || db.upsert_desk(&desk)).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn get_catalog(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth) -> HubResult<Json<Catalog>> {
+    let db = s.db.clone();
+    let c = tokio::task::spawn_blocking(move || db.current_catalog()).await??.unwrap_or_else(Catalog::builtin);
+    Ok(Json(c))
+}
+
+async fn publish(s: &AppState, c: Catalog) -> HubResult<Json<Catalog>> {
+    c.check().map_err(|e| HubError::bad_request("catalog.invalid", e.to_string()))?;
+    let _guard = s.catalog_lock.lock().await;
+    let db = s.db.clone();
+    let current = { let db = db.clone(); tokio::task::spawn_blocking(move || db.current_catalog()).await?? };
+    if let Some(cur) = current {
+        if c.version <= cur.version {
+            return Err(HubError::new(StatusCode::CONFLICT, "catalog.not_newer", format!("version: {} is not newer than v{}", c.version, cur.version)));
+        }
+    }
+    let out = c.clone();
+    tokio::task::spawn_blocking(move || db.publish_catalog(&c)).await??;
+    Ok(Json(out))
+}
+
+pub async fn put_catalog(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, ApiJson(c): ApiJson<Catalog>) -> HubResult<Json<Catalog>> {
+    if !me.all_sites {
+        return Err(HubError::forbidden("the catalog is shared by every site: only a coordinator of every site may publish it"));
+    }
+    publish(&s, c).await
+}
+
+/// Add a lot: publishes the current catalog with the lot, one version up.
+pub async fn post_lot(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth, ApiJson(lot): ApiJson<Lot>) -> HubResult<Json<Catalog>> {
+    let db = s.db.clone();
+    let mut c = tokio::task::spawn_blocking(move || db.current_catalog()).await??.unwrap_or_else(Catalog::builtin);
+    if c.vaccine(&lot.vaccine).is_none() {
+        return Err(HubError::bad_request("lot.vaccine", format!("vaccine: {:?} is not in the catalog", lot.vaccine)));
+    }
+    let number = check_code("number", &lot.number)?;
+    if c.lots.iter().any(|l| l.number.eq_ignore_ascii_case(&number) && l.vaccine.eq_ignore_ascii_case(&lot.vaccine)) {
+        return Err(HubError::new(StatusCode::CONFLICT, "lot.exists", format!("number: lot {number} is already in the catalog")));
+    }
+    c.lots.push(Lot { number, vaccine: lot.vaccine, expiry: lot.expiry });
+    c.version += 1;
+    publish(&s, c).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeRequest {
+    #[serde(default)]
+    ttl_minutes: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CodeReply {
+    code: String,
+    /// The text to show as a QR code on the coordinator's screen.
+    text: String,
+    expires_at: String,
+}
+
+pub async fn enrollment_code_for(
+    State(s): State<AppState>,
+    CoordinatorAuth(me): CoordinatorAuth,
+    Path((site, desk)): Path<(String, String)>,
+    ApiJson(r): ApiJson<CodeRequest>,
+) -> HubResult<Json<CodeReply>> {
+    scoped(&me, &site)?;
+    let db = s.db.clone();
+    let desks = { let db = db.clone(); let site = site.clone(); tokio::task::spawn_blocking(move || db.desks(&site)).await?? };
+    if !desks.iter().any(|d| d.code == desk) {
+        return Err(HubError::not_found("desk"));
+    }
+    let ttl = i64::from(r.ttl_minutes.unwrap_or(30).clamp(1, 24 * 60));
+    let code = enrollment_code();
+    let expires_at = (chrono::Utc::now() + chrono::Duration::minutes(ttl)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (hash, exp) = (hash_token(&code), expires_at.clone());
+    tokio::task::spawn_blocking(move || db.create_enrollment_code(&hash, &site, &desk, me.id, &exp)).await??;
+    let text = EnrollCode { hub: s.public_url.clone(), code: code.clone(), fp: s.tls_fingerprint.clone() }.to_text();
+    Ok(Json(CodeReply { code, text, expires_at }))
+}
+
+pub async fn list_devices(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth) -> HubResult<Json<Vec<Device>>> {
+    let db = s.db.clone();
+    let all = tokio::task::spawn_blocking(move || db.devices()).await??;
+    Ok(Json(all.into_iter().filter(|d| me.may_see(&d.site)).collect()))
+}
+
+pub async fn revoke_device(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(id): Path<String>) -> HubResult<StatusCode> {
+    let db = s.db.clone();
+    let all = { let db = db.clone(); tokio::task::spawn_blocking(move || db.devices()).await?? };
+    let Some(d) = all.into_iter().find(|d| d.id == id) else { return Err(HubError::not_found("device")) };
+    scoped(&me, &d.site)?;
+    tokio::task::spawn_blocking(move || db.revoke_device(&id)).await??;
+    tracing::info!(site = %d.site, desk = %d.desk, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn duplicates(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth) -> HubResult<Json<Vec<PossibleDuplicate>>> {
+    let db = s.db.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || db.possible_duplicates()).await??))
+}

@@ -1,0 +1,236 @@
+//! Every endpoint, and every refusal: 4xx with a code and a message, never
+//! 5xx, and nothing written by a refused request.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn login_and_coordinator_scope() {
+    let hub = TestHub::start();
+    let mut anon = hub.client();
+    assert_eq!(anon.login("admin", "wrong password!").refused(), (401, "auth.required"));
+    assert_eq!(anon.get("/sites").refused(), (401, "auth.required"));
+    let admin = hub.admin();
+    let sites = admin.get("/sites").ok();
+    assert_eq!(sites.as_array().unwrap().len(), 2);
+    assert_eq!(sites[0]["name"], "Trạm y tế Hồng Hải");
+
+    // A coordinator of S1 only.
+    assert_eq!(admin.post("/coordinators", json!({"username": "lan", "password": "short", "sites": ["S1"]})).refused(), (400, "password.weak"));
+    assert_eq!(admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S9"]})).refused(), (400, "site.unknown"));
+    assert_eq!(admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S1"]})).status, 201);
+    assert_eq!(admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S1"]})).refused(), (409, "coordinator.exists"));
+    let mut lan = hub.client();
+    lan.login("lan", "long enough pw").ok();
+    let seen: Vec<_> = lan.get("/sites").ok().as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap().to_string()).collect();
+    assert_eq!(seen, vec!["S1"]);
+    assert_eq!(lan.get("/sites/S2/desks").refused(), (403, "auth.scope"));
+    assert_eq!(lan.post("/sites/S2/desks/D1/enrollment-codes", json!({})).refused(), (403, "auth.scope"));
+    assert_eq!(lan.post("/coordinators", json!({"username": "x", "password": "long enough pw"})).refused(), (403, "auth.scope"));
+    assert_eq!(lan.put("/catalog", serde_json::to_value(vaxdesk_core::catalog::Catalog::builtin()).unwrap()).refused(), (403, "auth.scope"));
+    assert_eq!(lan.get("/sites/S1/desks").ok().as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn sites_desks_lots_and_catalog() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    assert_eq!(admin.put("/sites", json!({"code": "bad code!", "name": "x"})).refused(), (400, "request.code"));
+    assert_eq!(admin.put("/sites/S9/desks", json!({"code": "D1", "name": "x"})).refused(), (404, "not_found"));
+    let v1 = admin.get("/catalog").ok()["version"].as_u64().unwrap();
+    let c = admin.post("/lots", json!({"number": "AZ2107", "vaccine": "AZ", "expiry": "2022-01-31"})).ok();
+    assert_eq!(c["version"].as_u64().unwrap(), v1 + 1);
+    assert_eq!(admin.post("/lots", json!({"number": "AZ2107", "vaccine": "AZ", "expiry": "2022-01-31"})).refused(), (409, "lot.exists"));
+    assert_eq!(admin.post("/lots", json!({"number": "X1", "vaccine": "ZZ", "expiry": "2022-01-31"})).refused(), (400, "lot.vaccine"));
+    let mut old = admin.get("/catalog").ok();
+    assert_eq!(admin.put("/catalog", old.clone()).refused(), (409, "catalog.not_newer"));
+    old["version"] = json!(v1 + 5);
+    old["vaccines"][0]["intervals"] = json!([]);
+    assert_eq!(admin.put("/catalog", old.clone()).refused(), (400, "catalog.invalid"));
+    old["vaccines"][0]["intervals"] = json!([{"min_days": 84}]);
+    assert_eq!(admin.put("/catalog", old).ok()["version"].as_u64().unwrap(), v1 + 5);
+}
+
+#[test]
+fn enrollment_codes_are_single_use_and_expire() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let code = admin.post("/sites/S1/desks/D1/enrollment-codes", json!({"ttl_minutes": 10})).ok();
+    let text = code["text"].as_str().unwrap();
+    let parsed = vaxdesk_core::qr::payload::parse_enroll(text).value.unwrap();
+    assert_eq!((parsed.hub.as_str(), parsed.code.as_str()), (hub.url.as_str(), code["code"].as_str().unwrap()));
+    assert_eq!(admin.post("/sites/S1/desks/D9/enrollment-codes", json!({})).refused(), (404, "not_found"));
+
+    let anon = hub.client();
+    let ok = anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a"})).ok();
+    assert_eq!((ok["site"]["code"].as_str(), ok["desk"]["code"].as_str()), (Some("S1"), Some("D1")));
+    assert_eq!(ok["token"].as_str().unwrap().len(), 64);
+    assert_eq!(anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-b"})).refused(), (403, "enroll.code_used"));
+    assert_eq!(anon.post("/enroll", json!({"code": "NOPE-NOPE-NOPE", "device_id": "dev-b"})).refused(), (403, "enroll.code_unknown"));
+    let again = admin.post("/sites/S1/desks/D1/enrollment-codes", json!({})).ok();
+    assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "dev-a"})).refused(), (409, "enroll.device_exists"));
+    assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "bad id!"})).refused(), (400, "enroll.device_id"));
+    // An expired code (made directly in the database with a past expiry).
+    hub.db.create_enrollment_code(&vaxdesk_hub::auth::hash_token("OLD0-OLD0-OLD0"), "S1", "D1", 1, "2021-01-01T00:00:00.000Z").unwrap();
+    assert_eq!(anon.post("/enroll", json!({"code": "OLD0-OLD0-OLD0", "device_id": "dev-c"})).refused(), (403, "enroll.code_expired"));
+    // The hub keeps only a hash of the token.
+    let raw = std::fs::read(hub.dir.path().join("hub.db")).unwrap();
+    let token = ok["token"].as_str().unwrap().as_bytes();
+    assert!(!raw.windows(token.len()).any(|w| w == token), "token stored in clear");
+}
+
+#[test]
+fn push_accepts_deduplicates_and_rejects_per_event() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let person = uuid::Uuid::now_v7().to_string();
+    let p = person_event("dev-a", &person, Some("022187001234"), "Nguyễn Thị Hoa", "1987-05-02");
+    let d = dose_event("dev-a", "S1", &person, "AZ");
+    let r = a.post("/events", json!({"events": [p.clone(), d.clone()]})).ok();
+    let statuses: Vec<_> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_str().unwrap().to_string()).collect();
+    assert_eq!(statuses, ["accepted", "accepted"]);
+
+    // A retried push after a lost reply: duplicates, nothing doubled.
+    let r = a.post("/events", json!({"events": [p.clone(), d.clone()]})).ok();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "duplicate"));
+    assert_eq!(hub.db.event_count().unwrap(), 2);
+
+    // One bad event among good ones: only it is rejected.
+    let mut conflict = d.clone();
+    conflict["event"]["dose"]["lot"] = json!("OTHER");
+    let unknown_person = dose_event("dev-a", "S1", &uuid::Uuid::now_v7().to_string(), "AZ");
+    let other_site = dose_event("dev-a", "S2", &person, "AZ");
+    let bad_vaccine = dose_event("dev-a", "S1", &person, "ZZ");
+    let bad_name = person_event("dev-a", &uuid::Uuid::now_v7().to_string(), None, "Nguyễn\u{7}", "1990");
+    let forged = person_event("dev-x", &uuid::Uuid::now_v7().to_string(), None, "Trần Văn Nam", "1990");
+    let good = dose_event("dev-a", "S1", &person, "PF");
+    let r = a.post("/events", json!({"events": [conflict, unknown_person, other_site, bad_vaccine, bad_name, forged, good]})).ok();
+    let got: Vec<_> = r["results"].as_array().unwrap().iter().map(|x| (x["status"].as_str().unwrap().to_string(), x["code"].as_str().unwrap_or("").to_string())).collect();
+    let want = [
+        ("rejected", "event.conflict"),
+        ("rejected", "person.unknown"),
+        ("rejected", "scope.site"),
+        ("rejected", "vaccine.unknown"),
+        ("rejected", "text.control_char"),
+        ("rejected", "scope.device"),
+        ("accepted", ""),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
+    assert_eq!(hub.db.event_count().unwrap(), 3);
+}
+
+#[test]
+fn refused_requests_write_nothing_and_say_why() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let person = uuid::Uuid::now_v7().to_string();
+    let p = person_event("dev-a", &person, None, "Lê Văn Tám", "1980");
+    let too_many: Vec<_> = (0..501).map(|_| p.clone()).collect();
+    assert_eq!(a.post("/events", json!({"events": too_many})).refused(), (413, "push.batch_too_large"));
+    assert_eq!(a.raw("/events", "application/json", b"{\"events\": [".to_vec()).refused(), (400, "request.json"));
+    assert_eq!(a.raw("/events", "text/plain", b"{\"events\": []}".to_vec()).refused(), (415, "request.content_type"));
+    assert_eq!(a.post("/events", json!({"events": [{"stream": "person", "event": {"id": 5}}]})).refused(), (422, "request.fields"));
+    assert_eq!(a.raw("/events", "application/json", vec![b' '; vaxdesk_hub::MAX_BODY + 10]).refused().0, 413);
+    let mut nobody = hub.client();
+    assert_eq!(nobody.post("/events", json!({"events": [p.clone()]})).refused(), (401, "auth.required"));
+    nobody.token = Some("0".repeat(64));
+    assert_eq!(nobody.post("/events", json!({"events": [p.clone()]})).refused(), (401, "auth.required"));
+    assert_eq!(a.get("/changes?since=abc").refused(), (400, "changes.cursor"));
+    assert_eq!(a.get("/nope").refused(), (404, "not_found"));
+    assert_eq!(hub.db.event_count().unwrap(), 0);
+}
+
+#[test]
+fn revoked_device_is_refused_at_once() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    assert_eq!(a.get("/changes").status, 200);
+    let devices = admin.get("/devices").ok();
+    assert_eq!(devices[0]["id"], "dev-a");
+    assert!(devices[0]["last_seen_at"].is_null());
+    assert_eq!(admin.post("/devices/dev-a/revoke", json!({})).status, 204);
+    assert_eq!(a.get("/changes").refused(), (401, "auth.required"));
+    let p = person_event("dev-a", &uuid::Uuid::now_v7().to_string(), None, "Lê Văn Tám", "1980");
+    assert_eq!(a.post("/events", json!({"events": [p]})).refused(), (401, "auth.required"));
+    assert_eq!(admin.post("/devices/ghost/revoke", json!({})).refused(), (404, "not_found"));
+    assert!(admin.get("/devices").ok()[0]["revoked_at"].is_string());
+}
+
+#[test]
+fn changes_are_site_scoped_paged_and_resumable() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let b = hub.device(&admin, "S1", "D2", "dev-b");
+    let c = hub.device(&admin, "S2", "D1", "dev-c");
+    let mut events = Vec::new();
+    for i in 0..10 {
+        let id = uuid::Uuid::now_v7().to_string();
+        events.push(person_event("dev-a", &id, Some(&format!("0221870012{i:02}")), "Nguyễn Thị Hoa", &format!("1987-05-{:02}", i + 1)));
+        events.push(dose_event("dev-a", "S1", &id, "AZ"));
+    }
+    a.post("/events", json!({"events": events})).ok();
+
+    // Desk B pulls in pages of 7 and resumes from each cursor.
+    let mut cursor: Option<String> = None;
+    let mut got = Vec::new();
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/changes?since={c}&limit=7"),
+            None => "/changes?limit=7".to_string(),
+        };
+        let page = b.get(&path).ok();
+        got.extend(page["changes"].as_array().unwrap().iter().cloned());
+        cursor = Some(page["cursor"].as_str().unwrap().to_string());
+        if page["more"] == false {
+            break;
+        }
+    }
+    let kinds = |t: &str| got.iter().filter(|c| c["type"] == t).count();
+    assert_eq!(kinds("event"), 20);
+    assert!(kinds("catalog") >= 1 && kinds("desk") == 2 && kinds("site") == 1, "{got:?}");
+    // Nothing new: an empty page with the same cursor.
+    let again = b.get(&format!("/changes?since={}", cursor.as_ref().unwrap())).ok();
+    assert_eq!((again["changes"].as_array().unwrap().len(), again["cursor"].as_str()), (0, cursor.as_deref()));
+
+    // Desk A is not sent its own events; desk C at site S2 sees none of S1's.
+    let own = a.get("/changes?limit=5000").ok();
+    assert_eq!(own["changes"].as_array().unwrap().iter().filter(|c| c["type"] == "event").count(), 0);
+    let other = c.get("/changes?limit=5000").ok();
+    assert!(other["changes"].as_array().unwrap().iter().all(|c| c["type"] != "event" && c["type"] != "desk" || c["desk"]["site"] == "S2"));
+    assert_eq!(other["changes"].as_array().unwrap().iter().filter(|c| c["type"] == "event").count(), 0);
+}
+
+#[test]
+fn same_person_at_two_desks_is_merged_and_lookalikes_listed() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let b = hub.device(&admin, "S1", "D2", "dev-b");
+    // Made offline at two desks: the first id (older UUIDv7) wins however
+    // the pushes arrive.
+    let older = uuid::Uuid::now_v7().to_string();
+    let newer = uuid::Uuid::now_v7().to_string();
+    b.post("/events", json!({"events": [person_event("dev-b", &newer, Some("022090004321"), "Trần Văn Nam", "1990-03-04")]})).ok();
+    a.post("/events", json!({"events": [person_event("dev-a", &older, Some("022090004321"), "Trần Văn Nam", "1990-03-04")]})).ok();
+    assert_eq!(hub.db.canonical_person(&newer).unwrap(), Some(older.clone()));
+    assert_eq!(hub.db.canonical_person(&older).unwrap(), Some(older.clone()));
+    let merges: Vec<_> = b.get("/changes?limit=5000").ok()["changes"].as_array().unwrap().iter().filter(|c| c["type"] == "person_merge").cloned().collect();
+    assert_eq!(merges.len(), 1);
+    assert_eq!((merges[0]["from"].as_str(), merges[0]["into"].as_str()), (Some(newer.as_str()), Some(older.as_str())));
+
+    // Same folded name and birth date, no id: listed, not merged.
+    let x = uuid::Uuid::now_v7().to_string();
+    a.post("/events", json!({"events": [person_event("dev-a", &x, None, "TRẦN VĂN NAM", "1990-03-04")]})).ok();
+    assert_eq!(hub.db.canonical_person(&x).unwrap(), Some(x.clone()));
+    let dups = admin.get("/duplicates").ok();
+    assert_eq!(dups.as_array().unwrap().len(), 1, "{dups}");
+    assert_eq!(dups[0]["reason"], "same name and birth date");
+}

@@ -1,0 +1,148 @@
+//! A hub on a free loopback port with a temporary database, and a blocking
+//! HTTP helper, for the API tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use vaxdesk_hub::{auth, AppState, HubDb};
+
+pub struct TestHub {
+    pub url: String,
+    pub db: Arc<HubDb>,
+    pub dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub const ADMIN: (&str, &str) = ("admin", "correct horse battery");
+
+impl TestHub {
+    pub fn start() -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let db = HubDb::open(&dir.path().join("hub.db")).unwrap();
+        db.create_coordinator(ADMIN.0, &auth::hash_password(ADMIN.1).unwrap(), true, &[]).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(db, url.clone());
+        let db = state.db.clone();
+        runtime.spawn(async move { axum::serve(listener, vaxdesk_hub::router(state)).await });
+        TestHub { url, db, dir, _runtime: runtime }
+    }
+
+    pub fn client(&self) -> Http {
+        Http { base: self.url.clone(), token: None, http: reqwest::blocking::Client::new() }
+    }
+
+    /// Logged in as the admin, with site S1 (desks D1, D2) and site S2 (D1).
+    pub fn admin(&self) -> Http {
+        let mut h = self.client();
+        h.login(ADMIN.0, ADMIN.1);
+        for (site, name) in [("S1", "Trạm y tế Hồng Hải"), ("S2", "Trạm y tế Bãi Cháy")] {
+            h.put("/sites", json!({"code": site, "name": name, "province_code": "22"})).ok();
+        }
+        for (site, desk) in [("S1", "D1"), ("S1", "D2"), ("S2", "D1")] {
+            h.put(&format!("/sites/{site}/desks"), json!({"code": desk, "name": format!("Bàn {desk}")})).ok();
+        }
+        h
+    }
+
+    /// Enroll a device at a desk; returns a client holding its token.
+    pub fn device(&self, admin: &Http, site: &str, desk: &str, device_id: &str) -> Http {
+        let code = admin.post(&format!("/sites/{site}/desks/{desk}/enrollment-codes"), json!({})).ok();
+        let mut d = self.client();
+        let r = d.post("/enroll", json!({"code": code["code"], "device_id": device_id})).ok();
+        d.token = Some(r["token"].as_str().unwrap().to_string());
+        d
+    }
+}
+
+pub struct Http {
+    pub base: String,
+    pub token: Option<String>,
+    pub http: reqwest::blocking::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The body of a 2xx reply.
+    pub fn ok(self) -> Value {
+        assert!((200..300).contains(&self.status), "expected success, got {} {}", self.status, self.body);
+        self.body
+    }
+
+    /// A refusal: its status and its error code.
+    pub fn refused(&self) -> (u16, &str) {
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "refusal without a message: {}", self.body);
+        (self.status, self.body["code"].as_str().unwrap_or(""))
+    }
+}
+
+impl Http {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Reply {
+        let rb = match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        };
+        let resp = rb.send().unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+    }
+
+    pub fn login(&mut self, user: &str, password: &str) -> Reply {
+        let r = self.send(self.http.post(self.url("/login")).json(&json!({"username": user, "password": password})));
+        if r.status == 200 {
+            self.token = Some(r.body["token"].as_str().unwrap().to_string());
+        }
+        r
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path)))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.http.post(self.url(path)).json(&body))
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(self.http.put(self.url(path)).json(&body))
+    }
+
+    pub fn raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        self.send(self.http.post(self.url(path)).header("content-type", content_type).body(body))
+    }
+}
+
+/// A person event from `device` as a desk would send it.
+pub fn person_event(device: &str, person_id: &str, national_id: Option<&str>, name: &str, birth: &str) -> Value {
+    let mut person = json!({
+        "id": person_id, "full_name": name, "birth_date": birth, "source": "manual", "address": {}
+    });
+    if let Some(n) = national_id {
+        person["national_id"] = json!({"kind": "cccd", "number": n});
+    }
+    json!({"stream": "person", "event": {
+        "id": uuid::Uuid::now_v7().to_string(), "person": person, "device": device,
+        "recorded_at": "2021-10-05T02:00:00Z"
+    }})
+}
+
+pub fn dose_event(device: &str, site: &str, person_id: &str, vaccine: &str) -> Value {
+    json!({"stream": "dose", "event": {
+        "id": uuid::Uuid::now_v7().to_string(), "person_id": person_id, "site": site, "desk": "D1",
+        "device": device, "kind": {"type": "record"},
+        "dose": {"vaccine": vaccine, "lot": "AZ2107", "dose_number": 1,
+                 "administered_at": "2021-10-05T09:00:00+07:00", "outcome": "vaccinated"},
+        "recorded_at": "2021-10-05T02:00:00Z"
+    }})
+}
