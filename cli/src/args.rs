@@ -38,6 +38,27 @@ pub enum Command {
     Qr(QrCmd),
     /// Events waiting for the hub, and those it refused.
     Queue,
+    /// Run the hub (the sync server), or manage its coordinators. Here --db
+    /// names the hub's database.
+    Hub(HubArgs),
+    /// Enroll this desk with a hub, from the coordinator's VXD1: code.
+    Enroll {
+        /// The text of the enrollment QR code.
+        code: String,
+        /// A name for this phone or computer, shown to coordinators.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Push saved records to the hub and pull the site's changes.
+    Sync {
+        /// One round, then exit (default: keep syncing every --every seconds).
+        #[arg(long)]
+        once: bool,
+        #[arg(long, default_value_t = 30)]
+        every: u64,
+    },
+    /// What is waiting for the hub, what it refused, when it last synced.
+    Status,
     /// Export doses for the national platform.
     #[command(subcommand)]
     Export(ExportCmd),
@@ -46,6 +67,38 @@ pub enum Command {
     Bench(BenchCmd),
     /// A scripted clinic day on a temporary database, with a summary.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    #[command(subcommand)]
+    pub admin: Option<HubCmd>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The URL desks reach the hub at (goes into enrollment codes);
+    /// default http://LISTEN.
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCmd {
+    /// Coordinator accounts.
+    #[command(subcommand)]
+    Admin(AdminCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Create a coordinator of every site (the first account).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from this environment variable (default: ask).
+        #[arg(long)]
+        password_env: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

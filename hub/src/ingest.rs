@@ -184,9 +184,11 @@ fn upsert_person(tx: &Transaction<'_>, site: &str, p: &Person, now: &str) -> Res
         }
     }
     // Same folded name and birth date, but a different or missing id: maybe
-    // one person typed twice, maybe namesakes. A coordinator decides.
+    // one person typed twice, maybe namesakes. A coordinator decides. A few
+    // candidates are enough to raise the question; a very common name with a
+    // year-only birth date must not cost a scan of every namesake.
     let mut st = tx.prepare_cached(
-        "SELECT id, national_id FROM persons WHERE name_key = ?1 AND birth_date = ?2 AND site = ?3 AND id <> ?4 AND merged_into IS NULL",
+        "SELECT id, national_id FROM persons WHERE name_key = ?1 AND birth_date = ?2 AND site = ?3 AND id <> ?4 AND merged_into IS NULL LIMIT 5",
     )?;
     let alike = st.query_map(params![name_key, birth, site, id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
     for (other, other_nid) in alike {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod fault_proxy;
 mod ingest;
 pub mod routes;
 

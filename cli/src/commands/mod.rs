@@ -2,8 +2,10 @@
 
 mod catalog;
 mod dose;
+mod hub;
 mod person;
 pub mod qr;
+mod sync;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -32,23 +34,28 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Export(ExportCmd::Csv { from, to, site, out: file }) => export_csv(&open(db)?, out, &from, &to, site.as_deref(), file),
+        Command::Hub(a) => hub::run(db, out, a),
+        Command::Enroll { code, name } => sync::enroll(&open(db)?, out, &code, name.as_deref()),
+        Command::Sync { once, every } => sync::sync(&open(db)?, out, once, every),
+        Command::Status => sync::status(&open(db)?, out),
         Command::Bench(b) => crate::bench::run(out, b),
         Command::Demo(a) => crate::demo::run(out, &a),
     }
 }
 
-fn default_db() -> CliResult<PathBuf> {
+/// `name` in the user's data directory (created if needed).
+pub fn data_file(name: &str) -> CliResult<PathBuf> {
     let dirs = directories::ProjectDirs::from("org", "vaxdesk", "vaxdesk")
         .ok_or_else(|| Failure::Input("no home directory: pass --db PATH".into()))?;
     let dir = dirs.data_dir();
     std::fs::create_dir_all(dir).map_err(|e| Failure::Storage(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir.join("desk.db"))
+    Ok(dir.join(name))
 }
 
 pub fn open(db: Option<PathBuf>) -> CliResult<Desk> {
     let path = match db {
         Some(p) => p,
-        None => default_db()?,
+        None => data_file("desk.db")?,
     };
     Ok(Desk::open(&path)?)
 }

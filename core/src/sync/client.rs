@@ -62,7 +62,12 @@ pub struct HubClient {
 
 impl HubClient {
     pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, SyncError> {
+        Self::with_pool(base, token, timeout, true)
+    }
+
+    pub fn with_pool(base: &str, token: Option<String>, timeout: Duration, reuse_connections: bool) -> Result<Self, SyncError> {
         let http = Client::builder()
+            .pool_max_idle_per_host(if reuse_connections { usize::MAX } else { 0 })
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .gzip(true)

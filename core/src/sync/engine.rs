@@ -28,6 +28,9 @@ pub struct SyncOptions {
     pub base_backoff: Duration,
     pub max_backoff: Duration,
     pub timeout: Duration,
+    /// Keep connections open between requests (off: one connection per
+    /// request, as on networks that drop idle connections).
+    pub reuse_connections: bool,
 }
 
 impl Default for SyncOptions {
@@ -39,6 +42,7 @@ impl Default for SyncOptions {
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(30),
+            reuse_connections: true,
         }
     }
 }
@@ -76,7 +80,7 @@ fn client(desk: &Desk, opts: &SyncOptions) -> Result<HubClient, SyncError> {
     let store = desk.store();
     let hub = store.meta(META_HUB)?.ok_or(SyncError::NotEnrolled)?;
     let token = store.meta(META_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
-    HubClient::new(&hub, Some(token), opts.timeout)
+    HubClient::with_pool(&hub, Some(token), opts.timeout, opts.reuse_connections)
 }
 
 /// Run `f` until it succeeds, fails for good, or runs out of attempts.

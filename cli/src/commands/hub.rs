@@ -1,0 +1,58 @@
+//! `vaxdesk hub`: serve, or add the first coordinator.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use vaxdesk_hub::{auth, HubDb};
+
+use crate::args::{AdminCmd, HubArgs, HubCmd};
+use crate::output::Out;
+use crate::{CliResult, Failure};
+
+pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
+    let path = match db {
+        Some(p) => p,
+        None => super::data_file("hub.db")?,
+    };
+    match a.admin {
+        Some(HubCmd::Admin(AdminCmd::Create { username, password_env })) => {
+            let password = match password_env {
+                Some(var) => std::env::var(&var).map_err(|_| Failure::Input(format!("password_env: ${var} is not set")))?,
+                None => ask_password()?,
+            };
+            if password.chars().count() < 10 {
+                return Err(Failure::Input("password: at least 10 characters".into()));
+            }
+            let hub = HubDb::open(&path).map_err(|e| Failure::Storage(e.to_string()))?;
+            if hub.password_hash(&username).map_err(|e| Failure::Storage(e.to_string()))?.is_some() {
+                return Err(Failure::Input(format!("username: {username} already exists")));
+            }
+            let hash = auth::hash_password(&password).map_err(Failure::Storage)?;
+            let id = hub.create_coordinator(&username, &hash, true, &[]).map_err(|e| Failure::Storage(e.to_string()))?;
+            out.show(&serde_json::json!({ "id": id, "username": username }), || format!("coordinator {username} created (all sites) in {}", path.display()));
+            Ok(())
+        }
+        None => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Storage(e.to_string()))?;
+            eprintln!("vaxdesk hub: database {}, listening on {}", path.display(), a.listen);
+            runtime.block_on(async {
+                tokio::select! {
+                    r = vaxdesk_hub::serve(&path, a.listen, a.public_url) => r.map_err(Failure::Storage),
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })
+        }
+    }
+}
+
+fn ask_password() -> CliResult<String> {
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| Failure::Input(e.to_string()))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    eprint!("Password (shown as you type; at least 10 characters): ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| Failure::Input(e.to_string()))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -1,0 +1,84 @@
+//! `vaxdesk enroll`, `sync`, `status`.
+
+use serde::Serialize;
+use vaxdesk_core::desk::Desk;
+use vaxdesk_core::store::{OutboxEntry, OutboxState};
+use vaxdesk_core::sync::engine::{META_HUB, META_LAST_SYNC};
+use vaxdesk_core::sync::{sync_once, SyncError, SyncOptions};
+
+use crate::output::Out;
+use crate::{CliResult, Failure};
+
+fn failure(e: SyncError) -> Failure {
+    match e {
+        SyncError::Store(s) => Failure::Storage(s.to_string()),
+        SyncError::Core(c) => (*c).into(),
+        other => Failure::Input(other.to_string()),
+    }
+}
+
+pub fn enroll(desk: &Desk, out: Out, code: &str, name: Option<&str>) -> CliResult {
+    let r = vaxdesk_core::sync::enroll(desk, code, name).map_err(failure)?;
+    out.show(&r.site, || format!("enrolled as desk {} at {} ({}), device {}", r.desk.code, r.site.code, r.site.name, r.device_id));
+    Ok(())
+}
+
+pub fn sync(desk: &Desk, out: Out, once: bool, every: u64) -> CliResult {
+    let opts = SyncOptions::default();
+    loop {
+        match sync_once(desk, &opts) {
+            Ok(r) => out.show(&r, || {
+                format!(
+                    "pushed {} (accepted {}, already there {}, refused {}), pulled {}, {} retries, {} bytes sent",
+                    r.pushed, r.accepted, r.duplicates, r.rejected, r.pulled, r.retries, r.bytes_sent
+                )
+            }),
+            Err(e) if !once && e.is_transient() => eprintln!("vaxdesk: sync failed for now ({e}); trying again in {every} s"),
+            Err(e) => return Err(failure(e)),
+        }
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(every.max(1)));
+    }
+}
+
+#[derive(Serialize)]
+struct Status {
+    hub: Option<String>,
+    pending: u64,
+    sent: u64,
+    accepted: u64,
+    to_fix: u64,
+    last_sync: Option<String>,
+    to_fix_list: Vec<OutboxEntry>,
+}
+
+pub fn status(desk: &Desk, out: Out) -> CliResult {
+    let q = desk.queue()?;
+    let s = Status {
+        hub: desk.store().meta(META_HUB)?,
+        pending: q.pending,
+        sent: q.sent,
+        accepted: q.accepted,
+        to_fix: q.to_fix,
+        last_sync: desk.store().meta(META_LAST_SYNC)?,
+        to_fix_list: desk.store().outbox_entries(OutboxState::ToFix, 100)?,
+    };
+    out.show(&s, || {
+        let mut t = format!(
+            "hub {}\npending {}  sent {}  accepted {}  to fix {}\nlast sync {}",
+            s.hub.as_deref().unwrap_or("(not enrolled)"),
+            s.pending,
+            s.sent,
+            s.accepted,
+            s.to_fix,
+            s.last_sync.as_deref().unwrap_or("never")
+        );
+        for e in &s.to_fix_list {
+            t.push_str(&format!("\n  to fix: {} {} — {}", e.stream, e.event_id, e.reject_message.as_deref().unwrap_or("")));
+        }
+        t
+    });
+    Ok(())
+}

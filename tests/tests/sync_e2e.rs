@@ -1,0 +1,103 @@
+//! Two desks of one site and a hub: enroll from the coordinator's code, save
+//! offline, sync, and see each other's doses; what the hub refuses lands in
+//! the desk's to-fix list with the reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, Utc};
+use vaxdesk_core::desk::{Desk, DoseDraft};
+use vaxdesk_core::model::Sex;
+use vaxdesk_core::store::OutboxState;
+use vaxdesk_core::sync::{enroll, sync_once, SyncOptions};
+use vaxdesk_core::validate::PersonDraft;
+use vaxdesk_tests::{Coordinator, LocalHub};
+
+fn clinic() -> DateTime<Utc> {
+    "2021-10-05T02:00:00Z".parse().unwrap()
+}
+
+fn nam() -> PersonDraft {
+    PersonDraft {
+        national_id: Some("022090004321".into()),
+        full_name: "Trần Văn Nam".into(),
+        birth_date: "1990-03-04".into(),
+        sex: Some(Sex::Male),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn two_desks_sync_through_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = LocalHub::start(&dir.path().join("hub.db")).unwrap();
+    let coordinator = Coordinator::login(&hub.url).unwrap();
+    coordinator.site("QN-01", &["D1", "D2"]).unwrap();
+    coordinator.lot("AZ2107", "AZ", "2022-01-31").unwrap();
+
+    let a = Desk::open(dir.path().join("a.db")).unwrap().with_clock(clinic);
+    let b = Desk::open(dir.path().join("b.db")).unwrap().with_clock(clinic);
+    let reply = enroll(&a, &coordinator.enrollment_text("QN-01", "D1").unwrap(), Some("Phone A")).unwrap();
+    assert_eq!((reply.site.code.as_str(), reply.desk.code.as_str()), ("QN-01", "D1"));
+    assert_eq!(a.config().desk.as_deref(), Some("D1"));
+    enroll(&b, &coordinator.enrollment_text("QN-01", "D2").unwrap(), None).unwrap();
+
+    // First sync brings the hub's catalog (with its lot) to both desks.
+    let opts = SyncOptions::default();
+    sync_once(&a, &opts).unwrap();
+    sync_once(&b, &opts).unwrap();
+    assert!(a.catalog().lots.iter().any(|l| l.number == "AZ2107"));
+
+    // Offline, both desks register the same citizen and give a dose.
+    let pa = a.save_person(&nam(), &[]).unwrap();
+    let pb = b.save_person(&nam(), &[]).unwrap();
+    assert_ne!(pa.id, pb.id);
+    let dose = |p| DoseDraft { vaccine: Some("AZ".into()), lot: Some("AZ2107".into()), ..DoseDraft::vaccinated(p) };
+    a.record_dose(&dose(pa.id), &[]).unwrap();
+    // Desk B also records a deferral for someone new.
+    let hoa = b
+        .save_person(&PersonDraft { national_id: Some("022187001234".into()), full_name: "Nguyễn Thị Hoa".into(), birth_date: "1987".into(), sex: Some(Sex::Female), ..Default::default() }, &[])
+        .unwrap();
+    b.record_dose(&DoseDraft { vaccine: Some("AZ".into()), outcome: vaxdesk_core::model::Outcome::Deferred, ..DoseDraft::vaccinated(hoa.id) }, &[]).unwrap();
+    // Desk A uses a vaccine its own (newer, local) catalog has but the hub's
+    // does not: valid here, refused there.
+    let mut local = (*a.catalog()).clone();
+    local.version += 100;
+    let mut extra = local.vaccine("PF").unwrap().clone();
+    extra.code = "XV".into();
+    local.vaccines.push(extra);
+    local.lots.push(vaxdesk_core::catalog::Lot { number: "XV1".into(), vaccine: "XV".into(), expiry: "2022-06-30".parse().unwrap() });
+    a.load_catalog(local).unwrap();
+    let stranger = a
+        .save_person(&PersonDraft { full_name: "Lê Thị Thu".into(), birth_date: "1975".into(), ..Default::default() }, &[])
+        .unwrap();
+    let refused = a.record_dose(&DoseDraft { vaccine: Some("XV".into()), lot: Some("XV1".into()), ..DoseDraft::vaccinated(stranger.id) }, &[]).unwrap();
+
+    let ra = sync_once(&a, &opts).unwrap();
+    assert_eq!((ra.pushed, ra.accepted, ra.rejected), (4, 3, 1), "{ra:?}");
+    assert!(ra.bytes_sent > 0);
+    let rb = sync_once(&b, &opts).unwrap();
+    assert_eq!((rb.pushed, rb.accepted, rb.rejected), (3, 3, 0), "{rb:?}");
+    let ra2 = sync_once(&a, &opts).unwrap();
+    assert_eq!(ra2.pushed, 0);
+
+    // Outboxes: nothing pending; A's refused dose is in its to-fix list.
+    assert_eq!(a.queue().unwrap().pending + a.queue().unwrap().sent, 0);
+    assert_eq!(b.queue().unwrap().pending + b.queue().unwrap().sent, 0);
+    let to_fix = a.store().outbox_entries(OutboxState::ToFix, 10).unwrap();
+    assert_eq!(to_fix.len(), 1);
+    assert_eq!(to_fix[0].event_id, refused.id.to_string());
+    assert_eq!(to_fix[0].reject_code.as_deref(), Some("vaccine.unknown"));
+
+    // The hub holds every accepted event once, and merged the citizen.
+    assert_eq!(hub.db.event_count().unwrap(), 6);
+    assert_eq!(hub.db.canonical_person(&pb.id.to_string()).unwrap(), Some(pa.id.to_string()));
+
+    // Each desk sees the other's work: B finds A's dose under its own record
+    // of the same citizen, and A knows B's deferred citizen.
+    let hb = b.history(pb.id).unwrap();
+    assert_eq!(hb.len(), 1, "{hb:?}");
+    assert_eq!(hb[0].desk, "D1");
+    assert_eq!(b.next_dose(pb.id).unwrap().dose_number, 2);
+    assert!(a.store().person_by_national_id("022187001234").unwrap().is_some());
+    assert_eq!(a.store().canonical_person(pb.id).unwrap(), pa.id);
+}
