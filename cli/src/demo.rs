@@ -49,6 +49,15 @@ pub struct DemoSummary {
     pub refused: Vec<String>,
     pub confirmed_warnings: Vec<String>,
     pub queued_for_hub: u64,
+    pub hub_url: String,
+    pub hub_events: u64,
+    pub hub_merged: bool,
+    pub events_pushed: u64,
+    pub bytes_sent: u64,
+    pub sync_retries: u64,
+    pub connections: u64,
+    pub faulted_connections: u64,
+    pub to_fix: u64,
     pub export_rows: u64,
     pub export_file: String,
 }
@@ -74,27 +83,53 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     let desk = Desk::open(&path)?.with_clock(move || start + Duration::minutes(clock.load(Ordering::Relaxed)));
     let tick = || minutes.fetch_add(3, Ordering::Relaxed);
 
-    desk.set_up(synth::SITE, synth::DESK, None)?;
-    desk.load_catalog(demo_catalog())?;
-    let session = desk.start_session("AZ", &["AZ21092".into()])?;
-    say(format!("vaxdesk demo — {} at site {} desk {}, giving {} lot {}", session.date, session.site, session.desk, session.vaccine, session.lots.join(", ")));
+    // The hub: an embedded server on a loopback port, and in front of it a
+    // proxy that drops, delays, cuts, resets and replays connections, as a
+    // congested site network does.
+    let hub = DemoHub::start(&dir)?;
+    hub.setup(&demo_catalog())?;
+    say(format!("hub at {} (desks reach it through a faulty network at {})", hub.url, hub.proxy_url));
+    let mut s = DemoSummary { database: path.display().to_string(), hub_url: hub.url.clone(), ..Default::default() };
 
-    let mut s = DemoSummary { database: path.display().to_string(), ..Default::default() };
-
-    // Citizens who had their first dose here in August are already on record.
+    // Yesterday's desk, D2, gave first doses in August; it syncs them to the hub.
+    let desk2 = Desk::open(dir.join("demo-desk2.db"))?.with_clock(move || start);
+    hub.enroll(&desk2, "D2")?;
     let returning: Vec<Person> = (0..4).map(synth::person).collect();
+    let device2 = desk2.config().device_id;
+    let mut persons2 = Vec::new();
     let mut first = Vec::new();
     for (i, p) in returning.iter().enumerate() {
+        let mut pe = synth::person_event(p);
+        pe.device.clone_from(&device2);
+        persons2.push(pe);
         let mut e = synth::first_dose(i as u64, p);
+        e.device.clone_from(&device2);
+        e.desk = "D2".into();
         if let Some(d) = e.dose.as_mut() {
             d.vaccine = "AZ".into();
             d.lot = Some("AZ21031".into());
         }
         first.push(e);
     }
-    let events: Vec<_> = returning.iter().map(synth::person_event).collect();
-    desk.store().append_batch(&events, &first)?;
-    say(format!("  {} citizens on record from their first dose in August", returning.len()));
+    desk2.store().append_batch(&persons2, &first)?;
+    hub.sync(&desk2, &mut s)?;
+    say(format!("  desk D2 synced {} citizens given a first dose in August", returning.len()));
+
+    // This desk, D1: enrolled from the coordinator's code, it pulls the
+    // catalog and what D2 recorded.
+    hub.enroll(&desk, "D1")?;
+    hub.sync(&desk, &mut s)?;
+    let session = desk.start_session("AZ", &["AZ21092".into()])?;
+    say(format!(
+        "vaxdesk demo — {} at site {} desk {}, giving {} lot {} (catalog v{} from the hub, {} persons pulled)",
+        session.date,
+        session.site,
+        session.desk,
+        session.vaccine,
+        session.lots.join(", "),
+        desk.catalog().version,
+        desk.store().person_count()?
+    ));
 
     // New citizens: the desk's camera sees their chip-ID card (pictures made
     // here, then read back through the decoder), the volunteer matches or
@@ -204,13 +239,32 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     s.corrections += 1;
     say(format!("  corrected {}'s lot to AZ21031 (the old entry stays in the record)", hoa.full_name));
 
+    // Meanwhile desk D2, offline, registered Nguyễn Thị Hoa again from her
+    // card: the hub will find one person in the two records.
+    let again = payload::parse(CCCD_QR[0]).person_draft().ok_or_else(|| Failure::Input("demo card".into()))?;
+    let hoa2 = desk2.save_person(&again, &[])?;
+
+    // Both desks sync through the faulty network.
+    hub.sync(&desk, &mut s)?;
+    hub.sync(&desk2, &mut s)?;
+    hub.sync(&desk, &mut s)?;
+    s.hub_events = hub.db.event_count().map_err(|e| Failure::Storage(e.to_string()))?;
+    s.hub_merged = hub.db.canonical_person(&hoa2.id.to_string()).map_err(|e| Failure::Storage(e.to_string()))? == Some(hoa.id.to_string());
+    s.faulted_connections = hub.faults.faulted();
+    s.connections = hub.faults.connections.load(Ordering::Relaxed);
+    s.to_fix = desk.queue()?.to_fix + desk2.queue()?.to_fix;
+    say(format!(
+        "  synced through {} of {} connections faulted ({} retries): hub holds {} events, {} to fix; the two records of {} merged: {}",
+        s.faulted_connections, s.connections, s.sync_retries, s.hub_events, s.to_fix, hoa.full_name, s.hub_merged
+    ));
+
     for r in desk.todays_doses(true)? {
         if r.dose.outcome == Outcome::Vaccinated {
             *s.doses_by_vaccine.entry(r.dose.vaccine.clone()).or_default() += 1;
         }
     }
     s.persons = desk.store().person_count()?;
-    s.queued_for_hub = desk.queue()?.pending;
+    s.queued_for_hub = desk.queue()?.pending + desk.queue()?.sent;
     let csv = dir.join("demo-export.csv");
     let file = std::fs::File::create(&csv).map_err(|e| Failure::Storage(format!("{}: {e}", csv.display())))?;
     let day = desk.today();
@@ -221,7 +275,7 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
         let by: Vec<_> = s.doses_by_vaccine.iter().map(|(v, n)| format!("{v} {n}")).collect();
         format!(
             "summary: {} card images decoded; {} persons on record; doses today {} ({} second doses), {} deferral, {} correction, refused: {}\n\
-             {} events queued for the hub; {} rows exported to {}{}",
+             {} events still queued for the hub, {} bytes sent per event; {} rows exported to {}{}",
             s.images_decoded,
             s.persons,
             by.join(", "),
@@ -230,12 +284,100 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
             s.corrections,
             s.refused.join(", "),
             s.queued_for_hub,
+            s.bytes_sent.checked_div(s.events_pushed).unwrap_or(0),
             s.export_rows,
             s.export_file,
             if a.keep.is_some() { String::new() } else { "\n(temporary: pass --keep DIR to keep the database and export)".to_string() }
         )
     });
     Ok(())
+}
+
+/// The hub the demo runs: in-process, on a loopback port, behind a fault
+/// proxy. The coordinator's set-up is done straight on its database here;
+/// desks go over HTTP like real phones.
+struct DemoHub {
+    runtime: tokio::runtime::Runtime,
+    db: Arc<vaxdesk_hub::HubDb>,
+    url: String,
+    proxy_url: String,
+    faults: Arc<vaxdesk_hub::fault_proxy::FaultCounts>,
+    coordinator: i64,
+}
+
+impl DemoHub {
+    fn start(dir: &std::path::Path) -> CliResult<DemoHub> {
+        let storage = |e: String| Failure::Storage(e);
+        let db = vaxdesk_hub::HubDb::open(&dir.join("demo-hub.db")).map_err(|e| storage(e.to_string()))?;
+        let password = vaxdesk_hub::auth::random_token();
+        let hash = vaxdesk_hub::auth::hash_password(&password).map_err(storage)?;
+        let coordinator = db.create_coordinator("coordinator", &hash, true, &[]).map_err(|e| storage(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| storage(e.to_string()))?;
+        let bind = |rt: &tokio::runtime::Runtime| rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| storage(e.to_string()));
+        let (listener, proxy) = (bind(&runtime)?, bind(&runtime)?);
+        let hub_addr = listener.local_addr().map_err(|e| storage(e.to_string()))?;
+        let proxy_url = format!("http://{}", proxy.local_addr().map_err(|e| storage(e.to_string()))?);
+        let url = format!("http://{hub_addr}");
+        let state = vaxdesk_hub::AppState::new(db, url.clone());
+        let db = state.db.clone();
+        runtime.spawn(async move { axum_serve(listener, state).await });
+        let faults = runtime.block_on(async { vaxdesk_hub::fault_proxy::spawn(proxy, hub_addr, vaxdesk_hub::fault_proxy::Faults::rough(), 5) });
+        Ok(DemoHub { runtime, db, url, proxy_url, faults, coordinator })
+    }
+
+    fn setup(&self, catalog: &Catalog) -> CliResult {
+        let e = |e: vaxdesk_hub::db::DbError| Failure::Storage(e.to_string());
+        self.db.upsert_site(&vaxdesk_core::model::Site { code: synth::SITE.into(), name: "Trạm y tế phường Hồng Hải".into(), province_code: Some("22".into()) }).map_err(e)?;
+        for d in ["D1", "D2"] {
+            self.db.upsert_desk(&vaxdesk_core::model::Desk { site: synth::SITE.into(), code: d.into(), name: format!("Bàn {d}") }).map_err(e)?;
+        }
+        self.db.publish_catalog(catalog).map_err(e)
+    }
+
+    /// Enroll a desk from a fresh one-time code, then send its traffic
+    /// through the faulty proxy.
+    fn enroll(&self, desk: &Desk, code: &str) -> CliResult {
+        let secret = vaxdesk_hub::auth::enrollment_code();
+        let expires = (Utc::now() + Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.db
+            .create_enrollment_code(&vaxdesk_hub::auth::hash_token(&secret), synth::SITE, code, self.coordinator, &expires)
+            .map_err(|e| Failure::Storage(e.to_string()))?;
+        let text = vaxdesk_core::qr::payload::EnrollCode { hub: self.url.clone(), code: secret, fp: None }.to_text();
+        vaxdesk_core::sync::enroll(desk, &text, Some(&format!("demo desk {code}"))).map_err(|e| Failure::Storage(e.to_string()))?;
+        desk.store().set_meta(vaxdesk_core::sync::engine::META_HUB, &self.proxy_url)?;
+        Ok(())
+    }
+
+    /// Sync until the outbox is empty (a round may give up; the next resumes).
+    fn sync(&self, desk: &Desk, s: &mut DemoSummary) -> CliResult {
+        let _ = &self.runtime;
+        let opts = vaxdesk_core::sync::SyncOptions {
+            base_backoff: std::time::Duration::from_millis(20),
+            max_backoff: std::time::Duration::from_millis(400),
+            attempts: 10,
+            reuse_connections: false,
+            ..Default::default()
+        };
+        for _ in 0..20 {
+            match vaxdesk_core::sync::sync_once(desk, &opts) {
+                Ok(r) => {
+                    s.sync_retries += r.retries;
+                    s.events_pushed += r.pushed;
+                    s.bytes_sent += r.bytes_sent;
+                    if desk.queue()?.pending + desk.queue()?.sent == 0 {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.is_transient() => s.sync_retries += 1,
+                Err(e) => return Err(Failure::Storage(e.to_string())),
+            }
+        }
+        Err(Failure::Storage("demo: the desk could not sync in 20 rounds".into()))
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, state: vaxdesk_hub::AppState) {
+    let _ = axum::serve(listener, vaxdesk_hub::router(state)).await;
 }
 
 fn short(id: &str) -> &str {
