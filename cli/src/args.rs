@@ -318,6 +318,22 @@ pub enum ExportCmd {
 pub enum BenchCmd {
     /// Dose save, name search, id lookup and history on a large store.
     Store(BenchStoreArgs),
+    /// Push (batched vs one request per event), hub ingest, bytes per dose
+    /// and a first pull, against an embedded hub on loopback.
+    Sync(BenchSyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSyncArgs {
+    /// Events pushed by each desk.
+    #[arg(long, default_value_t = 10_000)]
+    pub events: u64,
+    /// Events the hub ingests directly, for its rate.
+    #[arg(long, default_value_t = 100_000)]
+    pub ingest: u64,
+    /// Events of the site a new desk pulls on its first sync.
+    #[arg(long, default_value_t = 130_000)]
+    pub pull: u64,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use vaxdesk_core::search::SearchQuery;
 
 use crate::args::{BenchCmd, BenchStoreArgs};
 use crate::output::Out;
-use crate::synth;
+use vaxdesk_core::synth;
 use crate::{CliResult, Failure};
 
 /// The clinic day the timed saves happen on: every seeded first dose is at
@@ -25,6 +25,7 @@ const SEED_BATCH: u64 = 10_000;
 pub fn run(out: Out, cmd: BenchCmd) -> CliResult {
     match cmd {
         BenchCmd::Store(a) => store(out, &a),
+        BenchCmd::Sync(a) => crate::bench_sync::run(out, &a),
     }
 }
 

@@ -20,7 +20,7 @@ use vaxdesk_core::Error;
 
 use crate::args::DemoArgs;
 use crate::output::Out;
-use crate::synth;
+use vaxdesk_core::synth;
 use crate::{CliResult, Failure};
 
 /// What citizens' cards say, as the desk's scanner reads them.
@@ -293,64 +293,39 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     Ok(())
 }
 
-/// The hub the demo runs: in-process, on a loopback port, behind a fault
-/// proxy. The coordinator's set-up is done straight on its database here;
-/// desks go over HTTP like real phones.
+/// The hub the demo runs: embedded, behind a fault proxy.
 struct DemoHub {
-    runtime: tokio::runtime::Runtime,
+    hub: crate::embedded::EmbeddedHub,
     db: Arc<vaxdesk_hub::HubDb>,
     url: String,
     proxy_url: String,
     faults: Arc<vaxdesk_hub::fault_proxy::FaultCounts>,
-    coordinator: i64,
 }
 
 impl DemoHub {
     fn start(dir: &std::path::Path) -> CliResult<DemoHub> {
-        let storage = |e: String| Failure::Storage(e);
-        let db = vaxdesk_hub::HubDb::open(&dir.join("demo-hub.db")).map_err(|e| storage(e.to_string()))?;
-        let password = vaxdesk_hub::auth::random_token();
-        let hash = vaxdesk_hub::auth::hash_password(&password).map_err(storage)?;
-        let coordinator = db.create_coordinator("coordinator", &hash, true, &[]).map_err(|e| storage(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| storage(e.to_string()))?;
-        let bind = |rt: &tokio::runtime::Runtime| rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| storage(e.to_string()));
-        let (listener, proxy) = (bind(&runtime)?, bind(&runtime)?);
-        let hub_addr = listener.local_addr().map_err(|e| storage(e.to_string()))?;
-        let proxy_url = format!("http://{}", proxy.local_addr().map_err(|e| storage(e.to_string()))?);
-        let url = format!("http://{hub_addr}");
-        let state = vaxdesk_hub::AppState::new(db, url.clone());
-        let db = state.db.clone();
-        runtime.spawn(async move { axum_serve(listener, state).await });
-        let faults = runtime.block_on(async { vaxdesk_hub::fault_proxy::spawn(proxy, hub_addr, vaxdesk_hub::fault_proxy::Faults::rough(), 5) });
-        Ok(DemoHub { runtime, db, url, proxy_url, faults, coordinator })
+        let hub = crate::embedded::EmbeddedHub::start(&dir.join("demo-hub.db"))?;
+        let proxy = hub.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| Failure::Storage(e.to_string()))?;
+        let proxy_url = format!("http://{}", proxy.local_addr().map_err(|e| Failure::Storage(e.to_string()))?);
+        let addr = hub.addr;
+        let faults = hub.runtime.block_on(async { vaxdesk_hub::fault_proxy::spawn(proxy, addr, vaxdesk_hub::fault_proxy::Faults::rough(), 5) });
+        Ok(DemoHub { db: hub.db.clone(), url: hub.url.clone(), hub, proxy_url, faults })
     }
 
     fn setup(&self, catalog: &Catalog) -> CliResult {
-        let e = |e: vaxdesk_hub::db::DbError| Failure::Storage(e.to_string());
-        self.db.upsert_site(&vaxdesk_core::model::Site { code: synth::SITE.into(), name: "Trạm y tế phường Hồng Hải".into(), province_code: Some("22".into()) }).map_err(e)?;
-        for d in ["D1", "D2"] {
-            self.db.upsert_desk(&vaxdesk_core::model::Desk { site: synth::SITE.into(), code: d.into(), name: format!("Bàn {d}") }).map_err(e)?;
-        }
-        self.db.publish_catalog(catalog).map_err(e)
+        self.hub.site(synth::SITE, "Trạm y tế phường Hồng Hải", &["D1", "D2"])?;
+        self.db.publish_catalog(catalog).map_err(|e| Failure::Storage(e.to_string()))
     }
 
-    /// Enroll a desk from a fresh one-time code, then send its traffic
-    /// through the faulty proxy.
+    /// Enroll a desk, then send its traffic through the faulty proxy.
     fn enroll(&self, desk: &Desk, code: &str) -> CliResult {
-        let secret = vaxdesk_hub::auth::enrollment_code();
-        let expires = (Utc::now() + Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        self.db
-            .create_enrollment_code(&vaxdesk_hub::auth::hash_token(&secret), synth::SITE, code, self.coordinator, &expires)
-            .map_err(|e| Failure::Storage(e.to_string()))?;
-        let text = vaxdesk_core::qr::payload::EnrollCode { hub: self.url.clone(), code: secret, fp: None }.to_text();
-        vaxdesk_core::sync::enroll(desk, &text, Some(&format!("demo desk {code}"))).map_err(|e| Failure::Storage(e.to_string()))?;
+        self.hub.enroll(desk, synth::SITE, code)?;
         desk.store().set_meta(vaxdesk_core::sync::engine::META_HUB, &self.proxy_url)?;
         Ok(())
     }
 
     /// Sync until the outbox is empty (a round may give up; the next resumes).
     fn sync(&self, desk: &Desk, s: &mut DemoSummary) -> CliResult {
-        let _ = &self.runtime;
         let opts = vaxdesk_core::sync::SyncOptions {
             base_backoff: std::time::Duration::from_millis(20),
             max_backoff: std::time::Duration::from_millis(400),
@@ -374,10 +349,6 @@ impl DemoHub {
         }
         Err(Failure::Storage("demo: the desk could not sync in 20 rounds".into()))
     }
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, state: vaxdesk_hub::AppState) {
-    let _ = axum::serve(listener, vaxdesk_hub::router(state)).await;
 }
 
 fn short(id: &str) -> &str {

@@ -4,11 +4,13 @@
 
 mod args;
 mod bench;
+mod bench_sync;
 mod commands;
 mod demo;
+mod embedded;
 mod output;
 mod qrimage;
-mod synth;
+
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ pub mod qr;
 pub mod search;
 pub mod store;
 pub mod sync;
+pub mod synth;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -1,4 +1,4 @@
-//! Synthetic but plausible people for benchmarks and the demo: Vietnamese
+//! Synthetic but plausible people for benchmarks, the demo and tests: Vietnamese
 //! names with their real frequency skew (Nguyễn is about 38% of people),
 //! CCCD numbers consistent with sex and birth year, mobile numbers.
 //! Everything is derived from an index, so person `i` is the same in every
@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vaxdesk_core::catalog::{Catalog, Lot};
-use vaxdesk_core::model::{
+use crate::catalog::{Catalog, Lot};
+use crate::model::{
     Address, BirthDate, Dose, DoseEvent, DoseKind, EventId, IdKind, NationalId, Outcome, Person, PersonEvent, PersonId,
     PersonSource, Sex,
 };
@@ -159,7 +159,7 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2021, 10, 5).unwrap();
         for i in [0u64, 1, 2, 999_999, 1_000_000, 7_999_999] {
             let p = person(i);
-            let draft = vaxdesk_core::validate::PersonDraft {
+            let draft = crate::validate::PersonDraft {
                 national_id: p.national_id.as_ref().map(|n| n.number.clone()),
                 full_name: p.full_name.clone(),
                 birth_date: p.birth_date.to_string(),
@@ -167,10 +167,45 @@ mod tests {
                 phone: p.phone.clone(),
                 ..Default::default()
             };
-            let (f, _) = vaxdesk_core::validate::check_person(&draft, today);
+            let (f, _) = crate::validate::check_person(&draft, today);
             assert!(f.is_empty(), "{i}: {f}");
             assert_eq!(person(i), p, "deterministic");
         }
         assert_ne!(person(1).national_id, person(1_000_001).national_id);
     }
+}
+
+/// A desk's worth of events: `persons` persons (national ids made from
+/// `id_prefix`, six digits after it) with `doses_each` doses each, a month
+/// apart, as `device` at `site`/`desk` would record them. Persons come before
+/// their doses, as a desk saves them.
+pub fn desk_events(device: &str, site: &str, desk: &str, id_prefix: &str, persons: std::ops::Range<u64>, doses_each: usize) -> (Vec<PersonEvent>, Vec<DoseEvent>) {
+    let mut pe = Vec::new();
+    let mut de = Vec::new();
+    for k in persons {
+        let mut p = person(k);
+        p.id = PersonId::new();
+        if let Some(n) = p.national_id.as_mut() {
+            n.number = format!("{id_prefix}{:06}", k % 1_000_000);
+            n.kind = IdKind::Cmnd;
+        }
+        let first = first_dose(k, &p);
+        for n in 0..doses_each {
+            let mut e = first.clone();
+            e.id = EventId::new();
+            e.device = device.to_string();
+            e.site = site.to_string();
+            e.desk = desk.to_string();
+            if let Some(d) = e.dose.as_mut() {
+                d.dose_number = Some((n % 4 + 1) as u8);
+                d.administered_at += Duration::days(30 * n as i64);
+            }
+            de.push(e);
+        }
+        let mut ev = person_event(&p);
+        ev.id = EventId::new();
+        ev.device = device.to_string();
+        pe.push(ev);
+    }
+    (pe, de)
 }

@@ -1,0 +1,162 @@
+//! `vaxdesk bench sync`: the sync numbers side by side in one run, hub and
+//! desks on loopback. Every figure goes through the real code: desks push
+//! and pull over HTTP with the sync engine; the ingest rate is the hub's own
+//! batch path without HTTP.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use vaxdesk_core::desk::Desk;
+use vaxdesk_core::sync::engine::{pull_all, push_all};
+use vaxdesk_core::sync::{HubClient, SyncOptions, SyncReport};
+use vaxdesk_core::synth;
+use vaxdesk_hub::Incoming;
+
+use crate::args::BenchSyncArgs;
+use crate::embedded::EmbeddedHub;
+use crate::output::Out;
+use crate::{CliResult, Failure};
+
+const SITE: &str = "BENCH-01";
+
+#[derive(Debug, Serialize)]
+struct Row {
+    measure: &'static str,
+    value: f64,
+    unit: &'static str,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+fn row(measure: &'static str, value: f64, unit: &'static str, target: &'static str, met: Option<bool>) -> Row {
+    Row { measure, value: (value * 100.0).round() / 100.0, unit, target, met }
+}
+
+fn storage(e: impl std::fmt::Display) -> Failure {
+    Failure::Storage(e.to_string())
+}
+
+fn client(desk: &Desk, opts: &SyncOptions) -> CliResult<HubClient> {
+    let s = desk.store();
+    let hub = s.meta(vaxdesk_core::sync::engine::META_HUB)?.ok_or_else(|| storage("not enrolled"))?;
+    HubClient::with_pool(&hub, s.meta(vaxdesk_core::sync::engine::META_TOKEN)?, opts.timeout, opts.reuse_connections).map_err(storage)
+}
+
+/// A desk at `desk_code` holding `events` new events (persons with 9 doses
+/// each, plus the rest as persons).
+fn seeded(hub: &EmbeddedHub, dir: &std::path::Path, desk_code: &str, prefix: &str, events: u64) -> CliResult<Desk> {
+    let desk = Desk::open(dir.join(format!("{desk_code}.db")))?;
+    hub.enroll(&desk, SITE, desk_code)?;
+    let persons = events / 10;
+    let device = desk.config().device_id;
+    let (pe, de) = synth::desk_events(&device, SITE, desk_code, prefix, 0..persons, 9);
+    desk.store().append_batch(&pe, &de)?;
+    Ok(desk)
+}
+
+fn push(desk: &Desk, batch: usize) -> CliResult<(SyncReport, f64)> {
+    let opts = SyncOptions { batch, ..Default::default() };
+    let c = client(desk, &opts)?;
+    let mut r = SyncReport::default();
+    let t = Instant::now();
+    push_all(desk, &c, &opts, &mut r).map_err(storage)?;
+    Ok((r, t.elapsed().as_secs_f64()))
+}
+
+pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
+    let tmp = tempfile::tempdir().map_err(storage)?;
+    let dir = tmp.path();
+    let hub = EmbeddedHub::start(&dir.join("hub.db"))?;
+    hub.site(SITE, "Bench site", &["A", "B", "C", "I", "N"])?;
+    let mut rows = Vec::new();
+
+    // 1. Batched push vs one POST per event, the same number of events.
+    let batched = seeded(&hub, dir, "A", "100001", a.events)?;
+    let (ra, ta) = push(&batched, 500)?;
+    let single = seeded(&hub, dir, "B", "100002", a.events)?;
+    let (rb, tb) = push(&single, 1)?;
+    if ra.accepted != ra.pushed || rb.accepted != rb.pushed {
+        return Err(storage(format!("bench: events refused ({ra:?}, {rb:?})")));
+    }
+    rows.push(row("push, batches of 500", ta, "s", "≤ 2 s", Some(ta <= 2.0)));
+    rows.push(row("push, one request per event", tb, "s", "", None));
+    rows.push(row("batched speed-up", tb / ta, "×", "≥ 10×", Some(tb / ta >= 10.0)));
+
+    // 2. Steady sync: doses only, for persons the hub already has.
+    let device = batched.config().device_id;
+    let (_, mut doses) = synth::desk_events(&device, SITE, "A", "100001", 0..500, 1);
+    // Re-point the doses at persons already synced.
+    let known: Vec<_> = (0..500u64).filter_map(|k| batched.store().person_by_national_id(&format!("100001{k:06}")).ok().flatten()).collect();
+    for (d, p) in doses.iter_mut().zip(&known) {
+        d.person_id = p.id;
+    }
+    doses.truncate(known.len());
+    batched.store().append_batch(&[], &doses)?;
+    let (rs, _) = push(&batched, 500)?;
+    let per_dose = rs.bytes_sent as f64 / rs.pushed.max(1) as f64;
+    rows.push(row("bytes on the wire per dose (gzip, steady sync)", per_dose, "B", "≤ 150", Some(per_dose <= 150.0)));
+
+    // 3. Hub ingest on its own: batches of 500 straight into the database.
+    let ingest_desk = Desk::open(dir.join("I.db"))?;
+    hub.enroll(&ingest_desk, SITE, "I")?;
+    let dev = hub.db.devices().map_err(storage)?.into_iter().find(|d| d.desk == "I").ok_or_else(|| storage("no device"))?;
+    let (pe, de) = synth::desk_events(&dev.id, SITE, "I", "100003", 0..a.ingest / 10, 9);
+    let incoming: Vec<Incoming> = pe
+        .into_iter()
+        .map(vaxdesk_core::sync::protocol::WireEvent::Person)
+        .chain(de.into_iter().map(vaxdesk_core::sync::protocol::WireEvent::Dose))
+        .map(Incoming::new)
+        .collect();
+    let t = Instant::now();
+    for chunk in incoming.chunks(500) {
+        hub.db.ingest(&dev, chunk).map_err(storage)?;
+    }
+    let rate = incoming.len() as f64 / t.elapsed().as_secs_f64();
+    rows.push(row("hub ingest, SQLite", rate, "events/s", "≥ 20,000", Some(rate >= 20_000.0)));
+
+    // 4. First pull of the whole site by a new desk.
+    let have = hub.db.event_count().map_err(storage)?;
+    if have < a.pull {
+        let extra = a.pull - have;
+        let (pe, de) = synth::desk_events(&dev.id, SITE, "I", "100004", 0..extra.div_ceil(10), 9);
+        let more: Vec<Incoming> = pe
+            .into_iter()
+            .map(vaxdesk_core::sync::protocol::WireEvent::Person)
+            .chain(de.into_iter().map(vaxdesk_core::sync::protocol::WireEvent::Dose))
+            .map(Incoming::new)
+            .collect();
+        for chunk in more.chunks(500) {
+            hub.db.ingest(&dev, chunk).map_err(storage)?;
+        }
+    }
+    let site_events = hub.db.event_count().map_err(storage)?;
+    let fresh = Desk::open(dir.join("N.db"))?;
+    hub.enroll(&fresh, SITE, "N")?;
+    let opts = SyncOptions::default();
+    let c = client(&fresh, &opts)?;
+    let mut rp = SyncReport::default();
+    let t = Instant::now();
+    pull_all(&fresh, &c, &opts, &mut rp).map_err(storage)?;
+    let tp = t.elapsed().as_secs_f64();
+    if rp.pulled != site_events {
+        return Err(storage(format!("bench: pulled {} of {site_events} events", rp.pulled)));
+    }
+    rows.push(row("first pull of the site", tp, "s", "≤ 60 s", Some(tp <= 60.0)));
+    rows.push(row("  events pulled", rp.pulled as f64, "events", "", None));
+
+    out.show(&rows, || {
+        let mut s = format!("sync bench: {} events per desk, hub and desks on loopback, SQLite hub\n", a.events);
+        s.push_str(&format!("{:<48} {:>12} {:<9} {:<10} {}\n", "measure", "value", "unit", "target", ""));
+        for r in &rows {
+            let met = match r.met {
+                Some(true) => "met",
+                Some(false) => "NOT MET",
+                None => "",
+            };
+            s.push_str(&format!("{:<48} {:>12.2} {:<9} {:<10} {}\n", r.measure, r.value, r.unit, r.target, met));
+        }
+        s.trim_end().to_string()
+    });
+    drop(hub);
+    Ok(())
+}

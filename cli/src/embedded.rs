@@ -1,0 +1,61 @@
+//! A hub run inside this process on a loopback port, for the demo and the
+//! benchmarks. The coordinator's set-up goes straight to its database; desks
+//! talk to it over HTTP like real phones.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use vaxdesk_core::desk::Desk;
+use vaxdesk_core::model::{Desk as DeskInfo, Site};
+use vaxdesk_hub::{auth, AppState, HubDb};
+
+use crate::{CliResult, Failure};
+
+fn storage(e: impl std::fmt::Display) -> Failure {
+    Failure::Storage(e.to_string())
+}
+
+pub struct EmbeddedHub {
+    pub runtime: tokio::runtime::Runtime,
+    pub db: Arc<HubDb>,
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    coordinator: i64,
+}
+
+impl EmbeddedHub {
+    pub fn start(db_path: &Path) -> CliResult<EmbeddedHub> {
+        let db = HubDb::open(db_path).map_err(storage)?;
+        let hash = auth::hash_password(&auth::random_token()).map_err(storage)?;
+        let coordinator = db.create_coordinator("coordinator", &hash, true, &[]).map_err(storage)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(storage)?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(storage)?;
+        let addr = listener.local_addr().map_err(storage)?;
+        let url = format!("http://{addr}");
+        let state = AppState::new(db, url.clone());
+        let db = state.db.clone();
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, vaxdesk_hub::router(state)).await;
+        });
+        Ok(EmbeddedHub { runtime, db, url, addr, coordinator })
+    }
+
+    pub fn site(&self, code: &str, name: &str, desks: &[&str]) -> CliResult {
+        self.db.upsert_site(&Site { code: code.into(), name: name.into(), province_code: Some("22".into()) }).map_err(storage)?;
+        for d in desks {
+            self.db.upsert_desk(&DeskInfo { site: code.into(), code: (*d).into(), name: format!("Bàn {d}") }).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// Enroll `desk` at `site`/`desk_code` from a fresh one-time code.
+    pub fn enroll(&self, desk: &Desk, site: &str, desk_code: &str) -> CliResult {
+        let secret = auth::enrollment_code();
+        let expires = (Utc::now() + Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.db.create_enrollment_code(&auth::hash_token(&secret), site, desk_code, self.coordinator, &expires).map_err(storage)?;
+        let text = vaxdesk_core::qr::payload::EnrollCode { hub: self.url.clone(), code: secret, fp: None }.to_text();
+        vaxdesk_core::sync::enroll(desk, &text, Some(desk_code)).map_err(storage)?;
+        Ok(())
+    }
+}
