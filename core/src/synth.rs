@@ -150,31 +150,6 @@ pub fn person_event(p: &Person) -> PersonEvent {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn synthetic_people_pass_validation() {
-        let today = NaiveDate::from_ymd_opt(2021, 10, 5).unwrap();
-        for i in [0u64, 1, 2, 999_999, 1_000_000, 7_999_999] {
-            let p = person(i);
-            let draft = crate::validate::PersonDraft {
-                national_id: p.national_id.as_ref().map(|n| n.number.clone()),
-                full_name: p.full_name.clone(),
-                birth_date: p.birth_date.to_string(),
-                sex: p.sex,
-                phone: p.phone.clone(),
-                ..Default::default()
-            };
-            let (f, _) = crate::validate::check_person(&draft, today);
-            assert!(f.is_empty(), "{i}: {f}");
-            assert_eq!(person(i), p, "deterministic");
-        }
-        assert_ne!(person(1).national_id, person(1_000_001).national_id);
-    }
-}
-
 /// A desk's worth of events: `persons` persons (national ids made from
 /// `id_prefix`, six digits after it) with `doses_each` doses each, a month
 /// apart, as `device` at `site`/`desk` would record them. Persons come before
@@ -208,4 +183,29 @@ pub fn desk_events(device: &str, site: &str, desk: &str, id_prefix: &str, person
         pe.push(ev);
     }
     (pe, de)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_people_pass_validation() {
+        let today = NaiveDate::from_ymd_opt(2021, 10, 5).unwrap();
+        for i in [0u64, 1, 2, 999_999, 1_000_000, 7_999_999] {
+            let p = person(i);
+            let draft = crate::validate::PersonDraft {
+                national_id: p.national_id.as_ref().map(|n| n.number.clone()),
+                full_name: p.full_name.clone(),
+                birth_date: p.birth_date.to_string(),
+                sex: p.sex,
+                phone: p.phone.clone(),
+                ..Default::default()
+            };
+            let (f, _) = crate::validate::check_person(&draft, today);
+            assert!(f.is_empty(), "{i}: {f}");
+            assert_eq!(person(i), p, "deterministic");
+        }
+        assert_ne!(person(1).national_id, person(1_000_001).national_id);
+    }
 }
