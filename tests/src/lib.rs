@@ -93,59 +93,19 @@ pub fn seed_desk(
     invalid: usize,
     id_prefix: &str,
 ) -> Result<Vec<vaxdesk_core::model::EventId>, String> {
-    use vaxdesk_core::model::*;
     let c = desk.config();
     let (site, desk_code) = (c.site.clone().ok_or("not set up")?, c.desk.clone().ok_or("not set up")?);
-    let at: chrono::DateTime<chrono::FixedOffset> = chrono::DateTime::parse_from_rfc3339("2021-10-05T09:00:00+07:00").map_err(|e| e.to_string())?;
+    let (pe, mut de) = vaxdesk_core::synth::desk_events(&c.device_id, &site, &desk_code, id_prefix, 0..persons as u64, doses_per_person);
     let mut invalid_ids = Vec::new();
-    let chunk = 1000;
-    let mut i = 0;
-    while i < persons {
-        let mut pe = Vec::new();
-        let mut de = Vec::new();
-        for k in i..(i + chunk).min(persons) {
-            let person = Person {
-                id: PersonId::new(),
-                national_id: Some(NationalId { kind: IdKind::Cccd, number: format!("{id_prefix}{k:06}") }),
-                full_name: format!("Người Thử {}", ["An", "Bình", "Chi", "Dũng", "Hà", "Lan", "Minh", "Nam"][k % 8]),
-                birth_date: BirthDate::Full(chrono::NaiveDate::from_ymd_opt(1950 + (k % 50) as i32, 1 + (k % 12) as u32, 1 + (k % 28) as u32).ok_or("date")?),
-                sex: Some(Sex::Male),
-                phone: None,
-                address: Address::default(),
-                health_insurance: None,
-                priority_group: None,
-                source: PersonSource::Manual,
-            };
-            for n in 0..doses_per_person + usize::from(k < invalid) {
-                let bad = n == doses_per_person;
-                let e = DoseEvent {
-                    id: EventId::new(),
-                    person_id: person.id,
-                    site: site.clone(),
-                    desk: desk_code.clone(),
-                    device: c.device_id.clone(),
-                    kind: DoseKind::Record,
-                    dose: Some(Dose {
-                        vaccine: if bad { "XX".into() } else { "AZ".into() },
-                        lot: Some("AZ2107".into()),
-                        lot_expiry: None,
-                        dose_number: Some((n % 4 + 1) as u8),
-                        administered_at: at + chrono::Duration::days(n as i64 * 30),
-                        outcome: Outcome::Vaccinated,
-                        note: None,
-                    }),
-                    confirmed: vec![],
-                    recorded_at: chrono::Utc::now(),
-                };
-                if bad {
-                    invalid_ids.push(e.id);
-                }
-                de.push(e);
-            }
-            pe.push(PersonEvent { id: EventId::new(), person, device: c.device_id.clone(), confirmed: vec![], recorded_at: chrono::Utc::now() });
+    for k in 0..invalid.min(persons) {
+        let mut bad = de[k * doses_per_person].clone();
+        bad.id = vaxdesk_core::model::EventId::new();
+        if let Some(d) = bad.dose.as_mut() {
+            d.vaccine = "XX".into();
         }
-        desk.store().append_batch(&pe, &de).map_err(|e| e.to_string())?;
-        i += chunk;
+        invalid_ids.push(bad.id);
+        de.push(bad);
     }
+    desk.store().append_batch(&pe, &de).map_err(|e| e.to_string())?;
     Ok(invalid_ids)
 }
