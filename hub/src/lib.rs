@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! vaxdesk-hub: the server desks sync with and coordinators manage.
 //! HTTP + JSON under `/api/v1` (axum), gzip or zstd request bodies accepted,
 //! SQLite by default. The hub holds no state outside its database.
@@ -7,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod fault_proxy;
 mod ingest;
+pub mod openapi;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -42,6 +44,28 @@ impl AppState {
     }
 }
 
+/// Every route under `/api/v1`, as `(method, path)`: the router below and
+/// the OpenAPI document are both checked against this list by a test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/enroll"),
+    ("post", "/events"),
+    ("get", "/changes"),
+    ("post", "/login"),
+    ("post", "/coordinators"),
+    ("get", "/sites"),
+    ("put", "/sites"),
+    ("get", "/sites/{site}/desks"),
+    ("put", "/sites/{site}/desks"),
+    ("post", "/sites/{site}/desks/{desk}/enrollment-codes"),
+    ("get", "/catalog"),
+    ("put", "/catalog"),
+    ("post", "/lots"),
+    ("get", "/devices"),
+    ("post", "/devices/{id}/revoke"),
+    ("get", "/duplicates"),
+    ("get", "/openapi.json"),
+];
+
 pub fn router(state: AppState) -> Router {
     use routes::{coordinator as c, desk as d};
     let api = Router::new()
@@ -58,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices", get(c::list_devices))
         .route("/devices/{id}/revoke", post(c::revoke_device))
         .route("/duplicates", get(c::duplicates))
+        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .fallback(|| async { error::HubError::not_found("endpoint") });
     Router::new()
         .nest(vaxdesk_core::sync::protocol::API, api)

@@ -234,3 +234,51 @@ fn same_person_at_two_desks_is_merged_and_lookalikes_listed() {
     assert_eq!(dups.as_array().unwrap().len(), 1, "{dups}");
     assert_eq!(dups[0]["reason"], "same name and birth date");
 }
+
+#[test]
+fn openapi_document_lists_every_route_and_each_answers() {
+    let hub = TestHub::start();
+    let doc = hub.client().get("/openapi.json").ok();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let documented: std::collections::BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(p, ops)| ops.as_object().unwrap().keys().filter(|k| *k != "parameters").map(move |m| (m.clone(), p.trim_start_matches("/api/v1").to_string())))
+        .collect();
+    let routed: std::collections::BTreeSet<(String, String)> = vaxdesk_hub::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, routed);
+    // Every routed path answers (a refusal is fine; "no such endpoint" is not).
+    let anon = hub.client();
+    for (method, path) in vaxdesk_hub::ROUTES {
+        let concrete = path.replace("{site}", "S1").replace("{desk}", "D1").replace("{id}", "x");
+        let r = match *method {
+            "get" => anon.get(&concrete),
+            "post" => anon.post(&concrete, json!({})),
+            _ => anon.put(&concrete, json!({})),
+        };
+        assert!(r.status < 500, "{method} {path}: {}", r.status);
+        assert!(!(r.status == 404 && r.body["message"] == "no such endpoint"), "{method} {path} is not routed");
+        assert_ne!(r.status, 405, "{method} {path}: method not allowed");
+    }
+}
+
+#[test]
+fn compressed_pushes_are_accepted() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let person = uuid::Uuid::now_v7().to_string();
+    let batch = json!({"events": [person_event("dev-a", &person, None, "Lê Văn Tám", "1980"), dose_event("dev-a", "S1", &person, "AZ")]});
+    let raw = serde_json::to_vec(&batch).unwrap();
+    let zstd = zstd::encode_all(raw.as_slice(), 3).unwrap();
+    let r = a.send_with(a.http.post(format!("{}/api/v1/events", a.base)).header("content-type", "application/json").header("content-encoding", "zstd").body(zstd));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["results"].as_array().unwrap().iter().all(|x| x["status"] == "accepted"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    let r = a.send_with(a.http.post(format!("{}/api/v1/events", a.base)).header("content-type", "application/json").header("content-encoding", "gzip").body(gz.finish().unwrap()));
+    assert!(r.body["results"].as_array().unwrap().iter().all(|x| x["status"] == "duplicate"), "{}", r.body);
+    // A body that claims gzip but is not: refused, not a server error.
+    let r = a.send_with(a.http.post(format!("{}/api/v1/events", a.base)).header("content-type", "application/json").header("content-encoding", "gzip").body(raw));
+    assert!((400..500).contains(&r.status), "{}", r.status);
+}

@@ -87,6 +87,10 @@ impl Http {
         format!("{}/api/v1{path}", self.base)
     }
 
+    pub fn send_with(&self, rb: reqwest::blocking::RequestBuilder) -> Reply {
+        self.send(rb)
+    }
+
     fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Reply {
         let rb = match &self.token {
             Some(t) => rb.bearer_auth(t),

@@ -1,0 +1,136 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`. Written by hand
+//! next to the router; a test checks that every route is documented and every
+//! documented path is routed.
+
+use serde_json::{json, Value};
+
+fn err_responses() -> Value {
+    let e = json!({"description": "refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}});
+    json!({"400": e.clone(), "401": e.clone(), "403": e.clone(), "404": e.clone(), "409": e.clone(), "413": e.clone(), "415": e.clone(), "422": e})
+}
+
+fn body(schema: &str) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+fn ok(schema: Option<&str>, status: &str) -> Value {
+    let mut r = err_responses();
+    let ok = match schema {
+        Some(s) => json!({"description": "ok", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}}}),
+        None => json!({"description": "done"}),
+    };
+    r[status] = ok;
+    r
+}
+
+fn op(summary: &str, auth: Option<&str>, request: Option<&str>, reply: Option<&str>, status: &str) -> Value {
+    let mut o = json!({"summary": summary, "responses": ok(reply, status)});
+    if let Some(a) = auth {
+        o["security"] = json!([{ a: [] }]);
+    }
+    if let Some(r) = request {
+        o["requestBody"] = body(r);
+    }
+    o
+}
+
+fn path_param(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+pub fn document() -> Value {
+    let object = json!({"type": "object"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "vaxdesk hub", "version": "1", "description": "Sync between vaccination desks and their hub; coordinator set-up."},
+        "paths": {
+            "/api/v1/enroll": {"post": op("Enroll a desk with a one-time code", None, Some("EnrollRequest"), Some("EnrollReply"), "200")},
+            "/api/v1/events": {"post": op("Push a batch of at most 500 events (gzip or zstd body accepted)", Some("device"), Some("PushBatch"), Some("PushReply"), "200")},
+            "/api/v1/changes": {"get": {
+                "summary": "Pull the site's changes after a cursor",
+                "security": [{"device": []}],
+                "parameters": [
+                    {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}
+                ],
+                "responses": ok(Some("ChangesPage"), "200")
+            }},
+            "/api/v1/login": {"post": op("Log in as a coordinator", None, Some("Login"), Some("Session"), "200")},
+            "/api/v1/coordinators": {"post": op("Add a coordinator (coordinators of every site only)", Some("coordinator"), Some("NewCoordinator"), None, "201")},
+            "/api/v1/sites": {
+                "get": op("Sites you coordinate", Some("coordinator"), None, Some("Sites"), "200"),
+                "put": op("Create or rename a site", Some("coordinator"), Some("Site"), None, "204")
+            },
+            "/api/v1/sites/{site}/desks": {
+                "parameters": [path_param("site")],
+                "get": op("Desks of a site", Some("coordinator"), None, Some("Desks"), "200"),
+                "put": op("Create or rename a desk", Some("coordinator"), Some("NewDesk"), None, "204")
+            },
+            "/api/v1/sites/{site}/desks/{desk}/enrollment-codes": {
+                "parameters": [path_param("site"), path_param("desk")],
+                "post": op("Make a one-time enrollment code for a desk", Some("coordinator"), Some("CodeRequest"), Some("CodeReply"), "200")
+            },
+            "/api/v1/catalog": {
+                "get": op("The catalog in force", Some("coordinator"), None, Some("Catalog"), "200"),
+                "put": op("Publish a newer catalog", Some("coordinator"), Some("Catalog"), Some("Catalog"), "200")
+            },
+            "/api/v1/lots": {"post": op("Add a lot (publishes the catalog one version up)", Some("coordinator"), Some("Lot"), Some("Catalog"), "200")},
+            "/api/v1/devices": {"get": op("Enrolled devices of your sites", Some("coordinator"), None, Some("Devices"), "200")},
+            "/api/v1/devices/{id}/revoke": {
+                "parameters": [path_param("id")],
+                "post": op("Revoke a device (refused at once from then on)", Some("coordinator"), None, None, "204")
+            },
+            "/api/v1/duplicates": {"get": op("Persons who may be one person", Some("coordinator"), None, Some("Duplicates"), "200")},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "ok"}}}}
+        },
+        "components": {
+            "securitySchemes": {
+                "device": {"type": "http", "scheme": "bearer", "description": "token from /enroll"},
+                "coordinator": {"type": "http", "scheme": "bearer", "description": "token from /login"}
+            },
+            "schemas": {
+                "ApiError": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+                "EnrollRequest": {"type": "object", "required": ["code", "device_id"], "properties": {
+                    "code": {"type": "string"}, "device_id": {"type": "string", "maxLength": 64}, "device_name": {"type": ["string", "null"]}}},
+                "EnrollReply": {"type": "object", "required": ["device_id", "token", "site", "desk"], "properties": {
+                    "device_id": {"type": "string"}, "token": {"type": "string"},
+                    "site": {"$ref": "#/components/schemas/Site"}, "desk": {"$ref": "#/components/schemas/Desk"}}},
+                "WireEvent": {"type": "object", "required": ["stream", "event"], "properties": {
+                    "stream": {"enum": ["person", "dose"]}, "event": object.clone()}},
+                "PushBatch": {"type": "object", "required": ["events"], "properties": {
+                    "events": {"type": "array", "maxItems": 500, "items": {"$ref": "#/components/schemas/WireEvent"}}}},
+                "PushReply": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "status"], "properties": {
+                        "id": {"type": "string"}, "status": {"enum": ["accepted", "duplicate", "rejected"]},
+                        "code": {"type": "string"}, "message": {"type": "string"}}}}}},
+                "ChangesPage": {"type": "object", "required": ["changes", "cursor", "more"], "properties": {
+                    "changes": {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
+                        "type": {"enum": ["catalog", "site", "desk", "event", "person_merge"]}}}},
+                    "cursor": {"type": "string"}, "more": {"type": "boolean"}}},
+                "Login": {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+                "Session": {"type": "object", "required": ["token", "expires_at"], "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}}},
+                "NewCoordinator": {"type": "object", "required": ["username", "password"], "properties": {
+                    "username": {"type": "string"}, "password": {"type": "string", "minLength": 10}, "sites": {"type": "array", "items": {"type": "string"}}}},
+                "Site": {"type": "object", "required": ["code", "name"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "province_code": {"type": ["string", "null"]}}},
+                "Sites": {"type": "array", "items": {"$ref": "#/components/schemas/Site"}},
+                "Desk": {"type": "object", "required": ["code", "site", "name"], "properties": {
+                    "code": {"type": "string"}, "site": {"type": "string"}, "name": {"type": "string"}}},
+                "Desks": {"type": "array", "items": {"$ref": "#/components/schemas/Desk"}},
+                "NewDesk": {"type": "object", "required": ["code", "name"], "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
+                "CodeRequest": {"type": "object", "properties": {"ttl_minutes": {"type": "integer", "minimum": 1, "maximum": 1440}}},
+                "CodeReply": {"type": "object", "required": ["code", "text", "expires_at"], "properties": {
+                    "code": {"type": "string"}, "text": {"type": "string", "description": "VXD1: text to show as a QR code"}, "expires_at": {"type": "string"}}},
+                "Catalog": {"type": "object", "required": ["version", "vaccines", "booster", "near_expiry_days"], "properties": {
+                    "version": {"type": "integer"}, "vaccines": {"type": "array", "items": object.clone()}, "lots": {"type": "array", "items": {"$ref": "#/components/schemas/Lot"}}}},
+                "Lot": {"type": "object", "required": ["number", "vaccine", "expiry"], "properties": {
+                    "number": {"type": "string"}, "vaccine": {"type": "string"}, "expiry": {"type": "string", "format": "date"}}},
+                "Devices": {"type": "array", "items": {"type": "object", "required": ["id", "site", "desk", "enrolled_at"], "properties": {
+                    "id": {"type": "string"}, "site": {"type": "string"}, "desk": {"type": "string"}, "name": {"type": ["string", "null"]},
+                    "enrolled_at": {"type": "string"}, "revoked_at": {"type": ["string", "null"]}, "last_seen_at": {"type": ["string", "null"]}}}},
+                "Duplicates": {"type": "array", "items": {"type": "object", "required": ["a", "b", "reason", "status"], "properties": {
+                    "a": {"type": "string"}, "b": {"type": "string"}, "reason": {"type": "string"}, "found_at": {"type": "string"}, "status": {"type": "string"}}}}
+            }
+        }
+    })
+}
