@@ -12,7 +12,6 @@ pub mod openapi;
 pub mod routes;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -93,9 +92,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Open (or create) the database, and serve until the task is cancelled.
-pub async fn serve(db_path: &Path, listen: SocketAddr, public_url: Option<String>) -> Result<(), String> {
-    let db = HubDb::open(db_path).map_err(|e| e.to_string())?;
+/// Open (or create) the database — a SQLite path or a `postgres://` URL —
+/// and serve until the task is cancelled.
+pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>) -> Result<(), String> {
+    let target = db.to_string();
+    let db = tokio::task::spawn_blocking(move || HubDb::open_target(&target)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let url = public_url.unwrap_or_else(|| format!("http://{local}"));

@@ -78,9 +78,11 @@ fn enrollment_codes_are_single_use_and_expire() {
     hub.db.create_enrollment_code(&vaxdesk_hub::auth::hash_token("OLD0-OLD0-OLD0"), "S1", "D1", 1, "2021-01-01T00:00:00.000Z").unwrap();
     assert_eq!(anon.post("/enroll", json!({"code": "OLD0-OLD0-OLD0", "device_id": "dev-c"})).refused(), (403, "enroll.code_expired"));
     // The hub keeps only a hash of the token.
-    let raw = std::fs::read(hub.dir.path().join("hub.db")).unwrap();
-    let token = ok["token"].as_str().unwrap().as_bytes();
-    assert!(!raw.windows(token.len()).any(|w| w == token), "token stored in clear");
+    if !on_postgres() {
+        let raw = std::fs::read(hub.dir.path().join("hub.db")).unwrap();
+        let token = ok["token"].as_str().unwrap().as_bytes();
+        assert!(!raw.windows(token.len()).any(|w| w == token), "token stored in clear");
+    }
 }
 
 #[test]

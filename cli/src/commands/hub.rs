@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+
 use vaxdesk_hub::{auth, HubDb};
 
 use crate::args::{AdminCmd, HubArgs, HubCmd};
@@ -14,6 +15,8 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
         Some(p) => p,
         None => super::data_file("hub.db")?,
     };
+    // A `postgres://` URL passed as --db arrives as a path; it is a string.
+    let target = path.to_string_lossy().to_string();
     match a.admin {
         Some(HubCmd::Admin(AdminCmd::Create { username, password_env })) => {
             let password = match password_env {
@@ -23,7 +26,7 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
             if password.chars().count() < 10 {
                 return Err(Failure::Input("password: at least 10 characters".into()));
             }
-            let hub = HubDb::open(&path).map_err(|e| Failure::Storage(e.to_string()))?;
+            let hub = HubDb::open_target(&target).map_err(|e| Failure::Storage(e.to_string()))?;
             if hub.password_hash(&username).map_err(|e| Failure::Storage(e.to_string()))?.is_some() {
                 return Err(Failure::Input(format!("username: {username} already exists")));
             }
@@ -34,10 +37,10 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
         }
         None => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Storage(e.to_string()))?;
-            eprintln!("vaxdesk hub: database {}, listening on {}", path.display(), a.listen);
+            eprintln!("vaxdesk hub: database {}, listening on {}", redact(&target), a.listen);
             runtime.block_on(async {
                 tokio::select! {
-                    r = vaxdesk_hub::serve(&path, a.listen, a.public_url) => r.map_err(Failure::Storage),
+                    r = vaxdesk_hub::serve(&target, a.listen, a.public_url) => r.map_err(Failure::Storage),
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             })
@@ -55,4 +58,16 @@ fn ask_password() -> CliResult<String> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| Failure::Input(e.to_string()))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// A database URL without its password, for printing.
+fn redact(target: &str) -> String {
+    match (target.find("://"), target.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &target[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &target[..scheme + 3], &target[at..])
+        }
+        _ => target.to_string(),
+    }
 }

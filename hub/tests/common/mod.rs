@@ -19,7 +19,7 @@ pub const ADMIN: (&str, &str) = ("admin", "correct horse battery");
 impl TestHub {
     pub fn start() -> TestHub {
         let dir = tempfile::tempdir().unwrap();
-        let db = HubDb::open(&dir.path().join("hub.db")).unwrap();
+        let db = open_db(&dir);
         db.create_coordinator(ADMIN.0, &auth::hash_password(ADMIN.1).unwrap(), true, &[]).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -55,6 +55,25 @@ impl TestHub {
         d.token = Some(r["token"].as_str().unwrap().to_string());
         d
     }
+}
+
+/// SQLite in the test's directory, or, when `VAXDESK_TEST_PG` names a
+/// PostgreSQL server (`postgres://user@host:port`), a fresh database on it:
+/// the same tests run against both backends.
+pub fn open_db(dir: &tempfile::TempDir) -> HubDb {
+    match std::env::var("VAXDESK_TEST_PG") {
+        Ok(server) if !server.is_empty() => {
+            let name = format!("hubtest_{}", uuid::Uuid::now_v7().simple());
+            let mut admin = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls).unwrap();
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            HubDb::open_target(&format!("{server}/{name}")).unwrap()
+        }
+        _ => HubDb::open(&dir.path().join("hub.db")).unwrap(),
+    }
+}
+
+pub fn on_postgres() -> bool {
+    std::env::var("VAXDESK_TEST_PG").is_ok_and(|s| !s.is_empty())
 }
 
 pub struct Http {

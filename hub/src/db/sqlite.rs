@@ -3,99 +3,35 @@
 //! Calls are blocking; handlers run them on tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
+
 use std::sync::Mutex;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
 use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Desk, Site};
-use vaxdesk_core::sync::protocol::{Change, ChangesPage, EventResult, WireEvent};
+use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
-use crate::ingest::{self, Incoming};
+use super::{change_of, json, now_text, Coordinator, DbError, Device, EnrollRefusal, HubStore, PossibleDuplicate, Result};
+use crate::ingest::{self, Incoming, IngestTx};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_hub.sql"))];
-
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("hub database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("hub database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("hub database {path} has schema {found}, newer than this hub ({supported})")]
-    NewerSchema { path: PathBuf, found: i64, supported: i64 },
-    #[error("stored {what} cannot be read: {detail}")]
-    Corrupt { what: &'static str, detail: String },
-}
-
-pub type Result<T, E = DbError> = std::result::Result<T, E>;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Coordinator {
-    pub id: i64,
-    pub username: String,
-    pub all_sites: bool,
-    pub sites: Vec<String>,
-}
-
-impl Coordinator {
-    pub fn may_see(&self, site: &str) -> bool {
-        self.all_sites || self.sites.iter().any(|s| s == site)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    pub id: String,
-    pub site: String,
-    pub desk: String,
-    pub name: Option<String>,
-    pub enrolled_at: String,
-    pub revoked_at: Option<String>,
-    pub last_seen_at: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PossibleDuplicate {
-    pub a: String,
-    pub b: String,
-    pub reason: String,
-    pub found_at: String,
-    pub status: String,
-}
-
-/// Why an enrollment code was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnrollRefusal {
-    Unknown,
-    Expired,
-    Used,
-    DeviceTaken,
-}
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_hub.sql"))];
 
 #[derive(Debug)]
-pub struct HubDb {
+pub struct SqliteHub {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
 }
 
-pub fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-impl HubDb {
-    pub fn open(path: &Path) -> Result<HubDb> {
+impl SqliteHub {
+    pub fn open(path: &Path) -> Result<SqliteHub> {
         let mut writer = Connection::open(path)?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         let found: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let latest = MIGRATIONS.last().map_or(0, |m| m.0);
         if found > latest {
-            return Err(DbError::NewerSchema { path: path.to_path_buf(), found, supported: latest });
+            return Err(DbError::NewerSchema { path: path.display().to_string(), found, supported: latest });
         }
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
@@ -113,11 +49,7 @@ impl HubDb {
                 c.pragma_update(None, "query_only", "ON")
             });
         let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
-        let db = HubDb { path: path.to_path_buf(), writer: Mutex::new(writer), readers };
-        if db.current_catalog()?.is_none() {
-            db.publish_catalog(&Catalog::builtin())?;
-        }
-        Ok(db)
+        Ok(SqliteHub { path: path.to_path_buf(), writer: Mutex::new(writer), readers })
     }
 
     pub fn path(&self) -> &Path {
@@ -137,9 +69,12 @@ impl HubDb {
         f(&c)
     }
 
+}
+
+impl HubStore for SqliteHub {
     // ---- coordinators ------------------------------------------------------
 
-    pub fn create_coordinator(&self, username: &str, password_hash: &str, all_sites: bool, sites: &[String]) -> Result<i64> {
+    fn create_coordinator(&self, username: &str, password_hash: &str, all_sites: bool, sites: &[String]) -> Result<i64> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO coordinators (username, password_hash, all_sites, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -153,14 +88,14 @@ impl HubDb {
         })
     }
 
-    pub fn password_hash(&self, username: &str) -> Result<Option<(i64, String)>> {
+    fn password_hash(&self, username: &str) -> Result<Option<(i64, String)>> {
         self.read(|c| {
             Ok(c.query_row("SELECT id, password_hash FROM coordinators WHERE username = ?1", [username], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?)
         })
     }
 
-    pub fn create_session(&self, token_hash: &str, coordinator: i64, expires_at: &str) -> Result<()> {
+    fn create_session(&self, token_hash: &str, coordinator: i64, expires_at: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM sessions WHERE expires_at < ?1", [now_text()])?;
             tx.execute(
@@ -172,7 +107,7 @@ impl HubDb {
     }
 
     /// The coordinator a live session token belongs to.
-    pub fn session(&self, token_hash: &str) -> Result<Option<Coordinator>> {
+    fn session(&self, token_hash: &str) -> Result<Option<Coordinator>> {
         self.read(|c| {
             let row: Option<(i64, String, bool)> = c
                 .query_row(
@@ -191,7 +126,7 @@ impl HubDb {
 
     // ---- sites, desks, catalog ----------------------------------------------
 
-    pub fn upsert_site(&self, s: &Site) -> Result<()> {
+    fn upsert_site(&self, s: &Site) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO sites (code, name, province_code) VALUES (?1, ?2, ?3)
@@ -202,7 +137,7 @@ impl HubDb {
         })
     }
 
-    pub fn sites(&self) -> Result<Vec<Site>> {
+    fn sites(&self) -> Result<Vec<Site>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT code, name, province_code FROM sites ORDER BY code")?;
             let rows = st.query_map([], |r| Ok(Site { code: r.get(0)?, name: r.get(1)?, province_code: r.get(2)? }))?;
@@ -210,11 +145,7 @@ impl HubDb {
         })
     }
 
-    pub fn site(&self, code: &str) -> Result<Option<Site>> {
-        Ok(self.sites()?.into_iter().find(|s| s.code == code))
-    }
-
-    pub fn upsert_desk(&self, d: &Desk) -> Result<()> {
+    fn upsert_desk(&self, d: &Desk) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO desks (site, code, name) VALUES (?1, ?2, ?3)
@@ -225,7 +156,7 @@ impl HubDb {
         })
     }
 
-    pub fn desks(&self, site: &str) -> Result<Vec<Desk>> {
+    fn desks(&self, site: &str) -> Result<Vec<Desk>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT site, code, name FROM desks WHERE site = ?1 ORDER BY code")?;
             let rows = st.query_map([site], |r| Ok(Desk { site: r.get(0)?, code: r.get(1)?, name: r.get(2)? }))?;
@@ -233,7 +164,7 @@ impl HubDb {
         })
     }
 
-    pub fn current_catalog(&self) -> Result<Option<Catalog>> {
+    fn current_catalog(&self) -> Result<Option<Catalog>> {
         let body: Option<String> = {
             let c = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             c.query_row("SELECT body FROM catalogs ORDER BY version DESC LIMIT 1", [], |r| r.get(0)).optional()?
@@ -242,7 +173,7 @@ impl HubDb {
     }
 
     /// Publish a catalog (the caller checked it is newer and consistent).
-    pub fn publish_catalog(&self, c: &Catalog) -> Result<()> {
+    fn publish_catalog(&self, c: &Catalog) -> Result<()> {
         self.write(|tx| {
             tx.execute("INSERT INTO catalogs (version, body, published_at) VALUES (?1, ?2, ?3)", params![c.version, json(c), now_text()])?;
             feed(tx, None, None, "catalog", None, Some(&json(c)))
@@ -251,7 +182,7 @@ impl HubDb {
 
     // ---- enrollment and devices ----------------------------------------------
 
-    pub fn create_enrollment_code(&self, code_hash: &str, site: &str, desk: &str, by: i64, expires_at: &str) -> Result<()> {
+    fn create_enrollment_code(&self, code_hash: &str, site: &str, desk: &str, by: i64, expires_at: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO enrollment_codes (code_hash, site, desk, created_by, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -263,7 +194,7 @@ impl HubDb {
 
     /// Use a one-time code: register the device with its token hash, or say
     /// why not. Single use is enforced inside the transaction.
-    pub fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
+    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
         self.write(|tx| {
             let row: Option<(String, String, String, Option<String>)> = tx
                 .query_row(
@@ -294,7 +225,7 @@ impl HubDb {
     }
 
     /// The live (not revoked) device a token belongs to.
-    pub fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
+    fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
         self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices
@@ -305,14 +236,14 @@ impl HubDb {
         })
     }
 
-    pub fn touch_device(&self, id: &str) -> Result<()> {
+    fn touch_device(&self, id: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1", params![id, now_text()])?;
             Ok(())
         })
     }
 
-    pub fn devices(&self) -> Result<Vec<Device>> {
+    fn devices(&self) -> Result<Vec<Device>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices ORDER BY site, desk, enrolled_at")?;
             let rows = st.query_map([], device_row)?;
@@ -321,7 +252,7 @@ impl HubDb {
     }
 
     /// Revoke a device; `false` if there is no such device.
-    pub fn revoke_device(&self, id: &str) -> Result<bool> {
+    fn revoke_device(&self, id: &str) -> Result<bool> {
         self.write(|tx| Ok(tx.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1", params![id, now_text()])? > 0))
     }
 
@@ -329,13 +260,13 @@ impl HubDb {
 
     /// Take a batch from a device: one result per event, all written in one
     /// transaction.
-    pub fn ingest(&self, device: &Device, events: &[Incoming]) -> Result<Vec<EventResult>> {
+    fn ingest(&self, device: &Device, events: &[Incoming]) -> Result<Vec<EventResult>> {
         let catalog = self.current_catalog()?.unwrap_or_else(Catalog::builtin);
-        self.write(|tx| ingest::ingest(tx, device, &catalog, events))
+        self.write(|tx| ingest::ingest(&mut SqliteTx(tx), device, &catalog, events))
     }
 
     /// A page of changes for a device of `site`, after `since`.
-    pub fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage> {
+    fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT f.seq, f.kind, f.body, e.stream, e.body FROM feed f LEFT JOIN events e ON e.seq = f.event_seq
@@ -359,12 +290,12 @@ impl HubDb {
         })
     }
 
-    pub fn event_count(&self) -> Result<u64> {
+    fn event_count(&self) -> Result<u64> {
         self.read(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64))
     }
 
     /// How many events the hub holds per id (tests check exactly-once).
-    pub fn event_ids(&self) -> Result<Vec<String>> {
+    fn event_ids(&self) -> Result<Vec<String>> {
         self.read(|c| {
             let mut st = c.prepare("SELECT id FROM events ORDER BY seq")?;
             let rows = st.query_map([], |r| r.get(0))?;
@@ -372,7 +303,7 @@ impl HubDb {
         })
     }
 
-    pub fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
+    fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT a, b, reason, found_at, status FROM possible_duplicates ORDER BY found_at")?;
             let rows = st.query_map([], |r| Ok(PossibleDuplicate { a: r.get(0)?, b: r.get(1)?, reason: r.get(2)?, found_at: r.get(3)?, status: r.get(4)? }))?;
@@ -381,8 +312,8 @@ impl HubDb {
     }
 
     /// The person id a (possibly merged) person id now stands for.
-    pub fn canonical_person(&self, id: &str) -> Result<Option<String>> {
-        self.read(|c| Ok(ingest::canonical(c, id)?))
+    fn canonical_person(&self, id: &str) -> Result<Option<String>> {
+        self.read(|c| Ok(canonical(c, id)?))
     }
 }
 
@@ -398,30 +329,84 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     })
 }
 
-pub(crate) fn feed(tx: &Transaction<'_>, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()> {
+fn feed(tx: &Transaction<'_>, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()> {
     tx.prepare_cached("INSERT INTO feed (site, device, kind, event_seq, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![site, device, kind, event_seq, body])?;
     Ok(())
 }
 
-fn change_of(kind: &str, body: Option<&str>, stream: Option<&str>, event: Option<&str>) -> Result<Change> {
-    let bad = |e: serde_json::Error| DbError::Corrupt { what: "feed", detail: e.to_string() };
-    let body = body.unwrap_or("null");
-    Ok(match kind {
-        "catalog" => Change::Catalog { catalog: serde_json::from_str(body).map_err(bad)? },
-        "site" => Change::Site { site: serde_json::from_str(body).map_err(bad)? },
-        "desk" => Change::Desk { desk: serde_json::from_str(body).map_err(bad)? },
-        "merge" => {
-            let m: ingest::Merge = serde_json::from_str(body).map_err(bad)?;
-            Change::PersonMerge { from: m.from, into: m.into }
-        }
-        "event" => {
-            let event = event.unwrap_or("null");
-            match stream {
-                Some("person") => Change::Event { event: WireEvent::Person(serde_json::from_str(event).map_err(bad)?) },
-                _ => Change::Event { event: WireEvent::Dose(serde_json::from_str(event).map_err(bad)?) },
-            }
-        }
-        other => return Err(DbError::Corrupt { what: "feed", detail: format!("unknown kind {other}") }),
-    })
+
+/// The primitives `crate::ingest` needs, on a SQLite transaction.
+pub(crate) struct SqliteTx<'a>(pub &'a Transaction<'a>);
+
+impl IngestTx for SqliteTx<'_> {
+    fn event_hash(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(self.0.prepare_cached("SELECT content_hash FROM events WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?)
+    }
+
+    fn person_at_site(&mut self, id: &str, site: &str) -> Result<bool> {
+        Ok(self.0.prepare_cached("SELECT count(*) > 0 FROM persons WHERE id = ?1 AND site = ?2")?.query_row(params![id, site], |r| r.get(0))?)
+    }
+
+    fn dose_event_at_site(&mut self, id: &str, site: &str) -> Result<bool> {
+        Ok(self.0.prepare_cached("SELECT count(*) > 0 FROM events WHERE id = ?1 AND stream = 'dose' AND site = ?2")?.query_row(params![id, site], |r| r.get(0))?)
+    }
+
+    fn insert_event(&mut self, e: &ingest::NewEvent<'_>) -> Result<i64> {
+        self.0
+            .prepare_cached("INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+            .execute(params![e.id, e.stream, e.site, e.device, e.person_id, e.content_hash, e.body, e.now])?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    fn feed(&mut self, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()> {
+        feed(self.0, site, device, kind, event_seq, body)
+    }
+
+    fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()> {
+        self.0
+            .prepare_cached("INSERT INTO rejections (event_id, device, site, code, message, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![event_id, device, site, code, message, now])?;
+        Ok(())
+    }
+
+    fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO persons (id, site, national_id, name_key, birth_date) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date",
+            )?
+            .execute(params![id, site, national_id, name_key, birth])?;
+        Ok(())
+    }
+
+    fn same_national_id(&mut self, national_id: &str, site: &str, except: &str) -> Result<Vec<String>> {
+        let mut st = self.0.prepare_cached("SELECT id FROM persons WHERE national_id = ?1 AND site = ?2 AND merged_into IS NULL AND id <> ?3")?;
+        let rows = st.query_map(params![national_id, site, except], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn merge(&mut self, from: &str, into: &str) -> Result<()> {
+        self.0.execute("UPDATE persons SET merged_into = ?2 WHERE id = ?1 OR merged_into = ?1", params![from, into])?;
+        Ok(())
+    }
+
+    fn alike(&mut self, name_key: &str, birth: &str, site: &str, except: &str) -> Result<Vec<(String, Option<String>)>> {
+        let mut st = self.0.prepare_cached(
+            "SELECT id, national_id FROM persons WHERE name_key = ?1 AND birth_date = ?2 AND site = ?3 AND id <> ?4 AND merged_into IS NULL LIMIT 5",
+        )?;
+        let rows = st.query_map(params![name_key, birth, site, except], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()> {
+        self.0.prepare_cached("INSERT OR IGNORE INTO possible_duplicates (a, b, reason, found_at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![a, b, reason, now])?;
+        Ok(())
+    }
+}
+
+/// Follow merges to the person an id now stands for.
+fn canonical(c: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    let row: Option<Option<String>> = c.query_row("SELECT merged_into FROM persons WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    Ok(row.map(|m| m.unwrap_or_else(|| id.to_string())))
 }

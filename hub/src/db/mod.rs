@@ -1,0 +1,186 @@
+//! The hub's database: the same operations on SQLite (one file, nothing to
+//! set up) or PostgreSQL (a province or the nation; several hub processes
+//! may share one database). The event-acceptance rules live once, in
+//! `crate::ingest`, over a small per-backend transaction interface.
+
+mod postgres_hub;
+mod sqlite;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use vaxdesk_core::catalog::Catalog;
+use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::sync::protocol::{Change, ChangesPage, EventResult, WireEvent};
+
+use crate::ingest::{self, Incoming};
+
+pub use postgres_hub::PgHub;
+pub use sqlite::SqliteHub;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("hub database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("hub database: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("hub database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("hub database {path} has schema {found}, newer than this hub ({supported})")]
+    NewerSchema { path: String, found: i64, supported: i64 },
+    #[error("stored {what} cannot be read: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coordinator {
+    pub id: i64,
+    pub username: String,
+    pub all_sites: bool,
+    pub sites: Vec<String>,
+}
+
+impl Coordinator {
+    pub fn may_see(&self, site: &str) -> bool {
+        self.all_sites || self.sites.iter().any(|s| s == site)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub site: String,
+    pub desk: String,
+    pub name: Option<String>,
+    pub enrolled_at: String,
+    pub revoked_at: Option<String>,
+    pub last_seen_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PossibleDuplicate {
+    pub a: String,
+    pub b: String,
+    pub reason: String,
+    pub found_at: String,
+    pub status: String,
+}
+
+/// Why an enrollment code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollRefusal {
+    Unknown,
+    Expired,
+    Used,
+    DeviceTaken,
+}
+
+
+pub fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+
+pub(crate) fn change_of(kind: &str, body: Option<&str>, stream: Option<&str>, event: Option<&str>) -> Result<Change> {
+    let bad = |e: serde_json::Error| DbError::Corrupt { what: "feed", detail: e.to_string() };
+    let body = body.unwrap_or("null");
+    Ok(match kind {
+        "catalog" => Change::Catalog { catalog: serde_json::from_str(body).map_err(bad)? },
+        "site" => Change::Site { site: serde_json::from_str(body).map_err(bad)? },
+        "desk" => Change::Desk { desk: serde_json::from_str(body).map_err(bad)? },
+        "merge" => {
+            let m: ingest::Merge = serde_json::from_str(body).map_err(bad)?;
+            Change::PersonMerge { from: m.from, into: m.into }
+        }
+        "event" => {
+            let event = event.unwrap_or("null");
+            match stream {
+                Some("person") => Change::Event { event: WireEvent::Person(serde_json::from_str(event).map_err(bad)?) },
+                _ => Change::Event { event: WireEvent::Dose(serde_json::from_str(event).map_err(bad)?) },
+            }
+        }
+        other => return Err(DbError::Corrupt { what: "feed", detail: format!("unknown kind {other}") }),
+    })
+}
+
+
+/// Everything the hub asks of its database.
+pub trait HubStore: Send + Sync + std::fmt::Debug {
+    fn create_coordinator(&self, username: &str, password_hash: &str, all_sites: bool, sites: &[String]) -> Result<i64>;
+    fn password_hash(&self, username: &str) -> Result<Option<(i64, String)>>;
+    fn create_session(&self, token_hash: &str, coordinator: i64, expires_at: &str) -> Result<()>;
+    /// The coordinator a live session token belongs to.
+    fn session(&self, token_hash: &str) -> Result<Option<Coordinator>>;
+    fn upsert_site(&self, s: &Site) -> Result<()>;
+    fn sites(&self) -> Result<Vec<Site>>;
+    fn site(&self, code: &str) -> Result<Option<Site>> {
+        Ok(self.sites()?.into_iter().find(|s| s.code == code))
+    }
+    fn upsert_desk(&self, d: &Desk) -> Result<()>;
+    fn desks(&self, site: &str) -> Result<Vec<Desk>>;
+    fn current_catalog(&self) -> Result<Option<Catalog>>;
+    /// Publish a catalog (the caller checked it is newer and consistent).
+    fn publish_catalog(&self, c: &Catalog) -> Result<()>;
+    fn create_enrollment_code(&self, code_hash: &str, site: &str, desk: &str, by: i64, expires_at: &str) -> Result<()>;
+    /// Use a one-time code: register the device with its token hash, or say
+    /// why not. Single use is enforced inside one transaction.
+    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>>;
+    /// The live (not revoked) device a token belongs to.
+    fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>>;
+    fn touch_device(&self, id: &str) -> Result<()>;
+    fn devices(&self) -> Result<Vec<Device>>;
+    /// Revoke a device; `false` if there is no such device.
+    fn revoke_device(&self, id: &str) -> Result<bool>;
+    /// Take a batch from a device: one result per event, one transaction.
+    fn ingest(&self, device: &Device, events: &[Incoming]) -> Result<Vec<EventResult>>;
+    /// A page of changes for a device of `site`, after `since`.
+    fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage>;
+    fn event_count(&self) -> Result<u64>;
+    /// Every stored event id, in arrival order (tests check exactly-once).
+    fn event_ids(&self) -> Result<Vec<String>>;
+    fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>>;
+    /// The person id a (possibly merged) person id now stands for.
+    fn canonical_person(&self, id: &str) -> Result<Option<String>>;
+}
+
+/// The hub's database, whichever backend.
+#[derive(Debug)]
+pub struct HubDb(Box<dyn HubStore>);
+
+impl std::ops::Deref for HubDb {
+    type Target = dyn HubStore;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+impl HubDb {
+    /// A SQLite file.
+    pub fn open(path: &Path) -> Result<HubDb> {
+        Self::seeded(Box::new(SqliteHub::open(path)?))
+    }
+
+    /// `postgres://…` (or `postgresql://…`), else a SQLite file path.
+    pub fn open_target(target: &str) -> Result<HubDb> {
+        if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            Self::seeded(Box::new(PgHub::connect(target)?))
+        } else {
+            Self::open(Path::new(target))
+        }
+    }
+
+    /// A new database starts with the built-in catalog, so desks can pull one.
+    fn seeded(store: Box<dyn HubStore>) -> Result<HubDb> {
+        let db = HubDb(store);
+        if db.current_catalog()?.is_none() {
+            db.publish_catalog(&Catalog::builtin())?;
+        }
+        Ok(db)
+    }
+}

@@ -1,0 +1,374 @@
+//! The hub's database on PostgreSQL, for a province or the nation: several
+//! hub processes may share it. Migrations run under an advisory lock; every
+//! transaction that appends to `feed` first takes the feed lock, so feed
+//! sequence numbers are handed out in commit order and a desk's cursor can
+//! never pass a row that commits later. Calls are blocking (the `postgres`
+//! client); handlers run them on tokio's blocking pool.
+
+use postgres::{NoTls, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use vaxdesk_core::catalog::Catalog;
+use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
+
+use super::{change_of, json, now_text, Coordinator, DbError, Device, EnrollRefusal, HubStore, PossibleDuplicate, Result};
+use crate::ingest::{self, Incoming, IngestTx, NewEvent};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_hub.sql"))];
+const MIGRATION_LOCK: i64 = 7_201;
+const FEED_LOCK: i64 = 7_202;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+#[derive(Debug)]
+pub struct PgHub {
+    /// Always `Some` until dropped (see `Drop`).
+    pool: Option<Pool>,
+}
+
+impl Drop for PgHub {
+    /// The blocking `postgres` client runs a small runtime of its own to
+    /// close a connection, which panics inside a tokio worker: the hub is
+    /// often dropped there (at shutdown), so the pool is dropped on a plain
+    /// thread instead.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
+}
+
+impl PgHub {
+    pub fn connect(url: &str) -> Result<PgHub> {
+        let config: postgres::Config = url.parse()?;
+        let pool = r2d2::Pool::builder().max_size(8).build(PostgresConnectionManager::new(config, NoTls))?;
+        let hub = PgHub { pool: Some(pool) };
+        hub.migrate()?;
+        Ok(hub)
+    }
+
+    fn pool(&self) -> Result<&Pool> {
+        self.pool.as_ref().ok_or_else(|| DbError::Corrupt { what: "pool", detail: "closed".into() })
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut c = self.pool()?.get()?;
+        c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+        let result = (|| {
+            c.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+            let found: i64 = c.query_opt("SELECT max(version) FROM schema_version", &[])?.and_then(|r| r.get::<_, Option<i64>>(0)).unwrap_or(0);
+            let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+            if found > latest {
+                return Err(DbError::NewerSchema { path: "postgres".into(), found, supported: latest });
+            }
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+                let mut tx = c.transaction()?;
+                tx.batch_execute(sql)?;
+                tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[version])?;
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+        result
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut c = self.pool()?.get()?;
+        let mut tx = c.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        let mut c = self.pool()?.get()?;
+        f(&mut c)
+    }
+}
+
+fn feed(tx: &mut Transaction<'_>, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+    tx.execute("INSERT INTO feed (site, device, kind, event_seq, body) VALUES ($1, $2, $3, $4, $5)", &[&site, &device, &kind, &event_seq, &body])?;
+    Ok(())
+}
+
+fn device_row(r: &postgres::Row) -> Device {
+    Device { id: r.get(0), site: r.get(1), desk: r.get(2), name: r.get(3), enrolled_at: r.get(4), revoked_at: r.get(5), last_seen_at: r.get(6) }
+}
+
+impl HubStore for PgHub {
+    fn create_coordinator(&self, username: &str, password_hash: &str, all_sites: bool, sites: &[String]) -> Result<i64> {
+        self.write(|tx| {
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO coordinators (username, password_hash, all_sites, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&username, &password_hash, &all_sites, &now_text()],
+                )?
+                .get(0);
+            for s in sites {
+                tx.execute("INSERT INTO coordinator_sites (coordinator_id, site) VALUES ($1, $2)", &[&id, s])?;
+            }
+            Ok(id)
+        })
+    }
+
+    fn password_hash(&self, username: &str) -> Result<Option<(i64, String)>> {
+        self.read(|c| Ok(c.query_opt("SELECT id, password_hash FROM coordinators WHERE username = $1", &[&username])?.map(|r| (r.get(0), r.get(1)))))
+    }
+
+    fn create_session(&self, token_hash: &str, coordinator: i64, expires_at: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM sessions WHERE expires_at < $1", &[&now_text()])?;
+            tx.execute("INSERT INTO sessions (token_hash, coordinator_id, expires_at) VALUES ($1, $2, $3)", &[&token_hash, &coordinator, &expires_at])?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str) -> Result<Option<Coordinator>> {
+        self.read(|c| {
+            let Some(r) = c.query_opt(
+                "SELECT k.id, k.username, k.all_sites FROM sessions s JOIN coordinators k ON k.id = s.coordinator_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+                &[&token_hash, &now_text()],
+            )?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = r.get(0);
+            let sites = c.query("SELECT site FROM coordinator_sites WHERE coordinator_id = $1 ORDER BY site", &[&id])?.iter().map(|r| r.get(0)).collect();
+            Ok(Some(Coordinator { id, username: r.get(1), all_sites: r.get(2), sites }))
+        })
+    }
+
+    fn upsert_site(&self, s: &Site) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sites (code, name, province_code) VALUES ($1, $2, $3)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, province_code = excluded.province_code",
+                &[&s.code, &s.name, &s.province_code],
+            )?;
+            feed(tx, Some(&s.code), None, "site", None, Some(&json(s)))
+        })
+    }
+
+    fn sites(&self) -> Result<Vec<Site>> {
+        self.read(|c| Ok(c.query("SELECT code, name, province_code FROM sites ORDER BY code", &[])?.iter().map(|r| Site { code: r.get(0), name: r.get(1), province_code: r.get(2) }).collect()))
+    }
+
+    fn upsert_desk(&self, d: &Desk) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO desks (site, code, name) VALUES ($1, $2, $3) ON CONFLICT (site, code) DO UPDATE SET name = excluded.name",
+                &[&d.site, &d.code, &d.name],
+            )?;
+            feed(tx, Some(&d.site), None, "desk", None, Some(&json(d)))
+        })
+    }
+
+    fn desks(&self, site: &str) -> Result<Vec<Desk>> {
+        self.read(|c| Ok(c.query("SELECT site, code, name FROM desks WHERE site = $1 ORDER BY code", &[&site])?.iter().map(|r| Desk { site: r.get(0), code: r.get(1), name: r.get(2) }).collect()))
+    }
+
+    fn current_catalog(&self) -> Result<Option<Catalog>> {
+        let body: Option<String> = self.read(|c| Ok(c.query_opt("SELECT body FROM catalogs ORDER BY version DESC LIMIT 1", &[])?.map(|r| r.get(0))))?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| DbError::Corrupt { what: "catalog", detail: e.to_string() })).transpose()
+    }
+
+    fn publish_catalog(&self, c: &Catalog) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("INSERT INTO catalogs (version, body, published_at) VALUES ($1, $2, $3)", &[&i64::from(c.version), &json(c), &now_text()])?;
+            feed(tx, None, None, "catalog", None, Some(&json(c)))
+        })
+    }
+
+    fn create_enrollment_code(&self, code_hash: &str, site: &str, desk: &str, by: i64, expires_at: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO enrollment_codes (code_hash, site, desk, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&code_hash, &site, &desk, &by, &expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
+        self.write(|tx| {
+            // FOR UPDATE: two hub processes cannot both use one code.
+            let Some(r) = tx.query_opt("SELECT site, desk, expires_at, used_at FROM enrollment_codes WHERE code_hash = $1 FOR UPDATE", &[&code_hash])? else {
+                return Ok(Err(EnrollRefusal::Unknown));
+            };
+            let (site, desk, expires_at, used_at): (String, String, String, Option<String>) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            if used_at.is_some() {
+                return Ok(Err(EnrollRefusal::Used));
+            }
+            let now = now_text();
+            if expires_at < now {
+                return Ok(Err(EnrollRefusal::Expired));
+            }
+            let taken: bool = tx.query_one("SELECT count(*) > 0 FROM devices WHERE id = $1", &[&device_id])?.get(0);
+            if taken {
+                return Ok(Err(EnrollRefusal::DeviceTaken));
+            }
+            tx.execute(
+                "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&device_id, &site, &desk, &name, &token_hash, &now],
+            )?;
+            tx.execute("UPDATE enrollment_codes SET used_at = $2, device_id = $3 WHERE code_hash = $1", &[&code_hash, &now, &device_id])?;
+            Ok(Ok((site, desk)))
+        })
+    }
+
+    fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices WHERE token_hash = $1 AND revoked_at IS NULL",
+                &[&token_hash],
+            )?
+            .map(|r| device_row(&r)))
+        })
+    }
+
+    fn touch_device(&self, id: &str) -> Result<()> {
+        self.read(|c| {
+            c.execute("UPDATE devices SET last_seen_at = $2 WHERE id = $1", &[&id, &now_text()])?;
+            Ok(())
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<Device>> {
+        self.read(|c| Ok(c.query("SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices ORDER BY site, desk, enrolled_at", &[])?.iter().map(device_row).collect()))
+    }
+
+    fn revoke_device(&self, id: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1", &[&id, &now_text()])? > 0))
+    }
+
+    fn ingest(&self, device: &Device, events: &[Incoming]) -> Result<Vec<EventResult>> {
+        let catalog = self.current_catalog()?.unwrap_or_else(Catalog::builtin);
+        self.write(|tx| {
+            // Taken first: events and feed rows of concurrent batches (from
+            // other hub processes too) then commit in sequence order.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+            ingest::ingest(&mut PgTx(tx), device, &catalog, events)
+        })
+    }
+
+    fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage> {
+        self.read(|c| {
+            let rows = c.query(
+                "SELECT f.seq, f.kind, f.body, e.stream, e.body FROM feed f LEFT JOIN events e ON e.seq = f.event_seq
+                 WHERE f.seq > $1 AND (f.site IS NULL OR f.site = $2) AND (f.device IS NULL OR f.device <> $3)
+                 ORDER BY f.seq LIMIT $4",
+                &[&since, &site, &device, &i64::from(limit)],
+            )?;
+            let more = rows.len() as u32 >= limit;
+            let mut cursor = since;
+            let mut changes = Vec::with_capacity(rows.len());
+            for r in &rows {
+                cursor = r.get(0);
+                changes.push(change_of(r.get(1), r.get(2), r.get(3), r.get(4))?);
+            }
+            Ok(ChangesPage { changes, cursor: cursor.to_string(), more })
+        })
+    }
+
+    fn event_count(&self) -> Result<u64> {
+        self.read(|c| Ok(c.query_one("SELECT count(*) FROM events", &[])?.get::<_, i64>(0) as u64))
+    }
+
+    fn event_ids(&self) -> Result<Vec<String>> {
+        self.read(|c| Ok(c.query("SELECT id FROM events ORDER BY seq", &[])?.iter().map(|r| r.get(0)).collect()))
+    }
+
+    fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
+        self.read(|c| {
+            Ok(c.query("SELECT a, b, reason, found_at, status FROM possible_duplicates ORDER BY found_at", &[])?
+                .iter()
+                .map(|r| PossibleDuplicate { a: r.get(0), b: r.get(1), reason: r.get(2), found_at: r.get(3), status: r.get(4) })
+                .collect())
+        })
+    }
+
+    fn canonical_person(&self, id: &str) -> Result<Option<String>> {
+        self.read(|c| Ok(c.query_opt("SELECT merged_into FROM persons WHERE id = $1", &[&id])?.map(|r| r.get::<_, Option<String>>(0).unwrap_or_else(|| id.to_string()))))
+    }
+}
+
+struct PgTx<'a, 'b>(&'a mut Transaction<'b>);
+
+impl IngestTx for PgTx<'_, '_> {
+    fn event_hash(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(self.0.query_opt("SELECT content_hash FROM events WHERE id = $1", &[&id])?.map(|r| r.get(0)))
+    }
+
+    fn person_at_site(&mut self, id: &str, site: &str) -> Result<bool> {
+        Ok(self.0.query_one("SELECT count(*) > 0 FROM persons WHERE id = $1 AND site = $2", &[&id, &site])?.get(0))
+    }
+
+    fn dose_event_at_site(&mut self, id: &str, site: &str) -> Result<bool> {
+        Ok(self.0.query_one("SELECT count(*) > 0 FROM events WHERE id = $1 AND stream = 'dose' AND site = $2", &[&id, &site])?.get(0))
+    }
+
+    fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64> {
+        Ok(self
+            .0
+            .query_one(
+                "INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                &[&e.id, &e.stream, &e.site, &e.device, &e.person_id, &e.content_hash, &e.body, &e.now],
+            )?
+            .get(0))
+    }
+
+    fn feed(&mut self, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()> {
+        feed(self.0, site, device, kind, event_seq, body)
+    }
+
+    fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO rejections (event_id, device, site, code, message, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&event_id, &device, &site, &code, &message, &now],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO persons (id, site, national_id, name_key, birth_date) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date",
+            &[&id, &site, &national_id, &name_key, &birth],
+        )?;
+        Ok(())
+    }
+
+    fn same_national_id(&mut self, national_id: &str, site: &str, except: &str) -> Result<Vec<String>> {
+        Ok(self
+            .0
+            .query("SELECT id FROM persons WHERE national_id = $1 AND site = $2 AND merged_into IS NULL AND id <> $3", &[&national_id, &site, &except])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn merge(&mut self, from: &str, into: &str) -> Result<()> {
+        self.0.execute("UPDATE persons SET merged_into = $2 WHERE id = $1 OR merged_into = $1", &[&from, &into])?;
+        Ok(())
+    }
+
+    fn alike(&mut self, name_key: &str, birth: &str, site: &str, except: &str) -> Result<Vec<(String, Option<String>)>> {
+        Ok(self
+            .0
+            .query(
+                "SELECT id, national_id FROM persons WHERE name_key = $1 AND birth_date = $2 AND site = $3 AND id <> $4 AND merged_into IS NULL LIMIT 5",
+                &[&name_key, &birth, &site, &except],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()> {
+        self.0.execute("INSERT INTO possible_duplicates (a, b, reason, found_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", &[&a, &b, &reason, &now])?;
+        Ok(())
+    }
+}
