@@ -334,6 +334,10 @@ pub struct BenchSyncArgs {
     /// Events of the site a new desk pulls on its first sync.
     #[arg(long, default_value_t = 130_000)]
     pub pull: u64,
+    /// Also measure hub ingest on PostgreSQL: a server URL
+    /// (postgres://user@host:port); a fresh database is made on it.
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

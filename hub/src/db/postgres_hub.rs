@@ -250,7 +250,7 @@ impl HubStore for PgHub {
             // Taken first: events and feed rows of concurrent batches (from
             // other hub processes too) then commit in sequence order.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
-            ingest::ingest(&mut PgTx(tx), device, &catalog, events)
+            ingest::ingest(&mut PgTx { tx, statements: Default::default() }, device, &catalog, events)
         })
     }
 
@@ -295,25 +295,61 @@ impl HubStore for PgHub {
     }
 }
 
-struct PgTx<'a, 'b>(&'a mut Transaction<'b>);
+/// A batch's transaction, with each statement prepared once per batch (the
+/// client has no statement cache; preparing per call doubles round trips).
+/// The feed lock is already held (taken at the start of `ingest`).
+struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    statements: std::collections::HashMap<&'static str, postgres::Statement>,
+}
+
+impl PgTx<'_, '_> {
+    fn st(&mut self, sql: &'static str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn one(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<postgres::Row> {
+        let st = self.st(sql)?;
+        Ok(self.tx.query_one(&st, params)?)
+    }
+
+    fn opt(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Option<postgres::Row>> {
+        let st = self.st(sql)?;
+        Ok(self.tx.query_opt(&st, params)?)
+    }
+
+    fn all(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<postgres::Row>> {
+        let st = self.st(sql)?;
+        Ok(self.tx.query(&st, params)?)
+    }
+
+    fn exec(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
+        let st = self.st(sql)?;
+        Ok(self.tx.execute(&st, params)?)
+    }
+}
 
 impl IngestTx for PgTx<'_, '_> {
     fn event_hash(&mut self, id: &str) -> Result<Option<String>> {
-        Ok(self.0.query_opt("SELECT content_hash FROM events WHERE id = $1", &[&id])?.map(|r| r.get(0)))
+        Ok(self.opt("SELECT content_hash FROM events WHERE id = $1", &[&id])?.map(|r| r.get(0)))
     }
 
     fn person_at_site(&mut self, id: &str, site: &str) -> Result<bool> {
-        Ok(self.0.query_one("SELECT count(*) > 0 FROM persons WHERE id = $1 AND site = $2", &[&id, &site])?.get(0))
+        Ok(self.one("SELECT count(*) > 0 FROM persons WHERE id = $1 AND site = $2", &[&id, &site])?.get(0))
     }
 
     fn dose_event_at_site(&mut self, id: &str, site: &str) -> Result<bool> {
-        Ok(self.0.query_one("SELECT count(*) > 0 FROM events WHERE id = $1 AND stream = 'dose' AND site = $2", &[&id, &site])?.get(0))
+        Ok(self.one("SELECT count(*) > 0 FROM events WHERE id = $1 AND stream = 'dose' AND site = $2", &[&id, &site])?.get(0))
     }
 
     fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64> {
         Ok(self
-            .0
-            .query_one(
+            .one(
                 "INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
                 &[&e.id, &e.stream, &e.site, &e.device, &e.person_id, &e.content_hash, &e.body, &e.now],
             )?
@@ -321,11 +357,12 @@ impl IngestTx for PgTx<'_, '_> {
     }
 
     fn feed(&mut self, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()> {
-        feed(self.0, site, device, kind, event_seq, body)
+        self.exec("INSERT INTO feed (site, device, kind, event_seq, body) VALUES ($1, $2, $3, $4, $5)", &[&site, &device, &kind, &event_seq, &body])?;
+        Ok(())
     }
 
     fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()> {
-        self.0.execute(
+        self.exec(
             "INSERT INTO rejections (event_id, device, site, code, message, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&event_id, &device, &site, &code, &message, &now],
         )?;
@@ -333,7 +370,7 @@ impl IngestTx for PgTx<'_, '_> {
     }
 
     fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()> {
-        self.0.execute(
+        self.exec(
             "INSERT INTO persons (id, site, national_id, name_key, birth_date) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date",
             &[&id, &site, &national_id, &name_key, &birth],
@@ -343,22 +380,20 @@ impl IngestTx for PgTx<'_, '_> {
 
     fn same_national_id(&mut self, national_id: &str, site: &str, except: &str) -> Result<Vec<String>> {
         Ok(self
-            .0
-            .query("SELECT id FROM persons WHERE national_id = $1 AND site = $2 AND merged_into IS NULL AND id <> $3", &[&national_id, &site, &except])?
+            .all("SELECT id FROM persons WHERE national_id = $1 AND site = $2 AND merged_into IS NULL AND id <> $3", &[&national_id, &site, &except])?
             .iter()
             .map(|r| r.get(0))
             .collect())
     }
 
     fn merge(&mut self, from: &str, into: &str) -> Result<()> {
-        self.0.execute("UPDATE persons SET merged_into = $2 WHERE id = $1 OR merged_into = $1", &[&from, &into])?;
+        self.exec("UPDATE persons SET merged_into = $2 WHERE id = $1 OR merged_into = $1", &[&from, &into])?;
         Ok(())
     }
 
     fn alike(&mut self, name_key: &str, birth: &str, site: &str, except: &str) -> Result<Vec<(String, Option<String>)>> {
         Ok(self
-            .0
-            .query(
+            .all(
                 "SELECT id, national_id FROM persons WHERE name_key = $1 AND birth_date = $2 AND site = $3 AND id <> $4 AND merged_into IS NULL LIMIT 5",
                 &[&name_key, &birth, &site, &except],
             )?
@@ -368,7 +403,7 @@ impl IngestTx for PgTx<'_, '_> {
     }
 
     fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()> {
-        self.0.execute("INSERT INTO possible_duplicates (a, b, reason, found_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", &[&a, &b, &reason, &now])?;
+        self.exec("INSERT INTO possible_duplicates (a, b, reason, found_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", &[&a, &b, &reason, &now])?;
         Ok(())
     }
 }

@@ -10,6 +10,8 @@ use vaxdesk_hub::{auth, AppState, HubDb};
 pub struct TestHub {
     pub url: String,
     pub db: Arc<HubDb>,
+    /// What the database was opened from (a file path or a URL).
+    pub target: String,
     pub dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
 }
@@ -19,7 +21,7 @@ pub const ADMIN: (&str, &str) = ("admin", "correct horse battery");
 impl TestHub {
     pub fn start() -> TestHub {
         let dir = tempfile::tempdir().unwrap();
-        let db = open_db(&dir);
+        let (db, target) = open_db(&dir);
         db.create_coordinator(ADMIN.0, &auth::hash_password(ADMIN.1).unwrap(), true, &[]).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -27,7 +29,19 @@ impl TestHub {
         let state = AppState::new(db, url.clone());
         let db = state.db.clone();
         runtime.spawn(async move { axum::serve(listener, vaxdesk_hub::router(state)).await });
-        TestHub { url, db, dir, _runtime: runtime }
+        TestHub { url, db, target, dir, _runtime: runtime }
+    }
+
+    /// Another hub process's worth: a second server with its own connections
+    /// to the same database. Returns its URL and the runtime serving it.
+    pub fn second_server(&self) -> (String, tokio::runtime::Runtime) {
+        let db = HubDb::open_target(&self.target).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(db, url.clone());
+        runtime.spawn(async move { axum::serve(listener, vaxdesk_hub::router(state)).await });
+        (url, runtime)
     }
 
     pub fn client(&self) -> Http {
@@ -60,16 +74,17 @@ impl TestHub {
 /// SQLite in the test's directory, or, when `VAXDESK_TEST_PG` names a
 /// PostgreSQL server (`postgres://user@host:port`), a fresh database on it:
 /// the same tests run against both backends.
-pub fn open_db(dir: &tempfile::TempDir) -> HubDb {
-    match std::env::var("VAXDESK_TEST_PG") {
+pub fn open_db(dir: &tempfile::TempDir) -> (HubDb, String) {
+    let target = match std::env::var("VAXDESK_TEST_PG") {
         Ok(server) if !server.is_empty() => {
             let name = format!("hubtest_{}", uuid::Uuid::now_v7().simple());
             let mut admin = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls).unwrap();
             admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            HubDb::open_target(&format!("{server}/{name}")).unwrap()
+            format!("{server}/{name}")
         }
-        _ => HubDb::open(&dir.path().join("hub.db")).unwrap(),
-    }
+        _ => dir.path().join("hub.db").display().to_string(),
+    };
+    (HubDb::open_target(&target).unwrap(), target)
 }
 
 pub fn on_postgres() -> bool {
