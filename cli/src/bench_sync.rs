@@ -119,13 +119,7 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
     let have = hub.db.event_count().map_err(storage)?;
     if have < a.pull {
         let extra = a.pull - have;
-        let (pe, de) = synth::desk_events(&dev.id, SITE, "I", "100004", 0..extra.div_ceil(10), 9);
-        let more: Vec<Incoming> = pe
-            .into_iter()
-            .map(vaxdesk_core::sync::protocol::WireEvent::Person)
-            .chain(de.into_iter().map(vaxdesk_core::sync::protocol::WireEvent::Dose))
-            .map(Incoming::new)
-            .collect();
+        let more = incoming(&dev.id, SITE, "I", "100004", extra.div_ceil(10));
         for chunk in more.chunks(500) {
             hub.db.ingest(&dev, chunk).map_err(storage)?;
         }
@@ -180,16 +174,17 @@ fn ingest_rate(db: &vaxdesk_hub::HubDb, events: u64) -> CliResult<f64> {
     let id = uuid::Uuid::now_v7().to_string();
     let _ = db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token())).map_err(storage)?;
     let dev = db.devices().map_err(storage)?.into_iter().find(|d| d.id == id).ok_or_else(|| storage("no device"))?;
-    let (pe, de) = synth::desk_events(&dev.id, "INGEST", "I", "100003", 0..events / 10, 9);
-    let incoming: Vec<Incoming> = pe
-        .into_iter()
-        .map(vaxdesk_core::sync::protocol::WireEvent::Person)
-        .chain(de.into_iter().map(vaxdesk_core::sync::protocol::WireEvent::Dose))
-        .map(Incoming::new)
-        .collect();
+    let incoming = incoming(&dev.id, "INGEST", "I", "100003", events / 10);
     let t = Instant::now();
     for chunk in incoming.chunks(500) {
         db.ingest(&dev, chunk).map_err(storage)?;
     }
     Ok(incoming.len() as f64 / t.elapsed().as_secs_f64())
+}
+
+/// `persons` generated persons with 9 doses each, as the hub receives them.
+fn incoming(device: &str, site: &str, desk: &str, prefix: &str, persons: u64) -> Vec<Incoming> {
+    use vaxdesk_core::sync::protocol::WireEvent;
+    let (pe, de) = synth::desk_events(device, site, desk, prefix, 0..persons, 9);
+    pe.into_iter().map(WireEvent::Person).chain(de.into_iter().map(WireEvent::Dose)).map(Incoming::new).collect()
 }

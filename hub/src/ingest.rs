@@ -141,20 +141,7 @@ fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEven
 /// A person record must pass the desk's own checks (errors only: warnings
 /// were the volunteer's to confirm).
 fn check_person_record(p: &Person, on: chrono::NaiveDate) -> std::result::Result<(), Reject> {
-    let draft = PersonDraft {
-        id: Some(p.id),
-        national_id: p.national_id.as_ref().map(|n| n.number.clone()),
-        id_kind: p.national_id.as_ref().map(|n| n.kind),
-        full_name: p.full_name.clone(),
-        birth_date: p.birth_date.to_string(),
-        sex: p.sex,
-        phone: p.phone.clone(),
-        address: p.address.clone(),
-        health_insurance: p.health_insurance.clone(),
-        priority_group: p.priority_group.clone(),
-        source: p.source,
-    };
-    let (findings, _) = check_person(&draft, on);
+    let (findings, _) = check_person(&PersonDraft::from(p), on);
     let first_error = findings.iter().find(|f| f.severity == Severity::Error).map(|f| Reject(f.code.as_str(), f.message.clone()));
     match first_error {
         Some(r) => Err(r),

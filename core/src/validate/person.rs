@@ -38,6 +38,25 @@ pub struct PersonDraft {
     pub source: PersonSource,
 }
 
+impl From<&Person> for PersonDraft {
+    /// A person on record as a draft again (to edit, or to re-check).
+    fn from(p: &Person) -> Self {
+        PersonDraft {
+            id: Some(p.id),
+            national_id: p.national_id.as_ref().map(|n| n.number.clone()),
+            id_kind: p.national_id.as_ref().map(|n| n.kind),
+            full_name: p.full_name.clone(),
+            birth_date: p.birth_date.to_string(),
+            sex: p.sex,
+            phone: p.phone.clone(),
+            address: p.address.clone(),
+            health_insurance: p.health_insurance.clone(),
+            priority_group: p.priority_group.clone(),
+            source: p.source,
+        }
+    }
+}
+
 fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -210,6 +229,15 @@ mod tests {
         assert_eq!(p.health_insurance.as_deref(), Some("DN4010123456789"));
         assert_eq!(p.national_id.as_ref().unwrap().kind, IdKind::Cccd);
         assert_eq!(p.name_key(), "nguyen thi hoa");
+    }
+
+    #[test]
+    fn a_person_round_trips_through_a_draft() {
+        let (_, p) = check_person(&draft(), today());
+        let p = p.unwrap();
+        let (f, again) = check_person(&PersonDraft::from(&p), today());
+        assert!(f.is_empty(), "{f}");
+        assert_eq!(again.unwrap(), p);
     }
 
     #[test]
