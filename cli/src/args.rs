@@ -296,6 +296,20 @@ pub enum QrCmd {
     },
     /// Parse the text of a QR code into its fields.
     Parse { text: String },
+    /// Render text as a QR code picture (PNG), as a phone camera would see
+    /// it on a card: for tests and drills.
+    Render {
+        text: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Pixels per module.
+        #[arg(long, default_value_t = 4)]
+        module: u32,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,12 @@ pub fn run(out: Out, c: QrCmd) -> CliResult {
     match c {
         QrCmd::Decode { files } => decode_files(&files),
         QrCmd::Bench { dirs } => bench(out, &dirs),
+        QrCmd::Render { text, out: file, module, width, height } => {
+            let img = crate::qrimage::photo(&text, module, width, height, 8).map_err(Failure::Input)?;
+            img.save(&file).map_err(|e| Failure::Input(format!("out: {}: {e}", file.display())))?;
+            out.show(&json!({ "file": file.display().to_string(), "width": width, "height": height }), || format!("wrote {}", file.display()));
+            Ok(())
+        }
         QrCmd::Parse { text } => {
             let p = payload::parse(&text);
             out.show(&code_json(&text, &p), || format!("{:#?}", p));

@@ -1,0 +1,216 @@
+// The core through its Kotlin bindings, on a desktop JVM, against the real
+// library and a real hub process: what the Android shell will do.
+
+import java.io.File
+import java.net.ServerSocket
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.ByteBuffer
+import java.nio.file.Files
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
+import javax.imageio.ImageIO
+import kotlin.test.AfterTest
+import kotlin.test.BeforeTest
+import kotlin.test.Test
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertTrue
+import org.vaxdesk.core.*
+
+/** The `vaxdesk` binary built beside the library (path from the test script). */
+val VAXDESK: String = System.getProperty("vaxdesk.bin") ?: "target/debug/vaxdesk"
+
+const val HOA = "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Hạ Long, Quảng Ninh|15042021"
+
+/** A hub process on a free loopback port, with a coordinator's set-up done over HTTP. */
+class Hub(dir: File) : AutoCloseable {
+    val port = ServerSocket(0).use { it.localPort }
+    val url = "http://127.0.0.1:$port"
+    private val db = File(dir, "hub.db").path
+    private val process: Process
+    private val http = HttpClient.newHttpClient()
+    private var token = ""
+
+    init {
+        val admin = ProcessBuilder(VAXDESK, "--db", db, "hub", "admin", "create", "--username", "admin", "--password-env", "HUB_PW")
+        admin.environment()["HUB_PW"] = "correct horse battery"
+        check(admin.redirectErrorStream(true).start().waitFor() == 0) { "admin create failed" }
+        process = ProcessBuilder(VAXDESK, "--db", db, "hub", "--listen", "127.0.0.1:$port").redirectErrorStream(true).redirectOutput(File(dir, "hub.log")).start()
+        val deadline = System.currentTimeMillis() + 10_000
+        while (true) {
+            try { java.net.Socket("127.0.0.1", port).close(); break } catch (e: Exception) {
+                check(System.currentTimeMillis() < deadline) { "hub did not start" }
+                Thread.sleep(20)
+            }
+        }
+        token = Regex("\"token\":\"([0-9a-f]+)\"").find(call("POST", "/login", """{"username":"admin","password":"correct horse battery"}"""))!!.groupValues[1]
+        call("PUT", "/sites", """{"code":"QN-01","name":"Trạm y tế Hồng Hải"}""")
+        call("PUT", "/sites/QN-01/desks", """{"code":"D1","name":"Bàn 1"}""")
+        call("POST", "/lots", """{"number":"AZ2107","vaccine":"AZ","expiry":"2099-01-31"}""")
+    }
+
+    fun call(method: String, path: String, body: String): String {
+        val req = HttpRequest.newBuilder(URI.create("$url/api/v1$path"))
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer $token")
+            .method(method, HttpRequest.BodyPublishers.ofString(body)).build()
+        val resp = http.send(req, HttpResponse.BodyHandlers.ofString())
+        check(resp.statusCode() in 200..299) { "$method $path: ${resp.statusCode()} ${resp.body()}" }
+        return resp.body()
+    }
+
+    /** The VXD1: text the coordinator's page shows. */
+    fun enrollmentText(): String {
+        val body = call("POST", "/sites/QN-01/desks/D1/enrollment-codes", "{}")
+        val text = Regex("\"text\":\"((?:[^\"\\\\]|\\\\.)*)\"").find(body)!!.groupValues[1]
+        return text.replace("\\\"", "\"")
+    }
+
+    override fun close() {
+        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS)
+    }
+}
+
+/** A picture file's grey levels, as the camera's Y plane would give them. */
+fun luma(file: File): Triple<ByteArray, Int, Int> {
+    val img = ImageIO.read(file)
+    val out = ByteArray(img.width * img.height)
+    for (y in 0 until img.height) for (x in 0 until img.width) {
+        val rgb = img.getRGB(x, y)
+        out[y * img.width + x] = (((rgb shr 16 and 0xff) * 299 + (rgb shr 8 and 0xff) * 587 + (rgb and 0xff) * 114) / 1000).toByte()
+    }
+    return Triple(out, img.width, img.height)
+}
+
+fun render(text: String, dir: File, w: Int = 640, h: Int = 480): File {
+    val f = File(dir, "code-${text.hashCode()}-$w.png")
+    val p = ProcessBuilder(VAXDESK, "qr", "render", text, "--out", f.path, "--width", "$w", "--height", "$h").redirectErrorStream(true).start()
+    check(p.waitFor() == 0) { p.inputStream.bufferedReader().readText() }
+    return f
+}
+
+class CoreTest {
+    lateinit var dir: File
+
+    @BeforeTest fun setUp() { dir = Files.createTempDirectory("vaxdesk-kt").toFile() }
+    @AfterTest fun tearDown() { dir.deleteRecursively() }
+
+    private fun newDesk(name: String = "desk.db") = Desk.open(File(dir, name).path, null)
+
+    @Test fun enrollScanSaveSyncAndQueue() {
+        Hub(dir).use { hub ->
+            newDesk().use { desk ->
+                val e = desk.enroll(hub.enrollmentText(), "Kotlin test phone")
+                assertEquals("QN-01", e.site)
+                assertEquals("D1", e.desk)
+                desk.syncNow() // brings the hub's catalog with lot AZ2107
+                assertTrue(desk.vaccines().first { it.code == "AZ" }.lots.contains("AZ2107"))
+                desk.startSession("AZ", listOf("AZ2107"))
+
+                // A CCCD card, as text typed or scanned: the draft fills the form.
+                val scanned = Scanner().use { it.parse(HOA) }
+                assertEquals("cccd", scanned.kind)
+                val draft = scanned.draft!!
+                assertEquals("Nguyễn Thị Hoa", draft.fullName)
+                val person = desk.savePerson(draft, emptyList())
+                assertEquals(1, desk.nextDose(person.id).doseNumber.toInt())
+
+                val saved = desk.recordDose(DoseDraftInfo(person.id, null, null, null, null, null, DoseOutcome.VACCINATED, null), emptyList())
+                assertEquals(1, saved.doseNumber!!.toInt())
+                assertEquals(1, desk.todaysDoses().size)
+
+                val sync = desk.syncNow()
+                assertEquals(2uL, sync.pushed)
+                assertEquals(2uL, sync.accepted)
+                val q = desk.queue()
+                assertEquals(0uL, q.pending)
+                assertEquals(2uL, q.accepted)
+                assertTrue(q.toFix.isEmpty())
+                assertEquals(hub.url, desk.status().hub)
+            }
+        }
+    }
+
+    @Test fun refusalsAreTypedExceptionsWithCodes() {
+        newDesk().use { desk ->
+            val bad = PersonDraftInfo(null, "02218700123", false, "Nguyễn Thị Hoa", "1987-05-02", "female", null, null, null, null, null, null, null, "manual")
+            val ex = assertFailsWith<VaxdeskException.Refused> { desk.savePerson(bad, emptyList()) }
+            assertEquals("national_id.length", ex.code)
+            assertEquals("national_id", ex.findings[0].field)
+            assertTrue(ex.findings[0].message.contains("12 digits expected, got 11"))
+
+            // A warning refuses until confirmed, and the confirmation is kept.
+            val male = bad.copy(nationalId = "022187001234", sex = "male")
+            val warned = assertFailsWith<VaxdeskException.Refused> { desk.savePerson(male, emptyList()) }
+            assertEquals(Severity.WARNING, warned.findings[0].severity)
+            val p = desk.savePerson(male, listOf("national_id.sex_mismatch"))
+            assertEquals("male", p.sex)
+
+            assertFailsWith<VaxdeskException.NotSetUp> {
+                desk.recordDose(DoseDraftInfo(p.id, "AZ", "L1", null, null, null, DoseOutcome.VACCINATED, null), listOf("lot.unknown"))
+            }
+            assertFailsWith<VaxdeskException.Input> { desk.person("not-a-uuid") }
+            assertFailsWith<VaxdeskException.Input> { Desk.open(File(dir, "x.db").path, "secret") }
+            val refused = assertFailsWith<VaxdeskException.Sync> { desk.enroll("VXD1:nonsense", null) }
+            assertEquals("sync.bad_code", refused.code)
+        }
+    }
+
+    @Test fun storageErrorsCarryTheirCode() {
+        val garbage = File(dir, "garbage.db")
+        garbage.writeBytes(ByteArray(4096) { 0x42 })
+        val ex = assertFailsWith<VaxdeskException.Storage> { Desk.open(garbage.path, null) }
+        assertEquals("storage.corrupt", ex.code)
+    }
+
+    @Test fun scannerDecodesAFrameInPlaceAndFromACopy() {
+        val (pixels, w, h) = luma(render(HOA, dir))
+        Scanner().use { s ->
+            val copy = s.decodeCopy(pixels, w.toUInt(), h.toUInt(), w.toUInt())
+            assertEquals(listOf("cccd"), copy.map { it.kind })
+            assertEquals("Nguyễn Thị Hoa", copy[0].draft!!.fullName)
+            // A camera plane: a direct buffer, rows padded to a wider stride.
+            val stride = w + 64
+            val plane = ByteBuffer.allocateDirect(stride * h)
+            for (y in 0 until h) { plane.position(y * stride); plane.put(pixels, y * w, w) }
+            plane.position(0)
+            val direct = s.decode(plane, w.toUInt(), h.toUInt(), stride.toUInt())
+            assertEquals(HOA, direct[0].text)
+            assertFailsWith<VaxdeskException.Frame> { s.decodeCopy(ByteArray(10), 100u, 100u, 100u) }
+        }
+    }
+
+    @Test fun eightThreadsSavingAtOnceEachLandsExactlyOnce() {
+        Hub(dir).use { hub ->
+            newDesk().use { desk ->
+                desk.enroll(hub.enrollmentText(), null)
+                desk.syncNow()
+                desk.startSession("AZ", listOf("AZ2107"))
+                val pool = Executors.newFixedThreadPool(8)
+                val doses = java.util.concurrent.ConcurrentLinkedQueue<String>()
+                val futures = (0 until 8).map { t ->
+                    pool.submit {
+                        for (i in 0 until 25) {
+                            val id = "0220%02d%06d".format(90 + t, i)
+                            val name = "Người Thử " + listOf("An", "Bình", "Chi", "Dũng", "Hà", "Lan", "Minh", "Nam")[t]
+                            val draft = PersonDraftInfo(null, id, false, name, "19${90 + t}", "male", null, null, null, null, null, null, null, "manual")
+                            val p = desk.savePerson(draft, emptyList())
+                            doses.add(desk.recordDose(DoseDraftInfo(p.id, null, null, null, null, null, DoseOutcome.VACCINATED, null), emptyList()).id)
+                        }
+                    }
+                }
+                futures.forEach { it.get(120, TimeUnit.SECONDS) }
+                pool.shutdown()
+                assertEquals(200, doses.size)
+                assertEquals(200, doses.toSet().size)
+                assertEquals(200, desk.todaysDoses().size)
+                assertEquals(400uL, desk.queue().pending)
+                val sync = desk.syncNow()
+                assertEquals(400uL, sync.accepted)
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Generates the Kotlin bindings from the built library (library mode).
+fn main() {
+    uniffi::uniffi_bindgen_main()
+}

@@ -1,0 +1,436 @@
+//! Records that cross the FFI, and their conversions from and to the core's
+//! types. Dates and times cross as ISO 8601 text; ids as UUID text.
+
+use vaxdesk_core::desk::DoseDraft;
+use vaxdesk_core::model::{Address, DoseEvent, DoseRecord, EventId, IdKind, Outcome, Person, PersonId, PersonSource, Session, Sex};
+use vaxdesk_core::qr::decode::Code;
+use vaxdesk_core::qr::payload::{self, Payload};
+use vaxdesk_core::search::SearchPage;
+use vaxdesk_core::store::OutboxEntry;
+use vaxdesk_core::sync::SyncReport;
+use vaxdesk_core::validate::{self, NextDose, NextDoseKind, PersonDraft};
+
+use crate::VaxdeskError;
+
+fn input(field: &str, detail: String) -> VaxdeskError {
+    VaxdeskError::Input { field: field.into(), detail }
+}
+
+pub(crate) fn person_id(s: &str) -> Result<PersonId, VaxdeskError> {
+    s.parse().map_err(|_| input("person_id", format!("person_id: a UUID expected, got {s:?}")))
+}
+
+pub(crate) fn event_id(s: &str) -> Result<EventId, VaxdeskError> {
+    s.parse().map_err(|_| input("id", format!("id: a UUID expected, got {s:?}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Finding {
+    pub code: String,
+    pub severity: Severity,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<validate::Finding> for Finding {
+    fn from(f: validate::Finding) -> Self {
+        Finding {
+            code: f.code.as_str().to_string(),
+            severity: match f.severity {
+                validate::Severity::Error => Severity::Error,
+                validate::Severity::Warning => Severity::Warning,
+            },
+            field: f.field,
+            message: f.message,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrollment {
+    pub device_id: String,
+    pub site: String,
+    pub site_name: String,
+    pub desk: String,
+    pub desk_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SessionInfo {
+    pub date: String,
+    pub site: String,
+    pub desk: String,
+    pub vaccine: String,
+    pub lots: Vec<String>,
+}
+
+impl From<Session> for SessionInfo {
+    fn from(s: Session) -> Self {
+        SessionInfo { date: s.date.to_string(), site: s.site, desk: s.desk, vaccine: s.vaccine, lots: s.lots }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VaccineInfo {
+    pub code: String,
+    pub name: String,
+    pub lots: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PersonInfo {
+    pub id: String,
+    pub national_id: Option<String>,
+    pub full_name: String,
+    pub birth_date: String,
+    /// `male` or `female`.
+    pub sex: Option<String>,
+    pub phone: Option<String>,
+    pub source: String,
+}
+
+fn sex_text(s: Sex) -> String {
+    match s {
+        Sex::Male => "male".into(),
+        Sex::Female => "female".into(),
+    }
+}
+
+fn source_text(s: PersonSource) -> String {
+    match s {
+        PersonSource::CccdQr => "cccd-qr".into(),
+        PersonSource::HealthQr => "health-qr".into(),
+        PersonSource::Manual => "manual".into(),
+    }
+}
+
+impl From<Person> for PersonInfo {
+    fn from(p: Person) -> Self {
+        PersonInfo {
+            id: p.id.to_string(),
+            national_id: p.national_id.map(|n| n.number),
+            full_name: p.full_name,
+            birth_date: p.birth_date.to_string(),
+            sex: p.sex.map(sex_text),
+            phone: p.phone,
+            source: source_text(p.source),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SearchResult {
+    pub hits: Vec<PersonInfo>,
+    pub total: u32,
+    /// More may match: ask for a birth year or another word.
+    pub truncated: bool,
+}
+
+impl From<SearchPage> for SearchResult {
+    fn from(p: SearchPage) -> Self {
+        SearchResult { hits: p.hits.into_iter().map(|h| h.person.into()).collect(), total: p.total, truncated: p.truncated }
+    }
+}
+
+/// A person as typed or scanned, before checks. Text as entered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct PersonDraftInfo {
+    pub id: Option<String>,
+    pub national_id: Option<String>,
+    /// The number is an old CMND even with 12 digits.
+    pub cmnd: bool,
+    pub full_name: String,
+    pub birth_date: String,
+    pub sex: Option<String>,
+    pub phone: Option<String>,
+    pub health_insurance: Option<String>,
+    pub priority_group: Option<String>,
+    pub address_line: Option<String>,
+    pub province_code: Option<String>,
+    pub district_code: Option<String>,
+    pub ward_code: Option<String>,
+    /// `cccd-qr`, `health-qr` or `manual`.
+    pub source: String,
+}
+
+impl TryFrom<PersonDraftInfo> for PersonDraft {
+    type Error = VaxdeskError;
+    fn try_from(d: PersonDraftInfo) -> Result<Self, VaxdeskError> {
+        let sex = match d.sex.as_deref() {
+            None | Some("") => None,
+            Some("male") => Some(Sex::Male),
+            Some("female") => Some(Sex::Female),
+            Some(other) => return Err(input("sex", format!("sex: male or female expected, got {other:?}"))),
+        };
+        let source = match d.source.as_str() {
+            "cccd-qr" => PersonSource::CccdQr,
+            "health-qr" => PersonSource::HealthQr,
+            _ => PersonSource::Manual,
+        };
+        Ok(PersonDraft {
+            id: d.id.as_deref().map(person_id).transpose()?,
+            national_id: d.national_id,
+            id_kind: d.cmnd.then_some(IdKind::Cmnd),
+            full_name: d.full_name,
+            birth_date: d.birth_date,
+            sex,
+            phone: d.phone,
+            address: Address { line: d.address_line, province_code: d.province_code, district_code: d.district_code, ward_code: d.ward_code },
+            health_insurance: d.health_insurance,
+            priority_group: d.priority_group,
+            source,
+        })
+    }
+}
+
+impl From<PersonDraft> for PersonDraftInfo {
+    fn from(d: PersonDraft) -> Self {
+        PersonDraftInfo {
+            id: d.id.map(|i| i.to_string()),
+            national_id: d.national_id,
+            cmnd: d.id_kind == Some(IdKind::Cmnd),
+            full_name: d.full_name,
+            birth_date: d.birth_date,
+            sex: d.sex.map(sex_text),
+            phone: d.phone,
+            health_insurance: d.health_insurance,
+            priority_group: d.priority_group,
+            address_line: d.address.line,
+            province_code: d.address.province_code,
+            district_code: d.address.district_code,
+            ward_code: d.address.ward_code,
+            source: source_text(d.source),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NextDoseInfo {
+    /// `primary`, `booster` or `complete`.
+    pub kind: String,
+    pub dose_number: u8,
+    pub earliest: Option<String>,
+    pub recommended: Option<String>,
+    pub vaccines: Vec<String>,
+}
+
+impl From<NextDose> for NextDoseInfo {
+    fn from(n: NextDose) -> Self {
+        let kind = match n.kind {
+            NextDoseKind::Primary => "primary",
+            NextDoseKind::Booster => "booster",
+            NextDoseKind::Complete => "complete",
+        };
+        NextDoseInfo {
+            kind: kind.into(),
+            dose_number: n.dose_number,
+            earliest: n.earliest.map(|d| d.to_string()),
+            recommended: n.recommended.map(|d| d.to_string()),
+            vaccines: n.vaccines,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DoseOutcome {
+    Vaccinated,
+    Deferred,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DoseDraftInfo {
+    pub person_id: String,
+    /// Default: today's session.
+    pub vaccine: Option<String>,
+    pub lot: Option<String>,
+    pub lot_expiry: Option<String>,
+    pub dose_number: Option<u8>,
+    /// RFC 3339; default now.
+    pub administered_at: Option<String>,
+    pub outcome: DoseOutcome,
+    pub note: Option<String>,
+}
+
+impl TryFrom<DoseDraftInfo> for DoseDraft {
+    type Error = VaxdeskError;
+    fn try_from(d: DoseDraftInfo) -> Result<Self, VaxdeskError> {
+        let lot_expiry = d
+            .lot_expiry
+            .as_deref()
+            .map(|s| s.parse::<chrono::NaiveDate>().map_err(|_| input("lot_expiry", format!("lot_expiry: YYYY-MM-DD expected, got {s:?}"))))
+            .transpose()?;
+        let administered_at = d
+            .administered_at
+            .as_deref()
+            .map(|s| chrono::DateTime::parse_from_rfc3339(s).map_err(|_| input("administered_at", format!("administered_at: RFC 3339 expected, got {s:?}"))))
+            .transpose()?;
+        Ok(DoseDraft {
+            person: person_id(&d.person_id)?,
+            vaccine: d.vaccine,
+            lot: d.lot,
+            lot_expiry,
+            dose_number: d.dose_number,
+            administered_at,
+            outcome: match d.outcome {
+                DoseOutcome::Vaccinated => Outcome::Vaccinated,
+                DoseOutcome::Deferred => Outcome::Deferred,
+                DoseOutcome::Refused => Outcome::Refused,
+            },
+            note: d.note,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DoseInfo {
+    /// The record's id (amends and voids point at it).
+    pub id: String,
+    pub person_id: String,
+    pub desk: String,
+    pub vaccine: String,
+    pub lot: Option<String>,
+    pub lot_expiry: Option<String>,
+    pub dose_number: Option<u8>,
+    pub administered_at: String,
+    pub outcome: DoseOutcome,
+    pub amended: bool,
+}
+
+fn outcome(o: Outcome) -> DoseOutcome {
+    match o {
+        Outcome::Vaccinated => DoseOutcome::Vaccinated,
+        Outcome::Deferred => DoseOutcome::Deferred,
+        Outcome::Refused => DoseOutcome::Refused,
+    }
+}
+
+impl From<DoseRecord> for DoseInfo {
+    fn from(r: DoseRecord) -> Self {
+        DoseInfo {
+            id: r.id.to_string(),
+            person_id: r.person_id.to_string(),
+            desk: r.desk,
+            vaccine: r.dose.vaccine,
+            lot: r.dose.lot,
+            lot_expiry: r.dose.lot_expiry.map(|d| d.to_string()),
+            dose_number: r.dose.dose_number,
+            administered_at: r.dose.administered_at.to_rfc3339(),
+            outcome: outcome(r.dose.outcome),
+            amended: r.amended,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SavedEvent {
+    pub id: String,
+    /// `record`, `amend` or `void`.
+    pub kind: String,
+    pub dose_number: Option<u8>,
+    /// Warning codes stored with the event as confirmed.
+    pub confirmed: Vec<String>,
+}
+
+impl From<DoseEvent> for SavedEvent {
+    fn from(e: DoseEvent) -> Self {
+        SavedEvent { id: e.id.to_string(), kind: e.kind.as_str().into(), dose_number: e.dose.and_then(|d| d.dose_number), confirmed: e.confirmed }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ToFix {
+    pub event_id: String,
+    pub stream: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+impl From<OutboxEntry> for ToFix {
+    fn from(e: OutboxEntry) -> Self {
+        ToFix { event_id: e.event_id, stream: e.stream, code: e.reject_code, message: e.reject_message }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QueueInfo {
+    pub pending: u64,
+    pub sent: u64,
+    pub accepted: u64,
+    pub to_fix: Vec<ToFix>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncInfo {
+    pub pushed: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub pulled: u64,
+    pub retries: u64,
+    pub bytes_sent: u64,
+}
+
+impl From<SyncReport> for SyncInfo {
+    fn from(r: SyncReport) -> Self {
+        SyncInfo { pushed: r.pushed, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, pulled: r.pulled, retries: r.retries, bytes_sent: r.bytes_sent }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StatusInfo {
+    pub hub: Option<String>,
+    pub last_sync: Option<String>,
+    pub device_id: String,
+    pub site: Option<String>,
+    pub desk: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FieldErrorInfo {
+    pub field: String,
+    pub message: String,
+}
+
+/// A scanned (or typed) code: what it is, its problems, and the person
+/// draft it fills in, if any.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ScanResult {
+    pub text: String,
+    /// `cccd`, `health`, `hc1`, `enroll` or `unknown`.
+    pub kind: String,
+    pub errors: Vec<FieldErrorInfo>,
+    pub draft: Option<PersonDraftInfo>,
+    /// Fields a PC-Covid code masks, for the volunteer to complete.
+    pub masked_fields: Vec<String>,
+    /// The decoder step that read it (None for typed text).
+    pub step: Option<String>,
+}
+
+impl ScanResult {
+    pub(crate) fn from_code(c: Code) -> ScanResult {
+        ScanResult::from_text(c.text, Some(c.step.to_string()))
+    }
+
+    pub(crate) fn from_text(text: String, step: Option<String>) -> ScanResult {
+        let p = payload::parse(&text);
+        let masked_fields = match &p {
+            Payload::Health(h) => h.value.as_ref().map(|v| v.masked_fields().into_iter().map(str::to_string).collect()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        ScanResult {
+            kind: p.kind().into(),
+            errors: p.errors().iter().map(|e| FieldErrorInfo { field: e.field.clone(), message: e.message.clone() }).collect(),
+            draft: p.person_draft().map(Into::into),
+            masked_fields,
+            step,
+            text,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! vaxdesk-ffi: the core's surface for the Android shell, through uniffi.
+//! Thin by design: records that mirror the core's types, two objects
+//! (`Desk`, `Scanner`) that hold the core's and forward calls, and one error
+//! enum with stable codes. No decision is taken here. Every call blocks and
+//! is safe from many threads at once; Kotlin calls them off the main thread.
+//! See `docs/adr/0004-ffi-surface.md`.
+
+mod convert;
+mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use vaxdesk_core::desk::Desk as CoreDesk;
+use vaxdesk_core::qr::decode::{decode, Frame};
+use vaxdesk_core::search::SearchQuery;
+use vaxdesk_core::sync::engine::{META_HUB, META_LAST_SYNC};
+use vaxdesk_core::sync::SyncOptions;
+
+pub use convert::*;
+pub use error::VaxdeskError;
+
+uniffi::setup_scaffolding!();
+
+type Result<T> = std::result::Result<T, VaxdeskError>;
+
+/// One volunteer's desk: its database, catalog and sync state.
+#[derive(Debug, uniffi::Object)]
+pub struct Desk {
+    inner: CoreDesk,
+}
+
+#[uniffi::export]
+impl Desk {
+    /// Open (or create) the desk's database. `passphrase` is for encryption
+    /// at rest, which this build does not have yet: passing one is refused
+    /// rather than silently ignored.
+    #[uniffi::constructor]
+    pub fn open(path: String, passphrase: Option<String>) -> Result<Arc<Self>> {
+        if passphrase.is_some_and(|p| !p.is_empty()) {
+            return Err(VaxdeskError::Input { field: "passphrase".into(), detail: "passphrase: encryption at rest is not in this build".into() });
+        }
+        Ok(Arc::new(Desk { inner: CoreDesk::open(&path)? }))
+    }
+
+    pub fn device_id(&self) -> String {
+        self.inner.config().device_id
+    }
+
+    /// Enroll with the hub named in a scanned `VXD1:` code.
+    pub fn enroll(&self, code_text: String, device_name: Option<String>) -> Result<Enrollment> {
+        let r = vaxdesk_core::sync::enroll(&self.inner, &code_text, device_name.as_deref())?;
+        Ok(Enrollment { device_id: r.device_id, site: r.site.code, site_name: r.site.name, desk: r.desk.code, desk_name: r.desk.name })
+    }
+
+    pub fn start_session(&self, vaccine: String, lots: Vec<String>) -> Result<SessionInfo> {
+        Ok(self.inner.start_session(&vaccine, &lots)?.into())
+    }
+
+    pub fn session(&self) -> Result<Option<SessionInfo>> {
+        Ok(self.inner.session()?.map(Into::into))
+    }
+
+    /// Vaccines and lots of the catalog in force, for the session screen.
+    pub fn vaccines(&self) -> Vec<VaccineInfo> {
+        let c = self.inner.catalog();
+        c.vaccines.iter().map(|v| VaccineInfo { code: v.code.clone(), name: v.name.clone(), lots: c.lots_of(&v.code).map(|l| l.number.clone()).collect() }).collect()
+    }
+
+    pub fn find(&self, text: String, birth_year: Option<i32>, page: u32) -> Result<SearchResult> {
+        let q = SearchQuery { text, birth_year, page, per_page: 20 };
+        Ok(self.inner.find(&q)?.into())
+    }
+
+    pub fn person(&self, id: String) -> Result<PersonInfo> {
+        Ok(self.inner.person(convert::person_id(&id)?)?.into())
+    }
+
+    /// What a checked person draft would find (errors and warnings by field).
+    pub fn check_person(&self, draft: PersonDraftInfo) -> Result<Vec<Finding>> {
+        let (f, _) = self.inner.check_person(&draft.try_into()?)?;
+        Ok(f.0.into_iter().map(Into::into).collect())
+    }
+
+    pub fn save_person(&self, draft: PersonDraftInfo, confirmed: Vec<String>) -> Result<PersonInfo> {
+        Ok(self.inner.save_person(&draft.try_into()?, &confirmed)?.into())
+    }
+
+    pub fn next_dose(&self, person_id: String) -> Result<NextDoseInfo> {
+        Ok(self.inner.next_dose(convert::person_id(&person_id)?)?.into())
+    }
+
+    pub fn history(&self, person_id: String) -> Result<Vec<DoseInfo>> {
+        Ok(self.inner.history(convert::person_id(&person_id)?)?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn check_dose(&self, draft: DoseDraftInfo) -> Result<Vec<Finding>> {
+        let (f, _) = self.inner.check_dose(&draft.try_into()?)?;
+        Ok(f.0.into_iter().map(Into::into).collect())
+    }
+
+    pub fn record_dose(&self, draft: DoseDraftInfo, confirmed: Vec<String>) -> Result<SavedEvent> {
+        Ok(self.inner.record_dose(&draft.try_into()?, &confirmed)?.into())
+    }
+
+    pub fn amend_dose(&self, id: String, draft: DoseDraftInfo, reason: String, confirmed: Vec<String>) -> Result<SavedEvent> {
+        Ok(self.inner.amend_dose(convert::event_id(&id)?, &draft.try_into()?, &reason, &confirmed)?.into())
+    }
+
+    pub fn void_dose(&self, id: String, reason: String) -> Result<SavedEvent> {
+        Ok(self.inner.void_dose(convert::event_id(&id)?, &reason)?.into())
+    }
+
+    pub fn todays_doses(&self) -> Result<Vec<DoseInfo>> {
+        Ok(self.inner.todays_doses(true)?.into_iter().map(Into::into).collect())
+    }
+
+    /// Pending, sent, accepted, and the to-fix list with the hub's reasons.
+    pub fn queue(&self) -> Result<QueueInfo> {
+        let q = self.inner.queue()?;
+        let to_fix = self.inner.store().outbox_entries(vaxdesk_core::store::OutboxState::ToFix, 500)?;
+        Ok(QueueInfo { pending: q.pending, sent: q.sent, accepted: q.accepted, to_fix: to_fix.into_iter().map(Into::into).collect() })
+    }
+
+    /// Push and pull now (blocking; retries with backoff inside).
+    pub fn sync_now(&self) -> Result<SyncInfo> {
+        Ok(vaxdesk_core::sync::sync_once(&self.inner, &SyncOptions::default())?.into())
+    }
+
+    pub fn status(&self) -> Result<StatusInfo> {
+        let s = self.inner.store();
+        let c = self.inner.config();
+        Ok(StatusInfo { hub: s.meta(META_HUB)?, last_sync: s.meta(META_LAST_SYNC)?, device_id: c.device_id, site: c.site, desk: c.desk })
+    }
+}
+
+/// Reads QR codes from camera frames.
+#[derive(Debug, Default, uniffi::Object)]
+pub struct Scanner {}
+
+#[uniffi::export]
+impl Scanner {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Scanner {})
+    }
+
+    /// Decode a luma plane read in place (a direct ByteBuffer from Kotlin:
+    /// the Y plane of YUV_420_888, with its row stride).
+    pub fn decode(&self, frame: &[u8], width: u32, height: u32, stride: u32) -> Result<Vec<ScanResult>> {
+        let f = Frame::new(frame, width as usize, height as usize, stride as usize)?;
+        Ok(decode(&f).into_iter().map(ScanResult::from_code).collect())
+    }
+
+    /// The same from a copied ByteArray (for callers that hold one).
+    pub fn decode_copy(&self, frame: Vec<u8>, width: u32, height: u32, stride: u32) -> Result<Vec<ScanResult>> {
+        self.decode(&frame, width, height, stride)
+    }
+
+    /// Parse text typed or pasted instead of scanned.
+    pub fn parse(&self, text: String) -> ScanResult {
+        ScanResult::from_text(text, None)
+    }
+
+    /// Milliseconds per decode of `frame`, measured inside Rust over
+    /// `repeat` runs: the baseline for the FFI overhead benchmark.
+    pub fn time_decode_in_rust(&self, frame: &[u8], width: u32, height: u32, stride: u32, repeat: u32) -> Result<f64> {
+        let f = Frame::new(frame, width as usize, height as usize, stride as usize)?;
+        let t = Instant::now();
+        for _ in 0..repeat.max(1) {
+            std::hint::black_box(decode(&f));
+        }
+        Ok(t.elapsed().as_secs_f64() * 1000.0 / f64::from(repeat.max(1)))
+    }
+}
+
+/// Does nothing: the cost of crossing the FFI, for the benchmark.
+#[uniffi::export]
+pub fn noop() {}
+
+/// The library's version, for the about screen.
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
