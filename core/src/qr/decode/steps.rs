@@ -1,6 +1,9 @@
 //! The decoder's steps after reading the frame as it is. Each prepares one
 //! variant of the frame for rqrr; `decode` tries them in order and stops at
 //! the first that reads a code, so cheap, often-sufficient steps come first.
+//! The variants combine a scale (half, quarter, double) with a binarisation
+//! (rqrr's own row threshold, or a 2-D local mean with a wide or fine
+//! window): codes come small or large, and light comes even or with glare.
 
 use super::Frame;
 
@@ -40,6 +43,10 @@ pub(super) const PIPELINE: &[Step] = &[
     Step { name: "stretched", prepare: |l| stretch(l).map(|s| (s, 1.0)) },
     Step { name: "double", prepare: |l| (l.width.max(l.height) <= 640).then(|| (double(l), 0.5)) },
     Step { name: "inverted", prepare: |l| Some((invert(l), 1.0)) },
+    Step { name: "half-local-mean", prepare: |l| (l.width.min(l.height) >= 480).then(|| (local_mean_threshold(&half(l)), 2.0)) },
+    Step { name: "quarter-local-mean", prepare: |l| (l.width.min(l.height) >= 600).then(|| (local_mean_threshold(&half(&half(l))), 4.0)) },
+    Step { name: "local-mean-fine", prepare: |l| Some((local_mean_threshold_window(&smooth(l), 40), 1.0)) },
+    Step { name: "double-local-mean", prepare: |l| (l.width.max(l.height) <= 640).then(|| (local_mean_threshold(&double(l)), 0.5)) },
 ];
 
 /// Half size by 2×2 averaging: big frames of blurred codes read better
@@ -138,6 +145,12 @@ pub fn smooth(l: &Luma) -> Luma {
 /// along rows only, which noise and uneven light defeat; a 2-D window is
 /// steadier. The window is an eighth of the shorter side.
 pub fn local_mean_threshold(l: &Luma) -> Luma {
+    local_mean_threshold_window(l, 16)
+}
+
+/// The same with a window of 1/`divisor` of the shorter side: smaller
+/// windows follow faster changes of light (glare across a card).
+pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
     let (w, h) = (l.width, l.height);
     let mut integral = vec![0u64; (w + 1) * (h + 1)];
     for y in 0..h {
@@ -147,7 +160,7 @@ pub fn local_mean_threshold(l: &Luma) -> Luma {
             integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
         }
     }
-    let r = (w.min(h) / 16).max(4);
+    let r = (w.min(h) / divisor.max(1)).max(4);
     let mut px = vec![0u8; w * h];
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
@@ -223,6 +236,23 @@ mod tests {
         for (x, y, dark) in [(3, 3, true), (9, 3, false), (183, 3, true), (189, 3, false), (99, 99, true), (105, 99, false)] {
             assert_eq!(b.px[y * 200 + x] == 0, dark, "({x},{y})");
         }
+    }
+
+    #[test]
+    fn a_smaller_window_follows_a_local_glare_spot() {
+        // Fine modules, and a bright glare spot over part of them: inside the
+        // spot a dark module is brighter than the wide window's mean.
+        let l = img(400, 400, |x, y| {
+            let glare = if (150..250).contains(&x) && (150..250).contains(&y) { 110 } else { 0 };
+            let base = if (x / 3 + y / 3) % 2 == 0 { 40 } else { 120 };
+            (base + glare).min(255) as u8
+        });
+        let fine = local_mean_threshold_window(&l, 40);
+        // (201, 201) is a dark module inside the glare, (204, 201) a light one.
+        assert_eq!(fine.px[201 * 400 + 201], 0);
+        assert_eq!(fine.px[201 * 400 + 204], 255);
+        assert_eq!(local_mean_threshold_window(&l, 16), local_mean_threshold(&l));
+        assert!(fine.px.iter().all(|&p| p == 0 || p == 255));
     }
 
     #[test]
