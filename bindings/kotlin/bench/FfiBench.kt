@@ -4,23 +4,12 @@
 
 import java.io.File
 import java.nio.ByteBuffer
-import javax.imageio.ImageIO
 import org.vaxdesk.core.*
-
-fun lumaOf(file: File): Triple<ByteArray, Int, Int> {
-    val img = ImageIO.read(file)
-    val out = ByteArray(img.width * img.height)
-    for (y in 0 until img.height) for (x in 0 until img.width) {
-        val rgb = img.getRGB(x, y)
-        out[y * img.width + x] = (((rgb shr 16 and 0xff) * 299 + (rgb shr 8 and 0xff) * 587 + (rgb and 0xff) * 114) / 1000).toByte()
-    }
-    return Triple(out, img.width, img.height)
-}
 
 fun median(xs: List<Double>) = xs.sorted()[xs.size / 2]
 
 fun main(args: Array<String>) {
-    val (pixels, w, h) = lumaOf(File(args[0]))
+    val (pixels, w, h) = luma(File(args[0]))
     val rounds = 200
     Scanner().use { s ->
         val direct = ByteBuffer.allocateDirect(pixels.size).put(pixels).flip() as ByteBuffer

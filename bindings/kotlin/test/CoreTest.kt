@@ -11,7 +11,6 @@ import java.nio.ByteBuffer
 import java.nio.file.Files
 import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
-import javax.imageio.ImageIO
 import kotlin.test.AfterTest
 import kotlin.test.BeforeTest
 import kotlin.test.Test
@@ -72,17 +71,6 @@ class Hub(dir: File) : AutoCloseable {
     override fun close() {
         process.destroyForcibly().waitFor(5, TimeUnit.SECONDS)
     }
-}
-
-/** A picture file's grey levels, as the camera's Y plane would give them. */
-fun luma(file: File): Triple<ByteArray, Int, Int> {
-    val img = ImageIO.read(file)
-    val out = ByteArray(img.width * img.height)
-    for (y in 0 until img.height) for (x in 0 until img.width) {
-        val rgb = img.getRGB(x, y)
-        out[y * img.width + x] = (((rgb shr 16 and 0xff) * 299 + (rgb shr 8 and 0xff) * 587 + (rgb and 0xff) * 114) / 1000).toByte()
-    }
-    return Triple(out, img.width, img.height)
 }
 
 fun render(text: String, dir: File, w: Int = 640, h: Int = 480): File {
