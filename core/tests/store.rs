@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use rusqlite::Connection;
-use vaxdesk_core::desk::{Desk, DoseDraft};
+use vaxdesk_core::desk::Desk;
 use vaxdesk_core::search::SearchQuery;
 use vaxdesk_core::store::{OpenOptions, Store, StoreError, LATEST_VERSION};
 use vaxdesk_core::Error;
@@ -122,9 +122,7 @@ fn locked_database_gives_locked_and_writes_nothing() {
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let opts = OpenOptions { busy_timeout: Duration::from_millis(200), ..Default::default() };
     let desk = Desk::open_with(t.path(), &opts).unwrap().with_clock(clinic_now);
-    let mut d = DoseDraft::vaccinated(p.id);
-    d.vaccine = Some("AZ".into());
-    d.lot = Some("AZ2107".into());
+    let d = az_dose(p.id);
     let err = desk.record_dose(&d, &[]).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Locked { .. })), "{err:?}");
     other.execute_batch("ROLLBACK").unwrap();
@@ -138,9 +136,7 @@ fn locked_database_gives_locked_and_writes_nothing() {
 fn events_are_append_only_even_to_raw_sql() {
     let t = desk();
     let p = add(&t.desk, &hoa());
-    let mut d = DoseDraft::vaccinated(p.id);
-    d.vaccine = Some("AZ".into());
-    d.lot = Some("AZ2107".into());
+    let d = az_dose(p.id);
     t.desk.record_dose(&d, &[]).unwrap();
     let c = Connection::open(t.path()).unwrap();
     for sql in ["UPDATE dose_events SET body = '{}'", "DELETE FROM dose_events", "UPDATE person_events SET body = '{}'", "DELETE FROM person_events"] {
@@ -153,9 +149,7 @@ fn events_are_append_only_even_to_raw_sql() {
 fn save_writes_event_projection_and_outbox_together() {
     let t = desk();
     let p = add(&t.desk, &hoa());
-    let mut d = DoseDraft::vaccinated(p.id);
-    d.vaccine = Some("AZ".into());
-    d.lot = Some("AZ2107".into());
+    let d = az_dose(p.id);
     let e = t.desk.record_dose(&d, &[]).unwrap();
     let c = Connection::open(t.path()).unwrap();
     let n = |sql: &str| -> i64 { c.query_row(sql, [e.id.to_string()], |r| r.get(0)).unwrap() };
@@ -170,9 +164,7 @@ fn save_writes_event_projection_and_outbox_together() {
 fn a_failed_transaction_leaves_no_trace() {
     let t = desk();
     let p = add(&t.desk, &hoa());
-    let mut d = DoseDraft::vaccinated(p.id);
-    d.vaccine = Some("AZ".into());
-    d.lot = Some("AZ2107".into());
+    let d = az_dose(p.id);
     let e = t.desk.record_dose(&d, &[]).unwrap();
     // The same event again: the event insert is refused, and with it the
     // projection and outbox writes of that transaction.

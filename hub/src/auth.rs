@@ -50,6 +50,20 @@ fn bearer(parts: &Parts) -> Option<String> {
     v.strip_prefix("Bearer ").map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
+/// Look up whoever the request's bearer token belongs to (by its hash), on
+/// the blocking pool.
+async fn by_token<T: Send + 'static>(
+    parts: &Parts,
+    state: &AppState,
+    what: &str,
+    find: impl FnOnce(&crate::db::HubDb, &str) -> crate::db::Result<Option<T>> + Send + 'static,
+) -> Result<Option<T>, HubError> {
+    let token = bearer(parts).ok_or_else(|| HubError::unauthorized(format!("Authorization: Bearer <{what}> required")))?;
+    let db = state.db.clone();
+    let hash = hash_token(&token);
+    Ok(tokio::task::spawn_blocking(move || find(&db, &hash)).await??)
+}
+
 /// A desk, by its device token. A revoked device is refused at once.
 #[derive(Debug, Clone)]
 pub struct DeskAuth(pub Device);
@@ -58,10 +72,7 @@ impl FromRequestParts<AppState> for DeskAuth {
     type Rejection = HubError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(|| HubError::unauthorized("Authorization: Bearer <device token> required"))?;
-        let db = state.db.clone();
-        let hash = hash_token(&token);
-        let device = tokio::task::spawn_blocking(move || db.device_by_token(&hash)).await??;
+        let device = by_token(parts, state, "device token", |db, hash| db.device_by_token(hash)).await?;
         device.map(DeskAuth).ok_or_else(|| HubError::unauthorized("unknown or revoked device token"))
     }
 }
@@ -74,10 +85,7 @@ impl FromRequestParts<AppState> for CoordinatorAuth {
     type Rejection = HubError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(|| HubError::unauthorized("Authorization: Bearer <session token> required (POST /api/v1/login)"))?;
-        let db = state.db.clone();
-        let hash = hash_token(&token);
-        let who = tokio::task::spawn_blocking(move || db.session(&hash)).await??;
+        let who = by_token(parts, state, "session token (POST /api/v1/login)", |db, hash| db.session(hash)).await?;
         who.map(CoordinatorAuth).ok_or_else(|| HubError::unauthorized("unknown or expired session"))
     }
 }

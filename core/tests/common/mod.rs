@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use vaxdesk_core::catalog::{Catalog, Lot};
-use vaxdesk_core::desk::Desk;
-use vaxdesk_core::model::{Person, Sex};
+use vaxdesk_core::desk::{Desk, DoseDraft};
+use vaxdesk_core::model::{Person, PersonId, Sex};
 use vaxdesk_core::validate::PersonDraft;
 
 pub const CLINIC_MORNING: &str = "2021-10-05T02:00:00Z"; // 09:00 in Vietnam
@@ -69,4 +69,9 @@ pub fn hoa() -> PersonDraft {
 
 pub fn add(desk: &Desk, d: &PersonDraft) -> Person {
     desk.save_person(d, &[]).unwrap()
+}
+
+/// A first AstraZeneca dose from the catalog's good lot, given now.
+pub fn az_dose(person: PersonId) -> DoseDraft {
+    DoseDraft { vaccine: Some("AZ".into()), lot: Some("AZ2107".into()), ..DoseDraft::vaccinated(person) }
 }
