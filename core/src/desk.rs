@@ -280,6 +280,24 @@ impl Desk {
         }
     }
 
+    /// The person on record that a scanned or typed draft is about: the
+    /// holder of its national id; failing that (a PC-Covid code masks the
+    /// id), the only person with the same name and birth year.
+    pub fn match_draft(&self, draft: &PersonDraft) -> Result<Option<Person>> {
+        let id: String = draft.national_id.as_deref().unwrap_or("").chars().filter(char::is_ascii_digit).collect();
+        if id.len() >= 9 && !draft.national_id.as_deref().unwrap_or("").contains('*') {
+            return Ok(self.store.person_by_national_id(&id)?);
+        }
+        let year = draft.birth_date.parse::<crate::model::BirthDate>().ok().map(|b| b.year());
+        let name = crate::fold::fold(&draft.full_name);
+        if name.is_empty() || year.is_none() {
+            return Ok(None);
+        }
+        let q = SearchQuery { birth_year: year, per_page: 3, ..SearchQuery::new(draft.full_name.clone()) };
+        let same: Vec<Person> = self.find(&q)?.hits.into_iter().map(|h| h.person).filter(|p| crate::fold::fold(&p.full_name) == name).collect();
+        Ok(if same.len() == 1 { same.into_iter().next() } else { None })
+    }
+
     pub fn person(&self, id: PersonId) -> Result<Person> {
         self.store.person(id)?.ok_or_else(|| Error::NotFound { what: "person", id: id.to_string() })
     }
@@ -375,7 +393,40 @@ impl Desk {
         Ok((state.map(|(root, _)| root), validate::check_correction(t, person, reason)))
     }
 
+    /// Correct a dose record, as the queue's "fix" does. When the hub has the
+    /// record this is an amend. When the hub refused the record itself it
+    /// never had it, and would refuse an amend too: the record is voided here
+    /// and the corrected dose recorded afresh, both in one transaction.
+    pub fn correct_dose(&self, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
+        let root = self.store.dose_state(target)?.map(|(root, _)| root).unwrap_or(target);
+        if !self.store.is_refused(&root.to_string())? {
+            return self.amend_dose(target, draft, reason, confirmed);
+        }
+        let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, mut findings) = self.check_target(target, draft.person, reason)?;
+        let (f, dose) = self.check_dose_excluding(draft, Some(root))?;
+        findings.extend(f);
+        let void = self.dose_event(draft.person, DoseKind::Void { corrects: root, reason: reason.trim().to_string() }, None, &Findings::default(), &[])?;
+        let record = self.dose_event(draft.person, DoseKind::Record, Some(dose), &findings, confirmed)?;
+        self.store.append_batch(&[], &[void, record.clone()])?;
+        Ok(record)
+    }
+
     fn write_dose(
+        &self,
+        person: PersonId,
+        kind: DoseKind,
+        dose: Option<Dose>,
+        findings: &Findings,
+        confirmed: &[String],
+    ) -> Result<DoseEvent> {
+        let event = self.dose_event(person, kind, dose, findings, confirmed)?;
+        self.store.append_dose_event(&event)?;
+        Ok(event)
+    }
+
+    /// The event a save would write, or the refusal.
+    fn dose_event(
         &self,
         person: PersonId,
         kind: DoseKind,
@@ -399,7 +450,6 @@ impl Desk {
             confirmed: findings.confirmed_codes(confirmed),
             recorded_at: (self.clock)(),
         };
-        self.store.append_dose_event(&event)?;
         Ok(event)
     }
 

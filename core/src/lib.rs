@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod fold;
 pub mod model;
+pub mod pin;
 pub mod qr;
 pub mod search;
 pub mod store;

@@ -200,3 +200,58 @@ fn eight_threads_saving_at_once_each_save_lands_exactly_once() {
     assert_eq!(desk.store().person_count().unwrap(), 200);
     assert_eq!(desk.queue().unwrap().pending, 400);
 }
+
+#[test]
+fn a_scan_matches_the_id_holder_or_else_the_only_same_name_and_year() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    assert_eq!(t.desk.match_draft(&hoa()).unwrap().map(|m| m.id), Some(p.id));
+    // A PC-Covid code: id masked, name without diacritics, birth year only.
+    let mut masked = hoa();
+    masked.national_id = Some("0221*****234".into());
+    masked.full_name = "NGUYEN THI HOA".into();
+    masked.birth_date = "1987".into();
+    assert_eq!(t.desk.match_draft(&masked).unwrap().map(|m| m.id), Some(p.id));
+    masked.birth_date = "1990".into();
+    assert_eq!(t.desk.match_draft(&masked).unwrap(), None, "another birth year is another person");
+    // Two people with that name and year: no guess.
+    let mut twin = draft("Nguyễn Thị Hoa", "001187009999", "1987-11-20", Sex::Female);
+    twin.phone = None;
+    add(&t.desk, &twin);
+    masked.birth_date = "1987".into();
+    assert_eq!(t.desk.match_draft(&masked).unwrap(), None);
+    let mut other = hoa();
+    other.national_id = Some("001090000001".into());
+    assert_eq!(t.desk.match_draft(&other).unwrap(), None, "an unknown id does not fall back to the name");
+}
+
+#[test]
+fn a_refused_record_is_corrected_by_voiding_it_and_recording_afresh() {
+    use vaxdesk_core::sync::protocol::{EventResult, PushStatus};
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let mut d = DoseDraft::vaccinated(p.id);
+    d.vaccine = Some("AZ".into());
+    d.lot = Some("AZ2107".into());
+    let rec = t.desk.record_dose(&d, &[]).unwrap();
+    // The hub refuses the record (say, a lot it does not know).
+    t.desk.store().record_results(&[EventResult { id: rec.id, status: PushStatus::Rejected, code: Some("lot.unknown".into()), message: Some("lot: AZ2107 unknown".into()) }]).unwrap();
+    let open = t.desk.store().to_fix_open(10).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].record_id.as_deref(), Some(rec.id.to_string().as_str()));
+    assert_eq!(open[0].person_id.as_deref(), Some(p.id.to_string().as_str()));
+
+    d.lot = Some("AZ2108".into());
+    let fixed = t.desk.correct_dose(rec.id, &d, "wrong lot typed", &["lot.unknown".into()]).unwrap();
+    assert_ne!(fixed.id, rec.id, "a fresh record, not an amend the hub would refuse");
+    let history = t.desk.history(p.id).unwrap();
+    assert_eq!(history.len(), 1, "the refused record is voided: {history:?}");
+    assert_eq!(history[0].dose.lot.as_deref(), Some("AZ2108"));
+    assert!(t.desk.store().to_fix_open(10).unwrap().is_empty(), "the correction settles the refusal");
+
+    // A record the hub accepted is amended as usual.
+    t.desk.store().record_results(&[EventResult { id: fixed.id, status: PushStatus::Accepted, code: None, message: None }]).unwrap();
+    d.lot = Some("AZ2107".into());
+    let amend = t.desk.correct_dose(fixed.id, &d, "lot again", &[]).unwrap();
+    assert_eq!(amend.kind.as_str(), "amend");
+}

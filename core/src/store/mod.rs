@@ -20,7 +20,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use error::{Result, StoreError};
-pub use outbox::{OutboxCounts, OutboxEntry, OutboxState};
+pub use outbox::{OutboxCounts, OutboxEntry, OutboxState, ToFixItem};
 pub use schema::LATEST_VERSION;
 pub use search::NameCandidate;
 

@@ -111,3 +111,63 @@ impl Store {
         })
     }
 }
+
+/// A refusal the volunteer still has to deal with, with what it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToFixItem {
+    pub entry: OutboxEntry,
+    pub person_id: Option<String>,
+    /// For a dose event: the record it belongs to (its first event's id).
+    pub record_id: Option<String>,
+}
+
+impl Store {
+    /// Refused events that still need the volunteer, oldest first. A refusal
+    /// stops needing them once a later event about the same person or dose
+    /// record was written (the correction), and a correction refused only
+    /// because the record it corrects was itself refused is not listed on its
+    /// own: the record's own refusal covers it.
+    pub fn to_fix_open(&self, limit: u32) -> Result<Vec<ToFixItem>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT o.seq, o.event_id, o.stream, o.state, o.attempts, o.reject_code, o.reject_message,
+                        COALESCE(d.person_id, p.person_id), d.root_id
+                 FROM outbox o
+                 LEFT JOIN dose_events d ON o.stream = 'dose' AND d.id = o.event_id
+                 LEFT JOIN person_events p ON o.stream = 'person' AND p.id = o.event_id
+                 WHERE o.state = 'to_fix'
+                   AND NOT EXISTS (SELECT 1 FROM dose_events later WHERE d.root_id IS NOT NULL AND later.root_id = d.root_id AND later.seq > d.seq)
+                   AND NOT EXISTS (SELECT 1 FROM person_events later WHERE p.person_id IS NOT NULL AND later.person_id = p.person_id AND later.seq > p.seq)
+                   AND NOT (d.kind IN ('amend', 'void') AND EXISTS (
+                        SELECT 1 FROM outbox ro WHERE ro.event_id = d.root_id AND ro.state = 'to_fix'))
+                 ORDER BY o.seq LIMIT ?1",
+            )?;
+            let rows = st.query_map(params![limit], |r| {
+                Ok(ToFixItem {
+                    entry: OutboxEntry {
+                        seq: r.get(0)?,
+                        event_id: r.get(1)?,
+                        stream: r.get(2)?,
+                        state: state_of(&r.get::<_, String>(3)?),
+                        attempts: r.get(4)?,
+                        reject_code: r.get(5)?,
+                        reject_message: r.get(6)?,
+                    },
+                    person_id: r.get(7)?,
+                    record_id: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Whether the hub refused this event (so it never had it).
+    pub fn is_refused(&self, event_id: &str) -> Result<bool> {
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached("SELECT count(*) FROM outbox WHERE event_id = ?1 AND state = 'to_fix'")?
+                .query_row([event_id], |r| r.get(0))?;
+            Ok(n > 0)
+        })
+    }
+}
