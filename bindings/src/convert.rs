@@ -6,7 +6,7 @@ use vaxdesk_core::model::{Address, DoseEvent, DoseRecord, EventId, IdKind, Outco
 use vaxdesk_core::qr::decode::Code;
 use vaxdesk_core::qr::payload::{self, Payload};
 use vaxdesk_core::search::SearchPage;
-use vaxdesk_core::store::OutboxEntry;
+use vaxdesk_core::store::ToFixItem;
 use vaxdesk_core::sync::SyncReport;
 use vaxdesk_core::validate::{self, NextDose, NextDoseKind, PersonDraft};
 
@@ -347,14 +347,19 @@ impl From<DoseEvent> for SavedEvent {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ToFix {
     pub event_id: String,
+    /// `person` or `dose`.
     pub stream: String,
     pub code: Option<String>,
     pub message: Option<String>,
+    pub person_id: Option<String>,
+    /// For a dose: the record to correct (`correct_dose`).
+    pub record_id: Option<String>,
 }
 
-impl From<OutboxEntry> for ToFix {
-    fn from(e: OutboxEntry) -> Self {
-        ToFix { event_id: e.event_id, stream: e.stream, code: e.reject_code, message: e.reject_message }
+impl From<ToFixItem> for ToFix {
+    fn from(t: ToFixItem) -> Self {
+        let e = t.entry;
+        ToFix { event_id: e.event_id, stream: e.stream, code: e.reject_code, message: e.reject_message, person_id: t.person_id, record_id: t.record_id }
     }
 }
 

@@ -72,6 +72,17 @@ impl Desk {
         Ok(self.inner.find(&q)?.into())
     }
 
+    /// The person on record a scanned draft is about, if any.
+    pub fn match_draft(&self, draft: PersonDraftInfo) -> Result<Option<PersonInfo>> {
+        Ok(self.inner.match_draft(&draft.try_into()?)?.map(Into::into))
+    }
+
+    /// A person on record as a draft, every field kept, to edit and save again.
+    pub fn draft_of(&self, person_id: String) -> Result<PersonDraftInfo> {
+        let p = self.inner.person(convert::person_id(&person_id)?)?;
+        Ok(vaxdesk_core::validate::PersonDraft::from(&p).into())
+    }
+
     pub fn person(&self, id: String) -> Result<PersonInfo> {
         Ok(self.inner.person(convert::person_id(&id)?)?.into())
     }
@@ -107,6 +118,12 @@ impl Desk {
         Ok(self.inner.amend_dose(convert::event_id(&id)?, &draft.try_into()?, &reason, &confirmed)?.into())
     }
 
+    /// Correct a record from the queue: an amend, or a fresh record when the
+    /// hub refused the record itself (the core decides).
+    pub fn correct_dose(&self, id: String, draft: DoseDraftInfo, reason: String, confirmed: Vec<String>) -> Result<SavedEvent> {
+        Ok(self.inner.correct_dose(convert::event_id(&id)?, &draft.try_into()?, &reason, &confirmed)?.into())
+    }
+
     pub fn void_dose(&self, id: String, reason: String) -> Result<SavedEvent> {
         Ok(self.inner.void_dose(convert::event_id(&id)?, &reason)?.into())
     }
@@ -118,7 +135,7 @@ impl Desk {
     /// Pending, sent, accepted, and the to-fix list with the hub's reasons.
     pub fn queue(&self) -> Result<QueueInfo> {
         let q = self.inner.queue()?;
-        let to_fix = self.inner.store().outbox_entries(vaxdesk_core::store::OutboxState::ToFix, 500)?;
+        let to_fix = self.inner.store().to_fix_open(500)?;
         Ok(QueueInfo { pending: q.pending, sent: q.sent, accepted: q.accepted, to_fix: to_fix.into_iter().map(Into::into).collect() })
     }
 
@@ -171,6 +188,55 @@ impl Scanner {
             std::hint::black_box(decode(&f));
         }
         Ok(t.elapsed().as_secs_f64() * 1000.0 / f64::from(repeat.max(1)))
+    }
+}
+
+/// The PIN that opens the app, kept in a file beside the desk's database.
+#[derive(Debug, uniffi::Object)]
+pub struct PinLock {
+    inner: vaxdesk_core::pin::PinLock,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum PinCheck {
+    Unlocked,
+    Wrong { attempts_left: u32 },
+    LockedOut { seconds: u64 },
+}
+
+impl From<vaxdesk_core::pin::PinCheck> for PinCheck {
+    fn from(c: vaxdesk_core::pin::PinCheck) -> Self {
+        use vaxdesk_core::pin::PinCheck as C;
+        match c {
+            C::Unlocked => PinCheck::Unlocked,
+            C::Wrong { attempts_left } => PinCheck::Wrong { attempts_left },
+            C::LockedOut { seconds } => PinCheck::LockedOut { seconds },
+        }
+    }
+}
+
+#[uniffi::export]
+impl PinLock {
+    #[uniffi::constructor]
+    pub fn open(path: String) -> Arc<Self> {
+        Arc::new(PinLock { inner: vaxdesk_core::pin::PinLock::new(path) })
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.inner.is_set()
+    }
+
+    /// Refused (`Input` with field `pin`) when the PIN is too weak or already set.
+    pub fn set(&self, pin: String) -> Result<()> {
+        Ok(self.inner.set(&pin)?)
+    }
+
+    pub fn check(&self, pin: String) -> Result<PinCheck> {
+        Ok(self.inner.check(&pin)?.into())
+    }
+
+    pub fn change(&self, old: String, new: String) -> Result<PinCheck> {
+        Ok(self.inner.change(&old, &new)?.into())
     }
 }
 

@@ -5,6 +5,7 @@
 import java.io.File
 import java.nio.ByteBuffer
 import org.vaxdesk.core.*
+import org.vaxdesk.testkit.luma
 
 fun median(xs: List<Double>) = xs.sorted()[xs.size / 2]
 

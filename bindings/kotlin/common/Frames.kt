@@ -1,5 +1,7 @@
 // Pictures as the camera's Y plane would give them, for tests and benchmarks.
 
+package org.vaxdesk.testkit
+
 import java.io.File
 import javax.imageio.ImageIO
 

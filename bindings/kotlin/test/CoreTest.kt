@@ -18,67 +18,7 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
 import org.vaxdesk.core.*
-
-/** The `vaxdesk` binary built beside the library (path from the test script). */
-val VAXDESK: String = System.getProperty("vaxdesk.bin") ?: "target/debug/vaxdesk"
-
-const val HOA = "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Hạ Long, Quảng Ninh|15042021"
-
-/** A hub process on a free loopback port, with a coordinator's set-up done over HTTP. */
-class Hub(dir: File) : AutoCloseable {
-    val port = ServerSocket(0).use { it.localPort }
-    val url = "http://127.0.0.1:$port"
-    private val db = File(dir, "hub.db").path
-    private val process: Process
-    private val http = HttpClient.newHttpClient()
-    private var token = ""
-
-    init {
-        val admin = ProcessBuilder(VAXDESK, "--db", db, "hub", "admin", "create", "--username", "admin", "--password-env", "HUB_PW")
-        admin.environment()["HUB_PW"] = "correct horse battery"
-        check(admin.redirectErrorStream(true).start().waitFor() == 0) { "admin create failed" }
-        process = ProcessBuilder(VAXDESK, "--db", db, "hub", "--listen", "127.0.0.1:$port").redirectErrorStream(true).redirectOutput(File(dir, "hub.log")).start()
-        val deadline = System.currentTimeMillis() + 10_000
-        while (true) {
-            try { java.net.Socket("127.0.0.1", port).close(); break } catch (e: Exception) {
-                check(System.currentTimeMillis() < deadline) { "hub did not start" }
-                Thread.sleep(20)
-            }
-        }
-        token = Regex("\"token\":\"([0-9a-f]+)\"").find(call("POST", "/login", """{"username":"admin","password":"correct horse battery"}"""))!!.groupValues[1]
-        call("PUT", "/sites", """{"code":"QN-01","name":"Trạm y tế Hồng Hải"}""")
-        call("PUT", "/sites/QN-01/desks", """{"code":"D1","name":"Bàn 1"}""")
-        call("POST", "/lots", """{"number":"AZ2107","vaccine":"AZ","expiry":"2099-01-31"}""")
-    }
-
-    fun call(method: String, path: String, body: String): String {
-        val req = HttpRequest.newBuilder(URI.create("$url/api/v1$path"))
-            .header("content-type", "application/json")
-            .header("authorization", "Bearer $token")
-            .method(method, HttpRequest.BodyPublishers.ofString(body)).build()
-        val resp = http.send(req, HttpResponse.BodyHandlers.ofString())
-        check(resp.statusCode() in 200..299) { "$method $path: ${resp.statusCode()} ${resp.body()}" }
-        return resp.body()
-    }
-
-    /** The VXD1: text the coordinator's page shows. */
-    fun enrollmentText(): String {
-        val body = call("POST", "/sites/QN-01/desks/D1/enrollment-codes", "{}")
-        val text = Regex("\"text\":\"((?:[^\"\\\\]|\\\\.)*)\"").find(body)!!.groupValues[1]
-        return text.replace("\\\"", "\"")
-    }
-
-    override fun close() {
-        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS)
-    }
-}
-
-fun render(text: String, dir: File, w: Int = 640, h: Int = 480): File {
-    val f = File(dir, "code-${text.hashCode()}-$w.png")
-    val p = ProcessBuilder(VAXDESK, "qr", "render", text, "--out", f.path, "--width", "$w", "--height", "$h").redirectErrorStream(true).start()
-    check(p.waitFor() == 0) { p.inputStream.bufferedReader().readText() }
-    return f
-}
+import org.vaxdesk.testkit.*
 
 class CoreTest {
     lateinit var dir: File
