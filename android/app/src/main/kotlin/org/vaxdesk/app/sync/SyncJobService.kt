@@ -1,0 +1,26 @@
+package org.vaxdesk.app.sync
+
+import android.app.job.JobParameters
+import android.app.job.JobService
+import org.vaxdesk.app.VaxdeskApp
+import org.vaxdesk.app.core.Outcome
+import org.vaxdesk.core.VaxdeskException
+
+/**
+ * Runs one sync when the system says the network is up. A transient failure
+ * (network, hub busy) asks the system to retry with backoff; a permanent one
+ * (device revoked) does not, and shows on the settings screen instead.
+ */
+class SyncJobService : JobService() {
+    override fun onStartJob(params: JobParameters): Boolean {
+        val app = application as VaxdeskApp
+        if (app.core.desk.status().hub == null) return false
+        app.core.run({ it.syncNow() }) { r ->
+            val retry = r is Outcome.Failed && (r.error as? VaxdeskException.Sync)?.transient == true
+            jobFinished(params, retry)
+        }
+        return true
+    }
+
+    override fun onStopJob(params: JobParameters): Boolean = true
+}

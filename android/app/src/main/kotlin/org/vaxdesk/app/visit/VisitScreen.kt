@@ -1,0 +1,229 @@
+package org.vaxdesk.app.visit
+
+import android.text.InputType
+import android.view.View
+import android.widget.LinearLayout
+import android.widget.TextView
+import org.vaxdesk.app.R
+import org.vaxdesk.app.core.Messages
+import org.vaxdesk.app.core.Outcome
+import org.vaxdesk.app.nav.Host
+import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.sync.SyncScheduler
+import org.vaxdesk.app.ui.Ui
+import org.vaxdesk.core.DoseDraftInfo
+import org.vaxdesk.core.DoseOutcome
+import org.vaxdesk.core.Finding
+import org.vaxdesk.core.NextDoseInfo
+import org.vaxdesk.core.PersonDraftInfo
+import org.vaxdesk.core.PersonInfo
+import org.vaxdesk.core.ScanResult
+import org.vaxdesk.core.Severity
+import org.vaxdesk.core.ToFix
+import org.vaxdesk.core.VaxdeskException
+
+/**
+ * The person and today's dose, on one page. Filled from the scan, or from
+ * the person on record when the core finds a match. Findings show under
+ * their field; warnings are confirmed with one tap that also saves. From a
+ * good scan: "Save" is the first tap; a warning adds one; a dose warning
+ * found only after a new person is saved adds one more — never more than 3.
+ *
+ * With [fix], the page corrects what the hub refused: the person, or the
+ * dose record (the core chooses amend or re-record).
+ */
+class VisitScreen(
+    host: Host,
+    private var draft: PersonDraftInfo,
+    private val scan: ScanResult?,
+    private val fix: ToFix? = null,
+) : Screen(host) {
+    override val name = if (fix != null) "fix" else "visit"
+
+    private var matched: PersonInfo? = null
+    private var next: NextDoseInfo? = null
+    private var loaded: PersonDraftInfo? = null
+    /** Saved in this visit already: a refused dose does not save the person twice. */
+    @Volatile private var savedPerson: PersonInfo? = null
+    private val confirmed = linkedSetOf<String>()
+    private var pending: List<Finding> = emptyList()
+    private var lot: String? = null
+    private var outcome = DoseOutcome.VACCINATED
+    private var findings: List<Finding> = emptyList()
+
+    private lateinit var banner: TextView
+    private lateinit var fields: List<Ui.Field>
+    private lateinit var message: TextView
+    private lateinit var confirm: android.widget.Button
+    private lateinit var save: android.widget.Button
+    private var sex: String? = null
+
+    private val personOnly get() = fix?.stream == "person"
+
+    override fun build(): View {
+        val session = app.core.desk.session()
+        if (lot == null) lot = session?.lots?.firstOrNull()
+        sex = sex ?: draft.sex
+        banner = ui.text("", tag = "visit-match", bold = true)
+        val name = ui.field("full_name", str(R.string.field_full_name), draft.fullName)
+        val id = ui.field("national_id", str(R.string.field_national_id), draft.nationalId ?: "", InputType.TYPE_CLASS_NUMBER)
+        val birth = ui.field("birth_date", str(R.string.field_birth_date), dayFirst(draft.birthDate), InputType.TYPE_CLASS_DATETIME)
+        val phone = ui.field("phone", str(R.string.field_phone), draft.phone ?: "", InputType.TYPE_CLASS_PHONE)
+        fields = listOf(name, id, birth, phone)
+        message = ui.note("visit-message")
+        val sexNote = ui.note("note:sex")
+        val body = ui.column(ui.card(banner))
+        fix?.let { ui.add(body, ui.card(ui.text(str(R.string.fix_reason, it.message ?: it.code ?: ""), tag = "fix-reason"))) }
+        scan?.maskedFields?.takeIf { it.isNotEmpty() }?.let { masked ->
+            val v = ui.note("visit-masked")
+            ui.showNote(v, str(R.string.visit_masked, masked.joinToString { Messages.fieldLabel(host.activity, it) }), warning = true)
+            ui.add(body, v)
+        }
+        listOf(name, id, birth).forEach { ui.add(body, it.view) }
+        ui.add(body, ui.text(str(R.string.field_sex), 15f, muted = true))
+        ui.add(body, ui.choice("sex", listOf("female" to str(R.string.sex_female), "male" to str(R.string.sex_male)), sex) { sex = it })
+        ui.add(body, sexNote)
+        ui.add(body, phone.view)
+        if (!personOnly && session != null) {
+            ui.add(body, ui.text(str(R.string.visit_dose, session.vaccine), bold = true, tag = "visit-dose"))
+            if (session.lots.size > 1) ui.add(body, ui.choice("lot", session.lots.map { it to it }, lot) { lot = it })
+            else ui.add(body, ui.text(str(R.string.visit_lot, lot ?: "-"), muted = true))
+            ui.add(body, ui.choice("outcome", listOf(
+                "vaccinated" to str(R.string.outcome_vaccinated),
+                "deferred" to str(R.string.outcome_deferred),
+                "refused" to str(R.string.outcome_refused),
+            ), outcome.name.lowercase()) { outcome = DoseOutcome.valueOf(it.uppercase()) })
+        }
+        ui.add(body, message)
+        confirm = ui.button("", "visit-confirm") { confirmAndSave() }.apply { visibility = View.GONE }
+        save = ui.button(str(R.string.visit_save), "visit-save", primary = true) { save() }
+        showFindings(findings)
+        showBanner()
+        return ui.page(str(if (fix != null) R.string.fix_title else R.string.visit_title), body, confirm, save)
+    }
+
+    /** Look the person up and check the draft before the volunteer taps anything. */
+    override fun onShown() {
+        if (loaded != null) return
+        val scanned = draft
+        app.core.run({ d ->
+            val m = if (scanned.id != null) d.person(scanned.id!!) else d.matchDraft(scanned)
+            val base = m?.let { merge(d.draftOf(it.id), scanned) } ?: scanned
+            val nd = m?.let { d.nextDose(it.id) }
+            Triple(m, base, Pair(nd, d.checkPerson(base)))
+        }) { r ->
+            when (r) {
+                is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
+                is Outcome.Ok -> {
+                    val (m, base, rest) = r.value
+                    matched = m
+                    draft = base
+                    loaded = base
+                    next = rest.first
+                    findings = rest.second
+                    host.refresh()
+                }
+            }
+        }
+    }
+
+    /** The record on file, with what the scan adds where the record is empty. */
+    private fun merge(onFile: PersonDraftInfo, scanned: PersonDraftInfo) = onFile.copy(
+        nationalId = onFile.nationalId ?: scanned.nationalId?.takeUnless { '*' in it },
+        sex = onFile.sex ?: scanned.sex,
+        phone = onFile.phone ?: scanned.phone,
+        addressLine = onFile.addressLine ?: scanned.addressLine,
+    )
+
+    private fun showBanner() {
+        val m = matched
+        val n = next
+        banner.text = when {
+            fix != null -> str(R.string.fix_banner)
+            m == null -> str(R.string.visit_new_person)
+            n == null || n.kind == "complete" -> str(R.string.visit_on_file_complete, m.fullName)
+            n.earliest != null -> str(R.string.visit_on_file_next_from, m.fullName, n.doseNumber.toInt(), n.earliest!!)
+            else -> str(R.string.visit_on_file_next, m.fullName, n.doseNumber.toInt())
+        }
+    }
+
+    private fun current(): PersonDraftInfo {
+        val (name, id, birth, phone) = fields.map { it.value }
+        return draft.copy(
+            fullName = name,
+            nationalId = id.ifEmpty { null },
+            birthDate = isoDate(birth),
+            sex = sex,
+            phone = phone.ifEmpty { null },
+        )
+    }
+
+    /** Dates show as the volunteer writes them (dd/mm/yyyy); the core takes either form. */
+    private fun dayFirst(iso: String) = ISO.matchEntire(iso)?.destructured?.let { (y, m, d) -> "$d/$m/$y" } ?: iso
+
+    private fun isoDate(typed: String) = DAY_FIRST.matchEntire(typed)?.destructured?.let { (d, m, y) -> "$y-$m-$d" } ?: typed
+
+    private companion object {
+        val ISO = Regex("(\\d{4})-(\\d{2})-(\\d{2})")
+        val DAY_FIRST = Regex("(\\d{2})/(\\d{2})/(\\d{4})")
+    }
+
+    private fun showFindings(all: List<Finding>) {
+        if (!::fields.isInitialized) return
+        val byField = all.groupBy { it.field }
+        val shown = mutableSetOf<String>()
+        for (f in fields) {
+            val list = byField[f.key].orEmpty()
+            ui.showNote(f.note, list.joinToString("\n") { Messages.finding(host.activity, it) }, warning = list.all { it.severity == Severity.WARNING })
+            if (list.isNotEmpty()) shown.add(f.key)
+        }
+        val rest = all.filter { it.field !in shown }
+        ui.showNote(message, rest.joinToString("\n") { Messages.finding(host.activity, it) }, warning = rest.all { it.severity == Severity.WARNING })
+        pending = all.filter { it.severity == Severity.WARNING && it.code !in confirmed }
+        val blocking = all.any { it.severity == Severity.ERROR }
+        if (pending.isNotEmpty() && !blocking) {
+            confirm.text = str(R.string.visit_confirm, pending.size)
+            confirm.visibility = View.VISIBLE
+        } else confirm.visibility = View.GONE
+    }
+
+    private fun confirmAndSave() {
+        confirmed.addAll(pending.map { it.code })
+        save()
+    }
+
+    private fun save() {
+        val person = current()
+        val unchanged = matched != null && person == loaded && fix == null
+        val doseOutcome = outcome
+        val chosenLot = lot
+        val codes = confirmed.toList()
+        save.isEnabled = false
+        app.core.run({ d ->
+            val p = savedPerson ?: if (unchanged) matched!! else d.savePerson(person, codes)
+            savedPerson = p
+            if (personOnly) return@run Pair(p, null)
+            val dose = DoseDraftInfo(p.id, null, if (doseOutcome == DoseOutcome.VACCINATED) chosenLot else null, null, null, null, doseOutcome, null)
+            val recordId = fix?.recordId
+            val ev = if (recordId != null) d.correctDose(recordId, dose, str(R.string.fix_reason_text, fix.code ?: ""), codes)
+            else d.recordDose(dose, codes)
+            Pair(p, ev)
+        }) { r ->
+            save.isEnabled = true
+            when (r) {
+                is Outcome.Failed -> {
+                    val e = r.error
+                    if (e is VaxdeskException.Refused) showFindings(e.findings)
+                    else ui.showNote(message, Messages.error(host.activity, e))
+                }
+                is Outcome.Ok -> {
+                    val (p, ev) = r.value
+                    app.state.lastSaved = if (ev == null) str(R.string.saved_person, p.fullName)
+                    else str(R.string.saved_dose, p.fullName, ev.doseNumber?.toInt() ?: 0, chosenLot ?: "-")
+                    SyncScheduler.syncSoon(host.activity)
+                    host.back()
+                }
+            }
+        }
+    }
+}

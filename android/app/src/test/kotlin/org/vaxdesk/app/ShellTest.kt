@@ -1,0 +1,284 @@
+package org.vaxdesk.app
+
+import android.Manifest
+import android.app.job.JobInfo
+import android.app.job.JobScheduler
+import android.graphics.Bitmap
+import android.graphics.Canvas
+import android.os.Looper
+import android.view.View
+import android.widget.Button
+import android.widget.EditText
+import android.widget.TextView
+import java.io.File
+import java.io.FileOutputStream
+import java.nio.ByteBuffer
+import java.nio.file.Files
+import java.time.Duration
+import java.util.concurrent.Executor
+import org.junit.AfterClass
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertTrue
+import org.junit.Before
+import org.junit.BeforeClass
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.Robolectric
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.android.controller.ActivityController
+import org.robolectric.annotation.Config
+import org.robolectric.annotation.GraphicsMode
+import org.vaxdesk.app.core.CoreGateway
+import org.vaxdesk.app.pin.PinScreen
+import org.vaxdesk.app.scan.ScanScreen
+import org.vaxdesk.app.sync.SyncScheduler
+import org.vaxdesk.app.visit.VisitScreen
+import org.vaxdesk.testkit.HOA
+import org.vaxdesk.testkit.Hub
+import org.vaxdesk.testkit.luma
+import org.vaxdesk.testkit.render
+
+/**
+ * The volunteer's app driven screen by screen on Robolectric, with the real
+ * core library and a real hub process. Each screen is drawn to a PNG in
+ * docs/screenshots/ as it is reached.
+ */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [34], qualifiers = "w360dp-h740dp-xhdpi")
+@GraphicsMode(GraphicsMode.Mode.NATIVE)
+class ShellTest {
+    companion object {
+        /** A man's chip-ID card (Hà Nội, born 1990): another person than [HOA]. */
+        const val NAM = "001090012345||Lê Văn Nam|15061990|Nam|Ba Đình, Hà Nội|01022022"
+        private lateinit var dir: File
+        private lateinit var hub: Hub
+
+        @BeforeClass @JvmStatic fun startHub() {
+            dir = Files.createTempDirectory("vaxdesk-shell").toFile()
+            hub = Hub(dir)
+        }
+
+        @AfterClass @JvmStatic fun stopHub() {
+            hub.close()
+            dir.deleteRecursively()
+        }
+    }
+
+    private lateinit var controller: ActivityController<MainActivity>
+    private val activity get() = controller.get()
+    private val root: View get() = activity.window.decorView
+
+    @Before fun inlineCore() {
+        // Core calls run at once on the test thread: a tap's effect is there when performClick returns.
+        val now = Executor { it.run() }
+        CoreGateway.executorsForTest = Pair(now, now)
+        shadowOf(RuntimeEnvironmentHolder.app()).grantPermissions(Manifest.permission.CAMERA)
+    }
+
+    private fun launch() {
+        controller = Robolectric.buildActivity(MainActivity::class.java).setup()
+        idle()
+    }
+
+    private fun idle() = shadowOf(Looper.getMainLooper()).idle()
+
+    private fun <T : View> find(tag: String): T {
+        idle()
+        @Suppress("UNCHECKED_CAST")
+        return checkNotNull(root.findViewWithTag<View>(tag) as T?) { "no view tagged $tag on ${activity.current?.name}" }
+    }
+
+    private fun tap(tag: String) {
+        find<View>(tag).performClick()
+        idle()
+    }
+
+    private fun type(key: String, text: String) = find<EditText>("field:$key").setText(text)
+    private fun text(tag: String) = find<TextView>(tag).text.toString()
+    private fun visible(tag: String) = root.findViewWithTag<View>(tag)?.visibility == View.VISIBLE
+
+    private fun screenshot(name: String) {
+        idle()
+        val out = System.getProperty("vaxdesk.screenshots") ?: return
+        val v = root
+        val bmp = Bitmap.createBitmap(v.width, v.height, Bitmap.Config.ARGB_8888)
+        v.draw(Canvas(bmp))
+        File(out).mkdirs()
+        FileOutputStream(File(out, "android-$name.png")).use { bmp.compress(Bitmap.CompressFormat.PNG, 100, it) }
+    }
+
+    /** A picture of [text] as the camera's Y plane, in a direct buffer as camera2 gives it. */
+    private fun frameOf(text: String): Triple<ByteBuffer, Int, Int> {
+        val (pixels, w, h) = luma(render(text, dir, 640, 480))
+        val buf = ByteBuffer.allocateDirect(pixels.size).put(pixels)
+        buf.flip()
+        return Triple(buf, w, h)
+    }
+
+    private fun scan(text: String) {
+        val screen = activity.current as ScanScreen
+        val (buf, w, h) = frameOf(text)
+        screen.onFrame(buf, w, h, w)
+        idle()
+    }
+
+    /** Enroll, set the PIN and start an AZ session through the screens. */
+    private fun enrollThroughTheScreens(shots: Boolean) {
+        launch()
+        assertEquals("enroll", activity.current?.name)
+        if (shots) screenshot("01-enroll")
+        type("code", hub.enrollmentText())
+        tap("enroll-go")
+        assertEquals("pin-set", activity.current?.name)
+        if (shots) screenshot("02-pin-set")
+        type("pin", "2468"); tap("pin-ok")
+        type("pin", "2468"); tap("pin-ok")
+        assertEquals("session", activity.current?.name)
+        assertTrue(text("session-site").contains("QN-01"))
+        tap("vaccine=AZ")
+        if (shots) screenshot("03-session")
+        tap("session-start")
+        assertEquals("scan", activity.current?.name)
+    }
+
+    @Test fun enrollScanSaveQueueAndSyncToTheHub() {
+        enrollThroughTheScreens(shots = true)
+        assertTrue(text("scan-session").contains("AZ2107"))
+        screenshot("04-scan")
+
+        scan(HOA)
+        val visit = activity.current
+        assertTrue("a CCCD scan opens the form at once", visit is VisitScreen)
+        assertEquals("Nguyễn Thị Hoa", find<EditText>("field:full_name").text.toString())
+        assertEquals("022187001234", find<EditText>("field:national_id").text.toString())
+        assertTrue(find<Button>("sex=female").isSelected)
+        assertTrue(text("visit-match").startsWith("Người mới"))
+        screenshot("05-visit")
+
+        tap("visit-save") // the one tap from a good scan to a saved dose
+        assertEquals("scan", activity.current?.name)
+        assertTrue(text("scan-saved"), text("scan-saved").contains("Nguyễn Thị Hoa") && text("scan-saved").contains("mũi 1"))
+
+        // Saved offline first; the framework's JobScheduler sends it when a network is there.
+        val jobs = activity.getSystemService(JobScheduler::class.java).allPendingJobs
+        val soon = jobs.first { it.id == SyncScheduler.SOON_JOB }
+        assertEquals(JobInfo.NETWORK_TYPE_ANY, soon.networkType)
+        assertTrue(jobs.any { it.id == SyncScheduler.PERIODIC_JOB && it.isPeriodic })
+
+        tap("go-queue")
+        assertEquals("Chờ gửi: 2", text("queue-pending")) // the person and the dose
+        assertEquals(1, rows("dose-row"))
+        screenshot("06-queue")
+        tap("queue-sync")
+        assertEquals("Chờ gửi: 0", text("queue-pending"))
+        assertEquals("Hub đã nhận: 2", text("queue-accepted"))
+        assertEquals("Cần sửa: 0", text("queue-to-fix"))
+
+        // The same person scanned again is found on record, with the next dose due.
+        activity.onBackPressed(); idle()
+        scan(HOA)
+        assertTrue(text("visit-match"), text("visit-match").contains("Mũi tiếp theo: 2"))
+        activity.onBackPressed(); idle()
+
+        tap("go-settings")
+        assertTrue(text("settings-hub").contains(hub.url))
+        assertTrue(text("settings-device").contains(app().core.desk.deviceId()))
+        screenshot("07-settings")
+        tap("settings-guide")
+        assertTrue(text("guide-text").contains("Khi không có mạng"))
+        screenshot("08-guide")
+    }
+
+    private fun rows(tag: String): Int {
+        idle()
+        val found = ArrayList<View>()
+        root.findViewsWithText(found, "", 0)
+        var n = 0
+        fun walk(v: View) {
+            if (v.tag == tag) n++
+            if (v is android.view.ViewGroup) for (i in 0 until v.childCount) walk(v.getChildAt(i))
+        }
+        walk(root)
+        return n
+    }
+
+    private fun app() = activity.application as VaxdeskApp
+
+    @Test fun aRefusedSaveShowsTheFieldsMessageAndAWarningTakesOneTapToConfirm() {
+        enrollThroughTheScreens(shots = false)
+        tap("scan-manual")
+        type("full_name", "Trần Văn Bình")
+        type("national_id", "12345")
+        type("birth_date", "01/01/1990")
+        tap("visit-save")
+        assertEquals("visit", activity.current?.name)
+        assertTrue(visible("note:national_id"))
+        assertEquals("Số CCCD có 12 chữ số (CMND cũ 9 hoặc 12).", text("note:national_id"))
+        assertFalse("an error cannot be confirmed away", visible("visit-confirm"))
+        screenshot("09-refused")
+        assertEquals("nothing was saved", 0uL, app().core.desk.queue().pending)
+
+        // A CCCD whose sex digit says female, saved as male: a warning.
+        activity.onBackPressed(); idle()
+        scan(NAM)
+        assertTrue(text("visit-match").startsWith("Người mới"))
+        tap("sex=female")
+        tap("visit-save")
+        assertTrue(visible("visit-confirm"))
+        assertTrue(text("note:national_id").contains("Giới tính không khớp"))
+        assertEquals("Xác nhận 1 cảnh báo và lưu", find<Button>("visit-confirm").text.toString())
+        screenshot("10-warning")
+        tap("visit-confirm")
+        assertEquals(root.findViewWithTag<TextView>("visit-message")?.text.toString(), "scan", activity.current?.name)
+        assertEquals(2uL, app().core.desk.queue().pending)
+    }
+
+    @Test fun pinLocksOnStartLocksOutAfterFiveWrongAndAfterFiveMinutesAway() {
+        enrollThroughTheScreens(shots = false)
+        // A new start of the app asks for the PIN.
+        app().state.unlocked = false
+        controller.pause().stop(); controller.restart().resume(); idle()
+        assertEquals("pin", activity.current?.name)
+        type("pin", "2468"); tap("pin-ok")
+        assertEquals("scan", activity.current?.name)
+
+        // Four minutes away: still open. Five: locked.
+        controller.pause().stop()
+        shadowOf(Looper.getMainLooper()).idleFor(Duration.ofMinutes(4))
+        controller.restart().resume(); idle()
+        assertEquals("scan", activity.current?.name)
+        controller.pause().stop()
+        val away = android.os.SystemClock.elapsedRealtime()
+        shadowOf(Looper.getMainLooper()).idleFor(Duration.ofMinutes(5))
+        assertTrue(android.os.SystemClock.elapsedRealtime() - away >= 300_000)
+        controller.restart().resume(); idle()
+        assertEquals("bg=${app().state.backgroundSince} unlocked=${app().state.unlocked} now=${android.os.SystemClock.elapsedRealtime()}", "pin", activity.current?.name)
+        activity.onBackPressed(); idle()
+        assertEquals("the lock cannot be backed out of", "pin", activity.current?.name)
+
+        for (left in 4 downTo 1) {
+            type("pin", "1111"); tap("pin-ok")
+            assertEquals("Sai mã PIN. Còn $left lần thử.", text("pin-message"))
+        }
+        type("pin", "1111"); tap("pin-ok")
+        assertTrue(text("pin-message"), text("pin-message").startsWith("Nhập sai quá nhiều lần"))
+        type("pin", "2468"); tap("pin-ok")
+        assertEquals("even the right PIN waits out the lockout", "pin", activity.current?.name)
+        assertTrue(text("pin-message").startsWith("Nhập sai quá nhiều lần"))
+        screenshot("11-pin-locked")
+    }
+
+    @Test @Config(qualifiers = "en-w360dp-h740dp-xhdpi")
+    fun englishWhenTheVolunteerPicksIt() {
+        enrollThroughTheScreens(shots = false)
+        tap("go-settings")
+        tap("language=en")
+        idle()
+        assertEquals("Settings", text("title"))
+        assertNotNull(root.findViewWithTag<View>("settings-sync"))
+        screenshot("12-settings-en")
+    }
+}
