@@ -43,8 +43,12 @@ class VisitScreen(
     private var matched: PersonInfo? = null
     private var next: NextDoseInfo? = null
     private var loaded: PersonDraftInfo? = null
-    /** Saved in this visit already: a refused dose does not save the person twice. */
-    @Volatile private var savedPerson: PersonInfo? = null
+    /**
+     * Saved in this visit already, with the draft it was saved from: a dose
+     * refused after the person was saved does not save the person twice,
+     * unless the volunteer changed a field since.
+     */
+    @Volatile private var savedPerson: Pair<PersonDraftInfo, PersonInfo>? = null
     private val confirmed = linkedSetOf<String>()
     private var pending: List<Finding> = emptyList()
     private var lot: String? = null
@@ -194,14 +198,21 @@ class VisitScreen(
 
     private fun save() {
         val person = current()
-        val unchanged = matched != null && person == loaded && fix == null
+        val unchanged = matched != null && person == loaded && !personOnly
         val doseOutcome = outcome
         val chosenLot = lot
         val codes = confirmed.toList()
         save.isEnabled = false
         app.core.run({ d ->
-            val p = savedPerson ?: if (unchanged) matched!! else d.savePerson(person, codes)
-            savedPerson = p
+            val earlier = savedPerson
+            val p = when {
+                earlier != null && earlier.first == person -> earlier.second
+                // Changed after a first save: the same person, saved again.
+                earlier != null -> d.savePerson(person.copy(id = earlier.second.id), codes)
+                unchanged -> matched!!
+                else -> d.savePerson(person, codes)
+            }
+            savedPerson = Pair(person, p)
             if (personOnly) return@run Pair(p, null)
             val dose = DoseDraftInfo(p.id, null, if (doseOutcome == DoseOutcome.VACCINATED) chosenLot else null, null, null, null, doseOutcome, null)
             val recordId = fix?.recordId
