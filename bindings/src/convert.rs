@@ -395,6 +395,8 @@ pub struct StatusInfo {
     pub device_id: String,
     pub site: Option<String>,
     pub desk: Option<String>,
+    pub site_name: Option<String>,
+    pub desk_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use vaxdesk_core::desk::Desk as CoreDesk;
 use vaxdesk_core::qr::decode::{decode, Frame};
 use vaxdesk_core::search::SearchQuery;
-use vaxdesk_core::sync::engine::{META_HUB, META_LAST_SYNC};
+use vaxdesk_core::sync::engine::{META_DESK_NAME, META_HUB, META_LAST_SYNC, META_SITE_NAME};
 use vaxdesk_core::sync::SyncOptions;
 
 pub use convert::*;
@@ -147,7 +147,15 @@ impl Desk {
     pub fn status(&self) -> Result<StatusInfo> {
         let s = self.inner.store();
         let c = self.inner.config();
-        Ok(StatusInfo { hub: s.meta(META_HUB)?, last_sync: s.meta(META_LAST_SYNC)?, device_id: c.device_id, site: c.site, desk: c.desk })
+        Ok(StatusInfo {
+            hub: s.meta(META_HUB)?,
+            last_sync: s.meta(META_LAST_SYNC)?,
+            device_id: c.device_id,
+            site: c.site,
+            desk: c.desk,
+            site_name: s.meta(META_SITE_NAME)?,
+            desk_name: s.meta(META_DESK_NAME)?,
+        })
     }
 }
 

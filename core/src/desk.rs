@@ -396,7 +396,8 @@ impl Desk {
     /// Correct a dose record, as the queue's "fix" does. When the hub has the
     /// record this is an amend. When the hub refused the record itself it
     /// never had it, and would refuse an amend too: the record is voided here
-    /// and the corrected dose recorded afresh, both in one transaction.
+    /// and the corrected dose recorded afresh, both in one transaction, and
+    /// only the fresh record goes to the hub.
     pub fn correct_dose(&self, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
         let root = self.store.dose_state(target)?.map(|(root, _)| root).unwrap_or(target);
         if !self.store.is_refused(&root.to_string())? {
@@ -408,7 +409,7 @@ impl Desk {
         findings.extend(f);
         let void = self.dose_event(draft.person, DoseKind::Void { corrects: root, reason: reason.trim().to_string() }, None, &Findings::default(), &[])?;
         let record = self.dose_event(draft.person, DoseKind::Record, Some(dose), &findings, confirmed)?;
-        self.store.append_batch(&[], &[void, record.clone()])?;
+        self.store.append_replacement(&void, &record)?;
         Ok(record)
     }
 

@@ -248,6 +248,13 @@ fn a_refused_record_is_corrected_by_voiding_it_and_recording_afresh() {
     assert_eq!(history.len(), 1, "the refused record is voided: {history:?}");
     assert_eq!(history[0].dose.lot.as_deref(), Some("AZ2108"));
     assert!(t.desk.store().to_fix_open(10).unwrap().is_empty(), "the correction settles the refusal");
+    // Only the fresh record goes to the hub: the refused record and its void are withdrawn.
+    let q = t.desk.queue().unwrap();
+    assert_eq!((q.to_fix, q.withdrawn), (0, 2), "{q:?}");
+    let batch: Vec<String> = t.desk.store().outbox_batch(10).unwrap().iter().map(|e| e.id().to_string()).collect();
+    assert!(batch.contains(&fixed.id.to_string()));
+    assert!(!batch.contains(&rec.id.to_string()));
+    assert_eq!(batch.len(), 2, "the person and the fresh record: {batch:?}");
 
     // A record the hub accepted is amended as usual.
     t.desk.store().record_results(&[EventResult { id: fixed.id, status: PushStatus::Accepted, code: None, message: None }]).unwrap();

@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Qr(c) => qr::run(out, c),
         Command::Queue => {
             let q = open(db)?.queue()?;
-            out.show(&q, || format!("pending {}  sent {}  accepted {}  to fix {}", q.pending, q.sent, q.accepted, q.to_fix));
+            out.show(&q, || format!("pending {}  sent {}  accepted {}  to fix {}  withdrawn {}", q.pending, q.sent, q.accepted, q.to_fix, q.withdrawn));
             Ok(())
         }
         Command::Export(ExportCmd::Csv { from, to, site, out: file }) => export_csv(&open(db)?, out, &from, &to, site.as_deref(), file),

@@ -43,6 +43,24 @@ impl Store {
         self.write(|tx| insert_dose_event(tx, e))
     }
 
+    /// Replace a dose record the hub refused: `void` (of the refused record)
+    /// and `record` (its corrected content) in one transaction. The refused
+    /// record's events not yet accepted, the void among them, are withdrawn:
+    /// the hub never had the record, so it gets only the new one.
+    pub fn append_replacement(&self, void: &DoseEvent, record: &DoseEvent) -> Result<()> {
+        self.write(|tx| {
+            insert_dose_event(tx, void)?;
+            insert_dose_event(tx, record)?;
+            tx.prepare_cached(
+                "UPDATE outbox SET state = 'withdrawn', updated_at = ?2
+                 WHERE state IN ('pending', 'sent', 'to_fix')
+                   AND event_id IN (SELECT id FROM dose_events WHERE root_id = ?1)",
+            )?
+            .execute(params![void.root().to_string(), super::now_text()])?;
+            Ok(())
+        })
+    }
+
     /// Write many events in one transaction (bulk load, pulled changes).
     pub fn append_batch(&self, persons: &[PersonEvent], doses: &[DoseEvent]) -> Result<()> {
         self.write(|tx| {

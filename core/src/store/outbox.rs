@@ -29,6 +29,9 @@ pub enum OutboxState {
     Sent,
     Accepted,
     ToFix,
+    /// Never to be sent: a record the hub refused, and its void, once the
+    /// record was corrected by recording it afresh.
+    Withdrawn,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +40,8 @@ pub struct OutboxCounts {
     pub sent: u64,
     pub accepted: u64,
     pub to_fix: u64,
+    #[serde(default)]
+    pub withdrawn: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +66,7 @@ fn state_of(s: &str) -> OutboxState {
         "sent" => OutboxState::Sent,
         "accepted" => OutboxState::Accepted,
         "to_fix" => OutboxState::ToFix,
+        "withdrawn" => OutboxState::Withdrawn,
         _ => OutboxState::Pending,
     }
 }
@@ -77,6 +83,7 @@ impl Store {
                     OutboxState::Sent => counts.sent = n,
                     OutboxState::Accepted => counts.accepted = n,
                     OutboxState::ToFix => counts.to_fix = n,
+                    OutboxState::Withdrawn => counts.withdrawn = n,
                 }
             }
             Ok(counts)
@@ -90,6 +97,7 @@ impl Store {
             OutboxState::Sent => "sent",
             OutboxState::Accepted => "accepted",
             OutboxState::ToFix => "to_fix",
+            OutboxState::Withdrawn => "withdrawn",
         };
         self.read(|c| {
             let mut st = c.prepare_cached(

@@ -11,9 +11,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_events.sql")),
     (2, include_str!("migrations/0002_name_search.sql")),
     (3, include_str!("migrations/0003_sync.sql")),
+    (4, include_str!("migrations/0004_withdrawn.sql")),
 ];
 
-pub const LATEST_VERSION: i64 = 3;
+pub const LATEST_VERSION: i64 = 4;
 
 pub(crate) fn user_version(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -16,6 +16,9 @@ use crate::qr::payload::parse_enroll;
 pub const META_HUB: &str = "hub_url";
 pub const META_TOKEN: &str = "hub_token";
 pub const META_LAST_SYNC: &str = "last_sync";
+/// The names the hub gave the site and desk at enrollment, for screens.
+pub const META_SITE_NAME: &str = "site_name";
+pub const META_DESK_NAME: &str = "desk_name";
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -72,6 +75,8 @@ pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<supe
     let store = desk.store();
     store.set_meta(META_HUB, &code.hub)?;
     store.set_meta(META_TOKEN, &reply.token)?;
+    store.set_meta(META_SITE_NAME, &reply.site.name)?;
+    store.set_meta(META_DESK_NAME, &reply.desk.name)?;
     desk.set_up(&reply.site.code, &reply.desk.code, None)?;
     Ok(reply)
 }

@@ -53,6 +53,8 @@ class ShellTest {
     companion object {
         /** A man's chip-ID card (Hà Nội, born 1990): another person than [HOA]. */
         const val NAM = "001090012345||Lê Văn Nam|15061990|Nam|Ba Đình, Hà Nội|01022022"
+        /** A woman's chip-ID card (Hồ Chí Minh City, born 1985). */
+        const val THU = "079185001234||Phạm Thị Thu|20031985|Nữ|Quận 3, TP Hồ Chí Minh|05052021"
         private lateinit var dir: File
         private lateinit var hub: Hub
 
@@ -137,7 +139,7 @@ class ShellTest {
         type("pin", "2468"); tap("pin-ok")
         type("pin", "2468"); tap("pin-ok")
         assertEquals("session", activity.current?.name)
-        assertTrue(text("session-site").contains("QN-01"))
+        assertEquals("Điểm tiêm: Trạm y tế Hồng Hải (QN-01)", text("session-site"))
         tap("vaccine=AZ")
         if (shots) screenshot("03-session")
         tap("session-start")
@@ -170,7 +172,7 @@ class ShellTest {
 
         tap("go-queue")
         assertEquals("Chờ gửi: 2", text("queue-pending")) // the person and the dose
-        assertEquals(1, rows("dose-row"))
+        assertEquals(1, rowTexts("dose-row").count { "Nguyễn Thị Hoa" in it })
         screenshot("06-queue")
         tap("queue-sync")
         assertEquals("Chờ gửi: 0", text("queue-pending"))
@@ -192,17 +194,16 @@ class ShellTest {
         screenshot("08-guide")
     }
 
-    private fun rows(tag: String): Int {
+    /** The texts of every view tagged [tag] (list rows). */
+    private fun rowTexts(tag: String): List<String> {
         idle()
-        val found = ArrayList<View>()
-        root.findViewsWithText(found, "", 0)
-        var n = 0
+        val out = ArrayList<String>()
         fun walk(v: View) {
-            if (v.tag == tag) n++
+            if (v.tag == tag && v is TextView) out.add(v.text.toString())
             if (v is android.view.ViewGroup) for (i in 0 until v.childCount) walk(v.getChildAt(i))
         }
         walk(root)
-        return n
+        return out
     }
 
     private fun app() = activity.application as VaxdeskApp
@@ -269,6 +270,58 @@ class ShellTest {
         assertEquals("even the right PIN waits out the lockout", "pin", activity.current?.name)
         assertTrue(text("pin-message").startsWith("Nhập sai quá nhiều lần"))
         screenshot("11-pin-locked")
+    }
+
+    /** The hub's catalog as the coordinator would publish it, without [vaccine] (a mistake). */
+    private fun catalogWithout(catalog: org.json.JSONObject, vaccine: String): org.json.JSONObject {
+        val c = org.json.JSONObject(catalog.toString())
+        fun filter(key: String, keep: (org.json.JSONObject) -> Boolean) {
+            val all = c.getJSONArray(key)
+            val kept = org.json.JSONArray()
+            for (i in 0 until all.length()) all.getJSONObject(i).takeIf(keep)?.let { kept.put(it) }
+            c.put(key, kept)
+        }
+        filter("vaccines") { it.getString("code") != vaccine }
+        filter("lots") { it.getString("vaccine") != vaccine }
+        filter("mixes") { it.getString("first") != vaccine }
+        val mixes = c.getJSONArray("mixes")
+        for (i in 0 until mixes.length()) {
+            val then = mixes.getJSONObject(i).getJSONArray("then")
+            for (j in then.length() - 1 downTo 0) if (then.getString(j) == vaccine) then.remove(j)
+        }
+        return c.put("version", catalog.getInt("version") + 1)
+    }
+
+    @Test fun aDoseTheHubRefusesIsFixedFromTheQueue() {
+        enrollThroughTheScreens(shots = false)
+        // The coordinator publishes a catalog without AstraZeneca by mistake...
+        val catalog = org.json.JSONObject(hub.call("GET", "/catalog", ""))
+        hub.call("PUT", "/catalog", catalogWithout(catalog, "AZ").toString())
+        scan(THU)
+        tap("visit-save")
+        tap("go-queue")
+        tap("queue-sync")
+        assertEquals("Cần sửa: 1", text("queue-to-fix"))
+        val item = find<Button>("fix-0").text.toString()
+        assertTrue(item, item.contains("Phạm Thị Thu") && item.contains("Vắc xin không có trong danh mục."))
+        screenshot("13-to-fix")
+
+        // ...and puts it back. The volunteer syncs, opens the refused dose and saves it again.
+        hub.call("PUT", "/catalog", catalog.put("version", catalog.getInt("version") + 2).toString())
+        tap("queue-sync")
+        tap("fix-0")
+        assertEquals("fix", activity.current?.name)
+        assertTrue(text("fix-reason").contains("vaccine"))
+        assertEquals("Phạm Thị Thu", find<EditText>("field:full_name").text.toString())
+        screenshot("14-fix")
+        tap("visit-save")
+        assertEquals("queue", activity.current?.name)
+        assertEquals("Cần sửa: 0", text("queue-to-fix"))
+        assertEquals("only the fresh record goes out", "Chờ gửi: 1", text("queue-pending"))
+        tap("queue-sync")
+        assertEquals("Chờ gửi: 0", text("queue-pending"))
+        assertEquals("Cần sửa: 0", text("queue-to-fix"))
+        assertEquals("the refused record is voided, the fresh one listed", 1, rowTexts("dose-row").count { "Phạm Thị Thu" in it })
     }
 
     @Test @Config(qualifiers = "en-w360dp-h740dp-xhdpi")

@@ -7,6 +7,7 @@ import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.ui.named
 import org.vaxdesk.app.scan.ScanScreen
 import org.vaxdesk.core.VaccineInfo
 
@@ -31,8 +32,8 @@ class SessionScreen(host: Host) : Screen(host) {
         lotBox = ui.column(pad = 0)
         val body = ui.column(
             ui.card(
-                ui.text(str(R.string.session_site, status.site ?: "-"), tag = "session-site"),
-                ui.text(str(R.string.session_desk, status.desk ?: "-"), tag = "session-desk"),
+                ui.text(str(R.string.session_site, named(status.siteName, status.site)), tag = "session-site"),
+                ui.text(str(R.string.session_desk, named(status.deskName, status.desk)), tag = "session-desk"),
             ),
             ui.text(str(R.string.session_vaccine), bold = true),
         )

@@ -6,6 +6,7 @@ import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.ui.named
 import org.vaxdesk.core.coreVersion
 
 /** Hub, sync now, language, and about (versions, device id, the guide). */
@@ -23,8 +24,8 @@ class SettingsScreen(host: Host) : Screen(host) {
             ui.card(
                 ui.text(str(R.string.settings_hub, s.hub ?: "-"), tag = "settings-hub"),
                 ui.text(str(R.string.settings_last_sync, s.lastSync?.replace('T', ' ')?.take(16) ?: str(R.string.never)), tag = "settings-last-sync"),
-                ui.text(str(R.string.session_site, s.site ?: "-")),
-                ui.text(str(R.string.session_desk, s.desk ?: "-")),
+                ui.text(str(R.string.session_site, named(s.siteName, s.site))),
+                ui.text(str(R.string.session_desk, named(s.deskName, s.desk))),
             ),
             ui.button(str(R.string.sync_now), "settings-sync") { syncNow() },
             message,

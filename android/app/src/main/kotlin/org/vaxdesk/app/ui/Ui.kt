@@ -164,3 +164,10 @@ class Ui(private val ctx: Context) {
         if (stroke != null) setStroke(dp(1), stroke)
     }
 }
+
+/** "Trạm y tế Hồng Hải (QN-01)": the name the hub gave, with the code coordinators use. */
+fun named(name: String?, code: String?): String = when {
+    code == null -> "-"
+    name.isNullOrBlank() || name == code -> code
+    else -> "$name ($code)"
+}
