@@ -15,7 +15,10 @@ const HEALTH: &str = "******003355|HOANG THI LAN|1972-**-**|0|162979388586171100
 /// The code drawn with `module` pixels per module and a 4-module quiet zone,
 /// centred on a `w`×`h` grey card.
 fn render(text: &str, module: u32, w: u32, h: u32) -> GrayImage {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap();
+    draw(&QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap(), module, w, h)
+}
+
+fn draw(code: &QrCode, module: u32, w: u32, h: u32) -> GrayImage {
     let n = code.width() as u32;
     let colors = code.to_colors();
     let mut img = GrayImage::from_pixel(w, h, Px([200]));
@@ -68,7 +71,7 @@ fn clean_vietnamese_cccd_code_reads_as_utf8() {
     assert_eq!(codes[0].text, CCCD);
     assert_eq!(codes[0].bytes, CCCD.as_bytes());
     assert_eq!(codes[0].charset, Charset::Utf8);
-    assert_eq!(codes[0].step, "as-is");
+    assert_eq!(codes[0].step, "finder", "a clean code is read by the fast path");
     // Corners are in frame coordinates, around the centre of the card.
     let (cx, cy) = codes[0].corners.iter().fold((0, 0), |a, c| (a.0 + c.0 / 4, a.1 + c.1 / 4));
     assert!((cx - 320).abs() < 20 && (cy - 240).abs() < 20, "{:?}", codes[0].corners);
@@ -160,4 +163,49 @@ fn two_codes_in_one_frame_are_both_read() {
     let mut got = decoded(&img);
     got.sort();
     assert_eq!(got, vec!["VXD-TEST-A".to_string(), "VXD-TEST-B".to_string()]);
+}
+
+#[test]
+fn a_code_that_names_its_charset_with_an_eci_is_read_in_it() {
+    // Windows-1251 (ECI 22): read as UTF-8 or Latin-1, these bytes would be
+    // accented Latin letters, not Cyrillic.
+    let text = "Привет, Hoa";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+    let mut bits = qrcode::bits::Bits::new(qrcode::Version::Normal(2));
+    bits.push_eci_designator(22).unwrap();
+    bits.push_byte_data(&bytes).unwrap();
+    bits.push_terminator(EcLevel::M).unwrap();
+    let img = draw(&QrCode::with_bits(bits, EcLevel::M).unwrap(), 6, 400, 400);
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].text, text);
+    assert_eq!(codes[0].charset, Charset::Eci(22));
+    assert_eq!(codes[0].bytes, bytes.as_ref());
+}
+
+#[test]
+fn a_large_code_is_sized_from_its_version_block_on_the_fast_path() {
+    // Version 15-ish at 3 pixels a module: the finder spacing alone cannot
+    // tell 77 modules from 73 or 81; the version information block can.
+    let text = "HC1:".to_string() + &"6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N".repeat(14);
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap();
+    assert!(code.width() >= 57, "want a version 10+ code, got {} modules", code.width());
+    let img = draw(&code, 3, 640, 480);
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].text, text);
+    assert_eq!(codes[0].step, "finder");
+}
+
+#[test]
+fn a_dark_mode_screen_is_read_on_the_fast_path_inverted() {
+    let mut img = render(CCCD, 4, 640, 480);
+    for p in img.pixels_mut() {
+        p.0[0] = 255 - p.0[0];
+    }
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    assert_eq!(codes.iter().map(|c| (c.text.as_str(), c.step)).collect::<Vec<_>>(), vec![(CCCD, "finder-inverted")]);
 }

@@ -27,7 +27,7 @@ pub fn run(out: Out, c: QrCmd) -> CliResult {
         }
         QrCmd::Parse { text } => {
             let p = payload::parse(&text);
-            out.show(&code_json(&text, &p), || format!("{:#?}", p));
+            out.show(&code_json(&text, &p, "typed"), || format!("{:#?}", p));
             Ok(())
         }
     }
@@ -54,11 +54,12 @@ pub fn decode_image(img: &Image) -> Result<(Vec<Code>, f64), String> {
     Ok((codes, t.elapsed().as_secs_f64() * 1000.0))
 }
 
-fn code_json(text: &str, p: &payload::Payload) -> Value {
+fn code_json(text: &str, p: &payload::Payload, step: &str) -> Value {
     let v = serde_json::to_value(p).unwrap_or(Value::Null);
     json!({
         "text": text,
         "kind": p.kind(),
+        "step": step,
         "fields": v.get("value").cloned().unwrap_or(Value::Null),
         "errors": p.errors(),
     })
@@ -69,7 +70,7 @@ fn decode_files(files: &[PathBuf]) -> CliResult {
     for f in files {
         let line = match load(f).and_then(|img| decode_image(&img)) {
             Ok((codes, ms)) => {
-                let codes: Vec<Value> = codes.iter().map(|c| code_json(&c.text, &payload::parse(&c.text))).collect();
+                let codes: Vec<Value> = codes.iter().map(|c| code_json(&c.text, &payload::parse(&c.text), c.step)).collect();
                 json!({ "file": f.display().to_string(), "codes": codes, "ms": (ms * 1000.0).round() / 1000.0 })
             }
             Err(e) => {

@@ -1,6 +1,6 @@
-//! Payload bytes → text. rqrr hands over the bytes of all segments joined and
-//! drops any ECI designator, so the character set is inferred the way ZXing
-//! does when a code has no ECI: UTF-8 when the bytes are valid UTF-8 (all
+//! Payload bytes → text. A code that names its character set with an ECI
+//! designator is read in that set. Without one (nearly every code), the set
+//! is inferred the way ZXing does: UTF-8 when the bytes are valid UTF-8 (all
 //! Vietnamese codes seen are), else Shift_JIS when they are valid Shift_JIS
 //! (Japanese codes, and what Kanji-mode segments produce), else ISO-8859-1,
 //! which the QR standard names as the default and which never fails.
@@ -13,6 +13,57 @@ pub enum Charset {
     Utf8,
     ShiftJis,
     Iso8859_1,
+    /// Another set named by the code's ECI designator (its number).
+    Eci(u32),
+}
+
+/// The encoding an ECI designator names (AIM ECI), if encoding_rs has it.
+fn eci_encoding(eci: u32) -> Option<&'static encoding_rs::Encoding> {
+    use encoding_rs::*;
+    Some(match eci {
+        1 | 3 => WINDOWS_1252,
+        4 => ISO_8859_2,
+        5 => ISO_8859_3,
+        6 => ISO_8859_4,
+        7 => ISO_8859_5,
+        8 => ISO_8859_6,
+        9 => ISO_8859_7,
+        10 => ISO_8859_8,
+        11 => WINDOWS_1254,
+        12 => ISO_8859_10,
+        13 => WINDOWS_874,
+        15 => ISO_8859_13,
+        16 => ISO_8859_14,
+        17 => ISO_8859_15,
+        18 => ISO_8859_16,
+        20 => SHIFT_JIS,
+        21 => WINDOWS_1250,
+        22 => WINDOWS_1251,
+        23 => WINDOWS_1252,
+        24 => WINDOWS_1256,
+        25 => UTF_16BE,
+        26 => UTF_8,
+        27 | 170 => WINDOWS_1252,
+        28 => BIG5,
+        29 => GB18030,
+        30 => EUC_KR,
+        // 0 and 2 (CP437) and the rest: not a set encoding_rs has; inferred instead.
+        _ => return None,
+    })
+}
+
+/// The text of a payload, in the set its ECI names (when it names one this
+/// knows), else as inferred.
+pub fn bytes_to_text_with(bytes: &[u8], eci: Option<u32>) -> (String, Charset) {
+    match eci.and_then(|e| eci_encoding(e).map(|enc| (e, enc))) {
+        Some((_, enc)) if enc == encoding_rs::UTF_8 => bytes_to_text(bytes),
+        Some((3 | 1, _)) => (bytes.iter().map(|&b| char::from(b)).collect(), Charset::Iso8859_1),
+        Some((e, enc)) => {
+            let (text, _) = enc.decode_without_bom_handling(bytes);
+            (text.into_owned(), if enc == encoding_rs::SHIFT_JIS { Charset::ShiftJis } else { Charset::Eci(e) })
+        }
+        None => bytes_to_text(bytes),
+    }
 }
 
 pub fn bytes_to_text(bytes: &[u8]) -> (String, Charset) {

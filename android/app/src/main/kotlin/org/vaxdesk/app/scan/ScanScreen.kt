@@ -31,6 +31,7 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
     private var feed: CameraFeed? = null
     private var texture: SurfaceTexture? = null
     private var delivered = false
+    @Volatile private var frames = 0L
     private lateinit var status: TextView
 
     override fun build(): View {
@@ -99,8 +100,12 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
      * decode runs here, off the main thread; what it found is handled there.
      */
     fun onFrame(luma: ByteBuffer, width: Int, height: Int, rowStride: Int) {
+        // Most frames get the core's quick look (about a millisecond); every
+        // fourth gets every step, for a code at an awkward angle or in glare.
+        val thorough = frames++ % 4 == 0L
         val found = try {
-            app.core.scanner.decode(luma, width.toUInt(), height.toUInt(), rowStride.toUInt())
+            if (thorough) app.core.scanner.decode(luma, width.toUInt(), height.toUInt(), rowStride.toUInt())
+            else app.core.scanner.decodeQuick(luma, width.toUInt(), height.toUInt(), rowStride.toUInt())
         } catch (e: org.vaxdesk.core.VaxdeskException) {
             emptyList()
         }
