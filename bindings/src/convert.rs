@@ -4,7 +4,7 @@
 use vaxdesk_core::desk::DoseDraft;
 use vaxdesk_core::model::{Address, DoseEvent, DoseRecord, EventId, IdKind, Outcome, Person, PersonId, PersonSource, Session, Sex};
 use vaxdesk_core::qr::decode::Code;
-use vaxdesk_core::qr::payload::{self, Payload};
+use vaxdesk_core::qr::payload::{self, Payload, SignatureStatus};
 use vaxdesk_core::search::SearchPage;
 use vaxdesk_core::store::ToFixItem;
 use vaxdesk_core::sync::SyncReport;
@@ -440,4 +440,50 @@ impl ScanResult {
             text,
         }
     }
+}
+
+/// A certificate and what the desk's trust list says of it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CertificateInfo {
+    /// The `HC1:` text the QR carries.
+    pub text: String,
+    /// `verified`, `unknown_key`, `bad_signature` or `unsupported_algorithm`.
+    pub signature: String,
+    pub expired: bool,
+    pub name: String,
+    pub birth_date: String,
+    pub dose_number: u32,
+    pub series_doses: u32,
+    /// The date of the dose it certifies.
+    pub date: String,
+}
+
+impl CertificateInfo {
+    pub(crate) fn from_cert(text: String, c: &vaxdesk_core::qr::payload::Hc1Cert) -> Self {
+        let v = c.dcc.v.first();
+        let name = [c.dcc.nam.family.as_deref(), c.dcc.nam.given.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        CertificateInfo {
+            text,
+            signature: match c.signature {
+                SignatureStatus::Verified => "verified",
+                SignatureStatus::UnknownKey => "unknown_key",
+                SignatureStatus::BadSignature => "bad_signature",
+                SignatureStatus::UnsupportedAlgorithm => "unsupported_algorithm",
+            }
+            .into(),
+            expired: c.expired(chrono::Utc::now().timestamp()),
+            name: if name.is_empty() { c.dcc.nam.family_std.replace('<', " ") } else { name },
+            birth_date: c.dcc.dob.clone(),
+            dose_number: v.map(|v| v.dn).unwrap_or(0),
+            series_doses: v.map(|v| v.sd).unwrap_or(0),
+            date: v.map(|v| v.dt.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// A QR code's modules for the shell to draw: `size` × `size`, row by row, 1 = dark.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QrModules {
+    pub size: u32,
+    pub dark: Vec<u8>,
 }

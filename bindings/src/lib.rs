@@ -144,6 +144,26 @@ impl Desk {
         Ok(vaxdesk_core::sync::sync_once(&self.inner, &SyncOptions::default())?.into())
     }
 
+    /// The certificate the hub signs for a person (their doses must have
+    /// reached it: sync first), checked against this desk's trust list.
+    /// `Sync` with code `cert.not_eligible` before the series is complete.
+    pub fn certificate(&self, person_id: String) -> Result<CertificateInfo> {
+        let reply = vaxdesk_core::sync::fetch_certificate(&self.inner, convert::person_id(&person_id)?, &SyncOptions::default())?;
+        self.verify_certificate(reply.text)
+    }
+
+    /// Check a certificate offline against the signers this desk trusts.
+    pub fn verify_certificate(&self, text: String) -> Result<CertificateInfo> {
+        let parsed = vaxdesk_core::sync::verify_certificate(&self.inner, &text);
+        match parsed.value {
+            Some(c) => Ok(CertificateInfo::from_cert(text, &c)),
+            None => Err(VaxdeskError::Input {
+                field: "certificate".into(),
+                detail: parsed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "),
+            }),
+        }
+    }
+
     pub fn status(&self) -> Result<StatusInfo> {
         let s = self.inner.store();
         let c = self.inner.config();
@@ -253,6 +273,13 @@ impl PinLock {
     pub fn change(&self, old: String, new: String) -> Result<PinCheck> {
         Ok(self.inner.change(&old, &new)?.into())
     }
+}
+
+/// A text's QR modules, for the certificate screen to draw.
+#[uniffi::export]
+pub fn qr_modules(text: String) -> Result<QrModules> {
+    let (size, dark) = vaxdesk_core::cert::qr_modules(&text).map_err(|e| VaxdeskError::Input { field: "text".into(), detail: e.to_string() })?;
+    Ok(QrModules { size: size as u32, dark: dark.into_iter().map(u8::from).collect() })
 }
 
 /// Does nothing: the cost of crossing the FFI, for the benchmark.

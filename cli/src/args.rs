@@ -62,6 +62,9 @@ pub enum Command {
     /// Export doses for the national platform.
     #[command(subcommand)]
     Export(ExportCmd),
+    /// Vaccination certificates (EU-DCC HC1:): fetch and draw, or verify.
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Measure speed on generated data.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -80,6 +83,11 @@ pub struct HubArgs {
     /// default http://LISTEN.
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Where the hub keeps its certificate signing key (made at first
+    /// start). Default: the directory of a SQLite --db; `hub-data` in the
+    /// current directory for PostgreSQL.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,4 +384,20 @@ pub struct DemoArgs {
     /// Keep the demo database here instead of a temporary directory.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCmd {
+    /// Ask the hub for PERSON's certificate (id or national id; the series
+    /// must be complete and synced) and draw its QR code to a PNG.
+    Show {
+        person: String,
+        /// The picture to write (default cert-PERSON_ID.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a certificate, given as its HC1: text or a picture of its QR,
+    /// against the signers this desk's catalog trusts. Exit 0 only when the
+    /// signature is verified and it has not expired.
+    Verify { input: String },
 }

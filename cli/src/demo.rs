@@ -60,6 +60,18 @@ pub struct DemoSummary {
     pub to_fix: u64,
     pub export_rows: u64,
     pub export_file: String,
+    /// The certificate the hub signed for a citizen whose series completed
+    /// today: drawn, read back from the picture, verified offline.
+    pub certificate: Option<DemoCertificate>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DemoCertificate {
+    pub person: String,
+    pub dose: String,
+    pub file: String,
+    pub read_back: bool,
+    pub signature: String,
 }
 
 pub fn run(out: Out, a: &DemoArgs) -> CliResult {
@@ -258,6 +270,11 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
         s.faulted_connections, s.connections, s.sync_retries, s.hub_events, s.to_fix, hoa.full_name, s.hub_merged
     ));
 
+    s.certificate = Some(hub.certificate(&desk, &dir)?);
+    if let Some(c) = &s.certificate {
+        say(format!("  certificate for {} (dose {}): drawn to {}, read back from the picture: {}, signature {}", c.person, c.dose, c.file, c.read_back, c.signature));
+    }
+
     for r in desk.todays_doses(true)? {
         if r.dose.outcome == Outcome::Vaccinated {
             *s.doses_by_vaccine.entry(r.dose.vaccine.clone()).or_default() += 1;
@@ -314,7 +331,13 @@ impl DemoHub {
 
     fn setup(&self, catalog: &Catalog) -> CliResult {
         self.hub.site(synth::SITE, "Trạm y tế phường Hồng Hải", &["D1", "D2"])?;
-        self.db.publish_catalog(catalog).map_err(|e| Failure::Storage(e.to_string()))
+        // One version above what the hub has (it published its certificate
+        // signer at start), keeping that signer.
+        let current = self.db.current_catalog().map_err(|e| Failure::Storage(e.to_string()))?.unwrap_or_else(Catalog::builtin);
+        let mut next = catalog.clone();
+        next.version = next.version.max(current.version + 1);
+        next.signers = current.signers;
+        self.db.publish_catalog(&next).map_err(|e| Failure::Storage(e.to_string()))
     }
 
     /// Enroll a desk, then send its traffic through the faulty proxy.
@@ -325,6 +348,34 @@ impl DemoHub {
     }
 
     /// Sync until the outbox is empty (a round may give up; the next resumes).
+    /// A citizen whose second dose was given today gets the hub's signed
+    /// certificate, as the desk would show it on screen.
+    fn certificate(&self, desk: &Desk, dir: &std::path::Path) -> CliResult<DemoCertificate> {
+        let record = desk
+            .todays_doses(true)?
+            .into_iter()
+            .find(|r| r.dose.dose_number == Some(2))
+            .ok_or_else(|| Failure::Storage("demo: no second dose today".into()))?;
+        let person = desk.person(record.person_id)?;
+        let opts = vaxdesk_core::sync::SyncOptions { base_backoff: std::time::Duration::from_millis(20), attempts: 10, reuse_connections: false, ..Default::default() };
+        let reply = vaxdesk_core::sync::fetch_certificate(desk, person.id, &opts).map_err(|e| Failure::Storage(e.to_string()))?;
+        let file = dir.join("certificate.png");
+        let img = crate::qrimage::clean(&reply.text, 4).map_err(Failure::Input)?;
+        img.save(&file).map_err(|e| Failure::Storage(format!("{}: {e}", file.display())))?;
+        let (w, h) = img.dimensions();
+        let frame = vaxdesk_core::qr::decode::Frame::new(img.as_raw(), w as usize, h as usize, w as usize).map_err(|e| Failure::Storage(e.to_string()))?;
+        let read = vaxdesk_core::qr::decode::decode(&frame).into_iter().any(|c| c.text == reply.text);
+        let checked = vaxdesk_core::sync::verify_certificate(desk, &reply.text);
+        let signature = checked.value.map(|c| format!("{:?}", c.signature).to_lowercase()).unwrap_or_else(|| "unreadable".into());
+        Ok(DemoCertificate {
+            person: person.full_name,
+            dose: format!("{}/{}", reply.dose_number, reply.series_doses),
+            file: file.display().to_string(),
+            read_back: read,
+            signature,
+        })
+    }
+
     fn sync(&self, desk: &Desk, s: &mut DemoSummary) -> CliResult {
         let opts = vaxdesk_core::sync::SyncOptions {
             base_backoff: std::time::Duration::from_millis(20),

@@ -33,7 +33,8 @@ impl EmbeddedHub {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(storage)?;
         let addr = listener.local_addr().map_err(storage)?;
         let url = format!("http://{addr}");
-        let state = AppState::new(db, url.clone());
+        let signer = vaxdesk_hub::load_signer(db_path.parent().unwrap_or(Path::new("."))).map_err(storage)?;
+        let state = AppState::new(db, url.clone()).with_signer(signer).map_err(storage)?;
         let db = state.db.clone();
         runtime.spawn(async move {
             let _ = axum::serve(listener, vaxdesk_hub::router(state)).await;

@@ -23,6 +23,8 @@ use crate::args::Cli;
 #[derive(Debug)]
 pub enum Failure {
     Refused(Findings),
+    /// A check came out negative (a certificate that does not verify): exit 1.
+    NotValid(String),
     Input(String),
     Storage(String),
 }
@@ -30,7 +32,7 @@ pub enum Failure {
 impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
-            Failure::Refused(_) => 1,
+            Failure::Refused(_) | Failure::NotValid(_) => 1,
             Failure::Input(_) => 2,
             Failure::Storage(_) => 3,
         }

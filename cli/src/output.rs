@@ -38,10 +38,14 @@ pub fn failure(f: &Failure, json: bool) {
                 println!("{}", serde_json::json!({ "ok": false, "refused": findings }));
             }
         }
-        Failure::Input(m) | Failure::Storage(m) => {
+        Failure::Input(m) | Failure::Storage(m) | Failure::NotValid(m) => {
             eprintln!("vaxdesk: {m}");
             if json {
-                let kind = if matches!(f, Failure::Input(_)) { "input" } else { "storage" };
+                let kind = match f {
+                    Failure::Input(_) => "input",
+                    Failure::NotValid(_) => "not_valid",
+                    _ => "storage",
+                };
                 println!("{}", serde_json::json!({ "ok": false, "error": kind, "message": m }));
             }
         }

@@ -35,3 +35,17 @@ pub fn photo(text: &str, module: u32, w: u32, h: u32, noise: i32) -> Result<Gray
     }
     Ok(img)
 }
+
+/// `text` as a clean QR code for a screen or a print: black on white,
+/// `module` pixels per module, the 4-module quiet zone the standard asks for.
+pub fn clean(text: &str, module: u32) -> Result<GrayImage, String> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q).map_err(|e| format!("qr: {e}"))?;
+    let n = code.width() as u32;
+    let colors = code.to_colors();
+    let side = (n + 8) * module;
+    Ok(GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / module) as i64 - 4, (y / module) as i64 - 4);
+        let inside = mx >= 0 && my >= 0 && (mx as u32) < n && (my as u32) < n;
+        Luma([if inside && colors[(my as u32 * n + mx as u32) as usize] == Color::Dark { 0 } else { 255 }])
+    }))
+}

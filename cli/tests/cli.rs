@@ -114,6 +114,38 @@ fn demo_runs_a_clinic_day() {
     assert_eq!(s["export_rows"].as_u64().unwrap(), doses);
     assert!(keep.join("demo-desk.db").exists() && keep.join("demo-export.csv").exists());
     assert_eq!(s["images_decoded"], 7);
+    assert_eq!(s["certificate"]["dose"], "2/2");
+    assert_eq!(s["certificate"]["read_back"], true, "the certificate QR reads back from its picture");
+    assert_eq!(s["certificate"]["signature"], "verified");
+    assert!(keep.join("certificate.png").exists());
+
+    // The picture verifies from the command line too, against the demo desk's trust list.
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .arg("--db")
+        .arg(keep.join("demo-desk.db"))
+        .args(["--json", "cert", "verify"])
+        .arg(keep.join("certificate.png"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signature"], "verified");
+    assert_eq!(v["expired"], false);
+    // A tampered text does not: exit 1, "bad signature" or undecodable.
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["qr", "decode"]).arg(keep.join("certificate.png")).output().unwrap();
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    let hc1 = line["codes"][0]["text"].as_str().unwrap().to_string();
+    assert_eq!(line["codes"][0]["kind"], "hc1");
+    let mut bytes = hc1.into_bytes();
+    let i = bytes.len() - 10;
+    bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .arg("--db")
+        .arg(keep.join("demo-desk.db"))
+        .args(["cert", "verify", std::str::from_utf8(&bytes).unwrap()])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "a tampered certificate verified: {}", text(&out.stdout));
 
     // The pictures the demo made decode from the command line too, one JSON
     // line per file, and an unreadable file is an error line of its own.

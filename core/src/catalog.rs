@@ -38,6 +38,9 @@ pub struct Catalog {
     pub booster: BoosterRule,
     #[serde(default)]
     pub lots: Vec<Lot>,
+    /// Who signs vaccination certificates: the desks' trust list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<crate::cert::PublishedSigner>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

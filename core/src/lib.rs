@@ -3,6 +3,7 @@
 //! the hub and the FFI bindings are thin layers over this crate.
 
 pub mod catalog;
+pub mod cert;
 pub mod desk;
 pub mod error;
 pub mod export;

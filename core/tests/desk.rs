@@ -262,3 +262,27 @@ fn a_refused_record_is_corrected_by_voiding_it_and_recording_afresh() {
     let amend = t.desk.correct_dose(fixed.id, &d, "lot again", &[]).unwrap();
     assert_eq!(amend.kind.as_str(), "amend");
 }
+
+#[test]
+fn a_certificate_is_due_once_the_primary_series_is_complete() {
+    use vaxdesk_core::cert::{dcc_for, NotEligible};
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    let mut d = DoseDraft::vaccinated(p.id);
+    d.vaccine = Some("AZ".into());
+    d.lot = Some("AZ2107".into());
+    d.administered_at = Some(DateTime::parse_from_rfc3339("2021-08-01T09:00:00+07:00").unwrap());
+    t.desk.record_dose(&d, &[]).unwrap();
+    let catalog = t.desk.catalog();
+    assert_eq!(dcc_for(&p, &t.desk.history(p.id).unwrap(), &catalog), Err(NotEligible::SeriesIncomplete { given: 1, needed: 2 }));
+    d.administered_at = Some(DateTime::parse_from_rfc3339("2021-10-05T09:00:00+07:00").unwrap());
+    t.desk.record_dose(&d, &[]).unwrap();
+    let dcc = dcc_for(&p, &t.desk.history(p.id).unwrap(), &catalog).unwrap();
+    assert_eq!((dcc.nam.family.as_deref(), dcc.nam.given.as_deref()), (Some("Nguyễn"), Some("Thị Hoa")));
+    assert_eq!((dcc.nam.family_std.as_str(), dcc.nam.given_std.as_deref()), ("NGUYEN", Some("THI<HOA")));
+    assert_eq!(dcc.dob, "1987-05-02");
+    let v = &dcc.v[0];
+    assert_eq!((v.mp.as_str(), v.ma.as_str(), v.vp.as_str()), ("EU/1/21/1529", "ORG-100001699", "29061000087103"));
+    assert_eq!((v.dn, v.sd, v.dt.as_str(), v.co.as_str(), v.tg.as_str()), (2, 2, "2021-10-05", "VN", "840539006"));
+    assert!(v.ci.starts_with("URN:UVCI:01:VN:"));
+}

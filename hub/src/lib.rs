@@ -21,6 +21,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
 pub use db::HubDb;
+use vaxdesk_core::cert::Signer;
 pub use ingest::Incoming;
 
 /// A full batch of 500 events is well under 1 MB of JSON; 4 MB leaves room
@@ -35,12 +36,28 @@ pub struct AppState {
     pub tls_fingerprint: Option<String>,
     /// Catalog versions are read-modify-write; one publish at a time.
     pub catalog_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Signs vaccination certificates; none means the hub issues none.
+    pub signer: Option<Arc<Signer>>,
 }
 
 impl AppState {
     pub fn new(db: HubDb, public_url: impl Into<String>) -> Self {
-        AppState { db: Arc::new(db), public_url: public_url.into(), tls_fingerprint: None, catalog_lock: Arc::default() }
+        AppState { db: Arc::new(db), public_url: public_url.into(), tls_fingerprint: None, catalog_lock: Arc::default(), signer: None }
     }
+
+    /// Sign certificates with `signer`, and make sure the catalog in force
+    /// lists it, so that desks trust what it signs.
+    pub fn with_signer(mut self, signer: Signer) -> Result<Self, String> {
+        let signer = Arc::new(signer);
+        routes::coordinator::publish_signer(&self.db, &signer).map_err(|e| e.to_string())?;
+        self.signer = Some(signer);
+        Ok(self)
+    }
+}
+
+/// The signer kept in `data_dir` (made there on the first start).
+pub fn load_signer(data_dir: &std::path::Path) -> Result<Signer, String> {
+    Signer::load_or_create(data_dir, "vaxdesk hub certificate signer").map_err(|e| e.to_string())
 }
 
 /// Every route under `/api/v1`, as `(method, path)`: the router below and
@@ -62,6 +79,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/devices"),
     ("post", "/devices/{id}/revoke"),
     ("get", "/duplicates"),
+    ("get", "/persons/{id}/certificate"),
     ("get", "/openapi.json"),
 ];
 
@@ -81,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices", get(c::list_devices))
         .route("/devices/{id}/revoke", post(c::revoke_device))
         .route("/duplicates", get(c::duplicates))
+        .route("/persons/{id}/certificate", get(routes::cert::certificate))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .fallback(|| async { error::HubError::not_found("endpoint") });
     Router::new()
@@ -94,12 +113,14 @@ pub fn router(state: AppState) -> Router {
 
 /// Open (or create) the database — a SQLite path or a `postgres://` URL —
 /// and serve until the task is cancelled.
-pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>) -> Result<(), String> {
+pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>, data_dir: &std::path::Path) -> Result<(), String> {
     let target = db.to_string();
     let db = tokio::task::spawn_blocking(move || HubDb::open_target(&target)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    let signer = load_signer(data_dir)?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let url = public_url.unwrap_or_else(|| format!("http://{local}"));
     tracing::info!(%local, "hub listening");
-    axum::serve(listener, router(AppState::new(db, url))).await.map_err(|e| e.to_string())
+    let state = tokio::task::spawn_blocking(move || AppState::new(db, url).with_signer(signer)).await.map_err(|e| e.to_string())??;
+    axum::serve(listener, router(state)).await.map_err(|e| e.to_string())
 }

@@ -81,6 +81,10 @@ pub fn document() -> Value {
                 "post": op("Revoke a device (refused at once from then on)", Some("coordinator"), None, None, "204")
             },
             "/api/v1/duplicates": {"get": op("Persons who may be one person", Some("coordinator"), None, Some("Duplicates"), "200")},
+            "/api/v1/persons/{id}/certificate": {
+                "parameters": [path_param("id")],
+                "get": op("Sign an EU-DCC certificate for a completed series or booster (409 cert.not_eligible otherwise)", Some("device"), None, Some("Certificate"), "200")
+            },
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "ok"}}}}
         },
         "components": {
@@ -128,6 +132,9 @@ pub fn document() -> Value {
                 "Devices": {"type": "array", "items": {"type": "object", "required": ["id", "site", "desk", "enrolled_at"], "properties": {
                     "id": {"type": "string"}, "site": {"type": "string"}, "desk": {"type": "string"}, "name": {"type": ["string", "null"]},
                     "enrolled_at": {"type": "string"}, "revoked_at": {"type": ["string", "null"]}, "last_seen_at": {"type": ["string", "null"]}}}},
+                "Certificate": {"type": "object", "required": ["text", "dose_number", "series_doses", "kid"], "properties": {
+                    "text": {"type": "string", "description": "HC1: text to show as a QR code"},
+                    "dose_number": {"type": "integer"}, "series_doses": {"type": "integer"}, "kid": {"type": "string"}}},
                 "Duplicates": {"type": "array", "items": {"type": "object", "required": ["a", "b", "reason", "status"], "properties": {
                     "a": {"type": "string"}, "b": {"type": "string"}, "reason": {"type": "string"}, "found_at": {"type": "string"}, "status": {"type": "string"}}}}
             }

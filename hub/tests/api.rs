@@ -330,3 +330,43 @@ fn two_hub_processes_share_one_database() {
     assert_eq!(seen.len(), 600);
     assert_eq!(hub.db.event_count().unwrap(), 600);
 }
+
+#[test]
+fn a_completed_series_gets_a_signed_certificate_only_at_its_site() {
+    use vaxdesk_core::cert::{trust_list, PublishedSigner};
+    use vaxdesk_core::qr::payload::{parse_hc1, SignatureStatus};
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let person = uuid::Uuid::now_v7().to_string();
+    let p = person_event("dev-a", &person, Some("022187001234"), "Nguyễn Thị Hoa", "1987-05-02");
+    let mut first = dose_event("dev-a", "S1", &person, "AZ");
+    first["event"]["dose"]["administered_at"] = json!("2021-08-01T09:00:00+07:00");
+    a.post("/events", json!({"events": [p, first]})).ok();
+    let path = format!("/persons/{person}/certificate");
+    assert_eq!(a.get(&path).refused(), (409, "cert.not_eligible"));
+
+    let mut second = dose_event("dev-a", "S1", &person, "AZ");
+    second["event"]["dose"]["dose_number"] = json!(2);
+    a.post("/events", json!({"events": [second]})).ok();
+    let cert = a.get(&path).ok();
+    assert_eq!((cert["dose_number"].as_u64(), cert["series_doses"].as_u64()), (Some(2), Some(2)));
+    // The catalog every desk pulls lists the signer: the certificate verifies with it.
+    let catalog = admin.get("/catalog").ok();
+    let signers: Vec<PublishedSigner> = serde_json::from_value(catalog["signers"].clone()).unwrap();
+    assert_eq!(signers.len(), 1);
+    let parsed = parse_hc1(cert["text"].as_str().unwrap(), &trust_list(&signers)).value.unwrap();
+    assert_eq!(parsed.signature, SignatureStatus::Verified);
+    assert_eq!(parsed.dcc.v[0].dt, "2021-10-05");
+    // A coordinator's new catalog keeps the signer.
+    let mut next = catalog.clone();
+    next["version"] = json!(catalog["version"].as_u64().unwrap() + 1);
+    next.as_object_mut().unwrap().remove("signers");
+    let published = admin.put("/catalog", next).ok();
+    assert_eq!(published["signers"].as_array().map(Vec::len), Some(1));
+
+    // Another site's desk learns nothing of this person.
+    let b = hub.device(&admin, "S2", "D1", "dev-b");
+    assert_eq!(b.get(&path).refused().0, 404);
+    assert_eq!(b.get("/persons/not-a-person/certificate").refused().0, 404);
+}

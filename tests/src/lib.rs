@@ -25,7 +25,8 @@ impl LocalHub {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| e.to_string())?;
         let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-        let state = AppState::new(db, url.clone());
+        let signer = vaxdesk_hub::load_signer(db_path.parent().unwrap_or(std::path::Path::new(".")))?;
+        let state = AppState::new(db, url.clone()).with_signer(signer)?;
         let db = state.db.clone();
         runtime.spawn(async move { axum::serve(listener, vaxdesk_hub::router(state)).await });
         Ok(LocalHub { url, db, _runtime: runtime })

@@ -37,10 +37,17 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
         }
         None => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Storage(e.to_string()))?;
+            let data_dir = a.data_dir.unwrap_or_else(|| {
+                if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+                    PathBuf::from("hub-data")
+                } else {
+                    path.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+                }
+            });
             eprintln!("vaxdesk hub: database {}, listening on {}", redact(&target), a.listen);
             runtime.block_on(async {
                 tokio::select! {
-                    r = vaxdesk_hub::serve(&target, a.listen, a.public_url) => r.map_err(Failure::Storage),
+                    r = vaxdesk_hub::serve(&target, a.listen, a.public_url, &data_dir) => r.map_err(Failure::Storage),
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             })

@@ -1,6 +1,7 @@
 //! One function per verb; each opens the desk, calls the core, prints.
 
 mod catalog;
+mod cert;
 mod dose;
 mod hub;
 mod person;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Enroll { code, name } => sync::enroll(&open(db)?, out, &code, name.as_deref()),
         Command::Sync { once, every } => sync::sync(&open(db)?, out, once, every),
         Command::Status => sync::status(&open(db)?, out),
+        Command::Cert(c) => cert::run(&open(db)?, out, c),
         Command::Bench(b) => crate::bench::run(out, b),
         Command::Demo(a) => crate::demo::run(out, &a),
     }

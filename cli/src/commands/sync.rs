@@ -9,7 +9,7 @@ use vaxdesk_core::sync::{sync_once, SyncError, SyncOptions};
 use crate::output::Out;
 use crate::{CliResult, Failure};
 
-fn failure(e: SyncError) -> Failure {
+pub(super) fn failure(e: SyncError) -> Failure {
     match e {
         SyncError::Store(s) => Failure::Storage(s.to_string()),
         SyncError::Core(c) => (*c).into(),

@@ -113,6 +113,15 @@ impl HubClient {
     }
 }
 
+impl HubClient {
+    /// Ask the hub to sign a certificate for a person (refused with
+    /// `cert.not_eligible` before the series is complete).
+    pub fn certificate(&self, person_id: &str) -> Result<super::protocol::CertificateReply, SyncError> {
+        let resp = self.auth(self.http.get(self.url(&format!("/persons/{person_id}/certificate"))))?.send().map_err(net)?;
+        read(resp)
+    }
+}
+
 fn net(e: reqwest::Error) -> SyncError {
     SyncError::Network(e.to_string())
 }

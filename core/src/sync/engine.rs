@@ -81,6 +81,21 @@ pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<supe
     Ok(reply)
 }
 
+/// The certificate the hub signs for a person of this desk, once their
+/// doses have reached it (sync first).
+pub fn fetch_certificate(desk: &Desk, person: crate::model::PersonId, opts: &SyncOptions) -> Result<super::protocol::CertificateReply, SyncError> {
+    let id = desk.store().canonical_person(person)?;
+    let c = client(desk, opts)?;
+    let mut retries = 0;
+    retry(opts, &mut retries, || c.certificate(&id.to_string()))
+}
+
+/// Check a certificate against the signers the desk's catalog trusts:
+/// offline, with what the last sync brought.
+pub fn verify_certificate(desk: &Desk, text: &str) -> crate::qr::payload::Parsed<crate::qr::payload::Hc1Cert> {
+    crate::qr::payload::parse_hc1(text, &crate::cert::trust_list(&desk.catalog().signers))
+}
+
 fn client(desk: &Desk, opts: &SyncOptions) -> Result<HubClient, SyncError> {
     let store = desk.store();
     let hub = store.meta(META_HUB)?.ok_or(SyncError::NotEnrolled)?;

@@ -6,4 +6,4 @@ pub mod engine;
 pub mod protocol;
 
 pub use client::{HubClient, SyncError};
-pub use engine::{enroll, sync_once, SyncOptions, SyncReport};
+pub use engine::{enroll, fetch_certificate, sync_once, verify_certificate, SyncOptions, SyncReport};

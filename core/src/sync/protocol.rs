@@ -134,3 +134,14 @@ mod tests {
         assert_eq!(serde_json::from_value::<WireEvent>(json).unwrap(), WireEvent::Dose(e));
     }
 }
+
+/// `GET /persons/{id}/certificate`: an EU-DCC certificate the hub signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateReply {
+    /// The `HC1:` text the QR carries.
+    pub text: String,
+    pub dose_number: u32,
+    pub series_doses: u32,
+    /// Hex kid of the signer (first 8 bytes of the SHA-256 of its certificate).
+    pub kid: String,
+}

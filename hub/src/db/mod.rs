@@ -78,6 +78,9 @@ pub enum EnrollRefusal {
 }
 
 
+/// A person's site, and their events as `(stream, body)` in the order received.
+pub type PersonEvents = (String, Vec<(String, String)>);
+
 pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -147,6 +150,9 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>>;
     /// The person id a (possibly merged) person id now stands for.
     fn canonical_person(&self, id: &str) -> Result<Option<String>>;
+    /// A person's site and every event about them (and persons merged into
+    /// them) as `(stream, body)`, in the order received; `None` if unknown.
+    fn person_events(&self, id: &str) -> Result<Option<PersonEvents>>;
 }
 
 /// The hub's database, whichever backend.

@@ -293,6 +293,23 @@ impl HubStore for PgHub {
     fn canonical_person(&self, id: &str) -> Result<Option<String>> {
         self.read(|c| Ok(c.query_opt("SELECT merged_into FROM persons WHERE id = $1", &[&id])?.map(|r| r.get::<_, Option<String>>(0).unwrap_or_else(|| id.to_string()))))
     }
+
+    fn person_events(&self, id: &str) -> Result<Option<super::PersonEvents>> {
+        self.read(|c| {
+            let Some(site) = c.query_opt("SELECT site FROM persons WHERE id = $1", &[&id])?.map(|r| r.get::<_, String>(0)) else { return Ok(None) };
+            let rows = c
+                .query(
+                    "SELECT stream, body FROM events
+                     WHERE person_id = $1 OR person_id IN (SELECT id FROM persons WHERE merged_into = $1)
+                     ORDER BY seq",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            Ok(Some((site, rows)))
+        })
+    }
 }
 
 /// A batch's transaction, with each statement prepared once per batch (the

@@ -315,6 +315,20 @@ impl HubStore for SqliteHub {
     fn canonical_person(&self, id: &str) -> Result<Option<String>> {
         self.read(|c| Ok(canonical(c, id)?))
     }
+
+    fn person_events(&self, id: &str) -> Result<Option<super::PersonEvents>> {
+        self.read(|c| {
+            let site: Option<String> = c.query_row("SELECT site FROM persons WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            let Some(site) = site else { return Ok(None) };
+            let mut st = c.prepare_cached(
+                "SELECT stream, body FROM events
+                 WHERE person_id = ?1 OR person_id IN (SELECT id FROM persons WHERE merged_into = ?1)
+                 ORDER BY seq",
+            )?;
+            let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some((site, rows)))
+        })
+    }
 }
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {

@@ -153,7 +153,32 @@ pub async fn get_catalog(State(s): State<AppState>, CoordinatorAuth(_): Coordina
     Ok(Json(c))
 }
 
+/// Add the hub's certificate signer to a catalog about to be published, so
+/// a coordinator's catalog never drops the desks' trust in it.
+fn with_signer(mut c: Catalog, signer: Option<&vaxdesk_core::cert::Signer>) -> Catalog {
+    if let Some(s) = signer {
+        let p = s.published();
+        if !c.signers.iter().any(|x| x.kid == p.kid) {
+            c.signers.push(p);
+        }
+    }
+    c
+}
+
+/// At start: publish the catalog one version up if it does not list this
+/// hub's signer yet (a new hub, or a new key).
+pub fn publish_signer(db: &crate::HubDb, signer: &vaxdesk_core::cert::Signer) -> crate::db::Result<()> {
+    let current = db.current_catalog()?.unwrap_or_else(Catalog::builtin);
+    if current.signers.iter().any(|x| x.kid == signer.published().kid) {
+        return Ok(());
+    }
+    let mut next = with_signer(current, Some(signer));
+    next.version += 1;
+    db.publish_catalog(&next)
+}
+
 async fn publish(s: &AppState, c: Catalog) -> HubResult<Json<Catalog>> {
+    let c = with_signer(c, s.signer.as_deref());
     c.check().map_err(|e| HubError::bad_request("catalog.invalid", e.to_string()))?;
     let _guard = s.catalog_lock.lock().await;
     let db = s.db.clone();

@@ -1,5 +1,6 @@
 //! The HTTP surface, `/api/v1`, one module per caller.
 
+pub mod cert;
 pub mod coordinator;
 pub mod desk;
 

@@ -26,7 +26,8 @@ impl TestHub {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(db, url.clone());
+        let signer = vaxdesk_hub::load_signer(dir.path()).unwrap();
+        let state = AppState::new(db, url.clone()).with_signer(signer).unwrap();
         let db = state.db.clone();
         runtime.spawn(async move { axum::serve(listener, vaxdesk_hub::router(state)).await });
         TestHub { url, db, target, dir, _runtime: runtime }

@@ -53,6 +53,8 @@ class ShellTest {
     companion object {
         /** A man's chip-ID card (Hà Nội, born 1990): another person than [HOA]. */
         const val NAM = "001090012345||Lê Văn Nam|15061990|Nam|Ba Đình, Hà Nội|01022022"
+        /** A woman's chip-ID card (Hà Nội, born 1985). */
+        const val NGA = "001185004567||Đỗ Thị Nga|11111985|Nữ|Cầu Giấy, Hà Nội|02022022"
         /** A woman's chip-ID card (Hồ Chí Minh City, born 1985). */
         const val THU = "079185001234||Phạm Thị Thu|20031985|Nữ|Quận 3, TP Hồ Chí Minh|05052021"
         private lateinit var dir: File
@@ -322,6 +324,35 @@ class ShellTest {
         assertEquals("Chờ gửi: 0", text("queue-pending"))
         assertEquals("Cần sửa: 0", text("queue-to-fix"))
         assertEquals("the refused record is voided, the fresh one listed", 1, rowTexts("dose-row").count { "Phạm Thị Thu" in it })
+    }
+
+    @Test fun aCompletedSeriesShowsTheHubsCertificate() {
+        enrollThroughTheScreens(shots = false)
+        // Her first dose, eight weeks ago (as another desk would have synced it).
+        val desk = app().core.desk
+        val nga = desk.savePerson(org.vaxdesk.core.Scanner().use { it.parse(NGA) }.draft!!, emptyList())
+        val earlier = java.time.OffsetDateTime.now().minusWeeks(8).withNano(0).toString()
+        desk.recordDose(org.vaxdesk.core.DoseDraftInfo(nga.id, "AZ", "AZ2107", null, null, earlier, org.vaxdesk.core.DoseOutcome.VACCINATED, null), emptyList())
+        // Today: scanned, matched, the second dose saved in one tap.
+        scan(NGA)
+        assertTrue(text("visit-match"), text("visit-match").contains("Mũi tiếp theo: 2"))
+        tap("visit-save")
+        assertEquals("scan", activity.current?.name)
+        tap("scan-cert") // syncs, then asks the hub to sign
+        assertEquals("certificate", activity.current?.name)
+        assertEquals("Đỗ Thị Nga", text("cert-name"))
+        assertTrue(text("cert-details"), text("cert-details").contains("mũi 2/2"))
+        assertTrue(text("cert-status").startsWith("Chữ ký của hub hợp lệ"))
+        screenshot("15-certificate")
+
+        // The QR on screen reads back through the core and verifies offline.
+        val bmp = (find<android.widget.ImageView>("cert-qr").drawable as android.graphics.drawable.BitmapDrawable).bitmap
+        val luma = ByteBuffer.allocateDirect(bmp.width * bmp.height)
+        for (y in 0 until bmp.height) for (x in 0 until bmp.width) luma.put((android.graphics.Color.red(bmp.getPixel(x, y))).toByte())
+        luma.flip()
+        val read = app().core.scanner.decode(luma, bmp.width.toUInt(), bmp.height.toUInt(), bmp.width.toUInt())
+        assertEquals("hc1", read.single().kind)
+        assertEquals("verified", app().core.desk.verifyCertificate(read.single().text).signature)
     }
 
     @Test @Config(qualifiers = "en-w360dp-h740dp-xhdpi")

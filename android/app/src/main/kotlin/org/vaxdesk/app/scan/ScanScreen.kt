@@ -9,6 +9,7 @@ import android.widget.LinearLayout
 import android.widget.TextView
 import java.nio.ByteBuffer
 import org.vaxdesk.app.R
+import org.vaxdesk.app.cert.CertificateScreen
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
 import org.vaxdesk.app.queue.QueueScreen
@@ -48,7 +49,13 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         if (purpose == Purpose.PERSON) {
             val session = app.core.desk.session()
             ui.add(body, ui.text(session?.let { str(R.string.scan_session, it.vaccine, it.lots.joinToString(", ")) } ?: "", tag = "scan-session", muted = true))
-            app.state.lastSaved?.let { ui.add(body, ui.card(ui.text(it, tag = "scan-saved", bold = true))) }
+            app.state.lastSaved?.let { saved ->
+                val card = ui.card(ui.text(saved, tag = "scan-saved", bold = true))
+                app.state.lastSavedPerson?.let { id ->
+                    ui.add(card, ui.button(str(R.string.cert_show), "scan-cert") { host.go(CertificateScreen(host, id)) })
+                }
+                ui.add(body, card)
+            }
         }
         body.addView(preview, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, ui.dp(300)))
         ui.add(body, status)

@@ -13,6 +13,8 @@ class AppState {
     var unlocked = false
     /** The last save, shown on the scan screen as a confirmation. */
     var lastSaved: String? = null
+    /** Whose dose that was: the scan screen offers their certificate. */
+    var lastSavedPerson: String? = null
     /** A code scanned on the enroll screen's camera, waiting to be used. */
     var scannedEnrollCode: ScanResult? = null
 }

@@ -77,14 +77,15 @@ class Ui(private val ctx: Context) {
         this.tag = tag
     }
 
-    fun showNote(v: TextView, message: String?, warning: Boolean = false) {
+    /** Red for errors, amber for warnings and progress, green with [ok]. */
+    fun showNote(v: TextView, message: String?, warning: Boolean = false, ok: Boolean = false) {
         if (message.isNullOrEmpty()) {
             v.visibility = View.GONE
             return
         }
         v.text = message
-        v.setTextColor(color(if (warning) R.color.warning else R.color.error))
-        v.background = if (warning) rounded(color(R.color.warning_bg)) else null
+        v.setTextColor(color(if (ok) R.color.ok else if (warning) R.color.warning else R.color.error))
+        v.background = if (ok) rounded(color(R.color.ok_bg)) else if (warning) rounded(color(R.color.warning_bg)) else null
         v.setPadding(dp(8), dp(4), dp(8), dp(4))
         v.visibility = View.VISIBLE
     }

@@ -229,6 +229,7 @@ class VisitScreen(
                 }
                 is Outcome.Ok -> {
                     val (p, ev) = r.value
+                    app.state.lastSavedPerson = p.id
                     app.state.lastSaved = if (ev == null) str(R.string.saved_person, p.fullName)
                     else str(R.string.saved_dose, p.fullName, ev.doseNumber?.toInt() ?: 0, chosenLot ?: "-")
                     SyncScheduler.syncSoon(host.activity)
