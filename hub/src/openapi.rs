@@ -126,7 +126,11 @@ pub fn document() -> Value {
                 "CodeReply": {"type": "object", "required": ["code", "text", "expires_at"], "properties": {
                     "code": {"type": "string"}, "text": {"type": "string", "description": "VXD1: text to show as a QR code"}, "expires_at": {"type": "string"}}},
                 "Catalog": {"type": "object", "required": ["version", "vaccines", "booster", "near_expiry_days"], "properties": {
-                    "version": {"type": "integer"}, "vaccines": {"type": "array", "items": object.clone()}, "lots": {"type": "array", "items": {"$ref": "#/components/schemas/Lot"}}}},
+                    "version": {"type": "integer"}, "vaccines": {"type": "array", "items": object.clone()}, "lots": {"type": "array", "items": {"$ref": "#/components/schemas/Lot"}},
+                    "signers": {"type": "array", "description": "certificate signers the desks trust (the hub adds its own)", "items": {
+                        "type": "object", "required": ["kid", "certificate", "public_key"], "properties": {
+                            "kid": {"type": "string"}, "certificate": {"type": "string", "description": "X.509 DER, base64"},
+                            "public_key": {"type": "string", "description": "P-256 SEC1, base64"}}}}}},
                 "Lot": {"type": "object", "required": ["number", "vaccine", "expiry"], "properties": {
                     "number": {"type": "string"}, "vaccine": {"type": "string"}, "expiry": {"type": "string", "format": "date"}}},
                 "Devices": {"type": "array", "items": {"type": "object", "required": ["id", "site", "desk", "enrolled_at"], "properties": {
