@@ -334,6 +334,29 @@ pub enum ExportCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The same rows as an Excel workbook (written in constant memory).
+    Xlsx {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// FHIR R4 bulk data: Patient.ndjson and Immunization.ndjson in a directory.
+    Fhir {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        site: Option<String>,
+        /// The directory to write into (made if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

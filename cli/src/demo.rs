@@ -39,6 +39,8 @@ const HEALTH_QR: &str = "******003355|HOANG THI LAN|1972-**-**|0|162979388586171
 #[derive(Debug, Default, Serialize)]
 pub struct DemoSummary {
     pub database: String,
+    /// The clinic day (the desk's date).
+    pub date: String,
     pub images_decoded: u64,
     pub decode_ms: Vec<f64>,
     pub persons: u64,
@@ -285,6 +287,7 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     let csv = dir.join("demo-export.csv");
     let file = std::fs::File::create(&csv).map_err(|e| Failure::Storage(format!("{}: {e}", csv.display())))?;
     let day = desk.today();
+    s.date = day.to_string();
     s.export_rows = vaxdesk_core::export::doses_csv(desk.store(), &desk.catalog(), day, day, None, std::io::BufWriter::new(file))?;
     s.export_file = csv.display().to_string();
 

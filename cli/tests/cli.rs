@@ -147,6 +147,31 @@ fn demo_runs_a_clinic_day() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0), "a tampered certificate verified: {}", text(&out.stdout));
 
+    // The day's doses as CSV, XLSX and FHIR NDJSON.
+    let db = keep.join("demo-desk.db");
+    let day = s["date"].as_str().unwrap().to_string();
+    let export = |kind: &str, out: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).arg("--db").arg(&db).args(["--json", "export", kind, "--from", &day, "--to", &day, "--out"]).arg(out).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "export {kind}: {}", text(&o.stderr));
+    };
+    let (csv, xlsx, fhir) = (keep.join("day.csv"), keep.join("day.xlsx"), keep.join("fhir"));
+    export("csv", &csv);
+    export("xlsx", &xlsx);
+    export("fhir", &fhir);
+    assert_eq!(&std::fs::read(&xlsx).unwrap()[..2], b"PK", "an xlsx is a zip");
+    let immunizations = std::fs::read_to_string(fhir.join("Immunization.ndjson")).unwrap();
+    assert_eq!(immunizations.lines().count() as u64, s["export_rows"].as_u64().unwrap());
+    for line in immunizations.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["resourceType"], "Immunization");
+    }
+    // Read back by independent readers (openpyxl, fhir.resources), under scripts/test.
+    if let Ok(python) = std::env::var("VAXDESK_PYTHON") {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/export_check.py");
+        let o = Command::new(python).arg(script).arg(&csv).arg(&xlsx).arg(&fhir).output().unwrap();
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    }
+
     // The pictures the demo made decode from the command line too, one JSON
     // line per file, and an unreadable file is an error line of its own.
     let bogus = keep.join("not-an-image.png");
