@@ -345,7 +345,8 @@ pub enum ExportCmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// FHIR R4 bulk data: Patient.ndjson and Immunization.ndjson in a directory.
+    /// FHIR R4: bulk data (Patient.ndjson and Immunization.ndjson in a
+    /// directory), or with --bundle one Bundle of both in a file.
     Fhir {
         #[arg(long)]
         from: String,
@@ -353,9 +354,11 @@ pub enum ExportCmd {
         to: String,
         #[arg(long)]
         site: Option<String>,
-        /// The directory to write into (made if missing).
+        /// The directory to write into (made if missing); the file with --bundle.
         #[arg(long)]
         out: PathBuf,
+        #[arg(long)]
+        bundle: bool,
     },
 }
 

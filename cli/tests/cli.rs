@@ -158,6 +158,13 @@ fn demo_runs_a_clinic_day() {
     export("csv", &csv);
     export("xlsx", &xlsx);
     export("fhir", &fhir);
+    let bundle = keep.join("day-bundle.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).arg("--db").arg(&db).args(["export", "fhir", "--bundle", "--from", &day, "--to", &day, "--out"]).arg(&bundle).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "export fhir --bundle: {}", text(&o.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!((b["resourceType"].as_str(), b["type"].as_str()), (Some("Bundle"), Some("collection")));
+    let entries = b["entry"].as_array().unwrap();
+    assert_eq!(entries.iter().filter(|e| e["resource"]["resourceType"] == "Immunization").count() as u64, s["export_rows"].as_u64().unwrap());
     assert_eq!(&std::fs::read(&xlsx).unwrap()[..2], b"PK", "an xlsx is a zip");
     let immunizations = std::fs::read_to_string(fhir.join("Immunization.ndjson")).unwrap();
     assert_eq!(immunizations.lines().count() as u64, s["export_rows"].as_u64().unwrap());
@@ -168,7 +175,7 @@ fn demo_runs_a_clinic_day() {
     // Read back by independent readers (openpyxl, fhir.resources), under scripts/test.
     if let Ok(python) = std::env::var("VAXDESK_PYTHON") {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/export_check.py");
-        let o = Command::new(python).arg(script).arg(&csv).arg(&xlsx).arg(&fhir).output().unwrap();
+        let o = Command::new(python).arg(script).arg(&csv).arg(&xlsx).arg(&fhir).arg(&bundle).output().unwrap();
         assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     }
 

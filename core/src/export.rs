@@ -168,6 +168,54 @@ pub fn doses_fhir(
     Ok((np, ni))
 }
 
+/// The same resources as one FHIR R4 `Bundle` (type `collection`), written
+/// as a stream: entries go out as they are read, Patient before the first
+/// Immunization that refers to it. Returns (patients, immunizations).
+pub fn doses_fhir_bundle(
+    store: &Store,
+    catalog: &Catalog,
+    from: NaiveDate,
+    to: NaiveDate,
+    site: Option<&str>,
+    out: impl Write,
+    mut progress: impl FnMut(u64),
+) -> Result<(u64, u64)> {
+    let mut out = std::io::BufWriter::new(out);
+    let bundle_id = uuid::Uuid::now_v7();
+    write!(out, r#"{{"resourceType":"Bundle","id":"{bundle_id}","type":"collection","entry":["#).map_err(io)?;
+    let mut seen = std::collections::HashSet::new();
+    let (mut np, mut ni) = (0u64, 0u64);
+    let mut first = true;
+    store.for_each_dose(from, to, site, |r| {
+        if r.dose.outcome != Outcome::Vaccinated {
+            return Ok(());
+        }
+        let bad = |e: std::io::Error| StoreError::BadRow { table: "export", detail: e.to_string() };
+        let mut entry = |resource: serde_json::Value, id: String, out: &mut std::io::BufWriter<_>| -> std::io::Result<()> {
+            if !std::mem::take(&mut first) {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &serde_json::json!({"fullUrl": format!("urn:uuid:{id}"), "resource": resource}))?;
+            Ok(())
+        };
+        if seen.insert(r.person_id) {
+            let p = store.person(r.person_id)?.ok_or_else(|| StoreError::NotFound { what: "person", id: r.person_id.to_string() })?;
+            entry(fhir::patient(&p), p.id.to_string(), &mut out).map_err(bad)?;
+            np += 1;
+        }
+        entry(fhir::immunization(&r, catalog), r.id.to_string(), &mut out).map_err(bad)?;
+        ni += 1;
+        if ni % 10_000 == 0 {
+            progress(ni);
+        }
+        Ok(())
+    })?;
+    out.write_all(b"]}").map_err(io)?;
+    out.flush().map_err(io)?;
+    progress(ni);
+    Ok((np, ni))
+}
+
 /// FHIR R4 resources for a person and a dose.
 pub mod fhir {
     use serde_json::{json, Value};

@@ -35,8 +35,10 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Export(ExportCmd::Csv { from, to, site, out: file }) => export_csv(&open(db)?, out, &from, &to, site.as_deref(), file),
-        Command::Export(ExportCmd::Xlsx { from, to, site, out: file }) => export_file(&open(db)?, out, &from, &to, site.as_deref(), &file, false),
-        Command::Export(ExportCmd::Fhir { from, to, site, out: dir }) => export_file(&open(db)?, out, &from, &to, site.as_deref(), &dir, true),
+        Command::Export(ExportCmd::Xlsx { from, to, site, out: file }) => export_file(&open(db)?, out, &from, &to, site.as_deref(), &file, Format::Xlsx),
+        Command::Export(ExportCmd::Fhir { from, to, site, out: path, bundle }) => {
+            export_file(&open(db)?, out, &from, &to, site.as_deref(), &path, if bundle { Format::FhirBundle } else { Format::FhirNdjson })
+        }
         Command::Hub(a) => hub::run(db, out, a),
         Command::Enroll { code, name } => sync::enroll(&open(db)?, out, &code, name.as_deref()),
         Command::Sync { once, every } => sync::sync(&open(db)?, out, once, every),
@@ -135,7 +137,13 @@ struct ExportSummary {
 
 /// XLSX to a file, or FHIR NDJSON into a directory, with a progress bar on
 /// a terminal (none when piped).
-fn export_file(desk: &Desk, out: Out, from: &str, to: &str, site: Option<&str>, path: &std::path::Path, fhir: bool) -> CliResult {
+enum Format {
+    Xlsx,
+    FhirNdjson,
+    FhirBundle,
+}
+
+fn export_file(desk: &Desk, out: Out, from: &str, to: &str, site: Option<&str>, path: &std::path::Path, format: Format) -> CliResult {
     let (from, to) = (parse_date("from", from)?, parse_date("to", to)?);
     if to < from {
         return Err(Failure::Input(format!("to: {to} is before from: {from}")));
@@ -144,13 +152,21 @@ fn export_file(desk: &Desk, out: Out, from: &str, to: &str, site: Option<&str>, 
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} doses exported ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
     let progress = |n: u64| bar.set_position(n);
-    let s = if fhir {
-        std::fs::create_dir_all(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
-        let (patients, immunizations) = vaxdesk_core::export::doses_fhir(desk.store(), &catalog, from, to, site, path, progress)?;
-        serde_json::json!({ "dir": path.display().to_string(), "patients": patients, "immunizations": immunizations })
-    } else {
-        let rows = vaxdesk_core::export::doses_xlsx(desk.store(), &catalog, from, to, site, path, progress)?;
-        serde_json::json!({ "file": path.display().to_string(), "rows": rows })
+    let s = match format {
+        Format::FhirNdjson => {
+            std::fs::create_dir_all(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
+            let (patients, immunizations) = vaxdesk_core::export::doses_fhir(desk.store(), &catalog, from, to, site, path, progress)?;
+            serde_json::json!({ "dir": path.display().to_string(), "patients": patients, "immunizations": immunizations })
+        }
+        Format::FhirBundle => {
+            let f = std::fs::File::create(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
+            let (patients, immunizations) = vaxdesk_core::export::doses_fhir_bundle(desk.store(), &catalog, from, to, site, f, progress)?;
+            serde_json::json!({ "file": path.display().to_string(), "patients": patients, "immunizations": immunizations })
+        }
+        Format::Xlsx => {
+            let rows = vaxdesk_core::export::doses_xlsx(desk.store(), &catalog, from, to, site, path, progress)?;
+            serde_json::json!({ "file": path.display().to_string(), "rows": rows })
+        }
     };
     bar.finish_and_clear();
     out.show(&s, || format!("exported: {s}"));
