@@ -71,6 +71,20 @@ fn state_of(s: &str) -> OutboxState {
     }
 }
 
+/// An entry from the first seven columns: seq, event_id, stream, state,
+/// attempts, reject_code, reject_message.
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        seq: r.get(0)?,
+        event_id: r.get(1)?,
+        stream: r.get(2)?,
+        state: state_of(&r.get::<_, String>(3)?),
+        attempts: r.get(4)?,
+        reject_code: r.get(5)?,
+        reject_message: r.get(6)?,
+    })
+}
+
 impl Store {
     pub fn outbox_counts(&self) -> Result<OutboxCounts> {
         self.read(|c| {
@@ -104,17 +118,7 @@ impl Store {
                 "SELECT seq, event_id, stream, state, attempts, reject_code, reject_message
                  FROM outbox WHERE state = ?1 ORDER BY seq LIMIT ?2",
             )?;
-            let rows = st.query_map(params![state, limit], |r| {
-                Ok(OutboxEntry {
-                    seq: r.get(0)?,
-                    event_id: r.get(1)?,
-                    stream: r.get(2)?,
-                    state: state_of(&r.get::<_, String>(3)?),
-                    attempts: r.get(4)?,
-                    reject_code: r.get(5)?,
-                    reject_message: r.get(6)?,
-                })
-            })?;
+            let rows = st.query_map(params![state, limit], entry_from_row)?;
             rows.collect()
         })
     }
@@ -152,15 +156,7 @@ impl Store {
             )?;
             let rows = st.query_map(params![limit], |r| {
                 Ok(ToFixItem {
-                    entry: OutboxEntry {
-                        seq: r.get(0)?,
-                        event_id: r.get(1)?,
-                        stream: r.get(2)?,
-                        state: state_of(&r.get::<_, String>(3)?),
-                        attempts: r.get(4)?,
-                        reject_code: r.get(5)?,
-                        reject_message: r.get(6)?,
-                    },
+                    entry: entry_from_row(r)?,
                     person_id: r.get(7)?,
                     record_id: r.get(8)?,
                 })

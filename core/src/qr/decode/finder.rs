@@ -64,32 +64,23 @@ pub(super) struct Finders {
 
 /// 1:1:3:1:1 within half a module per run.
 fn is_finder_runs(c: &[u32; 5]) -> bool {
-    let total: u32 = c.iter().sum();
-    if total < 7 {
-        return false;
-    }
-    let module = total as f32 / 7.0;
-    let tol = module / 2.0;
-    (module - c[0] as f32).abs() < tol
-        && (module - c[1] as f32).abs() < tol
-        && (3.0 * module - c[2] as f32).abs() < 3.0 * tol
-        && (module - c[3] as f32).abs() < tol
-        && (module - c[4] as f32).abs() < tol
+    runs_match(c, 2.0)
 }
 
 /// Looser, for the diagonal, which perspective stretches more.
 fn is_finder_runs_diagonal(c: &[u32; 5]) -> bool {
+    runs_match(c, 1.333)
+}
+
+/// 1:1:3:1:1 within `module / divisor` per run.
+fn runs_match(c: &[u32; 5], divisor: f32) -> bool {
     let total: u32 = c.iter().sum();
     if total < 7 {
         return false;
     }
     let module = total as f32 / 7.0;
-    let tol = module / 1.333;
-    (module - c[0] as f32).abs() < tol
-        && (module - c[1] as f32).abs() < tol
-        && (3.0 * module - c[2] as f32).abs() < 3.0 * tol
-        && (module - c[3] as f32).abs() < tol
-        && (module - c[4] as f32).abs() < tol
+    let tol = module / divisor;
+    c.iter().zip([1.0, 1.0, 3.0, 1.0, 1.0]).all(|(&n, k)| (k * module - n as f32).abs() < k * tol)
 }
 
 fn center_from_end(c: &[u32; 5], end: usize) -> f32 {
