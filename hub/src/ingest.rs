@@ -44,7 +44,8 @@ pub struct Merge {
 }
 
 /// A row for `events`.
-pub(crate) struct NewEvent<'a> {
+#[derive(Debug)]
+pub struct NewEvent<'a> {
     pub id: &'a str,
     pub stream: &'a str,
     pub site: &'a str,
@@ -55,8 +56,9 @@ pub(crate) struct NewEvent<'a> {
     pub now: &'a str,
 }
 
-/// What the rules need from a database transaction.
-pub(crate) trait IngestTx {
+/// What the rules need from a database transaction (and what a
+/// coordinator's changes, in `crate::actions`, are made of).
+pub trait IngestTx {
     fn event_hash(&mut self, id: &str) -> Result<Option<String>>;
     fn person_at_site(&mut self, id: &str, site: &str) -> Result<bool>;
     fn dose_event_at_site(&mut self, id: &str, site: &str) -> Result<bool>;
@@ -72,6 +74,13 @@ pub(crate) trait IngestTx {
     /// A few unmerged persons of `site` with this folded name and birth date.
     fn alike(&mut self, name_key: &str, birth: &str, site: &str, except: &str) -> Result<Vec<(String, Option<String>)>>;
     fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()>;
+    /// Close an open possible duplicate; `false` if it was not open.
+    fn resolve_duplicate(&mut self, a: &str, b: &str, status: &str, by: &str, now: &str) -> Result<bool>;
+    /// A person's site and the id they were merged into.
+    fn person(&mut self, id: &str) -> Result<Option<(String, Option<String>)>>;
+    /// A dose event's site and body.
+    fn dose_event(&mut self, id: &str) -> Result<Option<(String, String)>>;
+    fn audit(&mut self, e: &crate::db::AuditEntry) -> Result<()>;
 }
 
 struct Reject(&'static str, String);

@@ -102,7 +102,8 @@ pub fn document() -> Value {
                 "WireEvent": {"type": "object", "required": ["stream", "event"], "properties": {
                     "stream": {"enum": ["person", "dose"]}, "event": object.clone()}},
                 "PushBatch": {"type": "object", "required": ["events"], "properties": {
-                    "events": {"type": "array", "maxItems": 500, "items": {"$ref": "#/components/schemas/WireEvent"}}}},
+                    "events": {"type": "array", "maxItems": 500, "items": {"$ref": "#/components/schemas/WireEvent"}},
+                    "pending": {"type": "integer", "minimum": 0, "description": "events the desk still holds after this batch"}}},
                 "PushReply": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {
                     "type": "object", "required": ["id", "status"], "properties": {
                         "id": {"type": "string"}, "status": {"enum": ["accepted", "duplicate", "rejected"]},

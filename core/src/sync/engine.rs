@@ -140,7 +140,8 @@ pub fn push_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mu
             return Ok(());
         }
         store.mark_sent(&events)?;
-        let body = PushBatch { events };
+        let pending = store.outbox_counts().ok().map(|c| c.pending);
+        let body = PushBatch { events, pending };
         let (reply, sent) = retry(opts, &mut report.retries, || client.push(&body))?;
         report.bytes_sent += sent as u64;
         report.pushed += body.events.len() as u64;

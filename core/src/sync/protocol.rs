@@ -38,6 +38,10 @@ impl WireEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushBatch {
     pub events: Vec<WireEvent>,
+    /// Events the desk still holds after this batch, so coordinators see
+    /// who is behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::sync::protocol::{Change, ChangesPage, EventResult, WireEvent};
 
-use crate::ingest::{self, Incoming};
+use crate::ingest::{self, Incoming, IngestTx};
 
 pub use postgres_hub::PgHub;
 pub use sqlite::SqliteHub;
@@ -30,6 +30,10 @@ pub enum DbError {
     NewerSchema { path: String, found: i64, supported: i64 },
     #[error("stored {what} cannot be read: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// A change was refused part-way and rolled back (the reason travels
+    /// separately, see `crate::actions`).
+    #[error("change abandoned")]
+    Abandoned,
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -57,6 +61,9 @@ pub struct Device {
     pub enrolled_at: String,
     pub revoked_at: Option<String>,
     pub last_seen_at: Option<String>,
+    /// Events the desk still held after its last push, as it reported.
+    #[serde(default)]
+    pub pending: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +73,47 @@ pub struct PossibleDuplicate {
     pub reason: String,
     pub found_at: String,
     pub status: String,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+}
+
+/// One change a coordinator made. `subject` is an id, never a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub coordinator: String,
+    pub action: String,
+    pub site: Option<String>,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// A dose event as the hub received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedEvent {
+    pub device: String,
+    pub body: String,
+    pub received_at: String,
+}
+
+/// An event the hub refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub event_id: String,
+    pub device: String,
+    pub code: String,
+    pub message: String,
+    pub received_at: String,
+}
+
+/// A person the hub knows: id, site, and the id they were merged into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRef {
+    pub id: String,
+    pub site: String,
+    pub merged_into: Option<String>,
 }
 
 /// Why an enrollment code was refused.
@@ -120,6 +168,8 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn create_session(&self, token_hash: &str, coordinator: i64, expires_at: &str) -> Result<()>;
     /// The coordinator a live session token belongs to.
     fn session(&self, token_hash: &str) -> Result<Option<Coordinator>>;
+    /// Log out: the token stops working at once.
+    fn end_session(&self, token_hash: &str) -> Result<()>;
     fn upsert_site(&self, s: &Site) -> Result<()>;
     fn sites(&self) -> Result<Vec<Site>>;
     fn site(&self, code: &str) -> Result<Option<Site>> {
@@ -136,7 +186,8 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>>;
     /// The live (not revoked) device a token belongs to.
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>>;
-    fn touch_device(&self, id: &str) -> Result<()>;
+    /// The device was heard from; `pending` is what it says it still holds.
+    fn touch_device(&self, id: &str, pending: Option<i64>) -> Result<()>;
     fn devices(&self) -> Result<Vec<Device>>;
     /// Revoke a device; `false` if there is no such device.
     fn revoke_device(&self, id: &str) -> Result<bool>;
@@ -153,6 +204,23 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// A person's site and every event about them (and persons merged into
     /// them) as `(stream, body)`, in the order received; `None` if unknown.
     fn person_events(&self, id: &str) -> Result<Option<PersonEvents>>;
+    /// Run `f` in one write transaction, over the same primitives ingest
+    /// uses: a coordinator's merge or correction is one atomic change.
+    fn in_tx(&self, f: &mut dyn FnMut(&mut dyn IngestTx) -> Result<()>) -> Result<()>;
+    /// The latest coordinator actions, newest first.
+    fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Dose events of `site` received at or after `since` (RFC 3339), in order.
+    fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>>;
+    /// Events of `site` refused at or after `since`, newest first.
+    fn rejections(&self, site: &str, since: &str) -> Result<Vec<Rejection>>;
+    /// Persons whose folded name starts with `name_key`, or whose national
+    /// id is `national_id`; at most `limit`.
+    fn find_persons(&self, name_key: &str, national_id: &str, limit: u32) -> Result<Vec<PersonRef>>;
+    fn person_ref(&self, id: &str) -> Result<Option<PersonRef>>;
+    /// Every event of `site` as `(person, stream, body)`, grouped by the
+    /// person it now belongs to (merges followed), in arrival order within
+    /// a person. Streams: memory does not grow with the site.
+    fn for_each_site_event(&self, site: &str, f: &mut dyn FnMut(&str, &str, &str) -> Result<()>) -> Result<()>;
 }
 
 /// The hub's database, whichever backend.

@@ -11,10 +11,13 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
-use super::{change_of, json, now_text, Coordinator, DbError, Device, EnrollRefusal, HubStore, PossibleDuplicate, Result};
+use super::{change_of, json, now_text, AuditEntry, Coordinator, DbError, Device, EnrollRefusal, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
 use crate::ingest::{self, Incoming, IngestTx, NewEvent};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_hub.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_hub.sql")),
+    (2, include_str!("../../migrations/postgres/0002_coordinator_web.sql")),
+];
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
 
@@ -94,7 +97,7 @@ fn feed(tx: &mut Transaction<'_>, site: Option<&str>, device: Option<&str>, kind
 }
 
 fn device_row(r: &postgres::Row) -> Device {
-    Device { id: r.get(0), site: r.get(1), desk: r.get(2), name: r.get(3), enrolled_at: r.get(4), revoked_at: r.get(5), last_seen_at: r.get(6) }
+    Device { id: r.get(0), site: r.get(1), desk: r.get(2), name: r.get(3), enrolled_at: r.get(4), revoked_at: r.get(5), last_seen_at: r.get(6), pending: r.get(7) }
 }
 
 impl HubStore for PgHub {
@@ -138,6 +141,13 @@ impl HubStore for PgHub {
             let id: i64 = r.get(0);
             let sites = c.query("SELECT site FROM coordinator_sites WHERE coordinator_id = $1 ORDER BY site", &[&id])?.iter().map(|r| r.get(0)).collect();
             Ok(Some(Coordinator { id, username: r.get(1), all_sites: r.get(2), sites }))
+        })
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<()> {
+        self.read(|c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])?;
+            Ok(())
         })
     }
 
@@ -222,22 +232,22 @@ impl HubStore for PgHub {
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
         self.read(|c| {
             Ok(c.query_opt(
-                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices WHERE token_hash = $1 AND revoked_at IS NULL",
+                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending FROM devices WHERE token_hash = $1 AND revoked_at IS NULL",
                 &[&token_hash],
             )?
             .map(|r| device_row(&r)))
         })
     }
 
-    fn touch_device(&self, id: &str) -> Result<()> {
+    fn touch_device(&self, id: &str, pending: Option<i64>) -> Result<()> {
         self.read(|c| {
-            c.execute("UPDATE devices SET last_seen_at = $2 WHERE id = $1", &[&id, &now_text()])?;
+            c.execute("UPDATE devices SET last_seen_at = $2, pending = coalesce($3, pending) WHERE id = $1", &[&id, &now_text(), &pending])?;
             Ok(())
         })
     }
 
     fn devices(&self) -> Result<Vec<Device>> {
-        self.read(|c| Ok(c.query("SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices ORDER BY site, desk, enrolled_at", &[])?.iter().map(device_row).collect()))
+        self.read(|c| Ok(c.query("SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending FROM devices ORDER BY site, desk, enrolled_at", &[])?.iter().map(device_row).collect()))
     }
 
     fn revoke_device(&self, id: &str) -> Result<bool> {
@@ -283,9 +293,9 @@ impl HubStore for PgHub {
 
     fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
         self.read(|c| {
-            Ok(c.query("SELECT a, b, reason, found_at, status FROM possible_duplicates ORDER BY found_at", &[])?
+            Ok(c.query("SELECT a, b, reason, found_at, status, resolved_by, resolved_at FROM possible_duplicates ORDER BY found_at", &[])?
                 .iter()
-                .map(|r| PossibleDuplicate { a: r.get(0), b: r.get(1), reason: r.get(2), found_at: r.get(3), status: r.get(4) })
+                .map(|r| PossibleDuplicate { a: r.get(0), b: r.get(1), reason: r.get(2), found_at: r.get(3), status: r.get(4), resolved_by: r.get(5), resolved_at: r.get(6) })
                 .collect())
         })
     }
@@ -308,6 +318,87 @@ impl HubStore for PgHub {
                 .map(|r| (r.get(0), r.get(1)))
                 .collect();
             Ok(Some((site, rows)))
+        })
+    }
+
+    fn in_tx(&self, f: &mut dyn FnMut(&mut dyn IngestTx) -> Result<()>) -> Result<()> {
+        self.write(|tx| {
+            // Coordinator changes may append to the feed: same order as ingest.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+            f(&mut PgTx { tx, statements: Default::default() })
+        })
+    }
+
+    fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.read(|c| {
+            Ok(c.query("SELECT at, coordinator, action, site, subject, detail FROM audit_log ORDER BY id DESC LIMIT $1", &[&i64::from(limit)])?
+                .iter()
+                .map(|r| AuditEntry { at: r.get(0), coordinator: r.get(1), action: r.get(2), site: r.get(3), subject: r.get(4), detail: r.get(5) })
+                .collect())
+        })
+    }
+
+    fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>> {
+        self.read(|c| {
+            Ok(c.query("SELECT device, body, received_at FROM events WHERE site = $1 AND stream = 'dose' AND received_at >= $2 ORDER BY seq", &[&site, &since])?
+                .iter()
+                .map(|r| ReceivedEvent { device: r.get(0), body: r.get(1), received_at: r.get(2) })
+                .collect())
+        })
+    }
+
+    fn rejections(&self, site: &str, since: &str) -> Result<Vec<Rejection>> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT event_id, device, code, message, received_at FROM rejections WHERE site = $1 AND received_at >= $2 ORDER BY id DESC LIMIT 200",
+                &[&site, &since],
+            )?
+            .iter()
+            .map(|r| Rejection { event_id: r.get(0), device: r.get(1), code: r.get(2), message: r.get(3), received_at: r.get(4) })
+            .collect())
+        })
+    }
+
+    fn find_persons(&self, name_key: &str, national_id: &str, limit: u32) -> Result<Vec<PersonRef>> {
+        self.read(|c| {
+            let upper = format!("{name_key}\u{10ffff}");
+            Ok(c.query(
+                "SELECT id, site, merged_into FROM persons
+                 WHERE ($1 <> '' AND name_key >= $1 AND name_key < $2) OR ($3 <> '' AND national_id = $3)
+                 ORDER BY name_key, id LIMIT $4",
+                &[&name_key, &upper, &national_id, &i64::from(limit)],
+            )?
+            .iter()
+            .map(|r| PersonRef { id: r.get(0), site: r.get(1), merged_into: r.get(2) })
+            .collect())
+        })
+    }
+
+    fn person_ref(&self, id: &str) -> Result<Option<PersonRef>> {
+        self.read(|c| Ok(c.query_opt("SELECT id, site, merged_into FROM persons WHERE id = $1", &[&id])?.map(|r| PersonRef { id: r.get(0), site: r.get(1), merged_into: r.get(2) })))
+    }
+
+    fn for_each_site_event(&self, site: &str, f: &mut dyn FnMut(&str, &str, &str) -> Result<()>) -> Result<()> {
+        self.read(|c| {
+            // A portal inside a transaction fetches rows a page at a time, so
+            // a million events never sit in memory at once.
+            let mut tx = c.transaction()?;
+            let st = tx.prepare(
+                "SELECT coalesce(p.merged_into, e.person_id) AS who, e.stream, e.body FROM events e LEFT JOIN persons p ON p.id = e.person_id
+                 WHERE e.site = $1 ORDER BY who, e.seq",
+            )?;
+            let portal = tx.bind(&st, &[&site])?;
+            loop {
+                let rows = tx.query_portal(&portal, 2000)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    f(r.get(0), r.get(1), r.get(2))?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
         })
     }
 }
@@ -421,6 +512,30 @@ impl IngestTx for PgTx<'_, '_> {
 
     fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()> {
         self.exec("INSERT INTO possible_duplicates (a, b, reason, found_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", &[&a, &b, &reason, &now])?;
+        Ok(())
+    }
+
+    fn resolve_duplicate(&mut self, a: &str, b: &str, status: &str, by: &str, now: &str) -> Result<bool> {
+        let n = self.exec(
+            "UPDATE possible_duplicates SET status = $3, resolved_by = $4, resolved_at = $5 WHERE a = $1 AND b = $2 AND status = 'open'",
+            &[&a, &b, &status, &by, &now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn person(&mut self, id: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(self.opt("SELECT site, merged_into FROM persons WHERE id = $1", &[&id])?.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn dose_event(&mut self, id: &str) -> Result<Option<(String, String)>> {
+        Ok(self.opt("SELECT site, body FROM events WHERE id = $1 AND stream = 'dose'", &[&id])?.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        self.exec(
+            "INSERT INTO audit_log (at, coordinator, action, site, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&e.at, &e.coordinator, &e.action, &e.site, &e.subject, &e.detail],
+        )?;
         Ok(())
     }
 }

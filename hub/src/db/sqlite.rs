@@ -12,10 +12,13 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
-use super::{change_of, json, now_text, Coordinator, DbError, Device, EnrollRefusal, HubStore, PossibleDuplicate, Result};
+use super::{change_of, json, now_text, AuditEntry, Coordinator, DbError, Device, EnrollRefusal, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
 use crate::ingest::{self, Incoming, IngestTx};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_hub.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_hub.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_coordinator_web.sql")),
+];
 
 #[derive(Debug)]
 pub struct SqliteHub {
@@ -124,6 +127,13 @@ impl HubStore for SqliteHub {
         })
     }
 
+    fn end_session(&self, token_hash: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+            Ok(())
+        })
+    }
+
     // ---- sites, desks, catalog ----------------------------------------------
 
     fn upsert_site(&self, s: &Site) -> Result<()> {
@@ -228,7 +238,7 @@ impl HubStore for SqliteHub {
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
         self.read(|c| {
             Ok(c.prepare_cached(
-                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices
+                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending FROM devices
                  WHERE token_hash = ?1 AND revoked_at IS NULL",
             )?
             .query_row([token_hash], device_row)
@@ -236,16 +246,16 @@ impl HubStore for SqliteHub {
         })
     }
 
-    fn touch_device(&self, id: &str) -> Result<()> {
+    fn touch_device(&self, id: &str, pending: Option<i64>) -> Result<()> {
         self.write(|tx| {
-            tx.execute("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1", params![id, now_text()])?;
+            tx.execute("UPDATE devices SET last_seen_at = ?2, pending = coalesce(?3, pending) WHERE id = ?1", params![id, now_text(), pending])?;
             Ok(())
         })
     }
 
     fn devices(&self) -> Result<Vec<Device>> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at FROM devices ORDER BY site, desk, enrolled_at")?;
+            let mut st = c.prepare_cached("SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending FROM devices ORDER BY site, desk, enrolled_at")?;
             let rows = st.query_map([], device_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
@@ -305,8 +315,10 @@ impl HubStore for SqliteHub {
 
     fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT a, b, reason, found_at, status FROM possible_duplicates ORDER BY found_at")?;
-            let rows = st.query_map([], |r| Ok(PossibleDuplicate { a: r.get(0)?, b: r.get(1)?, reason: r.get(2)?, found_at: r.get(3)?, status: r.get(4)? }))?;
+            let mut st = c.prepare_cached("SELECT a, b, reason, found_at, status, resolved_by, resolved_at FROM possible_duplicates ORDER BY found_at")?;
+            let rows = st.query_map([], |r| {
+                Ok(PossibleDuplicate { a: r.get(0)?, b: r.get(1)?, reason: r.get(2)?, found_at: r.get(3)?, status: r.get(4)?, resolved_by: r.get(5)?, resolved_at: r.get(6)? })
+            })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -329,6 +341,76 @@ impl HubStore for SqliteHub {
             Ok(Some((site, rows)))
         })
     }
+
+    fn in_tx(&self, f: &mut dyn FnMut(&mut dyn IngestTx) -> Result<()>) -> Result<()> {
+        self.write(|tx| f(&mut SqliteTx(tx)))
+    }
+
+    fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT at, coordinator, action, site, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?1")?;
+            let rows = st.query_map([limit], |r| {
+                Ok(AuditEntry { at: r.get(0)?, coordinator: r.get(1)?, action: r.get(2)?, site: r.get(3)?, subject: r.get(4)?, detail: r.get(5)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT device, body, received_at FROM events WHERE site = ?1 AND stream = 'dose' AND received_at >= ?2 ORDER BY seq")?;
+            let rows = st.query_map(params![site, since], |r| Ok(ReceivedEvent { device: r.get(0)?, body: r.get(1)?, received_at: r.get(2)? }))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn rejections(&self, site: &str, since: &str) -> Result<Vec<Rejection>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT event_id, device, code, message, received_at FROM rejections WHERE site = ?1 AND received_at >= ?2 ORDER BY id DESC LIMIT 200",
+            )?;
+            let rows = st.query_map(params![site, since], |r| {
+                Ok(Rejection { event_id: r.get(0)?, device: r.get(1)?, code: r.get(2)?, message: r.get(3)?, received_at: r.get(4)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn find_persons(&self, name_key: &str, national_id: &str, limit: u32) -> Result<Vec<PersonRef>> {
+        self.read(|c| {
+            // `name_key` is folded (lower-case ASCII, spaces): a prefix range
+            // uses the index where LIKE would not.
+            let upper = format!("{name_key}\u{10ffff}");
+            let mut st = c.prepare_cached(
+                "SELECT id, site, merged_into FROM persons
+                 WHERE (?1 <> '' AND name_key >= ?1 AND name_key < ?2) OR (?3 <> '' AND national_id = ?3)
+                 ORDER BY name_key, id LIMIT ?4",
+            )?;
+            let rows = st.query_map(params![name_key, upper, national_id, limit], |r| Ok(PersonRef { id: r.get(0)?, site: r.get(1)?, merged_into: r.get(2)? }))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn person_ref(&self, id: &str) -> Result<Option<PersonRef>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT id, site, merged_into FROM persons WHERE id = ?1", [id], |r| Ok(PersonRef { id: r.get(0)?, site: r.get(1)?, merged_into: r.get(2)? }))
+                .optional()?)
+        })
+    }
+
+    fn for_each_site_event(&self, site: &str, f: &mut dyn FnMut(&str, &str, &str) -> Result<()>) -> Result<()> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT coalesce(p.merged_into, e.person_id) AS who, e.stream, e.body FROM events e LEFT JOIN persons p ON p.id = e.person_id
+                 WHERE e.site = ?1 ORDER BY who, e.seq",
+            )?;
+            let mut rows = st.query([site])?;
+            while let Some(r) = rows.next()? {
+                f(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?, &r.get::<_, String>(2)?)?;
+            }
+            Ok(())
+        })
+    }
 }
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
@@ -340,6 +422,7 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         enrolled_at: r.get(4)?,
         revoked_at: r.get(5)?,
         last_seen_at: r.get(6)?,
+        pending: r.get(7)?,
     })
 }
 
@@ -415,6 +498,30 @@ impl IngestTx for SqliteTx<'_> {
 
     fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()> {
         self.0.prepare_cached("INSERT OR IGNORE INTO possible_duplicates (a, b, reason, found_at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![a, b, reason, now])?;
+        Ok(())
+    }
+
+    fn resolve_duplicate(&mut self, a: &str, b: &str, status: &str, by: &str, now: &str) -> Result<bool> {
+        let n = self.0.execute(
+            "UPDATE possible_duplicates SET status = ?3, resolved_by = ?4, resolved_at = ?5 WHERE a = ?1 AND b = ?2 AND status = 'open'",
+            params![a, b, status, by, now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn person(&mut self, id: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(self.0.query_row("SELECT site, merged_into FROM persons WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+
+    fn dose_event(&mut self, id: &str) -> Result<Option<(String, String)>> {
+        Ok(self.0.query_row("SELECT site, body FROM events WHERE id = ?1 AND stream = 'dose'", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+
+    fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO audit_log (at, coordinator, action, site, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.at, e.coordinator, e.action, e.site, e.subject, e.detail],
+        )?;
         Ok(())
     }
 }

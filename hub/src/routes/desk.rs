@@ -47,11 +47,12 @@ pub async fn push(State(s): State<AppState>, DeskAuth(device): DeskAuth, ApiJson
             format!("events: at most {MAX_BATCH} per push, got {}", batch.events.len()),
         ));
     }
+    let pending = batch.pending.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
     let incoming: Vec<Incoming> = batch.events.into_iter().map(Incoming::new).collect();
     let db = s.db.clone();
     let results = tokio::task::spawn_blocking(move || {
         let r = db.ingest(&device, &incoming);
-        let _ = db.touch_device(&device.id);
+        let _ = db.touch_device(&device.id, pending);
         r
     })
     .await??;
@@ -74,6 +75,11 @@ pub async fn changes(State(s): State<AppState>, DeskAuth(device): DeskAuth, q: R
     };
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
     let db = s.db.clone();
-    let page = tokio::task::spawn_blocking(move || db.changes(&device.site, &device.id, since, limit)).await??;
+    let page = tokio::task::spawn_blocking(move || {
+        // A desk with nothing to push still checks in here: that is its last sync.
+        let _ = db.touch_device(&device.id, None);
+        db.changes(&device.site, &device.id, since, limit)
+    })
+    .await??;
     Ok(Json(page))
 }
