@@ -60,6 +60,7 @@ impl From<vaxdesk_core::Error> for VaxdeskError {
             E::Input { field, message } => VaxdeskError::Input { field, detail: message },
             E::NotFound { .. } => VaxdeskError::NotFound { detail: e.to_string() },
             E::NotSetUp(m) => VaxdeskError::NotSetUp { detail: m },
+            E::Source { .. } => VaxdeskError::Storage { code: "source".into(), detail: e.to_string() },
         }
     }
 }

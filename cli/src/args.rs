@@ -320,40 +320,46 @@ pub enum QrCmd {
     },
 }
 
+/// Which doses to export, and from where.
+#[derive(Debug, Args)]
+pub struct ExportRange {
+    /// First day (YYYY-MM-DD, local date of the dose).
+    #[arg(long)]
+    pub from: String,
+    /// Last day, inclusive.
+    #[arg(long)]
+    pub to: String,
+    /// Only this site.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Read the hub's database (a SQLite path or a postgres:// URL) instead
+    /// of this desk's: every desk's doses, every site unless --site.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub hub_db: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ExportCmd {
     /// The national platform's dose fields as CSV (UTF-8 with BOM).
     Csv {
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        site: Option<String>,
+        #[command(flatten)]
+        range: ExportRange,
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// The same rows as an Excel workbook (written in constant memory).
     Xlsx {
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        site: Option<String>,
+        #[command(flatten)]
+        range: ExportRange,
         #[arg(long)]
         out: PathBuf,
     },
     /// FHIR R4: bulk data (Patient.ndjson and Immunization.ndjson in a
     /// directory), or with --bundle one Bundle of both in a file.
     Fhir {
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        site: Option<String>,
+        #[command(flatten)]
+        range: ExportRange,
         /// The directory to write into (made if missing); the file with --bundle.
         #[arg(long)]
         out: PathBuf,

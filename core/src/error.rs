@@ -22,6 +22,10 @@ pub enum Error {
     NotFound { what: &'static str, id: String },
     #[error("desk is not set up: {0}")]
     NotSetUp(String),
+    /// Reading from somewhere other than the desk's store failed (the
+    /// hub's database, for an export).
+    #[error("reading {what}: {detail}")]
+    Source { what: &'static str, detail: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -8,8 +8,35 @@ use chrono::NaiveDate;
 
 use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::model::{DoseRecord, Outcome};
+use crate::model::{DoseRecord, Outcome, Person};
 use crate::store::{Store, StoreError};
+
+/// Where exported doses come from: a desk's store, or the hub's database.
+pub trait DoseSource {
+    /// Call `f` with each dose as it stands after corrections, given
+    /// between `from` and `to` (inclusive, local date), optionally of one
+    /// site, with its person. Deferrals and refusals come too.
+    fn each_dose(&self, from: NaiveDate, to: NaiveDate, site: Option<&str>, f: &mut dyn FnMut(&Person, &DoseRecord) -> Result<()>) -> Result<()>;
+}
+
+impl DoseSource for Store {
+    fn each_dose(&self, from: NaiveDate, to: NaiveDate, site: Option<&str>, f: &mut dyn FnMut(&Person, &DoseRecord) -> Result<()>) -> Result<()> {
+        // The store's loop speaks StoreError; an error of `f` is kept aside
+        // and the loop stopped with a marker.
+        let mut failed = None;
+        let walked = self.for_each_dose(from, to, site, |r| {
+            let p = self.person(r.person_id)?.ok_or_else(|| StoreError::NotFound { what: "person", id: r.person_id.to_string() })?;
+            f(&p, &r).map_err(|e| {
+                failed = Some(e);
+                StoreError::BadRow { table: "export", detail: "stopped".into() }
+            })
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(walked?),
+        }
+    }
+}
 
 pub const CSV_HEADER: [&str; 18] = [
     "Họ và tên",
@@ -34,18 +61,17 @@ pub const CSV_HEADER: [&str; 18] = [
 
 /// One dose's row of the national platform's import fields, or `None` for
 /// a deferral or refusal (not doses).
-fn dose_row(store: &Store, catalog: &Catalog, r: &DoseRecord) -> std::result::Result<Option<[String; 18]>, StoreError> {
+pub fn dose_row(p: &Person, catalog: &Catalog, r: &DoseRecord) -> Option<[String; 18]> {
     if r.dose.outcome != Outcome::Vaccinated {
-        return Ok(None);
+        return None;
     }
-    let p = store.person(r.person_id)?.ok_or_else(|| StoreError::NotFound { what: "person", id: r.person_id.to_string() })?;
     let vaccine = catalog.vaccine(&r.dose.vaccine);
     let d = &r.dose;
     let birth = match p.birth_date {
         crate::model::BirthDate::Full(b) => b.format("%d/%m/%Y").to_string(),
         crate::model::BirthDate::Year(y) => y.to_string(),
     };
-    Ok(Some([
+    Some([
         p.full_name.clone(),
         birth,
         p.sex.map(|s| s.vietnamese().to_string()).unwrap_or_default(),
@@ -64,21 +90,21 @@ fn dose_row(store: &Store, catalog: &Catalog, r: &DoseRecord) -> std::result::Re
         vaccine.map(|v| v.country.clone()).unwrap_or_default(),
         d.lot.clone().unwrap_or_default(),
         d.lot_expiry.map(|e| e.format("%d/%m/%Y").to_string()).unwrap_or_default(),
-    ]))
+    ])
 }
 
 /// Write the doses given between `from` and `to` (inclusive), optionally of
 /// one site. Deferrals and refusals are not doses and are left out.
 /// Returns the number of rows written.
-pub fn doses_csv(store: &Store, catalog: &Catalog, from: NaiveDate, to: NaiveDate, site: Option<&str>, out: impl Write) -> Result<u64> {
+pub fn doses_csv(source: &dyn DoseSource, catalog: &Catalog, from: NaiveDate, to: NaiveDate, site: Option<&str>, out: impl Write) -> Result<u64> {
     let mut out = out;
     out.write_all("\u{feff}".as_bytes()).map_err(io)?;
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_HEADER).map_err(csv_err)?;
     let mut n = 0u64;
-    store.for_each_dose(from, to, site, |r| {
-        if let Some(row) = dose_row(store, catalog, &r)? {
-            w.write_record(&row).map_err(|e| StoreError::BadRow { table: "export", detail: e.to_string() })?;
+    source.each_dose(from, to, site, &mut |p, r| {
+        if let Some(row) = dose_row(p, catalog, r) {
+            w.write_record(&row).map_err(csv_err)?;
             n += 1;
         }
         Ok(())
@@ -91,7 +117,7 @@ pub fn doses_csv(store: &Store, catalog: &Catalog, from: NaiveDate, to: NaiveDat
 /// to a temporary file as they come, not into a table in memory), so a
 /// million doses fit a small machine. `progress` is called every 10,000 rows.
 pub fn doses_xlsx(
-    store: &Store,
+    source: &dyn DoseSource,
     catalog: &Catalog,
     from: NaiveDate,
     to: NaiveDate,
@@ -108,12 +134,12 @@ pub fn doses_xlsx(
         ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xl)?;
     }
     let mut n = 0u64;
-    store.for_each_dose(from, to, site, |r| {
-        if let Some(row) = dose_row(store, catalog, &r)? {
+    source.each_dose(from, to, site, &mut |p, r| {
+        if let Some(row) = dose_row(p, catalog, r) {
             n += 1;
             for (c, v) in row.iter().enumerate() {
                 // Ids and phone numbers stay text: Excel would drop their leading zeros.
-                ws.write_string(n as u32, c as u16, v).map_err(|e| StoreError::BadRow { table: "export", detail: e.to_string() })?;
+                ws.write_string(n as u32, c as u16, v).map_err(xl)?;
             }
             if n % 10_000 == 0 {
                 progress(n);
@@ -131,7 +157,7 @@ pub fn doses_xlsx(
 /// Each person is written once (a set of the ids written so far is the only
 /// memory that grows: 16 bytes a person). Returns (patients, immunizations).
 pub fn doses_fhir(
-    store: &Store,
+    source: &dyn DoseSource,
     catalog: &Catalog,
     from: NaiveDate,
     to: NaiveDate,
@@ -143,19 +169,17 @@ pub fn doses_fhir(
     let (mut patients, mut immunizations) = (create("Patient.ndjson")?, create("Immunization.ndjson")?);
     let mut seen = std::collections::HashSet::new();
     let (mut np, mut ni) = (0u64, 0u64);
-    store.for_each_dose(from, to, site, |r| {
+    source.each_dose(from, to, site, &mut |p, r| {
         if r.dose.outcome != Outcome::Vaccinated {
             return Ok(());
         }
-        let bad = |e: std::io::Error| StoreError::BadRow { table: "export", detail: e.to_string() };
         if seen.insert(r.person_id) {
-            let p = store.person(r.person_id)?.ok_or_else(|| StoreError::NotFound { what: "person", id: r.person_id.to_string() })?;
-            serde_json::to_writer(&mut patients, &fhir::patient(&p)).map_err(|e| bad(e.into()))?;
-            patients.write_all(b"\n").map_err(bad)?;
+            serde_json::to_writer(&mut patients, &fhir::patient(p)).map_err(|e| io(e.into()))?;
+            patients.write_all(b"\n").map_err(io)?;
             np += 1;
         }
-        serde_json::to_writer(&mut immunizations, &fhir::immunization(&r, catalog)).map_err(|e| bad(e.into()))?;
-        immunizations.write_all(b"\n").map_err(bad)?;
+        serde_json::to_writer(&mut immunizations, &fhir::immunization(r, catalog)).map_err(|e| io(e.into()))?;
+        immunizations.write_all(b"\n").map_err(io)?;
         ni += 1;
         if ni % 10_000 == 0 {
             progress(ni);
@@ -172,7 +196,7 @@ pub fn doses_fhir(
 /// as a stream: entries go out as they are read, Patient before the first
 /// Immunization that refers to it. Returns (patients, immunizations).
 pub fn doses_fhir_bundle(
-    store: &Store,
+    source: &dyn DoseSource,
     catalog: &Catalog,
     from: NaiveDate,
     to: NaiveDate,
@@ -186,11 +210,10 @@ pub fn doses_fhir_bundle(
     let mut seen = std::collections::HashSet::new();
     let (mut np, mut ni) = (0u64, 0u64);
     let mut first = true;
-    store.for_each_dose(from, to, site, |r| {
+    source.each_dose(from, to, site, &mut |p, r| {
         if r.dose.outcome != Outcome::Vaccinated {
             return Ok(());
         }
-        let bad = |e: std::io::Error| StoreError::BadRow { table: "export", detail: e.to_string() };
         let mut entry = |resource: serde_json::Value, id: String, out: &mut std::io::BufWriter<_>| -> std::io::Result<()> {
             if !std::mem::take(&mut first) {
                 out.write_all(b",")?;
@@ -199,11 +222,10 @@ pub fn doses_fhir_bundle(
             Ok(())
         };
         if seen.insert(r.person_id) {
-            let p = store.person(r.person_id)?.ok_or_else(|| StoreError::NotFound { what: "person", id: r.person_id.to_string() })?;
-            entry(fhir::patient(&p), p.id.to_string(), &mut out).map_err(bad)?;
+            entry(fhir::patient(p), p.id.to_string(), &mut out).map_err(io)?;
             np += 1;
         }
-        entry(fhir::immunization(&r, catalog), r.id.to_string(), &mut out).map_err(bad)?;
+        entry(fhir::immunization(r, catalog), r.id.to_string(), &mut out).map_err(io)?;
         ni += 1;
         if ni % 10_000 == 0 {
             progress(ni);

@@ -3,6 +3,7 @@
 mod catalog;
 mod cert;
 mod dose;
+mod export;
 mod hub;
 mod person;
 pub mod qr;
@@ -11,11 +12,11 @@ mod sync;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use serde::Serialize;
+
 use vaxdesk_core::desk::Desk;
 use vaxdesk_core::validate::Findings;
 
-use crate::args::{Cli, Command, Confirm, ExportCmd, SessionCmd};
+use crate::args::{Cli, Command, Confirm, SessionCmd};
 use crate::output::Out;
 use crate::{CliResult, Failure};
 
@@ -34,11 +35,7 @@ pub fn run(cli: Cli) -> CliResult {
             out.show(&q, || format!("pending {}  sent {}  accepted {}  to fix {}  withdrawn {}", q.pending, q.sent, q.accepted, q.to_fix, q.withdrawn));
             Ok(())
         }
-        Command::Export(ExportCmd::Csv { from, to, site, out: file }) => export_csv(&open(db)?, out, &from, &to, site.as_deref(), file),
-        Command::Export(ExportCmd::Xlsx { from, to, site, out: file }) => export_file(&open(db)?, out, &from, &to, site.as_deref(), &file, Format::Xlsx),
-        Command::Export(ExportCmd::Fhir { from, to, site, out: path, bundle }) => {
-            export_file(&open(db)?, out, &from, &to, site.as_deref(), &path, if bundle { Format::FhirBundle } else { Format::FhirNdjson })
-        }
+        Command::Export(c) => export::run(db, out, c),
         Command::Hub(a) => hub::run(db, out, a),
         Command::Enroll { code, name } => sync::enroll(&open(db)?, out, &code, name.as_deref()),
         Command::Sync { once, every } => sync::sync(&open(db)?, out, once, every),
@@ -129,66 +126,4 @@ pub fn parse_date(field: &str, s: &str) -> CliResult<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| Failure::Input(format!("{field}: YYYY-MM-DD expected, got {s:?}")))
 }
 
-#[derive(Serialize)]
-struct ExportSummary {
-    rows: u64,
-    file: Option<String>,
-}
 
-/// XLSX to a file, or FHIR NDJSON into a directory, with a progress bar on
-/// a terminal (none when piped).
-enum Format {
-    Xlsx,
-    FhirNdjson,
-    FhirBundle,
-}
-
-fn export_file(desk: &Desk, out: Out, from: &str, to: &str, site: Option<&str>, path: &std::path::Path, format: Format) -> CliResult {
-    let (from, to) = (parse_date("from", from)?, parse_date("to", to)?);
-    if to < from {
-        return Err(Failure::Input(format!("to: {to} is before from: {from}")));
-    }
-    let catalog = desk.catalog();
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} doses exported ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
-    let progress = |n: u64| bar.set_position(n);
-    let s = match format {
-        Format::FhirNdjson => {
-            std::fs::create_dir_all(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
-            let (patients, immunizations) = vaxdesk_core::export::doses_fhir(desk.store(), &catalog, from, to, site, path, progress)?;
-            serde_json::json!({ "dir": path.display().to_string(), "patients": patients, "immunizations": immunizations })
-        }
-        Format::FhirBundle => {
-            let f = std::fs::File::create(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
-            let (patients, immunizations) = vaxdesk_core::export::doses_fhir_bundle(desk.store(), &catalog, from, to, site, f, progress)?;
-            serde_json::json!({ "file": path.display().to_string(), "patients": patients, "immunizations": immunizations })
-        }
-        Format::Xlsx => {
-            let rows = vaxdesk_core::export::doses_xlsx(desk.store(), &catalog, from, to, site, path, progress)?;
-            serde_json::json!({ "file": path.display().to_string(), "rows": rows })
-        }
-    };
-    bar.finish_and_clear();
-    out.show(&s, || format!("exported: {s}"));
-    Ok(())
-}
-
-fn export_csv(desk: &Desk, out: Out, from: &str, to: &str, site: Option<&str>, file: Option<PathBuf>) -> CliResult {
-    let (from, to) = (parse_date("from", from)?, parse_date("to", to)?);
-    if to < from {
-        return Err(Failure::Input(format!("to: {to} is before from: {from}")));
-    }
-    let catalog = desk.catalog();
-    let rows = match &file {
-        Some(path) => {
-            let f = std::fs::File::create(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
-            vaxdesk_core::export::doses_csv(desk.store(), &catalog, from, to, site, std::io::BufWriter::new(f))?
-        }
-        None => vaxdesk_core::export::doses_csv(desk.store(), &catalog, from, to, site, std::io::stdout().lock())?,
-    };
-    if let Some(path) = &file {
-        let s = ExportSummary { rows, file: Some(path.display().to_string()) };
-        out.show(&s, || format!("{rows} doses written to {}", path.display()));
-    }
-    Ok(())
-}
