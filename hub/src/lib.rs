@@ -3,13 +3,16 @@
 //! HTTP + JSON under `/api/v1` (axum), gzip or zstd request bodies accepted,
 //! SQLite by default. The hub holds no state outside its database.
 
+pub mod actions;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod fault_proxy;
-mod ingest;
+pub mod ingest;
 pub mod openapi;
 pub mod routes;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -104,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::HubError::not_found("endpoint") });
     Router::new()
         .nest(vaxdesk_core::sync::protocol::API, api)
+        .merge(web::router())
         .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestDecompressionLayer::new())

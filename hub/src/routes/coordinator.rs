@@ -11,7 +11,7 @@ use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::qr::payload::EnrollCode;
 
 use crate::auth::{enrollment_code, hash_password, hash_token, random_token, verify_password, CoordinatorAuth};
-use crate::db::{Device, PossibleDuplicate};
+use crate::db::{Coordinator, Device, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
 use crate::routes::ApiJson;
 use crate::AppState;
@@ -94,7 +94,7 @@ pub fn check_code(field: &str, v: &str) -> HubResult<String> {
     Ok(v.to_string())
 }
 
-fn check_name(field: &str, v: &str) -> HubResult<String> {
+pub fn check_name(field: &str, v: &str) -> HubResult<String> {
     let v = vaxdesk_core::fold::tidy_nfc(v);
     if v.is_empty() || v.chars().count() > 120 || v.chars().any(char::is_control) {
         return Err(HubError::bad_request("request.name", format!("{field}: 1-120 printable characters expected")));
@@ -109,14 +109,30 @@ pub async fn list_sites(State(s): State<AppState>, CoordinatorAuth(me): Coordina
 }
 
 pub async fn put_site(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, ApiJson(site): ApiJson<Site>) -> HubResult<StatusCode> {
+    save_site(&s, &me, site).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add or rename a site (API and web).
+pub async fn save_site(s: &AppState, me: &Coordinator, site: Site) -> HubResult<()> {
     let code = check_code("code", &site.code)?;
     if !me.all_sites && !me.may_see(&code) {
         return Err(HubError::forbidden(format!("site {code} is not one of yours")));
     }
-    let site = Site { code, name: check_name("name", &site.name)?, province_code: site.province_code };
-    let db = s.db.clone();
-    tokio::task::spawn_blocking(move || db.upsert_site(&site)).await??;
-    Ok(StatusCode::NO_CONTENT)
+    let province_code = site.province_code.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+    if let Some(p) = &province_code {
+        // The platform writes "01", a CCCD "001": the same province.
+        if !p.bytes().all(|b| b.is_ascii_digit()) || vaxdesk_core::validate::province_name(&format!("{p:0>3}")).is_none() {
+            return Err(HubError::bad_request("site.province", format!("province_code: {p:?} is not a province code")));
+        }
+    }
+    let site = Site { code, name: check_name("name", &site.name)?, province_code };
+    let (db, who) = (s.db.clone(), me.clone());
+    tokio::task::spawn_blocking(move || {
+        db.upsert_site(&site)?;
+        crate::actions::audit(&db, &who, "site.save", Some(&site.code), &site.code, &site.name)
+    })
+    .await?
 }
 
 fn scoped(me: &crate::db::Coordinator, site: &str) -> HubResult<()> {
@@ -131,20 +147,30 @@ pub async fn list_desks(State(s): State<AppState>, CoordinatorAuth(me): Coordina
 
 #[derive(Debug, Deserialize)]
 pub struct NewDesk {
-    code: String,
-    name: String,
+    pub code: String,
+    pub name: String,
 }
 
 pub async fn put_desk(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(site): Path<String>, ApiJson(d): ApiJson<NewDesk>) -> HubResult<StatusCode> {
-    scoped(&me, &site)?;
+    save_desk(&s, &me, site, d).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add or rename a desk of a site (API and web).
+pub async fn save_desk(s: &AppState, me: &Coordinator, site: String, d: NewDesk) -> HubResult<()> {
+    scoped(me, &site)?;
     let db = s.db.clone();
     let exists = { let db = db.clone(); let site = site.clone(); tokio::task::spawn_blocking(move || db.site(&site)).await??.is_some() };
     if !exists {
         return Err(HubError::not_found("site"));
     }
     let desk = Desk { site, code: check_code("code", &d.code)?, name: check_name("name", &d.name)? };
-    tokio::task::spawn_blocking(move || db.upsert_desk(&desk)).await??;
-    Ok(StatusCode::NO_CONTENT)
+    let who = me.clone();
+    tokio::task::spawn_blocking(move || {
+        db.upsert_desk(&desk)?;
+        crate::actions::audit(&db, &who, "desk.save", Some(&desk.site), &format!("{}/{}", desk.site, desk.code), &desk.name)
+    })
+    .await?
 }
 
 pub async fn get_catalog(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth) -> HubResult<Json<Catalog>> {
@@ -197,23 +223,35 @@ pub async fn put_catalog(State(s): State<AppState>, CoordinatorAuth(me): Coordin
     if !me.all_sites {
         return Err(HubError::forbidden("the catalog is shared by every site: only a coordinator of every site may publish it"));
     }
-    publish(&s, c).await
+    let out = publish(&s, c).await?;
+    let (db, who, v) = (s.db.clone(), me.clone(), out.version);
+    tokio::task::spawn_blocking(move || crate::actions::audit(&db, &who, "catalog.publish", None, &format!("v{v}"), "catalog published")).await??;
+    Ok(out)
 }
 
 /// Add a lot: publishes the current catalog with the lot, one version up.
-pub async fn post_lot(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth, ApiJson(lot): ApiJson<Lot>) -> HubResult<Json<Catalog>> {
+pub async fn post_lot(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, ApiJson(lot): ApiJson<Lot>) -> HubResult<Json<Catalog>> {
+    add_lot(&s, &me, lot).await.map(Json)
+}
+
+/// Add a lot (API and web).
+pub async fn add_lot(s: &AppState, me: &Coordinator, lot: Lot) -> HubResult<Catalog> {
     let db = s.db.clone();
     let mut c = tokio::task::spawn_blocking(move || db.current_catalog()).await??.unwrap_or_else(Catalog::builtin);
-    if c.vaccine(&lot.vaccine).is_none() {
+    let Some(vaccine) = c.vaccine(&lot.vaccine).map(|v| v.code.clone()) else {
         return Err(HubError::bad_request("lot.vaccine", format!("vaccine: {:?} is not in the catalog", lot.vaccine)));
-    }
+    };
     let number = check_code("number", &lot.number)?;
-    if c.lots.iter().any(|l| l.number.eq_ignore_ascii_case(&number) && l.vaccine.eq_ignore_ascii_case(&lot.vaccine)) {
+    if c.lots.iter().any(|l| l.number.eq_ignore_ascii_case(&number) && l.vaccine.eq_ignore_ascii_case(&vaccine)) {
         return Err(HubError::new(StatusCode::CONFLICT, "lot.exists", format!("number: lot {number} is already in the catalog")));
     }
-    c.lots.push(Lot { number, vaccine: lot.vaccine, expiry: lot.expiry });
+    c.lots.push(Lot { number: number.clone(), vaccine: vaccine.clone(), expiry: lot.expiry });
     c.version += 1;
-    publish(&s, c).await
+    let published = publish(s, c).await?;
+    let (db, who) = (s.db.clone(), me.clone());
+    let detail = format!("{vaccine}, expires {}, catalog v{}", lot.expiry, published.version);
+    tokio::task::spawn_blocking(move || crate::actions::audit(&db, &who, "lot.add", None, &number, &detail)).await??;
+    Ok(published.0)
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,10 +262,10 @@ pub struct CodeRequest {
 
 #[derive(Debug, Serialize)]
 pub struct CodeReply {
-    code: String,
+    pub code: String,
     /// The text to show as a QR code on the coordinator's screen.
-    text: String,
-    expires_at: String,
+    pub text: String,
+    pub expires_at: String,
 }
 
 pub async fn enrollment_code_for(
@@ -236,19 +274,28 @@ pub async fn enrollment_code_for(
     Path((site, desk)): Path<(String, String)>,
     ApiJson(r): ApiJson<CodeRequest>,
 ) -> HubResult<Json<CodeReply>> {
-    scoped(&me, &site)?;
+    new_enrollment_code(&s, &me, site, desk, r.ttl_minutes).await.map(Json)
+}
+
+/// A one-time enrollment code for a desk (API and web).
+pub async fn new_enrollment_code(s: &AppState, me: &Coordinator, site: String, desk: String, ttl_minutes: Option<u32>) -> HubResult<CodeReply> {
+    scoped(me, &site)?;
     let db = s.db.clone();
     let desks = { let db = db.clone(); let site = site.clone(); tokio::task::spawn_blocking(move || db.desks(&site)).await?? };
     if !desks.iter().any(|d| d.code == desk) {
         return Err(HubError::not_found("desk"));
     }
-    let ttl = i64::from(r.ttl_minutes.unwrap_or(30).clamp(1, 24 * 60));
+    let ttl = i64::from(ttl_minutes.unwrap_or(30).clamp(1, 24 * 60));
     let code = enrollment_code();
     let expires_at = (chrono::Utc::now() + chrono::Duration::minutes(ttl)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let (hash, exp) = (hash_token(&code), expires_at.clone());
-    tokio::task::spawn_blocking(move || db.create_enrollment_code(&hash, &site, &desk, me.id, &exp)).await??;
+    let (hash, exp, who) = (hash_token(&code), expires_at.clone(), me.clone());
+    tokio::task::spawn_blocking(move || {
+        db.create_enrollment_code(&hash, &site, &desk, who.id, &exp)?;
+        crate::actions::audit(&db, &who, "enrollment.code", Some(&site), &format!("{site}/{desk}"), &format!("expires {exp}"))
+    })
+    .await??;
     let text = EnrollCode { hub: s.public_url.clone(), code: code.clone(), fp: s.tls_fingerprint.clone() }.to_text();
-    Ok(Json(CodeReply { code, text, expires_at }))
+    Ok(CodeReply { code, text, expires_at })
 }
 
 pub async fn list_devices(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth) -> HubResult<Json<Vec<Device>>> {
@@ -258,13 +305,26 @@ pub async fn list_devices(State(s): State<AppState>, CoordinatorAuth(me): Coordi
 }
 
 pub async fn revoke_device(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(id): Path<String>) -> HubResult<StatusCode> {
+    revoke(&s, &me, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke a device: its token stops working at once (API and web).
+pub async fn revoke(s: &AppState, me: &Coordinator, id: String) -> HubResult<()> {
     let db = s.db.clone();
     let all = { let db = db.clone(); tokio::task::spawn_blocking(move || db.devices()).await?? };
     let Some(d) = all.into_iter().find(|d| d.id == id) else { return Err(HubError::not_found("device")) };
-    scoped(&me, &d.site)?;
-    tokio::task::spawn_blocking(move || db.revoke_device(&id)).await??;
-    tracing::info!(site = %d.site, desk = %d.desk, "device revoked");
-    Ok(StatusCode::NO_CONTENT)
+    scoped(me, &d.site)?;
+    let who = me.clone();
+    let subject = d.id.clone();
+    let site = d.site.clone();
+    tokio::task::spawn_blocking(move || {
+        db.revoke_device(&id)?;
+        crate::actions::audit(&db, &who, "device.revoke", Some(&site), &subject, &format!("desk {}", d.desk))
+    })
+    .await??;
+    tracing::info!("device revoked");
+    Ok(())
 }
 
 pub async fn duplicates(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth) -> HubResult<Json<Vec<PossibleDuplicate>>> {

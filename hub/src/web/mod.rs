@@ -1,0 +1,205 @@
+//! The coordinator pages: server-rendered HTML (maud), no script and no
+//! CDN, since a site's hub may have no internet. Vietnamese by default,
+//! English on request. Every page is limited to the coordinator's sites;
+//! every change is a POST form with a CSRF token and leaves an audit entry.
+
+mod catalog;
+mod dashboard;
+mod devices;
+mod duplicates;
+mod exports;
+pub mod i18n;
+mod login;
+mod persons;
+pub mod session;
+mod sites;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::CookieJar;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+
+use crate::error::HubError;
+use crate::AppState;
+use i18n::{Lang, Texts};
+use session::Web;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/lang/{lang}", get(set_lang))
+        .route("/dashboard", get(dashboard::page))
+        .route("/sites", get(sites::list).post(sites::save_site))
+        .route("/sites/{site}/desks", post(sites::save_desk))
+        .route("/sites/{site}/desks/{desk}/enroll", post(sites::enroll))
+        .route("/catalog", get(catalog::page))
+        .route("/catalog/lots", post(catalog::add_lot))
+        .route("/devices", get(devices::list))
+        .route("/devices/{id}/revoke", post(devices::revoke))
+        .route("/duplicates", get(duplicates::list))
+        .route("/duplicates/{a}/{b}/merge", post(duplicates::merge))
+        .route("/duplicates/{a}/{b}/dismiss", post(duplicates::dismiss))
+        .route("/persons", get(persons::search))
+        .route("/persons/{id}", get(persons::show))
+        .route("/persons/{id}/doses/{record}/amend", post(persons::amend))
+        .route("/persons/{id}/doses/{record}/void", post(persons::void))
+        .route("/exports", get(exports::page))
+        .route("/exports/download", get(exports::download))
+        .route("/audit", get(audit))
+}
+
+#[derive(Debug, Deserialize)]
+struct Back {
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// Switch language and go back to the page (only a path on this hub).
+async fn set_lang(State(s): State<AppState>, jar: CookieJar, Path(lang): Path<String>, Query(b): Query<Back>) -> Response {
+    let lang = Lang::parse(&lang).unwrap_or(Lang::Vi);
+    let back = b.back.filter(|p| p.starts_with('/') && !p.starts_with("//")).unwrap_or_else(|| "/dashboard".into());
+    (jar.add(session::cookie(&s, session::LANG_COOKIE, lang.code().into())), Redirect::to(&back)).into_response()
+}
+
+/// The frame of every page after log-in.
+pub fn layout(w: &Web, title: &str, here: &str, body: Markup) -> Markup {
+    let t = w.t();
+    let nav: [(&str, &str); 8] = [
+        ("/dashboard", t.dashboard),
+        ("/sites", t.sites),
+        ("/devices", t.devices),
+        ("/catalog", t.catalog),
+        ("/persons", t.persons),
+        ("/duplicates", t.duplicates),
+        ("/exports", t.exports),
+        ("/audit", t.audit),
+    ];
+    shell(w.lang, title, false, html! {
+        header {
+            strong { (t.app) }
+            nav { @for (href, label) in nav { a href=(href) class=[(href == here).then_some("here")] { (label) } } }
+            span.who {
+                (w.who.username) " · "
+                a href={ "/lang/vi?back=" (here) } { "VI" } " | " a href={ "/lang/en?back=" (here) } { "EN" }
+                form.inline method="post" action="/logout" {
+                    input type="hidden" name="csrf" value=(w.csrf);
+                    button type="submit" { (t.logout) }
+                }
+            }
+        }
+        main { h1 { (title) } (body) }
+    })
+}
+
+/// The HTML document around any page; `refresh` reloads it every 15 s.
+pub fn shell(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh { meta http-equiv="refresh" content="15"; }
+                title { (title) " · vaxdesk" }
+                style { (PreEscaped(CSS)) }
+            }
+            body { (body) }
+        }
+    }
+}
+
+const CSS: &str = "
+body{font-family:system-ui,'Segoe UI',Roboto,sans-serif;margin:0;color:#1b1b1b;background:#f6f7f9}
+header{display:flex;flex-wrap:wrap;gap:1em;align-items:center;background:#0b5d3b;color:#fff;padding:.6em 1em}
+header a{color:#fff;text-decoration:none;padding:.2em .5em;border-radius:4px}
+header a.here{background:#ffffff33}
+header nav{display:flex;flex-wrap:wrap;gap:.2em;flex:1}
+main{padding:1em 1.5em;max-width:1200px}
+table{border-collapse:collapse;background:#fff;margin:.5em 0 1.5em}
+th,td{border:1px solid #d5d9de;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#eef1f4}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+form.inline{display:inline}
+fieldset{background:#fff;border:1px solid #d5d9de;margin:.5em 0 1em;padding:.6em 1em}
+label{display:inline-block;margin:.2em .8em .2em 0}
+input,select,button{font:inherit;padding:.25em .4em}
+button{cursor:pointer}
+.msg{padding:.5em 1em;background:#e6f4ea;border-left:4px solid #0b5d3b}
+.err{padding:.5em 1em;background:#fdecea;border-left:4px solid #b3261e}
+.warn{color:#8a5300}
+.muted{color:#5f6b76}
+.qr svg{width:320px;height:320px;background:#fff;padding:8px}
+code.big{font-size:1.4em;letter-spacing:.1em}
+";
+
+/// A page saying what went wrong, with a status the browser test can see.
+pub fn problem(w: &Web, status: StatusCode, message: &str) -> Response {
+    (status, layout(w, w.t().not_saved, "", html! { p.err { (message) } })).into_response()
+}
+
+/// The answer to a form with a stale or missing CSRF token.
+pub fn stale_form(w: &Web) -> Response {
+    problem(w, StatusCode::FORBIDDEN, w.t().form_expired)
+}
+
+/// A HubError, shown as a page.
+pub fn hub_problem(w: &Web, e: HubError) -> Response {
+    problem(w, e.status, &e.message)
+}
+
+/// A page handler's result, its error shown as a page.
+pub fn answer(w: &Web, r: Result<Response, HubError>) -> Response {
+    r.unwrap_or_else(|e| hub_problem(w, e))
+}
+
+/// Run a database call on the blocking pool.
+pub async fn blocking<T: Send + 'static>(s: &AppState, f: impl FnOnce(&crate::HubDb) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+    let db = s.db.clone();
+    tokio::task::spawn_blocking(move || f(&db)).await?
+}
+
+/// Sites the coordinator may see, for pickers and filters.
+pub async fn my_sites(s: &AppState, w: &Web) -> Result<Vec<vaxdesk_core::model::Site>, HubError> {
+    let db = s.db.clone();
+    let all = tokio::task::spawn_blocking(move || db.sites()).await??;
+    Ok(all.into_iter().filter(|x| w.who.may_see(&x.code)).collect())
+}
+
+/// Short local time (Vietnam) of an RFC 3339 instant, for tables.
+pub fn local_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&vn()).format("%d/%m/%Y %H:%M:%S").to_string())
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+pub fn vn() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(vaxdesk_core::desk::VIETNAM_OFFSET_SECONDS).unwrap_or_else(|| chrono::Utc.fix())
+}
+
+use chrono::Offset as _;
+
+async fn audit(State(s): State<AppState>, w: Web) -> Response {
+    let db = s.db.clone();
+    let entries = match tokio::task::spawn_blocking(move || db.audit_log(500)).await {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => return hub_problem(&w, e.into()),
+        Err(e) => return hub_problem(&w, e.into()),
+    };
+    let t: &Texts = w.t();
+    let mine = entries.into_iter().filter(|e| w.who.all_sites || e.site.as_deref().is_some_and(|s| w.who.may_see(s)));
+    layout(&w, t.audit, "/audit", html! {
+        table {
+            tr { th { (t.time) } th { (t.who) } th { (t.action) } th { (t.site) } th { (t.subject) } th { (t.detail) } }
+            @for e in mine {
+                tr { td { (local_time(&e.at)) } td { (e.coordinator) } td { code { (e.action) } } td { (e.site.as_deref().unwrap_or("—")) } td { code { (e.subject) } } td { (e.detail) } }
+            }
+        }
+    })
+    .into_response()
+}

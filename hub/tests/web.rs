@@ -1,0 +1,283 @@
+//! The coordinator pages over HTTP (cookies, CSRF, scope) and the changes a
+//! coordinator makes there (merge, dismiss, amend, void): they reach the
+//! desks through the feed, the audit log and the exports. On SQLite, and
+//! on PostgreSQL when VAXDESK_TEST_PG is set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use serde_json::json;
+use vaxdesk_core::export::{doses_csv, DoseSource};
+use vaxdesk_core::model::{Dose, EventId, Outcome};
+use vaxdesk_hub::actions::{correct_dose, dismiss_duplicate, merge_duplicate, Correction};
+use vaxdesk_hub::export::HubDoses;
+
+/// A browser, as far as the hub can tell: cookies kept, redirects not followed.
+struct Browser {
+    base: String,
+    http: reqwest::blocking::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { base: base.to_string(), http, cookies: HashMap::new() }
+    }
+
+    fn keep(&mut self, r: &reqwest::blocking::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            if val.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict") && attrs.contains("Path=/"), "cookie {k}: {attrs}");
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn get(&mut self, path: &str) -> (u16, String, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().unwrap();
+        self.keep(&r);
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, location, r.text().unwrap())
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let r = self.http.post(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).form(form).send().unwrap();
+        self.keep(&r);
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, location, r.text().unwrap())
+    }
+
+    /// The CSRF token in a page's forms.
+    fn csrf(page: &str) -> String {
+        let at = page.find("name=\"csrf\" value=\"").expect("a form with a csrf token") + 19;
+        page[at..at + 64].to_string()
+    }
+
+    fn log_in(&mut self, user: &str, password: &str) -> u16 {
+        let (_, _, page) = self.get("/login");
+        let token = Self::csrf(&page);
+        self.post("/login", &[("csrf", &token), ("username", user), ("password", password)]).0
+    }
+}
+
+#[test]
+fn log_in_csrf_and_scope() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S1"]})).ok();
+
+    let mut b = Browser::new(&hub.url);
+    assert_eq!(b.get("/dashboard").1, "/login", "no session: to the log-in page");
+    // The log-in form itself needs its double-submit token.
+    assert_eq!(b.post("/login", &[("csrf", "made-up"), ("username", ADMIN.0), ("password", ADMIN.1)]).0, 403);
+    assert_eq!(b.log_in(ADMIN.0, "wrong password!"), 401);
+    assert_eq!(b.log_in(ADMIN.0, ADMIN.1), 303);
+    let (status, _, page) = b.get("/sites");
+    assert_eq!(status, 200);
+    assert!(page.contains("Trạm y tế Hồng Hải"));
+    let csrf = Browser::csrf(&page);
+
+    // A change without the session's token (a forged cross-site form) is refused and writes nothing.
+    assert_eq!(b.post("/sites", &[("csrf", &"0".repeat(64)), ("code", "EVIL"), ("name", "Evil")]).0, 403);
+    assert_eq!(b.post("/sites", &[("code", "EVIL"), ("name", "Evil")]).0, 403);
+    assert!(hub.db.site("EVIL").unwrap().is_none());
+    assert_eq!(b.post("/sites", &[("csrf", &csrf), ("code", "S3"), ("name", "Trạm y tế Cao Xanh"), ("province_code", "22")]).0, 303);
+    assert!(hub.db.site("S3").unwrap().is_some());
+    assert_eq!(b.post("/sites", &[("csrf", &csrf), ("code", "S4"), ("name", "X"), ("province_code", "99")]).0, 400, "an unknown province is refused");
+
+    // Every page answers.
+    for page in ["/dashboard", "/dashboard?site=S2&date=2021-10-05", "/devices", "/catalog", "/persons?q=nguyen", "/duplicates", "/exports", "/audit"] {
+        assert_eq!(b.get(page).0, 200, "{page}");
+    }
+    let (_, _, audit) = b.get("/audit");
+    assert!(audit.contains("site.save") && audit.contains("S3"));
+
+    // English on request, Vietnamese by default.
+    assert!(b.get("/dashboard").2.contains("Tổng quan"));
+    b.get("/lang/en?back=/dashboard");
+    assert!(b.get("/dashboard").2.contains("Dashboard"));
+    assert_eq!(b.get("/lang/en?back=//evil.example").1, "/dashboard", "only paths on this hub");
+
+    // A coordinator of S1 sees S1 only.
+    let desk = hub.device(&admin, "S2", "D1", "phone-s2");
+    let person = uuid::Uuid::now_v7().to_string();
+    desk.post("/events", json!({"events": [person_event("phone-s2", &person, Some("022190004321"), "Trần Văn Nam", "1990-05-02")]})).ok();
+    let mut lan = Browser::new(&hub.url);
+    assert_eq!(lan.log_in("lan", "long enough pw"), 303);
+    assert_eq!(b.get(&format!("/persons/{person}")).0, 200);
+    assert_eq!(lan.get(&format!("/persons/{person}")).0, 404);
+    assert!(!lan.get("/persons?q=tran van nam").2.contains(&person));
+    assert_eq!(lan.get("/exports/download?site=S2&from=2021-01-01&to=2021-12-31&format=csv").0, 404);
+    assert!(!lan.get("/devices").2.contains("phone-s2"));
+    let lan_csrf = Browser::csrf(&lan.get("/devices").2);
+    assert_eq!(lan.post("/devices/phone-s2/revoke", &[("csrf", &lan_csrf)]).0, 403);
+    assert!(hub.db.devices().unwrap().iter().all(|d| d.revoked_at.is_none()));
+
+    // Log out: the session ends on the hub, not only in the browser.
+    let session = b.cookies["vxd_session"].clone();
+    let csrf = Browser::csrf(&b.get("/sites").2);
+    assert_eq!(b.post("/logout", &[("csrf", &csrf)]).0, 303);
+    b.cookies.insert("vxd_session".into(), session);
+    assert_eq!(b.get("/sites").1, "/login");
+}
+
+#[test]
+fn enroll_page_and_revoke() {
+    let hub = TestHub::start();
+    hub.admin();
+    let mut b = Browser::new(&hub.url);
+    b.log_in(ADMIN.0, ADMIN.1);
+    let csrf = Browser::csrf(&b.get("/sites").2);
+    let (status, _, page) = b.post("/sites/S1/desks/D2/enroll", &[("csrf", &csrf)]);
+    assert_eq!(status, 200);
+    assert!(page.contains("<svg"), "the QR code is drawn by the hub");
+    let at = page.find("id=\"enroll-code\">").unwrap() + 17;
+    let code = &page[at..at + 14];
+    let mut phone = hub.client();
+    let r = phone.post("/enroll", json!({"code": code, "device_id": "phone-1"})).ok();
+    phone.token = Some(r["token"].as_str().unwrap().to_string());
+    assert_eq!(r["desk"]["code"], "D2");
+    phone.get("/changes").ok();
+    let devices = b.get("/devices").2;
+    assert!(devices.contains("phone-1"));
+    assert_eq!(b.post("/devices/phone-1/revoke", &[("csrf", &csrf)]).0, 303);
+    assert_eq!(phone.get("/changes").refused(), (401, "auth.required"));
+    let entries = hub.db.audit_log(10).unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"device.revoke") && actions.contains(&"enrollment.code"), "{actions:?}");
+    assert!(entries.iter().all(|e| e.coordinator == ADMIN.0));
+}
+
+/// Two persons alike and a dose each; returns (desk client, ids).
+fn clinic(hub: &TestHub) -> (Http, Http, [String; 3], [String; 2]) {
+    let admin = hub.admin();
+    let desk = hub.device(&admin, "S1", "D1", "phone-a");
+    let other = hub.device(&admin, "S1", "D2", "phone-b");
+    let (p1, p2, p3) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let d1 = dose_event("phone-a", "S1", &p1, "AZ");
+    let d2 = dose_event("phone-a", "S1", &p3, "AZ");
+    let ids = [d1["event"]["id"].as_str().unwrap().to_string(), d2["event"]["id"].as_str().unwrap().to_string()];
+    let r = desk
+        .post("/events", json!({"events": [
+            person_event("phone-a", &p1, Some("022190004321"), "Trần Văn Nam", "1990-05-02"),
+            person_event("phone-a", &p2, None, "Tran Van Nam", "1990-05-02"),
+            person_event("phone-a", &p3, Some("022187001234"), "Nguyễn Thị Hoa", "1987-03-12"),
+            d1, d2,
+        ], "pending": 7}))
+        .ok();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "accepted"), "{r}");
+    (desk, other, [p1, p2, p3], ids)
+}
+
+fn coordinator(hub: &TestHub) -> vaxdesk_hub::db::Coordinator {
+    let token = "t0ken";
+    let id = hub.db.password_hash(ADMIN.0).unwrap().unwrap().0;
+    hub.db.create_session(&vaxdesk_hub::auth::hash_token(token), id, "2999-01-01T00:00:00.000Z").unwrap();
+    hub.db.session(&vaxdesk_hub::auth::hash_token(token)).unwrap().unwrap()
+}
+
+fn export_rows(hub: &TestHub) -> Vec<String> {
+    let catalog = hub.db.current_catalog().unwrap().unwrap();
+    let source = HubDoses { db: &hub.db, sites: vec!["S1".into(), "S2".into()] };
+    let mut out = Vec::new();
+    let from = "2021-01-01".parse().unwrap();
+    let to = "2021-12-31".parse().unwrap();
+    doses_csv(&source, &catalog, from, to, Some("S1"), &mut out).unwrap();
+    String::from_utf8(out).unwrap().lines().skip(1).map(str::to_string).collect()
+}
+
+#[test]
+fn merge_and_dismiss_reach_desks_with_an_audit_trail() {
+    let hub = TestHub::start();
+    let (_, other, [p1, p2, _], _) = clinic(&hub);
+    let who = coordinator(&hub);
+    assert_eq!(hub.db.devices().unwrap().iter().find(|d| d.id == "phone-a").unwrap().pending, Some(7), "the desk's backlog is shown");
+    let dups = hub.db.possible_duplicates().unwrap();
+    assert_eq!(dups.len(), 1);
+    let (a, b) = (dups[0].a.clone(), dups[0].b.clone());
+    assert_eq!(merge_duplicate(&hub.db, &who, &a, &b, "someone else").unwrap_err().status, 400);
+    merge_duplicate(&hub.db, &who, &a, &b, &p1).unwrap();
+    assert_eq!(merge_duplicate(&hub.db, &who, &a, &b, &p1).unwrap_err().status, 409, "decided once");
+    assert_eq!(dismiss_duplicate(&hub.db, &who, &a, &b).unwrap_err().status, 409);
+    assert_eq!(hub.db.canonical_person(&p2).unwrap().as_deref(), Some(p1.as_str()));
+    let decided = &hub.db.possible_duplicates().unwrap()[0];
+    assert_eq!((decided.status.as_str(), decided.resolved_by.as_deref()), ("merged", Some(ADMIN.0)));
+    // The other desk of the site learns of the merge.
+    let changes = other.get("/changes").ok();
+    let merge = changes["changes"].as_array().unwrap().iter().find(|c| c["type"] == "person_merge").expect("a merge in the feed");
+    assert_eq!((merge["from"].as_str(), merge["into"].as_str()), (Some(p2.as_str()), Some(p1.as_str())));
+    let audit = hub.db.audit_log(10).unwrap();
+    assert_eq!(audit[0].action, "person.merge");
+    assert!(audit[0].subject.contains(&p2) && !audit[0].detail.contains("Nam"), "ids, never names, in the audit log");
+}
+
+#[test]
+fn corrections_from_the_hub_reach_desks_and_exports() {
+    let hub = TestHub::start();
+    let (_, other, _, [rec1, rec2]) = clinic(&hub);
+    let who = coordinator(&hub);
+    let catalog = hub.db.current_catalog().unwrap().unwrap();
+    assert_eq!(export_rows(&hub).len(), 2);
+    let cursor = other.get("/changes").ok()["cursor"].as_str().unwrap().to_string();
+
+    // A void needs a reason.
+    let r1: EventId = rec1.parse().unwrap();
+    let refused = correct_dose(&hub.db, &catalog, &who, r1, Correction::Void, "  ", &[]).unwrap().unwrap_err();
+    assert!(refused.iter().any(|f| f.code.as_str() == "correction.reason_missing"), "{refused:?}");
+    correct_dose(&hub.db, &catalog, &who, r1, Correction::Void, "nhập nhầm người", &[]).unwrap().unwrap();
+    let again = correct_dose(&hub.db, &catalog, &who, r1, Correction::Void, "lần hai", &[]).unwrap().unwrap_err();
+    assert!(again.iter().any(|f| f.code.as_str() == "correction.target_voided"), "{again:?}");
+
+    // An amend is checked like a desk's: an unknown lot warns until confirmed.
+    let r2: EventId = rec2.parse().unwrap();
+    let dose = Dose {
+        vaccine: "AZ".into(),
+        lot: Some("LOT-NEW-9".into()),
+        lot_expiry: None,
+        dose_number: Some(1),
+        administered_at: chrono::DateTime::parse_from_rfc3339("2021-10-05T10:30:00+07:00").unwrap(),
+        outcome: Outcome::Vaccinated,
+        note: None,
+    };
+    let warned = correct_dose(&hub.db, &catalog, &who, r2, Correction::Amend(dose.clone()), "số lô sai", &[]).unwrap().unwrap_err();
+    let codes: Vec<String> = warned.iter().map(|f| f.code.as_str().to_string()).collect();
+    assert!(codes.contains(&"lot.unknown".to_string()), "{codes:?}");
+    let amend = correct_dose(&hub.db, &catalog, &who, r2, Correction::Amend(dose), "số lô sai", &codes).unwrap().unwrap();
+    assert_eq!(amend.device, "hub");
+
+    // Desks of the site pull both corrections.
+    let changes = other.get(&format!("/changes?since={cursor}")).ok();
+    let kinds: Vec<&str> = changes["changes"].as_array().unwrap().iter().filter_map(|c| c["event"]["event"]["kind"]["type"].as_str()).collect();
+    assert_eq!(kinds, vec!["void", "amend"]);
+    // Exports see the doses as they now stand.
+    let rows = export_rows(&hub);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("Nguyễn Thị Hoa") && rows[0].contains("LOT-NEW-9") && rows[0].contains("10:30"), "{rows:?}");
+    let actions: Vec<String> = hub.db.audit_log(2).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, vec!["dose.amend", "dose.void"]);
+    // A source limited to other sites exports nothing of S1.
+    let none = HubDoses { db: &hub.db, sites: vec!["S2".into()] };
+    let mut n = 0;
+    none.each_dose("2021-01-01".parse().unwrap(), "2021-12-31".parse().unwrap(), Some("S1"), &mut |_, _| {
+        n += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 0);
+}

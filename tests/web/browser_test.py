@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""The coordinator pages in headless Chromium (Debian's chromium and
+chromium-driver, driven by Selenium): log in, create a site and a desk,
+enroll a desk from the QR code drawn on the page (read back from a
+screenshot by `vaxdesk qr decode`), watch its doses reach the dashboard,
+merge a duplicate, void a dose and see the desk receive it, revoke the
+device and see its next sync refused, export XLSX / CSV / FHIR from the page
+and check them with independent readers against the hub's own export. Each
+page's screenshot goes to docs/screenshots/web-*.png.
+
+Usage: browser_test.py VAXDESK_BINARY SCREENSHOT_DIR
+Prints `web: N passed, M failed` last; exit 0 when every step passed."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import openpyxl
+from fhir.resources.R4B.bundle import Bundle
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+PASSWORD = "mat-khau-tinh-2021"
+SITE, DESK = "HN-DV-01", "D1"
+PEOPLE = [
+    # name, CCCD, birth, sex, vaccine, lot
+    ("Nguyễn Thị Hoa", "001187001234", "1987-03-12", "nu", "AZ", "ABV5678"),
+    ("Trần Văn Nam", "001090004321", "1990-05-02", "nam", "AZ", "ABV5678"),
+    ("Lê Minh Đức", "001085002222", "1985-11-20", "nam", "VC", "VC2021A"),
+]
+
+
+class Run:
+    def __init__(self, vaxdesk, shots):
+        self.vaxdesk = vaxdesk
+        self.shots = Path(shots)
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="vaxdesk-web-"))
+        self.downloads = self.tmp / "downloads"
+        self.downloads.mkdir()
+        self.hub_db = self.tmp / "hub.db"
+        self.desk_db = self.tmp / "desk.db"
+        self.passed, self.failed = 0, 0
+
+    # ---- processes -----------------------------------------------------
+
+    def cli(self, *args, db=None, check=True, env=None):
+        cmd = [self.vaxdesk, "--db", str(db or self.desk_db), *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+        return r
+
+    def start_hub(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.cli("hub", "admin", "create", "--username", "dieu-phoi", "--password-env", "VXD_PW", db=self.hub_db, env={"VXD_PW": PASSWORD})
+        self.hub_log = open(self.tmp / "hub.log", "w")
+        self.hub = subprocess.Popen(
+            [self.vaxdesk, "--db", str(self.hub_db), "hub", "--listen", f"127.0.0.1:{self.port}"],
+            stdout=self.hub_log, stderr=subprocess.STDOUT,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("hub did not start")
+
+    def start_browser(self):
+        o = webdriver.ChromeOptions()
+        o.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--window-size=1280,1000", "--lang=vi"):
+            o.add_argument(flag)
+        o.add_experimental_option("prefs", {"download.default_directory": str(self.downloads), "download.prompt_for_download": False})
+        self.b = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=o)
+        # Form posts navigate; lookups wait for the next page (at most 5 s).
+        self.b.implicitly_wait(5)
+        self.b.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(self.downloads)})
+
+    def stop(self):
+        for f in (lambda: self.b.quit(), lambda: self.hub.terminate(), lambda: self.hub.wait(10)):
+            try:
+                f()
+            except Exception:
+                pass
+
+    # ---- browser helpers -------------------------------------------------
+
+    def go(self, path):
+        self.b.get(self.base + path)
+
+    def shot(self, name):
+        self.b.save_screenshot(str(self.shots / f"web-{name}.png"))
+
+    def text(self):
+        return self.b.find_element(By.TAG_NAME, "body").text
+
+    def fill(self, form, **fields):
+        for name, value in fields.items():
+            el = form.find_element(By.NAME, name)
+            if el.tag_name == "select":
+                el.find_element(By.CSS_SELECTOR, f"option[value='{value}']").click()
+            else:
+                el.clear()
+                el.send_keys(value)
+
+    def submit(self, form):
+        self.click(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+    def click(self, el):
+        """Click something that loads a page, and wait until it has."""
+        old = self.b.find_element(By.TAG_NAME, "html")
+        el.click()
+        WebDriverWait(self.b, 10).until(EC.staleness_of(old))
+
+    def form(self, action):
+        return self.b.find_element(By.CSS_SELECTOR, f"form[action='{action}']")
+
+    def step(self, name, f):
+        try:
+            f()
+            self.passed += 1
+            print(f"ok    {name}")
+            return True
+        except Exception:
+            self.failed += 1
+            print(f"FAIL  {name}")
+            traceback.print_exc()
+            try:
+                failed = self.tmp / f"failed-{name.split()[0]}.png"
+                self.b.save_screenshot(str(failed))
+                print(f"      screenshot of the failure: {failed}")
+            except Exception:
+                pass
+            return False
+
+    # ---- the steps -------------------------------------------------------
+
+    def log_in(self):
+        self.go("/dashboard")
+        assert self.b.current_url.endswith("/login"), self.b.current_url
+        self.shot("01-login")
+        f = self.form("/login")
+        self.fill(f, username="dieu-phoi", password="wrong password!")
+        self.submit(f)
+        assert "không đúng" in self.text(), "a wrong password is refused in Vietnamese"
+        f = self.form("/login")
+        self.fill(f, username="dieu-phoi", password=PASSWORD)
+        self.submit(f)
+        assert self.b.current_url.endswith("/dashboard"), self.b.current_url
+        cookie = self.b.get_cookie("vxd_session")
+        assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
+
+    def forged_post_refused(self):
+        # A form without the session's CSRF token changes nothing.
+        old = self.b.find_element(By.TAG_NAME, "html")
+        self.b.execute_script(
+            "const f=document.createElement('form');f.method='post';f.action='/sites';"
+            "for (const [k,v] of [['csrf','forged'],['code','EVIL'],['name','Evil']]){const i=document.createElement('input');"
+            "i.name=k;i.value=v;f.appendChild(i)};document.body.appendChild(f);f.submit();")
+        WebDriverWait(self.b, 10).until(EC.staleness_of(old))
+        assert "hết hạn" in self.text(), self.text()[:300]
+        self.go("/sites")
+        assert "EVIL" not in self.text()
+
+    def site_and_desk(self):
+        self.go("/sites")
+        f = self.form("/sites")
+        self.fill(f, code=SITE, name="Trường THCS Dịch Vọng", province_code="01")
+        self.submit(f)
+        f = self.form(f"/sites/{SITE}/desks")
+        self.fill(f, code=DESK, name="Bàn 1 — khám sàng lọc")
+        self.submit(f)
+        assert "Bàn 1 — khám sàng lọc" in self.text()
+        self.shot("02-sites")
+
+    def enroll_from_qr(self):
+        self.go("/sites")
+        self.click(self.form(f"/sites/{SITE}/desks/{DESK}/enroll").find_element(By.CSS_SELECTOR, "button"))
+        qr = self.b.find_element(By.ID, "enroll-qr")
+        self.shot("03-enroll")
+        png = self.tmp / "enroll-qr.png"
+        qr.screenshot(str(png))
+        decoded = json.loads(self.cli("--json", "qr", "decode", str(png)).stdout.splitlines()[0])
+        text = decoded["codes"][0]["text"]
+        assert text.startswith("VXD1:") and self.base in text, text
+        assert self.b.find_element(By.ID, "enroll-code").text in text
+        self.cli("enroll", text, "--name", "Điện thoại của Lan")
+        again = self.cli("--db", str(self.tmp / "other.db"), "enroll", text, check=False)
+        assert again.returncode != 0, "an enrollment code works once"
+
+    def record_and_sync(self):
+        self.cli("session", "start", "--vaccine", "AZ", "--lot", "ABV5678")
+        for name, nid, birth, sex, vaccine, lot in PEOPLE:
+            self.cli("person", "add", "--name", name, "--id", nid, "--birth", birth, "--sex", sex, "--confirm", "national_id.birth_year_mismatch")
+            self.cli("dose", "record", "--person", nid, "--vaccine", vaccine, "--lot", lot, "--lot-expiry", "2099-12-31", "--confirm", "lot.unknown")
+        # The same man typed again without his id: a possible duplicate.
+        self.cli("person", "add", "--name", "Tran Van Nam", "--birth", "1990-05-02", "--sex", "nam")
+        out = self.cli("sync", "--once").stdout
+        assert "refused 0" in out, out
+
+    def dashboard(self):
+        self.go(f"/dashboard?site={SITE}")
+        assert self.b.find_element(By.ID, "total-given").text == str(len(PEOPLE))
+        row = self.b.find_element(By.CSS_SELECTOR, f"tr[data-desk='{DESK}'] td.given")
+        assert row.text == str(len(PEOPLE)), row.text
+        assert "Điện thoại của Lan" in self.text()
+        self.shot("04-dashboard")
+
+    def merge_duplicate(self):
+        self.go("/duplicates")
+        self.shot("05-duplicates")
+        pair = self.b.find_element(By.CSS_SELECTOR, "fieldset.pair")
+        assert "Trần Văn Nam" in pair.text and "Tran Van Nam" in pair.text
+        self.click(pair.find_elements(By.CSS_SELECTOR, "form[action$='/merge'] button")[0])
+        assert "dieu-phoi" in self.text() and "merged" in self.text()
+        assert not self.b.find_elements(By.CSS_SELECTOR, "fieldset.pair")
+
+    def void_dose(self):
+        self.go("/persons?q=le minh duc")
+        self.click(self.b.find_element(By.LINK_TEXT, "Lê Minh Đức"))
+        row = self.b.find_element(By.CSS_SELECTOR, "#doses tr[data-record]")
+        self.record_id = row.get_attribute("data-record")
+        row.find_elements(By.TAG_NAME, "summary")[1].click()
+        f = row.find_element(By.CSS_SELECTOR, "form[action$='/void']")
+        self.fill(f, reason="Nhập nhầm người")
+        self.submit(f)
+        assert "Đã lưu" in self.text(), self.text()[:300]
+        assert not self.b.find_elements(By.CSS_SELECTOR, "#doses tr[data-record]")
+        self.shot("06-person")
+        # The desk learns of it at its next pull.
+        self.cli("sync", "--once")
+        doses = json.loads(self.cli("--json", "dose", "list").stdout)
+        assert self.record_id not in [d["id"] for d in doses], "the void reached the desk"
+        assert len(doses) == len(PEOPLE) - 1, doses
+
+    def catalog(self):
+        self.go("/catalog")
+        f = self.form("/catalog/lots")
+        self.fill(f, vaccine="PF", number="FK2021B")
+        self.b.execute_script("document.querySelector(\"input[name='expiry']\").value='2099-06-30'")
+        self.submit(f)
+        assert "FK2021B" in self.b.find_element(By.ID, "lots").text
+        self.shot("07-catalog")
+
+    def exports(self):
+        self.go("/exports")
+        self.shot("08-exports")
+        got = {}
+        for fmt, ext in (("xlsx", "xlsx"), ("csv", "csv"), ("fhir", "json")):
+            self.go("/exports")
+            f = self.form("/exports/download")
+            self.fill(f, site=SITE, format=fmt)
+            for name in ("from", "to"):
+                self.b.execute_script(f"document.querySelector(\"input[name='{name}']\").value='2020-01-01'" if name == "from"
+                                      else f"document.querySelector(\"input[name='{name}']\").value='2099-12-31'")
+            # A download: the page stays, so no wait for a new one.
+            f.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            for _ in range(100):
+                files = [p for p in self.downloads.glob(f"*.{ext}")]
+                if files:
+                    break
+                time.sleep(0.1)
+            assert files, f"no {ext} downloaded"
+            got[fmt] = files[0]
+        # The hub's own export of the same range, by the CLI.
+        ref = self.tmp / "hub.csv"
+        self.cli("export", "csv", "--hub-db", str(self.hub_db), "--site", SITE, "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(ref), db=self.tmp / "unused.db")
+        with open(ref, encoding="utf-8-sig", newline="") as f:
+            expected = list(csv.reader(f))
+        with open(got["csv"], encoding="utf-8-sig", newline="") as f:
+            from_web = list(csv.reader(f))
+        assert from_web == expected, (from_web, expected)
+        assert len(expected) == len(PEOPLE), f"header + {len(PEOPLE) - 1} doses (one voided): {expected}"
+        names = sorted(r[0] for r in expected[1:])
+        assert names == sorted(p[0] for p in PEOPLE if p[0] != "Lê Minh Đức"), names
+        sheet = openpyxl.load_workbook(got["xlsx"], read_only=True).active
+        rows = [["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)]
+        assert rows == expected, rows
+        bundle = Bundle.model_validate_json(got["fhir"].read_text(encoding="utf-8"))
+        kinds = sorted(e.resource.__resource_type__ for e in bundle.entry)
+        assert kinds.count("Immunization") == len(PEOPLE) - 1 and kinds.count("Patient") == len(PEOPLE) - 1, kinds
+
+    def revoke(self):
+        self.go("/devices")
+        row = self.b.find_element(By.CSS_SELECTOR, "#devices tr[data-device]")
+        assert "Điện thoại của Lan" in row.text
+        self.click(row.find_element(By.CSS_SELECTOR, "form[action$='/revoke'] button"))
+        row = self.b.find_element(By.CSS_SELECTOR, "#devices tr[data-device]")
+        assert "Đã thu hồi" in row.text, row.text
+        self.shot("09-devices")
+        r = self.cli("sync", "--once", check=False)
+        assert r.returncode != 0 and "revoked" in (r.stderr + r.stdout), (r.returncode, r.stderr)
+
+    def audit(self):
+        self.go("/audit")
+        t = self.text()
+        for action in ("site.save", "desk.save", "enrollment.code", "person.merge", "dose.void", "lot.add", "export.xlsx", "export.csv", "device.revoke"):
+            assert action in t, f"audit has {action}"
+        self.shot("10-audit")
+
+    def english(self):
+        self.go(f"/lang/en?back=/dashboard%3Fsite%3D{SITE}")
+        assert "Dashboard" in self.text() and "Doses given" in self.text(), self.text()[:200]
+        self.shot("11-dashboard-en")
+        self.go("/lang/vi?back=/dashboard")
+
+    def logout(self):
+        self.click(self.b.find_element(By.CSS_SELECTOR, "form[action='/logout'] button"))
+        self.go("/dashboard")
+        assert self.b.current_url.endswith("/login")
+
+
+def main(vaxdesk, shots):
+    run = Run(vaxdesk, shots)
+    steps = [
+        ("log in (wrong password refused, cookie HttpOnly + SameSite)", run.log_in),
+        ("forged form without CSRF token refused", run.forged_post_refused),
+        ("create a site and a desk", run.site_and_desk),
+        ("enroll a desk from the page's QR code", run.enroll_from_qr),
+        ("desk records doses and syncs", run.record_and_sync),
+        ("doses appear on the dashboard", run.dashboard),
+        ("merge a possible duplicate", run.merge_duplicate),
+        ("void a dose from the web; the desk receives it", run.void_dose),
+        ("add a lot to the catalog", run.catalog),
+        ("export XLSX, CSV, FHIR from the page = hub's export", run.exports),
+        ("revoke the device; its sync is refused", run.revoke),
+        ("audit log lists every change", run.audit),
+        ("English pages", run.english),
+        ("log out", run.logout),
+    ]
+    try:
+        run.start_hub()
+        run.start_browser()
+        for name, f in steps:
+            if not run.step(name, f):
+                break
+    except Exception:
+        traceback.print_exc()
+        run.failed += 1
+    finally:
+        run.stop()
+    not_run = len(steps) - run.passed - run.failed
+    if not_run > 0:
+        run.failed += not_run
+        print(f"{not_run} step(s) not run after a failure; hub log: {run.tmp / 'hub.log'}")
+    print(f"web: {run.passed} passed, {run.failed} failed")
+    return 0 if run.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
