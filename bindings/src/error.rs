@@ -36,6 +36,8 @@ impl From<StoreError> for VaxdeskError {
         let code = match &e {
             StoreError::Corrupt { .. } | StoreError::BadRow { .. } => "storage.corrupt",
             StoreError::Locked { .. } => "storage.locked",
+            StoreError::WrongKey { .. } => "storage.wrong_key",
+            StoreError::NeedsKey { .. } => "storage.needs_key",
             StoreError::ReadOnly { .. } => "storage.read_only",
             StoreError::NewerSchema { .. } => "storage.newer_schema",
             StoreError::Io { .. } => "storage.io",
@@ -74,6 +76,7 @@ impl From<SyncError> for VaxdeskError {
             SyncError::Refused { code, message, .. } => VaxdeskError::Sync { code, detail: message, transient },
             SyncError::NotEnrolled => VaxdeskError::Sync { code: "sync.not_enrolled".into(), detail: e.to_string(), transient },
             SyncError::BadCode(_) => VaxdeskError::Sync { code: "sync.bad_code".into(), detail: e.to_string(), transient },
+            SyncError::PinMismatch(_) => VaxdeskError::Sync { code: "sync.pin_mismatch".into(), detail: e.to_string(), transient },
             SyncError::Network(_) | SyncError::Decode(_) => VaxdeskError::Sync { code: "sync.network".into(), detail: e.to_string(), transient },
         }
     }

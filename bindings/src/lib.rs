@@ -32,15 +32,16 @@ pub struct Desk {
 
 #[uniffi::export]
 impl Desk {
-    /// Open (or create) the desk's database. `passphrase` is for encryption
-    /// at rest, which this build does not have yet: passing one is refused
-    /// rather than silently ignored.
+    /// Open (or create) the desk's database; with a passphrase (the PIN),
+    /// encrypted at rest (SQLCipher, key by Argon2id). A wrong one fails with
+    /// `Storage` code `storage.wrong_key` and changes nothing.
     #[uniffi::constructor]
     pub fn open(path: String, passphrase: Option<String>) -> Result<Arc<Self>> {
-        if passphrase.is_some_and(|p| !p.is_empty()) {
-            return Err(VaxdeskError::Input { field: "passphrase".into(), detail: "passphrase: encryption at rest is not in this build".into() });
-        }
-        Ok(Arc::new(Desk { inner: CoreDesk::open(&path)? }))
+        let inner = match passphrase.filter(|p| !p.is_empty()) {
+            Some(p) => CoreDesk::open_encrypted(&path, &p)?,
+            None => CoreDesk::open(&path)?,
+        };
+        Ok(Arc::new(Desk { inner }))
     }
 
     pub fn device_id(&self) -> String {
@@ -273,6 +274,18 @@ impl PinLock {
     pub fn change(&self, old: String, new: String) -> Result<PinCheck> {
         Ok(self.inner.change(&old, &new)?.into())
     }
+}
+
+/// Change the passphrase (PIN) of a closed, encrypted desk database.
+#[uniffi::export]
+pub fn change_passphrase(path: String, old: String, new: String) -> Result<()> {
+    Ok(CoreDesk::change_secret(&path, &old, &new)?)
+}
+
+/// Encrypt a closed, plain desk database under `passphrase`.
+#[uniffi::export]
+pub fn encrypt_database(path: String, passphrase: String) -> Result<()> {
+    Ok(CoreDesk::encrypt(&path, &passphrase)?)
 }
 
 /// A text's QR modules, for the certificate screen to draw.

@@ -230,3 +230,61 @@ fn bench_store_runs_small_and_reports_every_operation() {
         assert!(t["p99_ms"].as_f64().unwrap() >= t["p50_ms"].as_f64().unwrap());
     }
 }
+
+fn vaxdesk_env(db: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vaxdesk"));
+    c.arg("--db").arg(db).args(args).env_remove("VAXDESK_PASSPHRASE").env_remove("VAXDESK_NEW_PASSPHRASE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(std::process::Stdio::null()).output().unwrap()
+}
+
+/// Every file of a database (main, WAL), raw.
+fn raw(db: &Path) -> Vec<u8> {
+    let mut all = std::fs::read(db).unwrap();
+    all.extend(std::fs::read(format!("{}-wal", db.display())).unwrap_or_default());
+    all
+}
+
+fn has(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_passphrase_encrypts_the_desk_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.db");
+    let pass = [("VAXDESK_PASSPHRASE", "mật khẩu bàn tiêm 1")];
+    vaxdesk_env(&db, &pass, &["init", "--site", "QN-01", "--desk", "D1"]);
+    let added = vaxdesk_env(&db, &pass, &["person", "add", "--qr", HOA_QR]);
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let bytes = raw(&db);
+    assert!(!has(&bytes, "022187001234") && !has(&bytes, "Hoa") && !has(&bytes, "Long"), "no plaintext in the file");
+
+    let none = vaxdesk_env(&db, &[], &["person", "find", "hoa"]);
+    assert_eq!(none.status.code(), Some(3));
+    assert!(text(&none.stderr).contains("is encrypted"), "{}", text(&none.stderr));
+    let wrong = vaxdesk_env(&db, &[("VAXDESK_PASSPHRASE", "not it")], &["person", "find", "hoa"]);
+    assert_eq!(wrong.status.code(), Some(3));
+    assert!(text(&wrong.stderr).contains("wrong PIN or passphrase"), "{}", text(&wrong.stderr));
+    let found = vaxdesk_env(&db, &pass, &["--json", "person", "find", "hoa"]);
+    assert!(text(&found.stdout).contains("Nguyễn Thị Hoa"), "{}", text(&found.stderr));
+
+    // Change it: the old one stops working.
+    let changed = vaxdesk_env(&db, &[pass[0], ("VAXDESK_NEW_PASSPHRASE", "mật khẩu mới 2")], &["passphrase", "change"]);
+    assert_eq!(changed.status.code(), Some(0), "{}", text(&changed.stderr));
+    assert_eq!(vaxdesk_env(&db, &pass, &["person", "find", "hoa"]).status.code(), Some(3));
+    let again = vaxdesk_env(&db, &[("VAXDESK_PASSPHRASE", "mật khẩu mới 2")], &["--json", "person", "find", "hoa"]);
+    assert!(text(&again.stdout).contains("Nguyễn Thị Hoa"));
+
+    // A plain desk database can be encrypted in place.
+    let plain = dir.path().join("plain.db");
+    vaxdesk_env(&plain, &[], &["person", "add", "--qr", HOA_QR]);
+    assert!(has(&raw(&plain), "022187001234"));
+    let set = vaxdesk_env(&plain, &[("VAXDESK_NEW_PASSPHRASE", "p4ss phrase")], &["passphrase", "set"]);
+    assert_eq!(set.status.code(), Some(0), "{}", text(&set.stderr));
+    assert!(!has(&raw(&plain), "022187001234"));
+    let back = vaxdesk_env(&plain, &[("VAXDESK_PASSPHRASE", "p4ss phrase")], &["--json", "person", "find", "022187001234"]);
+    assert!(text(&back.stdout).contains("Nguyễn Thị Hoa"), "{}", text(&back.stderr));
+}

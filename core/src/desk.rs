@@ -92,6 +92,42 @@ impl Desk {
         Self::open_with(path, &OpenOptions::default())
     }
 
+    /// Open (or create) the desk's database encrypted under a key derived
+    /// from `secret` (the PIN on a phone, a passphrase on a desktop). A wrong
+    /// secret is refused (`StoreError::WrongKey`) with nothing written.
+    pub fn open_encrypted(path: impl AsRef<Path>, secret: &str) -> Result<Desk> {
+        let key = crate::store::DbKey::for_database(path.as_ref(), secret)?;
+        Self::open_with(path, &OpenOptions { key: Some(key), ..OpenOptions::default() })
+    }
+
+    /// Change the secret of the closed, encrypted database at `path` (a PIN
+    /// change). The old secret must be right.
+    pub fn change_secret(path: impl AsRef<Path>, old: &str, new: &str) -> Result<()> {
+        let path = path.as_ref();
+        let old = crate::store::DbKey::for_database(path, old)?;
+        let new = crate::store::DbKey::for_database(path, new)?;
+        Ok(Store::rekey(path, Some(&old), Some(&new))?)
+    }
+
+    /// Encrypt the closed, plain database at `path` under `secret` (a desk
+    /// set up before it had a PIN).
+    pub fn encrypt(path: impl AsRef<Path>, secret: &str) -> Result<()> {
+        let path = path.as_ref();
+        let salt = crate::store::key::salt_path(path);
+        if salt.exists() {
+            return Err(crate::Error::input("passphrase", "this database already has a key"));
+        }
+        // The salt is made for a database that has none yet.
+        let mut s = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut s);
+        std::fs::write(&salt, s).map_err(|source| crate::store::StoreError::Io { path: salt.clone(), source })?;
+        let key = crate::store::DbKey::derive(secret, &s)?;
+        Store::rekey(path, None, Some(&key)).inspect_err(|_| {
+            let _ = std::fs::remove_file(&salt);
+        })?;
+        Ok(())
+    }
+
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Desk> {
         let store = Store::open_with(path, opts)?;
         let device_id = match store.meta(META_DEVICE)? {

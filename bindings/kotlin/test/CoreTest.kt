@@ -81,10 +81,23 @@ class CoreTest {
                 desk.recordDose(DoseDraftInfo(p.id, "AZ", "L1", null, null, null, DoseOutcome.VACCINATED, null), listOf("lot.unknown"))
             }
             assertFailsWith<VaxdeskException.Input> { desk.person("not-a-uuid") }
-            assertFailsWith<VaxdeskException.Input> { Desk.open(File(dir, "x.db").path, "secret") }
             val refused = assertFailsWith<VaxdeskException.Sync> { desk.enroll("VXD1:nonsense", null) }
             assertEquals("sync.bad_code", refused.code)
         }
+    }
+
+    @Test fun aPassphraseEncryptsTheDatabase() {
+        val path = File(dir, "secret.db").path
+        Desk.open(path, "2468 bàn một").use { desk ->
+            desk.savePerson(PersonDraftInfo(null, "022187001234", false, "Nguyễn Thị Hoa", "1987-05-02", "female", null, null, null, null, null, null, null, "manual"), listOf())
+        }
+        val bytes = File(path).readBytes()
+        assertTrue(!String(bytes, Charsets.ISO_8859_1).contains("022187001234"), "no plaintext in the file")
+        val wrong = assertFailsWith<VaxdeskException.Storage> { Desk.open(path, "1357") }
+        assertEquals("storage.wrong_key", wrong.code)
+        assertEquals("storage.needs_key", assertFailsWith<VaxdeskException.Storage> { Desk.open(path, null) }.code)
+        changePassphrase(path, "2468 bàn một", "8642")
+        Desk.open(path, "8642").use { desk -> assertEquals(1, desk.find("hoa", null, 0u).hits.size) }
     }
 
     @Test fun storageErrorsCarryTheirCode() {

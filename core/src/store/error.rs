@@ -9,6 +9,10 @@ use rusqlite::ErrorCode;
 pub enum StoreError {
     #[error("database {path} is not a vaxdesk database or is damaged ({detail}); it was not modified")]
     Corrupt { path: PathBuf, detail: String },
+    #[error("database {path}: wrong PIN or passphrase (nothing was changed)")]
+    WrongKey { path: PathBuf },
+    #[error("database {path} is encrypted, or is not a vaxdesk database: give its PIN or passphrase (VAXDESK_PASSPHRASE); it was not modified")]
+    NeedsKey { path: PathBuf },
     #[error("database {path} is locked by another program; close it and try again")]
     Locked { path: PathBuf },
     #[error("database {path} is read-only; nothing can be saved to it")]

@@ -5,6 +5,7 @@
 
 mod doses;
 mod error;
+pub mod key;
 mod meta;
 mod outbox;
 mod persons;
@@ -20,6 +21,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use error::{Result, StoreError};
+pub use key::DbKey;
 pub use outbox::{OutboxCounts, OutboxEntry, OutboxState, ToFixItem};
 pub use schema::LATEST_VERSION;
 pub use search::NameCandidate;
@@ -33,11 +35,13 @@ pub struct OpenOptions {
     pub readers: u32,
     /// Stop migrating at this version (tests build old databases with it).
     pub target_version: i64,
+    /// Open (or create) the file encrypted with this key (SQLCipher).
+    pub key: Option<DbKey>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        Self { busy_timeout: Duration::from_secs(5), readers: 4, target_version: LATEST_VERSION }
+        Self { busy_timeout: Duration::from_secs(5), readers: 4, target_version: LATEST_VERSION, key: None }
     }
 }
 
@@ -62,12 +66,23 @@ impl Store {
         } else {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
-        let classify = |e| StoreError::classify(e, &path);
+        let keyed = opts.key.is_some();
+        let classify = |e: rusqlite::Error| match e.sqlite_error_code() {
+            // SQLCipher cannot read page 1: the key is wrong, or the file
+            // is encrypted and no key was given.
+            Some(rusqlite::ErrorCode::NotADatabase) if keyed => StoreError::WrongKey { path: path.clone() },
+            Some(rusqlite::ErrorCode::NotADatabase) if !key::looks_plain(&path) => StoreError::NeedsKey { path: path.clone() },
+            _ => StoreError::classify(e, &path),
+        };
         let mut writer = Connection::open_with_flags(&path, flags).map_err(classify)?;
+        quiet(&writer);
+        if let Some(k) = &opts.key {
+            writer.execute_batch(&k.pragma("key")).map_err(classify)?;
+        }
         writer.busy_timeout(opts.busy_timeout).map_err(classify)?;
 
-        // Read the header before changing anything, so a foreign, damaged or
-        // newer file is refused without a single byte written to it.
+        // Read the header before changing anything, so a foreign, damaged,
+        // newer or wrongly keyed file is refused without a byte written to it.
         let found = schema::user_version(&writer).map_err(classify)?;
         writer.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(classify)?;
         if found > LATEST_VERSION {
@@ -87,9 +102,14 @@ impl Store {
         }
 
         let timeout = opts.busy_timeout;
+        let reader_key = opts.key.as_ref().map(|k| k.pragma("key"));
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(move |c| {
+                quiet(c);
+                if let Some(k) = &reader_key {
+                    c.execute_batch(k)?;
+                }
                 c.busy_timeout(timeout)?;
                 // 8 MiB of page cache per reader keeps the name index warm.
                 c.pragma_update(None, "cache_size", -8192)?;
@@ -105,6 +125,50 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Change the key of the closed database at `path` (a PIN change):
+    /// checked with the old key first, then every page re-encrypted in one
+    /// step. With `new` = None the file becomes plain SQLite; with `old` =
+    /// None a plain file becomes encrypted.
+    pub fn rekey(path: &Path, old: Option<&DbKey>, new: Option<&DbKey>) -> Result<()> {
+        let classify = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) if old.is_some() => StoreError::WrongKey { path: path.to_path_buf() },
+            Some(rusqlite::ErrorCode::NotADatabase) if !key::looks_plain(path) => StoreError::NeedsKey { path: path.to_path_buf() },
+            _ => StoreError::classify(e, path),
+        };
+        if !path.exists() {
+            return Err(StoreError::Io { path: path.to_path_buf(), source: std::io::ErrorKind::NotFound.into() });
+        }
+        // CREATE so that ATTACH may make the new copy beside it.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let c = Connection::open_with_flags(path, flags).map_err(classify)?;
+        quiet(&c);
+        if let Some(k) = old {
+            c.execute_batch(&k.pragma("key")).map_err(classify)?;
+        }
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(classify)?;
+        // No WAL left behind to pair with the new file.
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(classify)?;
+        c.pragma_update(None, "journal_mode", "DELETE").map_err(classify)?;
+        // A fresh copy under the new key (or none), made by SQLCipher's
+        // export, then put in place by a rename: a crash leaves the old file.
+        let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(classify)?;
+        let tmp = path.with_extension("rekey-tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let target_key = match new {
+            Some(n) => n.literal(),
+            None => zeroize::Zeroizing::new("''".to_string()),
+        };
+        let sql = zeroize::Zeroizing::new(format!(
+            "ATTACH DATABASE '{}' AS target KEY {}; SELECT sqlcipher_export('target'); PRAGMA target.user_version = {version}; DETACH DATABASE target;",
+            sql_path(&tmp)?,
+            target_key.as_str()
+        ));
+        c.execute_batch(&sql).map_err(classify)?;
+        drop(c);
+        replace(&tmp, path)?;
+        Ok(())
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -207,4 +271,109 @@ fn from_json<T: serde::de::DeserializeOwned>(table: &'static str, text: &str) ->
 fn count(c: &Connection, sql: &str) -> rusqlite::Result<u64> {
     let n: i64 = c.query_row(sql, [], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+impl Drop for Store {
+    /// Fold the WAL into the database file on close, so a closed desk is
+    /// one file (and a copy of it is complete).
+    fn drop(&mut self) {
+        if !self.read_only {
+            let c = self.writer.get_mut().unwrap_or_else(|e| e.into_inner());
+            let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
+}
+
+/// SQLCipher logs a wrong key to stderr (logcat on a phone); the error we
+/// return says it, once, in the desk's words.
+fn quiet(c: &Connection) {
+    let _ = c.execute_batch("PRAGMA cipher_log_level = NONE;");
+}
+
+/// A path as a SQL string literal's content (quotes doubled).
+fn sql_path(p: &Path) -> Result<String> {
+    let s = p.to_str().ok_or_else(|| StoreError::BadRow { table: "key", detail: format!("path {} is not UTF-8", p.display()) })?;
+    Ok(s.replace('\'', "''"))
+}
+
+/// Put `from` in place of `to` atomically (same directory).
+fn replace(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(|source| StoreError::Io { path: to.to_path_buf(), source })?;
+    for side in ["-wal", "-shm"] {
+        let mut p = to.as_os_str().to_owned();
+        p.push(side);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod encryption_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn files(path: &Path) -> Vec<u8> {
+        let mut all = Vec::new();
+        for side in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(side);
+            if let Ok(b) = std::fs::read(PathBuf::from(p)) {
+                all.extend(b);
+            }
+        }
+        all
+    }
+
+    fn contains(hay: &[u8], needle: &str) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    fn keyed(path: &Path, secret: &str) -> OpenOptions {
+        OpenOptions { key: Some(DbKey::for_database(path, secret).unwrap()), ..OpenOptions::default() }
+    }
+
+    #[test]
+    fn encrypted_file_holds_no_plaintext_and_refuses_a_wrong_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        {
+            let store = Store::open_with(&path, &keyed(&path, "2468")).unwrap();
+            store.set_meta("probe", "Nguyễn Thị Hoa 022187001234").unwrap();
+            assert_eq!(store.meta("probe").unwrap().as_deref(), Some("Nguyễn Thị Hoa 022187001234"));
+        }
+        let raw = files(&path);
+        assert!(raw.len() > 4096);
+        assert!(!contains(&raw, "022187001234") && !contains(&raw, "Hoa") && !contains(&raw, "SQLite format 3"), "no plaintext on disk");
+
+        let wal = |p: &Path| std::fs::read(format!("{}-wal", p.display())).unwrap_or_default();
+        let before = (std::fs::read(&path).unwrap(), wal(&path));
+        assert!(matches!(Store::open_with(&path, &keyed(&path, "1357")), Err(StoreError::WrongKey { .. })));
+        assert!(matches!(Store::open(&path), Err(StoreError::NeedsKey { .. })));
+        let after = (std::fs::read(&path).unwrap(), wal(&path));
+        assert!(after == before, "a refused open writes nothing");
+
+        // A PIN change re-keys: the old PIN stops working, the data stays.
+        let (old, new) = (DbKey::for_database(&path, "2468").unwrap(), DbKey::for_database(&path, "8642").unwrap());
+        assert!(matches!(Store::rekey(&path, Some(&new), Some(&old)), Err(StoreError::WrongKey { .. })));
+        Store::rekey(&path, Some(&old), Some(&new)).unwrap();
+        assert!(matches!(Store::open_with(&path, &keyed(&path, "2468")), Err(StoreError::WrongKey { .. })));
+        let store = Store::open_with(&path, &keyed(&path, "8642")).unwrap();
+        assert_eq!(store.meta("probe").unwrap().as_deref(), Some("Nguyễn Thị Hoa 022187001234"));
+        assert_eq!(store.schema_version().unwrap(), LATEST_VERSION, "the schema version survives");
+    }
+
+    #[test]
+    fn a_plain_database_can_be_encrypted_and_decrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        Store::open(&path).unwrap().set_meta("probe", "Trần Văn Nam").unwrap();
+        assert!(contains(&files(&path), "Trần Văn Nam".split(' ').next_back().unwrap()));
+        let key = DbKey::derive("passphrase for the desk", &[7; 16]).unwrap();
+        Store::rekey(&path, None, Some(&key)).unwrap();
+        assert!(!contains(&files(&path), "Nam"));
+        let opts = OpenOptions { key: Some(key.clone()), ..OpenOptions::default() };
+        assert_eq!(Store::open_with(&path, &opts).unwrap().meta("probe").unwrap().as_deref(), Some("Trần Văn Nam"));
+        Store::rekey(&path, Some(&key), None).unwrap();
+        assert_eq!(Store::open(&path).unwrap().meta("probe").unwrap().as_deref(), Some("Trần Văn Nam"));
+    }
 }
