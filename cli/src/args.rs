@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "vaxdesk", version, about = "Offline-first vaccination desk: records, validation, search, export")]
 pub struct Cli {
-    /// The desk database (default: in the user's data directory).
+    /// The desk database (default: in the user's data directory). Encrypted
+    /// when VAXDESK_PASSPHRASE is set (see `vaxdesk passphrase`).
     #[arg(long, global = true, env = "VAXDESK_DB")]
     pub db: Option<PathBuf>,
     /// Machine-readable output: one JSON document (or line) per result.
@@ -62,6 +63,10 @@ pub enum Command {
     /// Export doses for the national platform.
     #[command(subcommand)]
     Export(ExportCmd),
+    /// Encrypt the desk database, or change its passphrase. An encrypted
+    /// database is opened with VAXDESK_PASSPHRASE (or asked at a terminal).
+    #[command(subcommand)]
+    Passphrase(PassphraseCmd),
     /// Vaccination certificates (EU-DCC HC1:): fetch and draw, or verify.
     #[command(subcommand)]
     Cert(CertCmd),
@@ -83,8 +88,13 @@ pub struct HubArgs {
     /// default http://LISTEN.
     #[arg(long)]
     pub public_url: Option<String>,
-    /// Where the hub keeps its certificate signing key (made at first
-    /// start). Default: the directory of a SQLite --db; `hub-data` in the
+    /// Serve plain HTTP instead of TLS (behind a proxy that terminates
+    /// TLS, or for a test). Without it the hub serves https with a
+    /// self-signed certificate whose fingerprint enrollment codes carry.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Where the hub keeps its certificate signing key and TLS identity
+    /// (made at first start). Default: the directory of a SQLite --db; `hub-data` in the
     /// current directory for PostgreSQL.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -318,6 +328,16 @@ pub enum QrCmd {
         #[arg(long, default_value_t = 480)]
         height: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassphraseCmd {
+    /// Encrypt a plain desk database (new passphrase from
+    /// VAXDESK_NEW_PASSPHRASE, or asked twice).
+    Set,
+    /// Change the passphrase (current from VAXDESK_PASSPHRASE or asked; new
+    /// from VAXDESK_NEW_PASSPHRASE or asked twice).
+    Change,
 }
 
 /// Which doses to export, and from where.

@@ -39,7 +39,7 @@ fn storage(e: impl std::fmt::Display) -> Failure {
 fn client(desk: &Desk, opts: &SyncOptions) -> CliResult<HubClient> {
     let s = desk.store();
     let hub = s.meta(vaxdesk_core::sync::engine::META_HUB)?.ok_or_else(|| storage("not enrolled"))?;
-    HubClient::with_pool(&hub, s.meta(vaxdesk_core::sync::engine::META_TOKEN)?, opts.timeout, opts.reuse_connections).map_err(storage)
+    HubClient::with_pool(&hub, s.meta(vaxdesk_core::sync::engine::META_TOKEN)?, opts.timeout, opts.reuse_connections, None).map_err(storage)
 }
 
 /// A desk at `desk_code` holding `events` new events (persons with 9 doses

@@ -50,7 +50,8 @@ fn hub_killed_at_random_loses_nothing_acknowledged() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let port = free_port();
     let mut hub = start_hub(&db, port);
-    let url = format!("http://127.0.0.1:{port}");
+    // `vaxdesk hub` serves TLS; the desk pins its certificate from the code.
+    let url = format!("https://127.0.0.1:{port}");
     let coordinator = Coordinator::login(&url).unwrap();
     coordinator.site("QN-01", &["D1"]).unwrap();
     let desk = Desk::open(dir.path().join("desk.db")).unwrap();

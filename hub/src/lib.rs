@@ -9,9 +9,11 @@ pub mod db;
 pub mod error;
 pub mod export;
 pub mod fault_proxy;
+pub mod limits;
 pub mod ingest;
 pub mod openapi;
 pub mod routes;
+pub mod tls;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -41,11 +43,20 @@ pub struct AppState {
     pub catalog_lock: Arc<tokio::sync::Mutex<()>>,
     /// Signs vaccination certificates; none means the hub issues none.
     pub signer: Option<Arc<Signer>>,
+    /// Rate limits on log-in and enrollment.
+    pub limits: limits::Limits,
 }
 
 impl AppState {
     pub fn new(db: HubDb, public_url: impl Into<String>) -> Self {
-        AppState { db: Arc::new(db), public_url: public_url.into(), tls_fingerprint: None, catalog_lock: Arc::default(), signer: None }
+        AppState {
+            db: Arc::new(db),
+            public_url: public_url.into(),
+            tls_fingerprint: None,
+            catalog_lock: Arc::default(),
+            signer: None,
+            limits: limits::Limits::default(),
+        }
     }
 
     /// Sign certificates with `signer`, and make sure the catalog in force
@@ -69,6 +80,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/enroll"),
     ("post", "/events"),
     ("get", "/changes"),
+    ("post", "/token"),
     ("post", "/login"),
     ("post", "/coordinators"),
     ("get", "/sites"),
@@ -92,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/enroll", post(d::enroll))
         .route("/events", post(d::push))
         .route("/changes", get(d::changes))
+        .route("/token", post(d::rotate_token))
         .route("/login", post(c::login))
         .route("/coordinators", post(c::create_coordinator))
         .route("/sites", get(c::list_sites).put(c::put_site))
@@ -116,15 +129,40 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Open (or create) the database — a SQLite path or a `postgres://` URL —
-/// and serve until the task is cancelled.
-pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>, data_dir: &std::path::Path) -> Result<(), String> {
+/// and serve until the task is cancelled: over TLS with the certificate kept
+/// in `data_dir` (made at first start), or plain HTTP when `tls` is false
+/// (behind a proxy that terminates TLS, or for a test).
+pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>, data_dir: &std::path::Path, tls: bool) -> Result<(), String> {
     let target = db.to_string();
     let db = tokio::task::spawn_blocking(move || HubDb::open_target(&target)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let signer = load_signer(data_dir)?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let url = public_url.unwrap_or_else(|| format!("http://{local}"));
-    tracing::info!(%local, "hub listening");
-    let state = tokio::task::spawn_blocking(move || AppState::new(db, url).with_signer(signer)).await.map_err(|e| e.to_string())??;
-    axum::serve(listener, router(state)).await.map_err(|e| e.to_string())
+    let scheme = if tls { "https" } else { "http" };
+    let url = public_url.unwrap_or_else(|| format!("{scheme}://{local}"));
+    let identity = if tls {
+        let host = url.split("://").nth(1).and_then(|r| r.split(['/', ':']).next()).unwrap_or_default().to_string();
+        Some(tls::HubTls::load_or_create(data_dir, &[host])?)
+    } else {
+        None
+    };
+    tracing::info!(%local, tls, "hub listening");
+    let fp = identity.as_ref().map(|t| t.fingerprint.clone());
+    let state = tokio::task::spawn_blocking(move || {
+        let mut s = AppState::new(db, url).with_signer(signer)?;
+        s.tls_fingerprint = fp;
+        Ok::<_, String>(s)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    // The peer's address feeds the rate limits.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    match identity {
+        Some(t) => axum_server::from_tcp_rustls(listener, t.server_config()?).map_err(|e| e.to_string())?.serve(app).await.map_err(|e| e.to_string()),
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+            axum::serve(listener, app).await.map_err(|e| e.to_string())
+        }
+    }
 }

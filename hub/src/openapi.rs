@@ -45,6 +45,7 @@ pub fn document() -> Value {
         "info": {"title": "vaxdesk hub", "version": "1", "description": "Sync between vaccination desks and their hub; coordinator set-up."},
         "paths": {
             "/api/v1/enroll": {"post": op("Enroll a desk with a one-time code", None, Some("EnrollRequest"), Some("EnrollReply"), "200")},
+            "/api/v1/token": {"post": op("A fresh device token; the old one works until the new one is first used", Some("device"), None, Some("NewToken"), "200")},
             "/api/v1/events": {"post": op("Push a batch of at most 500 events (gzip or zstd body accepted)", Some("device"), Some("PushBatch"), Some("PushReply"), "200")},
             "/api/v1/changes": {"get": {
                 "summary": "Pull the site's changes after a cursor",
@@ -101,6 +102,7 @@ pub fn document() -> Value {
                     "site": {"$ref": "#/components/schemas/Site"}, "desk": {"$ref": "#/components/schemas/Desk"}}},
                 "WireEvent": {"type": "object", "required": ["stream", "event"], "properties": {
                     "stream": {"enum": ["person", "dose"]}, "event": object.clone()}},
+                "NewToken": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}},
                 "PushBatch": {"type": "object", "required": ["events"], "properties": {
                     "events": {"type": "array", "maxItems": 500, "items": {"$ref": "#/components/schemas/WireEvent"}},
                     "pending": {"type": "integer", "minimum": 0, "description": "events the desk still holds after this batch"}}},

@@ -370,3 +370,40 @@ fn a_completed_series_gets_a_signed_certificate_only_at_its_site() {
     assert_eq!(b.get(&path).refused().0, 404);
     assert_eq!(b.get("/persons/not-a-person/certificate").refused().0, 404);
 }
+
+#[test]
+fn log_in_and_enrollment_are_rate_limited() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let mut guesser = hub.client();
+    // Ten tries a minute from one address (the admin's log-in was one).
+    for _ in 0..9 {
+        assert_eq!(guesser.login("admin", "guess guess guess").refused(), (401, "auth.required"));
+    }
+    assert_eq!(guesser.login("admin", "guess guess guess").refused(), (429, "rate_limited"));
+    assert_eq!(guesser.login(ADMIN.0, ADMIN.1).refused(), (429, "rate_limited"), "even the right password waits");
+    assert!(admin.get("/sites").ok().is_array(), "a session already open is not affected");
+    // Twenty enrollment tries a minute from one address.
+    let phone = hub.client();
+    for i in 0..20 {
+        assert_eq!(phone.post("/enroll", json!({"code": format!("AAAA-BBBB-{i:04}"), "device_id": "p1"})).refused(), (403, "enroll.code_unknown"));
+    }
+    assert_eq!(phone.post("/enroll", json!({"code": "AAAA-BBBB-CCCC", "device_id": "p1"})).refused(), (429, "rate_limited"));
+}
+
+#[test]
+fn device_tokens_rotate_without_locking_out() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let mut desk = hub.device(&admin, "S1", "D1", "dev-r");
+    let old = desk.token.clone().unwrap();
+    let offered = desk.post("/token", json!({})).ok()["token"].as_str().unwrap().to_string();
+    assert_eq!(desk.get("/changes").status, 200, "until the new token is used, the old one works");
+    desk.token = Some(offered.clone());
+    assert_eq!(desk.get("/changes").status, 200);
+    desk.token = Some(old);
+    assert_eq!(desk.get("/changes").refused(), (401, "auth.required"), "the first use of the new token retired the old");
+    desk.token = Some(offered);
+    assert_eq!(desk.get("/changes").status, 200);
+    assert_eq!(admin.post("/token", json!({})).refused(), (401, "auth.required"), "a coordinator's session is not a device token");
+}

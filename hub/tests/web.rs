@@ -112,7 +112,9 @@ fn log_in_csrf_and_scope() {
     assert!(b.get("/dashboard").2.contains("Tổng quan"));
     b.get("/lang/en?back=/dashboard");
     assert!(b.get("/dashboard").2.contains("Dashboard"));
-    assert_eq!(b.get("/lang/en?back=//evil.example").1, "/dashboard", "only paths on this hub");
+    for evil in ["//evil.example", "/%5Cevil.example", "https://evil.example", "/%0d%0aSet-Cookie:x=1"] {
+        assert_eq!(b.get(&format!("/lang/en?back={evil}")).1, "/dashboard", "only paths on this hub: {evil}");
+    }
 
     // A coordinator of S1 sees S1 only.
     let desk = hub.device(&admin, "S2", "D1", "phone-s2");

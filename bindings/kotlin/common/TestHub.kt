@@ -15,13 +15,19 @@ val VAXDESK: String = System.getProperty("vaxdesk.bin") ?: "target/debug/vaxdesk
 
 const val HOA = "022187001234|100234567|Nguyễn Thị Hoa|02051987|Nữ|Hạ Long, Quảng Ninh|15042021"
 
-/** A hub process on a free loopback port, with a coordinator's set-up done over HTTP. */
-class Hub(dir: File) : AutoCloseable {
+/**
+ * A hub process on a free loopback port, serving https with the self-signed
+ * certificate it makes at first start (as `vaxdesk hub` does by default),
+ * with a coordinator's set-up done over HTTPS. The coordinator's client here
+ * trusts exactly that certificate; the desk, through the core, pins it from
+ * the enrollment code.
+ */
+class Hub(private val dir: File) : AutoCloseable {
     val port = ServerSocket(0).use { it.localPort }
-    val url = "http://127.0.0.1:$port"
+    val url = "https://127.0.0.1:$port"
     private val db = File(dir, "hub.db").path
     private val process: Process
-    private val http = HttpClient.newHttpClient()
+    private lateinit var http: HttpClient
     private var token = ""
 
     init {
@@ -36,6 +42,7 @@ class Hub(dir: File) : AutoCloseable {
                 Thread.sleep(20)
             }
         }
+        http = HttpClient.newBuilder().sslContext(trusting(File(dir, "hub-tls.cert.der"))).build()
         token = Regex("\"token\":\"([0-9a-f]+)\"").find(call("POST", "/login", """{"username":"admin","password":"correct horse battery"}"""))!!.groupValues[1]
         call("PUT", "/sites", """{"code":"QN-01","name":"Trạm y tế Hồng Hải"}""")
         call("PUT", "/sites/QN-01/desks", """{"code":"D1","name":"Bàn 1"}""")
@@ -62,6 +69,17 @@ class Hub(dir: File) : AutoCloseable {
     override fun close() {
         process.destroyForcibly().waitFor(5, TimeUnit.SECONDS)
     }
+}
+
+/** TLS that trusts this one certificate and nothing else. */
+private fun trusting(cert: File): javax.net.ssl.SSLContext {
+    val x509 = cert.inputStream().use { java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(it) }
+    val keys = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType()).apply {
+        load(null, null)
+        setCertificateEntry("hub", x509)
+    }
+    val trust = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm()).apply { init(keys) }
+    return javax.net.ssl.SSLContext.getInstance("TLS").apply { init(null, trust.trustManagers, null) }
 }
 
 fun render(text: String, dir: File, w: Int = 640, h: Int = 480): File {

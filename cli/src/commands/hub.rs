@@ -44,10 +44,11 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
                     path.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
                 }
             });
-            eprintln!("vaxdesk hub: database {}, listening on {}", redact(&target), a.listen);
+            let scheme = if a.plain_http { "http" } else { "https" };
+            eprintln!("vaxdesk hub: database {}, listening on {scheme}://{}", redact(&target), a.listen);
             runtime.block_on(async {
                 tokio::select! {
-                    r = vaxdesk_hub::serve(&target, a.listen, a.public_url, &data_dir) => r.map_err(Failure::Storage),
+                    r = vaxdesk_hub::serve(&target, a.listen, a.public_url, &data_dir, !a.plain_http) => r.map_err(Failure::Storage),
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             })

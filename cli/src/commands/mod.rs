@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Export(c) => export::run(db, out, c),
+        Command::Passphrase(c) => passphrase(db, out, c),
         Command::Hub(a) => hub::run(db, out, a),
         Command::Enroll { code, name } => sync::enroll(&open(db)?, out, &code, name.as_deref()),
         Command::Sync { once, every } => sync::sync(&open(db)?, out, once, every),
@@ -55,12 +56,68 @@ pub fn data_file(name: &str) -> CliResult<PathBuf> {
     Ok(dir.join(name))
 }
 
+/// The passphrase of an encrypted desk database, from the environment.
+pub const PASSPHRASE_ENV: &str = "VAXDESK_PASSPHRASE";
+
 pub fn open(db: Option<PathBuf>) -> CliResult<Desk> {
     let path = match db {
         Some(p) => p,
         None => data_file("desk.db")?,
     };
-    Ok(Desk::open(&path)?)
+    if let Some(secret) = std::env::var(PASSPHRASE_ENV).ok().filter(|s| !s.is_empty()) {
+        return Ok(Desk::open_encrypted(&path, &secret)?);
+    }
+    match Desk::open(&path) {
+        // Encrypted, and someone at a terminal to ask.
+        Err(vaxdesk_core::Error::Store(vaxdesk_core::store::StoreError::NeedsKey { .. })) if std::io::stdin().is_terminal() => {
+            let secret = ask_secret("Passphrase of the desk database: ")?;
+            Ok(Desk::open_encrypted(&path, &secret)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Read a secret at the terminal without showing it (or a line from a pipe).
+pub fn ask_secret(prompt: &str) -> CliResult<String> {
+    let s = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).map_err(|e| Failure::Input(e.to_string()))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| Failure::Input(e.to_string()))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if s.is_empty() {
+        return Err(Failure::Input("passphrase: must not be empty".into()));
+    }
+    Ok(s)
+}
+
+/// `vaxdesk passphrase set|change`: encrypt a plain desk database, or change
+/// the passphrase of an encrypted one (the database must not be in use).
+fn passphrase(db: Option<PathBuf>, out: Out, c: crate::args::PassphraseCmd) -> CliResult {
+    let path = match db {
+        Some(p) => p,
+        None => data_file("desk.db")?,
+    };
+    let current = || std::env::var(PASSPHRASE_ENV).ok().filter(|s| !s.is_empty()).map_or_else(|| ask_secret("Current passphrase: "), Ok);
+    let new = || {
+        std::env::var("VAXDESK_NEW_PASSPHRASE").ok().filter(|s| !s.is_empty()).map_or_else(
+            || {
+                let a = ask_secret("New passphrase: ")?;
+                if std::io::stdin().is_terminal() && ask_secret("Again: ")? != a {
+                    return Err(Failure::Input("passphrase: the two entries differ".into()));
+                }
+                Ok(a)
+            },
+            Ok,
+        )
+    };
+    match c {
+        crate::args::PassphraseCmd::Set => Desk::encrypt(&path, &new()?)?,
+        crate::args::PassphraseCmd::Change => Desk::change_secret(&path, &current()?, &new()?)?,
+    }
+    out.show(&serde_json::json!({ "db": path.display().to_string(), "encrypted": true }), || format!("{} is encrypted under the new passphrase", path.display()));
+    Ok(())
 }
 
 fn init(db: Option<PathBuf>, out: Out, a: &crate::args::InitArgs) -> CliResult {

@@ -24,6 +24,10 @@ pub enum SyncError {
     NotEnrolled,
     #[error("enrollment code: {0}")]
     BadCode(String),
+    /// The hub showed another TLS certificate than the one pinned at
+    /// enrollment: someone else may be answering. Not retried.
+    #[error("{0}")]
+    PinMismatch(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -61,12 +65,18 @@ pub struct HubClient {
 }
 
 impl HubClient {
-    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, SyncError> {
-        Self::with_pool(base, token, timeout, true)
+    /// `pin`: the SHA-256 (hex) of the hub's certificate, from the
+    /// enrollment code; then that certificate and no other is accepted.
+    pub fn new(base: &str, token: Option<String>, timeout: Duration, pin: Option<&str>) -> Result<Self, SyncError> {
+        Self::with_pool(base, token, timeout, true, pin)
     }
 
-    pub fn with_pool(base: &str, token: Option<String>, timeout: Duration, reuse_connections: bool) -> Result<Self, SyncError> {
-        let http = Client::builder()
+    pub fn with_pool(base: &str, token: Option<String>, timeout: Duration, reuse_connections: bool, pin: Option<&str>) -> Result<Self, SyncError> {
+        let mut builder = Client::builder();
+        if let Some(fp) = pin.filter(|_| base.starts_with("https://")) {
+            builder = builder.use_preconfigured_tls(super::tls_pin::pinned_config(fp).map_err(SyncError::Network)?);
+        }
+        let http = builder
             .pool_max_idle_per_host(if reuse_connections { usize::MAX } else { 0 })
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -114,6 +124,16 @@ impl HubClient {
 }
 
 impl HubClient {
+    /// Ask the hub for a fresh device token (`POST /token`).
+    pub fn rotate_token(&self) -> Result<String, SyncError> {
+        #[derive(serde::Deserialize)]
+        struct NewToken {
+            token: String,
+        }
+        let resp = self.auth(self.http.post(self.url("/token")))?.send().map_err(net)?;
+        Ok(read::<NewToken>(resp)?.token)
+    }
+
     /// Ask the hub to sign a certificate for a person (refused with
     /// `cert.not_eligible` before the series is complete).
     pub fn certificate(&self, person_id: &str) -> Result<super::protocol::CertificateReply, SyncError> {
@@ -123,7 +143,19 @@ impl HubClient {
 }
 
 fn net(e: reqwest::Error) -> SyncError {
-    SyncError::Network(e.to_string())
+    if super::tls_pin::is_mismatch(&e) {
+        return SyncError::PinMismatch(super::tls_pin::PIN_MISMATCH.into());
+    }
+    // The causes, not only reqwest's summary: "connection refused" or a
+    // certificate problem is what a coordinator needs to read.
+    let mut text = e.to_string();
+    let mut cur = std::error::Error::source(&e);
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    SyncError::Network(text)
 }
 
 fn read<T: DeserializeOwned>(resp: Response) -> Result<T, SyncError> {

@@ -15,6 +15,12 @@ use crate::qr::payload::parse_enroll;
 
 pub const META_HUB: &str = "hub_url";
 pub const META_TOKEN: &str = "hub_token";
+/// When the device token was last issued (RFC 3339).
+pub const META_TOKEN_AT: &str = "hub_token_at";
+/// A token older than this is exchanged for a new one during a sync.
+pub const TOKEN_MAX_AGE_DAYS: i64 = 30;
+/// SHA-256 of the hub's TLS certificate, pinned at enrollment.
+pub const META_HUB_PIN: &str = "hub_tls_sha256";
 pub const META_LAST_SYNC: &str = "last_sync";
 /// The names the hub gave the site and desk at enrollment, for screens.
 pub const META_SITE_NAME: &str = "site_name";
@@ -66,7 +72,7 @@ pub struct SyncReport {
 pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<super::protocol::EnrollReply, SyncError> {
     let parsed = parse_enroll(text);
     let code = parsed.value.ok_or_else(|| SyncError::BadCode(parsed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
-    let client = HubClient::new(&code.hub, None, Duration::from_secs(30))?;
+    let client = HubClient::new(&code.hub, None, Duration::from_secs(30), code.fp.as_deref())?;
     let reply = client.enroll(&EnrollRequest {
         code: code.code.clone(),
         device_id: desk.config().device_id,
@@ -75,6 +81,10 @@ pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<supe
     let store = desk.store();
     store.set_meta(META_HUB, &code.hub)?;
     store.set_meta(META_TOKEN, &reply.token)?;
+    store.set_meta(META_TOKEN_AT, &chrono::Utc::now().to_rfc3339())?;
+    if let Some(fp) = &code.fp {
+        store.set_meta(META_HUB_PIN, fp)?;
+    }
     store.set_meta(META_SITE_NAME, &reply.site.name)?;
     store.set_meta(META_DESK_NAME, &reply.desk.name)?;
     desk.set_up(&reply.site.code, &reply.desk.code, None)?;
@@ -100,7 +110,8 @@ fn client(desk: &Desk, opts: &SyncOptions) -> Result<HubClient, SyncError> {
     let store = desk.store();
     let hub = store.meta(META_HUB)?.ok_or(SyncError::NotEnrolled)?;
     let token = store.meta(META_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
-    HubClient::with_pool(&hub, Some(token), opts.timeout, opts.reuse_connections)
+    let pin = store.meta(META_HUB_PIN)?;
+    HubClient::with_pool(&hub, Some(token), opts.timeout, opts.reuse_connections, pin.as_deref())
 }
 
 /// Run `f` until it succeeds, fails for good, or runs out of attempts.
@@ -128,7 +139,31 @@ pub fn sync_once(desk: &Desk, opts: &SyncOptions) -> Result<SyncReport, SyncErro
     push_all(desk, &client, opts, &mut report)?;
     pull_all(desk, &client, opts, &mut report)?;
     desk.store().set_meta(META_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
+    if token_age_days(desk)? >= TOKEN_MAX_AGE_DAYS {
+        rotate_token(desk, opts)?;
+    }
     Ok(report)
+}
+
+fn token_age_days(desk: &Desk) -> Result<i64, SyncError> {
+    let at = desk.store().meta(META_TOKEN_AT)?.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+    // A desk enrolled before tokens were dated counts as due.
+    Ok(at.map_or(TOKEN_MAX_AGE_DAYS, |t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_days()))
+}
+
+/// Exchange the device token for a fresh one. The hub keeps the old one
+/// valid until the new one is first used, which this does at once (a pull),
+/// so a stolen old token stops working now.
+pub fn rotate_token(desk: &Desk, opts: &SyncOptions) -> Result<(), SyncError> {
+    let old = client(desk, opts)?;
+    let mut retries = 0;
+    let token = retry(opts, &mut retries, || old.rotate_token())?;
+    let store = desk.store();
+    store.set_meta(META_TOKEN, &token)?;
+    store.set_meta(META_TOKEN_AT, &chrono::Utc::now().to_rfc3339())?;
+    let fresh = client(desk, opts)?;
+    let since = store.pull_cursor()?;
+    retry(opts, &mut retries, || fresh.changes(since.as_deref(), 1)).map(|_| ())
 }
 
 pub fn push_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mut SyncReport) -> Result<(), SyncError> {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod engine;
 pub mod protocol;
+pub mod tls_pin;
 
 pub use client::{HubClient, SyncError};
-pub use engine::{enroll, fetch_certificate, sync_once, verify_certificate, SyncOptions, SyncReport};
+pub use engine::{enroll, fetch_certificate, rotate_token, sync_once, verify_certificate, SyncOptions, SyncReport};

@@ -184,8 +184,12 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// Use a one-time code: register the device with its token hash, or say
     /// why not. Single use is enforced inside one transaction.
     fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>>;
-    /// The live (not revoked) device a token belongs to.
+    /// The live (not revoked) device a token belongs to (its current one,
+    /// or the one offered by a rotation, whose first use retires the old).
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>>;
+    /// Offer a device a new token (hash); the old one works until the new
+    /// one is first used.
+    fn offer_token(&self, device: &str, next_hash: &str) -> Result<()>;
     /// The device was heard from; `pending` is what it says it still holds.
     fn touch_device(&self, id: &str, pending: Option<i64>) -> Result<()>;
     fn devices(&self) -> Result<Vec<Device>>;

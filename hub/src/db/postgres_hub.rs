@@ -17,6 +17,7 @@ use crate::ingest::{self, Incoming, IngestTx, NewEvent};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_hub.sql")),
     (2, include_str!("../../migrations/postgres/0002_coordinator_web.sql")),
+    (3, include_str!("../../migrations/postgres/0003_token_rotation.sql")),
 ];
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
@@ -230,12 +231,27 @@ impl HubStore for PgHub {
     }
 
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
-        self.read(|c| {
+        let found = self.read(|c| {
             Ok(c.query_opt(
-                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending FROM devices WHERE token_hash = $1 AND revoked_at IS NULL",
+                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending, coalesce(next_token_hash = $1, false) FROM devices
+                 WHERE (token_hash = $1 OR next_token_hash = $1) AND revoked_at IS NULL",
                 &[&token_hash],
             )?
-            .map(|r| device_row(&r)))
+            .map(|r| (device_row(&r), r.get::<_, bool>(8))))
+        })?;
+        if let Some((d, true)) = &found {
+            self.read(|c| {
+                c.execute("UPDATE devices SET token_hash = next_token_hash, next_token_hash = NULL WHERE id = $1 AND next_token_hash = $2", &[&d.id, &token_hash])?;
+                Ok(())
+            })?;
+        }
+        Ok(found.map(|(d, _)| d))
+    }
+
+    fn offer_token(&self, device: &str, next_hash: &str) -> Result<()> {
+        self.read(|c| {
+            c.execute("UPDATE devices SET next_token_hash = $2 WHERE id = $1 AND revoked_at IS NULL", &[&device, &next_hash])?;
+            Ok(())
         })
     }
 

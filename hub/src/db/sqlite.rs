@@ -18,6 +18,7 @@ use crate::ingest::{self, Incoming, IngestTx};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_hub.sql")),
     (2, include_str!("../../migrations/sqlite/0002_coordinator_web.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_token_rotation.sql")),
 ];
 
 #[derive(Debug)]
@@ -234,15 +235,30 @@ impl HubStore for SqliteHub {
         })
     }
 
-    /// The live (not revoked) device a token belongs to.
+    /// The live (not revoked) device a token belongs to. The first use of
+    /// a rotated token retires the one before it.
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
-        self.read(|c| {
+        let found = self.read(|c| {
             Ok(c.prepare_cached(
-                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending FROM devices
-                 WHERE token_hash = ?1 AND revoked_at IS NULL",
+                "SELECT id, site, desk, name, enrolled_at, revoked_at, last_seen_at, pending, next_token_hash = ?1 FROM devices
+                 WHERE (token_hash = ?1 OR next_token_hash = ?1) AND revoked_at IS NULL",
             )?
-            .query_row([token_hash], device_row)
+            .query_row([token_hash], |r| Ok((device_row(r)?, r.get::<_, Option<bool>>(8)?.unwrap_or(false))))
             .optional()?)
+        })?;
+        if let Some((d, true)) = &found {
+            self.write(|tx| {
+                tx.execute("UPDATE devices SET token_hash = next_token_hash, next_token_hash = NULL WHERE id = ?1 AND next_token_hash = ?2", params![d.id, token_hash])?;
+                Ok(())
+            })?;
+        }
+        Ok(found.map(|(d, _)| d))
+    }
+
+    fn offer_token(&self, device: &str, next_hash: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE devices SET next_token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![device, next_hash])?;
+            Ok(())
         })
     }
 

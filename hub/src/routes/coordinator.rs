@@ -13,6 +13,7 @@ use vaxdesk_core::qr::payload::EnrollCode;
 use crate::auth::{enrollment_code, hash_password, hash_token, random_token, verify_password, CoordinatorAuth};
 use crate::db::{Coordinator, Device, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
+use crate::limits::Peer;
 use crate::routes::ApiJson;
 use crate::AppState;
 
@@ -30,7 +31,8 @@ pub struct Session {
     expires_at: String,
 }
 
-pub async fn login(State(s): State<AppState>, ApiJson(l): ApiJson<Login>) -> HubResult<Json<Session>> {
+pub async fn login(State(s): State<AppState>, Peer(from): Peer, ApiJson(l): ApiJson<Login>) -> HubResult<Json<Session>> {
+    s.limits.login(from, &l.username)?;
     let db = s.db.clone();
     let user = l.username.trim().to_string();
     let found = tokio::task::spawn_blocking(move || db.password_hash(&user)).await??;

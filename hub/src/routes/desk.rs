@@ -9,11 +9,13 @@ use vaxdesk_core::sync::protocol::{ChangesPage, EnrollReply, EnrollRequest, Push
 use crate::auth::{hash_token, random_token, DeskAuth};
 use crate::db::EnrollRefusal;
 use crate::error::{HubError, HubResult};
+use crate::limits::Peer;
 use crate::ingest::Incoming;
 use crate::routes::ApiJson;
 use crate::AppState;
 
-pub async fn enroll(State(s): State<AppState>, ApiJson(req): ApiJson<EnrollRequest>) -> HubResult<Json<EnrollReply>> {
+pub async fn enroll(State(s): State<AppState>, Peer(from): Peer, ApiJson(req): ApiJson<EnrollRequest>) -> HubResult<Json<EnrollReply>> {
+    s.limits.enroll(from)?;
     let device_id = req.device_id.trim().to_string();
     if device_id.is_empty() || device_id.len() > 64 || !device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(HubError::bad_request("enroll.device_id", "device_id: 1-64 letters, digits or '-' expected"));
@@ -82,4 +84,19 @@ pub async fn changes(State(s): State<AppState>, DeskAuth(device): DeskAuth, q: R
     })
     .await??;
     Ok(Json(page))
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct NewToken {
+    token: String,
+}
+
+/// A fresh token for the calling device. The old one keeps working until
+/// the new one is first used, so a reply lost on the way locks no one out.
+pub async fn rotate_token(State(s): State<AppState>, DeskAuth(device): DeskAuth) -> HubResult<Json<NewToken>> {
+    let token = random_token();
+    let (db, hash) = (s.db.clone(), hash_token(&token));
+    tokio::task::spawn_blocking(move || db.offer_token(&device.id, &hash)).await??;
+    tracing::info!("device token rotated");
+    Ok(Json(NewToken { token }))
 }

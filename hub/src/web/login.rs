@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::session::{cookie, lang_of, same, Web, LOGIN_COOKIE, SESSION_COOKIE};
 use super::shell;
 use crate::auth::{hash_token, random_token, verify_password};
+use crate::limits::Peer;
 use crate::AppState;
 
 const SESSION_HOURS: i64 = 12;
@@ -50,8 +51,13 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn submit(State(s): State<AppState>, jar: CookieJar, Form(f): Form<LoginForm>) -> Response {
+pub async fn submit(State(s): State<AppState>, Peer(from): Peer, jar: CookieJar, Form(f): Form<LoginForm>) -> Response {
     let t = lang_of(&jar).t();
+    if s.limits.login(from, &f.username).is_err() {
+        let fresh = random_token();
+        let page = login_page(&jar, &fresh, Some(t.too_many_tries));
+        return (StatusCode::TOO_MANY_REQUESTS, jar.add(cookie(&s, LOGIN_COOKIE, fresh)), page).into_response();
+    }
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
     let fresh = random_token();
     if expected.is_empty() || !same(&expected, &f.csrf) {

@@ -63,8 +63,14 @@ struct Back {
 /// Switch language and go back to the page (only a path on this hub).
 async fn set_lang(State(s): State<AppState>, jar: CookieJar, Path(lang): Path<String>, Query(b): Query<Back>) -> Response {
     let lang = Lang::parse(&lang).unwrap_or(Lang::Vi);
-    let back = b.back.filter(|p| p.starts_with('/') && !p.starts_with("//")).unwrap_or_else(|| "/dashboard".into());
+    let back = b.back.filter(|p| local_path(p)).unwrap_or_else(|| "/dashboard".into());
     (jar.add(session::cookie(&s, session::LANG_COOKIE, lang.code().into())), Redirect::to(&back)).into_response()
+}
+
+/// A path on this hub, not a way to another site: browsers read `//x` and
+/// `/\\x` as another host.
+fn local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control)
 }
 
 /// The frame of every page after log-in.

@@ -29,7 +29,8 @@ impl TestHub {
         let signer = vaxdesk_hub::load_signer(dir.path()).unwrap();
         let state = AppState::new(db, url.clone()).with_signer(signer).unwrap();
         let db = state.db.clone();
-        runtime.spawn(async move { axum::serve(listener, vaxdesk_hub::router(state)).await });
+        let app = vaxdesk_hub::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        runtime.spawn(async move { axum::serve(listener, app).await });
         TestHub { url, db, target, dir, _runtime: runtime }
     }
 
