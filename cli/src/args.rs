@@ -93,6 +93,13 @@ pub struct HubArgs {
     /// self-signed certificate whose fingerprint enrollment codes carry.
     #[arg(long)]
     pub plain_http: bool,
+    /// Log-in attempts allowed a minute, per address and per username.
+    #[arg(long, default_value_t = 10)]
+    pub login_per_minute: u32,
+    /// Enrollment attempts allowed a minute, per address (raise it to enroll
+    /// a room of phones behind one NAT at once).
+    #[arg(long, default_value_t = 20)]
+    pub enroll_per_minute: u32,
     /// Where the hub keeps its certificate signing key and TLS identity
     /// (made at first start). Default: the directory of a SQLite --db; `hub-data` in the
     /// current directory for PostgreSQL.
@@ -395,6 +402,36 @@ pub enum BenchCmd {
     /// Push (batched vs one request per event), hub ingest, bytes per dose
     /// and a first pull, against an embedded hub on loopback.
     Sync(BenchSyncArgs),
+    /// Many desks syncing at once against a hub process (TLS) behind the
+    /// fault proxy: push latency, throughput, hub memory, nothing lost or
+    /// doubled. Loopback only.
+    Load(BenchLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLoadArgs {
+    #[arg(long, default_value_t = 200)]
+    pub desks: u32,
+    /// Doses each desk records (with their persons).
+    #[arg(long, default_value_t = 500)]
+    pub doses: u32,
+    /// Desks syncing at the same moment.
+    #[arg(long, default_value_t = 50)]
+    pub concurrent: u32,
+    /// Events a push carries.
+    #[arg(long, default_value_t = 50)]
+    pub batch: usize,
+    /// No fault proxy between desks and hub.
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Run the hub on PostgreSQL: a server URL (postgres://user@host:port);
+    /// a fresh database is made on it. Default: SQLite.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Keep going for this many seconds, each desk recording again once it
+    /// is synced (the soak variant). 0: one pass.
+    #[arg(long, default_value_t = 0)]
+    pub soak_seconds: u64,
 }
 
 #[derive(Debug, Args)]

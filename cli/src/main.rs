@@ -4,6 +4,7 @@
 
 mod args;
 mod bench;
+mod bench_load;
 mod bench_sync;
 mod commands;
 mod demo;

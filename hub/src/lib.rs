@@ -133,6 +133,18 @@ pub fn router(state: AppState) -> Router {
 /// in `data_dir` (made at first start), or plain HTTP when `tls` is false
 /// (behind a proxy that terminates TLS, or for a test).
 pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>, data_dir: &std::path::Path, tls: bool) -> Result<(), String> {
+    serve_with(db, listen, public_url, data_dir, tls, limits::Limits::default()).await
+}
+
+/// `serve`, with other rate limits.
+pub async fn serve_with(
+    db: &str,
+    listen: SocketAddr,
+    public_url: Option<String>,
+    data_dir: &std::path::Path,
+    tls: bool,
+    limits: limits::Limits,
+) -> Result<(), String> {
     let target = db.to_string();
     let db = tokio::task::spawn_blocking(move || HubDb::open_target(&target)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let signer = load_signer(data_dir)?;
@@ -151,6 +163,7 @@ pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>, dat
     let state = tokio::task::spawn_blocking(move || {
         let mut s = AppState::new(db, url).with_signer(signer)?;
         s.tls_fingerprint = fp;
+        s.limits = limits;
         Ok::<_, String>(s)
     })
     .await

@@ -48,7 +48,14 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
             eprintln!("vaxdesk hub: database {}, listening on {scheme}://{}", redact(&target), a.listen);
             runtime.block_on(async {
                 tokio::select! {
-                    r = vaxdesk_hub::serve(&target, a.listen, a.public_url, &data_dir, !a.plain_http) => r.map_err(Failure::Storage),
+                    r = vaxdesk_hub::serve_with(
+                        &target,
+                        a.listen,
+                        a.public_url,
+                        &data_dir,
+                        !a.plain_http,
+                        vaxdesk_hub::limits::Limits::per_minute(a.login_per_minute, a.enroll_per_minute),
+                    ) => r.map_err(Failure::Storage),
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             })

@@ -65,6 +65,10 @@ pub struct SyncReport {
     pub pulled: u64,
     pub retries: u64,
     pub bytes_sent: u64,
+    /// Each push's time in microseconds, retries included (what the desk
+    /// waited), for load measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push_micros: Vec<u64>,
 }
 
 /// Enroll this desk with the hub named in a `VXD1:` code. The desk keeps its
@@ -177,7 +181,9 @@ pub fn push_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mu
         store.mark_sent(&events)?;
         let pending = store.outbox_counts().ok().map(|c| c.pending);
         let body = PushBatch { events, pending };
+        let started = std::time::Instant::now();
         let (reply, sent) = retry(opts, &mut report.retries, || client.push(&body))?;
+        report.push_micros.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
         report.bytes_sent += sent as u64;
         report.pushed += body.events.len() as u64;
         for r in &reply.results {

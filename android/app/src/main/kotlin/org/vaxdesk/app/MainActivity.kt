@@ -4,6 +4,7 @@ import android.app.Activity
 import android.content.Context
 import android.os.Bundle
 import android.os.SystemClock
+import android.view.WindowManager
 import android.widget.FrameLayout
 import org.vaxdesk.app.enroll.EnrollScreen
 import org.vaxdesk.app.nav.Host
@@ -36,6 +37,9 @@ class MainActivity : Activity(), Host {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        // Citizens' names and ids are on screen: keep them out of the
+        // recent-apps thumbnail and of screenshots.
+        window.setFlags(WindowManager.LayoutParams.FLAG_SECURE, WindowManager.LayoutParams.FLAG_SECURE)
         ui = Ui(this)
         frame = FrameLayout(this)
         setContentView(frame)

@@ -150,6 +150,8 @@ class ShellTest {
 
     @Test fun enrollScanSaveQueueAndSyncToTheHub() {
         enrollThroughTheScreens(shots = true)
+        val secure = android.view.WindowManager.LayoutParams.FLAG_SECURE
+        assertTrue("screens with personal data are kept out of screenshots", activity.window.attributes.flags and secure != 0)
         assertTrue(text("scan-session").contains("AZ2107"))
         screenshot("04-scan")
 
