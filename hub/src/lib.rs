@@ -148,16 +148,18 @@ pub async fn serve_with(
     let target = db.to_string();
     let db = tokio::task::spawn_blocking(move || HubDb::open_target(&target)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let signer = load_signer(data_dir)?;
+    // The TLS identity exists before the port opens: whoever connects
+    // first (a desk, a test) finds the certificate in place.
+    let identity = if tls {
+        let host = public_url.as_deref().and_then(|u| u.split("://").nth(1)).and_then(|r| r.split(['/', ':']).next()).unwrap_or_default().to_string();
+        Some(tls::HubTls::load_or_create(data_dir, &[host, listen.ip().to_string()])?)
+    } else {
+        None
+    };
     let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls { "https" } else { "http" };
     let url = public_url.unwrap_or_else(|| format!("{scheme}://{local}"));
-    let identity = if tls {
-        let host = url.split("://").nth(1).and_then(|r| r.split(['/', ':']).next()).unwrap_or_default().to_string();
-        Some(tls::HubTls::load_or_create(data_dir, &[host])?)
-    } else {
-        None
-    };
     tracing::info!(%local, tls, "hub listening");
     let fp = identity.as_ref().map(|t| t.fingerprint.clone());
     let state = tokio::task::spawn_blocking(move || {

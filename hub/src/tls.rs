@@ -42,6 +42,7 @@ impl HubTls {
         }
         let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
         names.extend(hosts.iter().filter(|h| !h.is_empty()).cloned());
+        names.sort_unstable();
         names.dedup();
         let made = rcgen::generate_simple_self_signed(names).map_err(|e| format!("TLS certificate: {e}"))?;
         let (cert_der, key_der) = (made.cert.der().to_vec(), made.signing_key.serialize_der());

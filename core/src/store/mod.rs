@@ -144,13 +144,26 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let c = Connection::open_with_flags(path, flags).map_err(classify)?;
         quiet(&c);
+        c.busy_timeout(Duration::from_secs(10)).map_err(classify)?;
         if let Some(k) = old {
             c.execute_batch(&k.pragma("key")).map_err(classify)?;
         }
         c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(classify)?;
-        // No WAL left behind to pair with the new file.
-        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(classify)?;
-        c.pragma_update(None, "journal_mode", "DELETE").map_err(classify)?;
+        // No WAL left behind to pair with the new file. Leaving WAL needs
+        // every other connection gone, and SQLite does not wait for that: a
+        // just-closed store's pool may take a moment to let its last
+        // connections go, so try again for a while.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            match c.pragma_update(None, "journal_mode", "DELETE") {
+                Ok(()) => break,
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
         // A fresh copy under the new key (or none), made by SQLCipher's
         // export, then put in place by a rename: a crash leaves the old file.
         let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(classify)?;

@@ -86,9 +86,9 @@ pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<supe
     store.set_meta(META_HUB, &code.hub)?;
     store.set_meta(META_TOKEN, &reply.token)?;
     store.set_meta(META_TOKEN_AT, &chrono::Utc::now().to_rfc3339())?;
-    if let Some(fp) = &code.fp {
-        store.set_meta(META_HUB_PIN, fp)?;
-    }
+    // A code without a fingerprint (a hub behind a real certificate)
+    // clears any pin of an earlier enrollment.
+    store.set_meta(META_HUB_PIN, code.fp.as_deref().unwrap_or(""))?;
     store.set_meta(META_SITE_NAME, &reply.site.name)?;
     store.set_meta(META_DESK_NAME, &reply.desk.name)?;
     desk.set_up(&reply.site.code, &reply.desk.code, None)?;
@@ -114,7 +114,7 @@ fn client(desk: &Desk, opts: &SyncOptions) -> Result<HubClient, SyncError> {
     let store = desk.store();
     let hub = store.meta(META_HUB)?.ok_or(SyncError::NotEnrolled)?;
     let token = store.meta(META_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
-    let pin = store.meta(META_HUB_PIN)?;
+    let pin = store.meta(META_HUB_PIN)?.filter(|p| !p.is_empty());
     HubClient::with_pool(&hub, Some(token), opts.timeout, opts.reuse_connections, pin.as_deref())
 }
 
