@@ -44,6 +44,16 @@ impl Desk {
         Ok(Arc::new(Desk { inner }))
     }
 
+    /// Open the encrypted database with a key from [`database_key`], kept
+    /// wrapped by the phone's keystore: how the background sync opens the
+    /// desk without the PIN typed. A wrong key is `storage.wrong_key`.
+    #[uniffi::constructor]
+    pub fn open_with_key(path: String, key: Vec<u8>) -> Result<Arc<Self>> {
+        let key = zeroize::Zeroizing::new(key);
+        let key = vaxdesk_core::store::DbKey::from_bytes(&key).map_err(|e| VaxdeskError::Input { field: "key".into(), detail: e.to_string() })?;
+        Ok(Arc::new(Desk { inner: CoreDesk::open_with_key(&path, key)? }))
+    }
+
     pub fn device_id(&self) -> String {
         self.inner.config().device_id
     }
@@ -274,12 +284,33 @@ impl PinLock {
     pub fn change(&self, old: String, new: String) -> Result<PinCheck> {
         Ok(self.inner.change(&old, &new)?.into())
     }
+
+    /// Set the first PIN and encrypt the closed desk database at `db_path`
+    /// under it; on failure the phone is left as it was.
+    pub fn set_and_encrypt(&self, db_path: String, pin: String) -> Result<()> {
+        Ok(self.inner.set_and_encrypt(std::path::Path::new(&db_path), &pin)?)
+    }
+
+    /// Change the PIN and re-key the closed desk database with it. A wrong
+    /// old PIN is `Wrong` (counted) and changes nothing.
+    pub fn change_and_rekey(&self, db_path: String, old: String, new: String) -> Result<PinCheck> {
+        Ok(self.inner.change_and_rekey(std::path::Path::new(&db_path), &old, &new)?.into())
+    }
 }
 
 /// Change the passphrase (PIN) of a closed, encrypted desk database.
 #[uniffi::export]
 pub fn change_passphrase(path: String, old: String, new: String) -> Result<()> {
     Ok(CoreDesk::change_secret(&path, &old, &new)?)
+}
+
+/// The database key the passphrase (PIN) gives for the desk at `path`
+/// (Argon2id with the salt beside it), for the shell to wrap with the
+/// platform keystore. The shell wipes the bytes once wrapped.
+#[uniffi::export]
+pub fn database_key(path: String, passphrase: String) -> Result<Vec<u8>> {
+    let key = vaxdesk_core::store::DbKey::for_database(std::path::Path::new(&path), &passphrase)?;
+    Ok(key.bytes().to_vec())
 }
 
 /// Encrypt a closed, plain desk database under `passphrase`.

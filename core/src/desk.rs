@@ -100,6 +100,13 @@ impl Desk {
         Self::open_with(path, &OpenOptions { key: Some(key), ..OpenOptions::default() })
     }
 
+    /// Open the encrypted database at `path` with a key derived earlier
+    /// ([`crate::store::DbKey::for_database`]) and kept wrapped by the
+    /// phone's keystore: no PIN typed, no Argon2 run (the background sync).
+    pub fn open_with_key(path: impl AsRef<Path>, key: crate::store::DbKey) -> Result<Desk> {
+        Self::open_with(path, &OpenOptions { key: Some(key), ..OpenOptions::default() })
+    }
+
     /// Change the secret of the closed, encrypted database at `path` (a PIN
     /// change). The old secret must be right.
     pub fn change_secret(path: impl AsRef<Path>, old: &str, new: &str) -> Result<()> {
@@ -125,6 +132,17 @@ impl Desk {
         Store::rekey(path, None, Some(&key)).inspect_err(|_| {
             let _ = std::fs::remove_file(&salt);
         })?;
+        Ok(())
+    }
+
+    /// Decrypt the closed database at `path` back to a plain file (undoing
+    /// [`Desk::encrypt`] when the PIN could not be set after all).
+    pub fn decrypt(path: impl AsRef<Path>, secret: &str) -> Result<()> {
+        let path = path.as_ref();
+        let key = crate::store::DbKey::for_database(path, secret)?;
+        Store::rekey(path, Some(&key), None)?;
+        let salt = crate::store::key::salt_path(path);
+        std::fs::remove_file(&salt).map_err(|source| crate::store::StoreError::Io { path: salt, source })?;
         Ok(())
     }
 

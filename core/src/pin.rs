@@ -113,6 +113,42 @@ impl PinLock {
         }
     }
 
+    /// Set the first PIN and encrypt the desk's closed database at `db`
+    /// under it (the phone, right after enrolling). The database goes first:
+    /// if that fails nothing changed; if the lock file then cannot be
+    /// written, the database is decrypted again — the phone is never left
+    /// with a database whose PIN the lock does not know.
+    pub fn set_and_encrypt(&self, db: &Path, pin: &str) -> Result<()> {
+        check_pin_format(pin)?;
+        if self.is_set() {
+            return Err(input("already set; change it with the old PIN"));
+        }
+        crate::desk::Desk::encrypt(db, pin)?;
+        if let Err(e) = self.set(pin) {
+            let _ = crate::desk::Desk::decrypt(db, pin);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Change the PIN and re-key the desk's closed database with it. A wrong
+    /// old PIN counts as a failed attempt and changes nothing; a new PIN the
+    /// rules refuse is refused before anything is re-keyed.
+    pub fn change_and_rekey(&self, db: &Path, old: &str, new: &str) -> Result<PinCheck> {
+        check_pin_format(new)?;
+        match self.check(old)? {
+            PinCheck::Unlocked => {}
+            other => return Ok(other),
+        }
+        crate::desk::Desk::change_secret(db, old, new)?;
+        let _g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = self.write_new(new) {
+            let _ = crate::desk::Desk::change_secret(db, new, old);
+            return Err(e);
+        }
+        Ok(PinCheck::Unlocked)
+    }
+
     pub fn check(&self, pin: &str) -> Result<PinCheck> {
         let _g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
         let mut file = self.read()?;
@@ -250,5 +286,33 @@ mod tests {
         fs::write(dir.path().join("pin.json"), b"{not json").unwrap();
         let e = lock.check("1357").unwrap_err();
         assert!(e.to_string().contains("pin_file"), "{e}");
+    }
+
+    #[test]
+    fn setting_and_changing_the_pin_encrypts_and_rekeys_the_database() {
+        use crate::desk::Desk;
+        use crate::store::StoreError;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("desk.db");
+        let id = Desk::open(&db).unwrap().config().device_id; // enrolled, plain, before the PIN
+        let (lock, _) = lock_at(dir.path());
+        let needs_key = |r: Result<Desk>| matches!(r, Err(Error::Store(StoreError::NeedsKey { .. })));
+        let wrong_key = |r: Result<Desk>| matches!(r, Err(Error::Store(StoreError::WrongKey { .. })));
+
+        assert!(matches!(lock.set_and_encrypt(&db, "1111"), Err(Error::Input { .. })));
+        assert!(!lock.is_set() && Desk::open(&db).is_ok(), "a refused PIN changes nothing");
+        lock.set_and_encrypt(&db, "2468").unwrap();
+        assert!(lock.is_set());
+        assert!(needs_key(Desk::open(&db)));
+        assert_eq!(Desk::open_encrypted(&db, "2468").unwrap().config().device_id, id);
+
+        assert_eq!(lock.change_and_rekey(&db, "1357", "8642").unwrap(), PinCheck::Wrong { attempts_left: 4 });
+        assert!(matches!(lock.change_and_rekey(&db, "2468", "0000"), Err(Error::Input { .. })));
+        assert!(Desk::open_encrypted(&db, "2468").is_ok(), "a refused change leaves the old PIN's key");
+        assert_eq!(lock.change_and_rekey(&db, "2468", "8642").unwrap(), PinCheck::Unlocked);
+        assert!(wrong_key(Desk::open_encrypted(&db, "2468")));
+        assert_eq!(Desk::open_encrypted(&db, "8642").unwrap().config().device_id, id);
+        assert_eq!(lock.check("8642").unwrap(), PinCheck::Unlocked);
+        assert_eq!(lock.check("2468").unwrap(), PinCheck::Wrong { attempts_left: 4 });
     }
 }

@@ -98,6 +98,14 @@ class CoreTest {
         assertEquals("storage.needs_key", assertFailsWith<VaxdeskException.Storage> { Desk.open(path, null) }.code)
         changePassphrase(path, "2468 bàn một", "8642")
         Desk.open(path, "8642").use { desk -> assertEquals(1, desk.find("hoa", null, 0u).hits.size) }
+
+        // The PIN's key, kept by the shell (wrapped by the keystore), opens it without the PIN.
+        val key = databaseKey(path, "8642")
+        assertEquals(32, key.size)
+        Desk.openWithKey(path, key).use { desk -> assertEquals(1, desk.find("hoa", null, 0u).hits.size) }
+        key[0] = (key[0].toInt() xor 1).toByte()
+        assertEquals("storage.wrong_key", assertFailsWith<VaxdeskException.Storage> { Desk.openWithKey(path, key) }.code)
+        assertEquals("key", assertFailsWith<VaxdeskException.Input> { Desk.openWithKey(path, ByteArray(16)) }.field)
     }
 
     @Test fun storageErrorsCarryTheirCode() {

@@ -55,6 +55,18 @@ impl DbKey {
         DbKey::derive(secret, &salt)
     }
 
+    /// A key kept elsewhere (the phone's keystore wraps the PIN's key so
+    /// the background sync can open the database): exactly 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<DbKey> {
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::BadRow { table: "key", detail: format!("key: must be 32 bytes, not {}", bytes.len()) })?;
+        Ok(DbKey(zeroize::Zeroizing::new(arr)))
+    }
+
+    /// The raw key, for the shell to wrap. Callers wipe their copy.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The statement that gives SQLCipher this raw key (hex digits only, so
     /// nothing to escape).
     pub(crate) fn pragma(&self, name: &str) -> zeroize::Zeroizing<String> {

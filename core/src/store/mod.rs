@@ -389,4 +389,21 @@ mod encryption_tests {
         Store::rekey(&path, Some(&key), None).unwrap();
         assert_eq!(Store::open(&path).unwrap().meta("probe").unwrap().as_deref(), Some("Trần Văn Nam"));
     }
+
+    #[test]
+    fn a_kept_key_opens_what_the_pin_encrypted_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        Store::open_with(&path, &keyed(&path, "2468")).unwrap().set_meta("probe", "Lê Văn Nam").unwrap();
+        // The shell keeps the PIN's key (wrapped by the keystore) and opens with it later.
+        let kept = DbKey::for_database(&path, "2468").unwrap().bytes().to_vec();
+        let opts = OpenOptions { key: Some(DbKey::from_bytes(&kept).unwrap()), ..OpenOptions::default() };
+        assert_eq!(Store::open_with(&path, &opts).unwrap().meta("probe").unwrap().as_deref(), Some("Lê Văn Nam"));
+        let mut other = kept.clone();
+        other[0] ^= 1;
+        let opts = OpenOptions { key: Some(DbKey::from_bytes(&other).unwrap()), ..OpenOptions::default() };
+        assert!(matches!(Store::open_with(&path, &opts), Err(StoreError::WrongKey { .. })));
+        let short = DbKey::from_bytes(&kept[..31]).unwrap_err().to_string();
+        assert!(short.contains("32 bytes"), "{short}");
+    }
 }

@@ -4,10 +4,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::html;
-use serde::Deserialize;
 
 use super::session::Web;
-use super::{answer, blocking, layout, local_time, stale_form};
+use super::{answer, CsrfOnly, blocking, layout, local_time, stale_form};
 use crate::routes::coordinator::revoke as revoke_device;
 use crate::AppState;
 
@@ -47,13 +46,7 @@ pub async fn list(State(s): State<AppState>, w: Web) -> Response {
     answer(&w, r)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-pub async fn revoke(State(s): State<AppState>, w: Web, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
+pub async fn revoke(State(s): State<AppState>, w: Web, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {
     if !w.csrf_ok(&f.csrf) {
         return stale_form(&w);
     }

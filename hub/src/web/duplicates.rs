@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::session::Web;
-use super::{answer, blocking, layout, local_time, stale_form};
+use super::{answer, CsrfOnly, blocking, layout, local_time, stale_form};
 use crate::actions::{dismiss_duplicate, merge_duplicate, person_file, PersonFile};
 use crate::AppState;
 
@@ -115,13 +115,7 @@ pub async fn merge(State(s): State<AppState>, w: Web, Path((a, b)): Path<(String
     answer(&w, r)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-pub async fn dismiss(State(s): State<AppState>, w: Web, Path((a, b)): Path<(String, String)>, Form(f): Form<CsrfForm>) -> Response {
+pub async fn dismiss(State(s): State<AppState>, w: Web, Path((a, b)): Path<(String, String)>, Form(f): Form<CsrfOnly>) -> Response {
     if !w.csrf_ok(&f.csrf) {
         return stale_form(&w);
     }

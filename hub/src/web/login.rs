@@ -88,13 +88,7 @@ pub async fn submit(State(s): State<AppState>, Peer(from): Peer, jar: CookieJar,
     (jar, Redirect::to("/dashboard")).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    pub csrf: String,
-}
-
-pub async fn logout(State(s): State<AppState>, w: Web, jar: CookieJar, Form(f): Form<CsrfOnly>) -> Response {
+pub async fn logout(State(s): State<AppState>, w: Web, jar: CookieJar, Form(f): Form<super::CsrfOnly>) -> Response {
     if !w.csrf_ok(&f.csrf) {
         return super::stale_form(&w);
     }

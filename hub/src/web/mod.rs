@@ -149,6 +149,14 @@ pub fn problem(w: &Web, status: StatusCode, message: &str) -> Response {
     (status, layout(w, w.t().not_saved, "", html! { p.err { (message) } })).into_response()
 }
 
+/// A form that is only a button (revoke, dismiss, make a code, log out):
+/// its one field is the CSRF token.
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// The answer to a form with a stale or missing CSRF token.
 pub fn stale_form(w: &Web) -> Response {
     problem(w, StatusCode::FORBIDDEN, w.t().form_expired)

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use vaxdesk_core::model::Site;
 
 use super::session::Web;
-use super::{answer, blocking, layout, local_time, my_sites, stale_form};
+use super::{answer, CsrfOnly, blocking, layout, local_time, my_sites, stale_form};
 use crate::error::HubError;
 use crate::routes::coordinator::{new_enrollment_code, save_desk as save_desk_of, save_site as save_site_of, NewDesk};
 use crate::AppState;
@@ -107,15 +107,9 @@ pub async fn save_desk(State(s): State<AppState>, w: Web, Path(site): Path<Strin
     answer(&w, r)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Make a one-time code and show it as a QR code drawn by the hub (SVG in
 /// the page: the secret never sits in a URL or a cache).
-pub async fn enroll(State(s): State<AppState>, w: Web, Path((site, desk)): Path<(String, String)>, Form(f): Form<CsrfForm>) -> Response {
+pub async fn enroll(State(s): State<AppState>, w: Web, Path((site, desk)): Path<(String, String)>, Form(f): Form<CsrfOnly>) -> Response {
     if !w.csrf_ok(&f.csrf) {
         return stale_form(&w);
     }

@@ -20,7 +20,8 @@ import org.vaxdesk.app.ui.Ui
 /**
  * The one activity: a stack of screens. Where to start is read from the
  * core (enrolled? session today?) and the PIN lock is put in front whenever
- * the lock policy says so.
+ * the lock policy says so. Until the database is open (see CoreGateway)
+ * only the PIN screen is shown.
  */
 class MainActivity : Activity(), Host {
     override val activity: Activity get() = this
@@ -43,7 +44,13 @@ class MainActivity : Activity(), Host {
         ui = Ui(this)
         frame = FrameLayout(this)
         setContentView(frame)
-        restart(firstScreen())
+        // The database opens without the PIN only where the keystore kept its
+        // key; otherwise the PIN typed on the lock screen opens it.
+        if (app.core.openWithoutPin()) {
+            restart(firstScreen())
+        } else {
+            restart(PinScreen(this, PinScreen.Mode.UNLOCK) { restart(firstScreen()) })
+        }
         SyncScheduler.schedulePeriodic(this)
     }
 

@@ -32,6 +32,7 @@ import org.robolectric.android.controller.ActivityController
 import org.robolectric.annotation.Config
 import org.robolectric.annotation.GraphicsMode
 import org.vaxdesk.app.core.CoreGateway
+import org.vaxdesk.app.core.KeyVault
 import org.vaxdesk.app.pin.PinScreen
 import org.vaxdesk.app.scan.ScanScreen
 import org.vaxdesk.app.sync.SyncScheduler
@@ -57,6 +58,8 @@ class ShellTest {
         const val NGA = "001185004567||Đỗ Thị Nga|11111985|Nữ|Cầu Giấy, Hà Nội|02022022"
         /** A woman's chip-ID card (Hồ Chí Minh City, born 1985). */
         const val THU = "079185001234||Phạm Thị Thu|20031985|Nữ|Quận 3, TP Hồ Chí Minh|05052021"
+        /** A young man's chip-ID card (Hà Nội, born 2000), seen by no other test. */
+        const val KHANH = "001200009999||Vũ Văn Khánh|01012000|Nam|Hà Đông, Hà Nội|03032023"
         private lateinit var dir: File
         private lateinit var hub: Hub
 
@@ -80,7 +83,19 @@ class ShellTest {
         val now = Executor { it.run() }
         CoreGateway.executorsForTest = Pair(now, now)
         shadowOf(RuntimeEnvironmentHolder.app()).grantPermissions(Manifest.permission.CAMERA)
+        // Robolectric has no AndroidKeyStore: a software AES key goes through the same wrapping code.
+        KeyVault.wrappingKeyForTest = newWrappingKey()
     }
+
+    private fun newWrappingKey() = javax.crypto.KeyGenerator.getInstance("AES").apply { init(256) }.generateKey()
+
+    private val files: File get() = RuntimeEnvironmentHolder.app().filesDir
+    private val dbPath: String get() = File(files, "desk.db").path
+
+    /** The database file and its WAL, as bytes a thief copying them off the phone would get. */
+    private fun rawDatabase(): String =
+        listOf("desk.db", "desk.db-wal").map { File(files, it) }.filter { it.exists() }
+            .joinToString("") { String(it.readBytes(), Charsets.ISO_8859_1) }
 
     private fun launch() {
         controller = Robolectric.buildActivity(MainActivity::class.java).setup()
@@ -188,6 +203,12 @@ class ShellTest {
         scan(HOA)
         assertTrue(text("visit-match"), text("visit-match").contains("Mũi tiếp theo: 2"))
         activity.onBackPressed(); idle()
+
+        // Saved and synced, and never in the clear on the phone's storage.
+        val raw = rawDatabase()
+        assertTrue(raw.length > 4096)
+        assertFalse("no CCCD in the database file", raw.contains("022187001234"))
+        assertFalse("no name in the database file", raw.contains("Hoa") || raw.contains("SQLite format 3"))
 
         tap("go-settings")
         assertTrue(text("settings-hub").contains(hub.url))
@@ -366,5 +387,84 @@ class ShellTest {
         assertEquals("Settings", text("title"))
         assertNotNull(root.findViewWithTag<View>("settings-sync"))
         screenshot("12-settings-en")
+    }
+
+    @Test fun theDatabaseOpensWithTheKeystoresKeyForTheBackgroundSyncAndWithThePinWithoutIt() {
+        enrollThroughTheScreens(shots = false)
+        scan(KHANH)
+        tap("visit-save")
+        assertEquals(root.findViewWithTag<TextView>("visit-message")?.text.toString(), "scan", activity.current?.name)
+        assertEquals(2uL, app().core.desk.queue().pending)
+        assertTrue(File(files, "desk.key").exists())
+        assertFalse(String(File(files, "desk.key").readBytes(), Charsets.ISO_8859_1).contains("2468"))
+
+        // A new process (the sync job after a reboot): the kept key opens the database, no PIN typed.
+        val background = CoreGateway.open(RuntimeEnvironmentHolder.app())
+        assertTrue(background.openWithoutPin())
+        assertEquals(2uL, background.desk.queue().pending)
+        background.desk.close()
+
+        // The keystore lost its key (or never had one): the database stays shut until the PIN is typed.
+        KeyVault.wrappingKeyForTest = newWrappingKey()
+        val locked = CoreGateway.open(RuntimeEnvironmentHolder.app())
+        assertFalse(locked.openWithoutPin())
+        assertFalse(locked.isOpen)
+        val wrongKey = assertThrowsStorage { locked.unlock("1357") }
+        assertEquals("storage.wrong_key", wrongKey)
+        assertFalse(locked.isOpen)
+        locked.unlock("2468")
+        assertEquals(2uL, locked.desk.queue().pending)
+        assertTrue("re-wrapped under the keystore's new key", File(files, "desk.key").exists())
+        locked.desk.close()
+        assertTrue(CoreGateway.open(RuntimeEnvironmentHolder.app()).openWithoutPin())
+    }
+
+    private fun assertThrowsStorage(work: () -> Unit): String = try {
+        work()
+        throw AssertionError("expected a storage error")
+    } catch (e: org.vaxdesk.core.VaxdeskException.Storage) {
+        e.code
+    }
+
+    @Test fun withoutAKeptKeyTheLockScreenOpensTheDatabase() {
+        // A phone enrolled and locked earlier, whose keystore cannot give the key back.
+        org.vaxdesk.core.Desk.open(dbPath, null).use { it.enroll(hub.enrollmentText(), "test phone") }
+        org.vaxdesk.core.PinLock.open(File(files, "pin.json").path).setAndEncrypt(dbPath, "2468")
+        assertFalse(File(files, "desk.key").exists())
+        launch()
+        assertEquals("only the lock screen until the PIN opens the database", "pin", activity.current?.name)
+        assertFalse(app().core.isOpen)
+        type("pin", "1357"); tap("pin-ok")
+        assertEquals("Sai mã PIN. Còn 4 lần thử.", text("pin-message"))
+        assertFalse(app().core.isOpen)
+        type("pin", "2468"); tap("pin-ok")
+        assertEquals("session", activity.current?.name)
+        assertTrue(app().core.isOpen)
+        assertTrue("kept for the background sync from now on", File(files, "desk.key").exists())
+    }
+
+    @Test fun changingThePinReKeysTheDatabase() {
+        enrollThroughTheScreens(shots = false)
+        tap("go-settings")
+        tap("settings-pin")
+        assertEquals("pin-change", activity.current?.name)
+        type("pin", "1357"); tap("pin-ok") // taken as the current PIN...
+        type("pin", "8642"); tap("pin-ok")
+        type("pin", "8642"); tap("pin-ok")
+        assertEquals("...and refused by the core", "Sai mã PIN. Còn 4 lần thử.", text("pin-message"))
+        assertEquals("pin-change", activity.current?.name)
+        type("pin", "2468"); tap("pin-ok")
+        type("pin", "8642"); tap("pin-ok")
+        type("pin", "8642"); tap("pin-ok")
+        assertEquals("settings", activity.current?.name)
+        assertTrue(text("settings-message").startsWith("Đã đổi mã PIN"))
+        screenshot("16-pin-changed")
+        assertEquals(0uL, app().core.desk.queue().pending) // still open, under the new key
+
+        assertEquals("storage.wrong_key", assertThrowsStorage { org.vaxdesk.core.Desk.open(dbPath, "2468").close() })
+        org.vaxdesk.core.Desk.open(dbPath, "8642").use { assertEquals(app().core.desk.deviceId(), it.deviceId()) }
+        val later = CoreGateway.open(RuntimeEnvironmentHolder.app())
+        assertTrue("the kept key is the new PIN's", later.openWithoutPin())
+        later.desk.close()
     }
 }

@@ -7,6 +7,8 @@ import java.io.File
 import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 import org.vaxdesk.core.Desk
+import org.vaxdesk.core.PinCheck
+import org.vaxdesk.core.databaseKey
 import org.vaxdesk.core.PinLock
 import org.vaxdesk.core.Scanner
 import org.vaxdesk.core.VaxdeskException
@@ -21,19 +23,35 @@ sealed class Outcome<out T> {
  * The shell's only door to the core. Core calls block (disk, network), so
  * they run on one background thread, in the order asked, and their results
  * come back on the main thread. Every decision is the core's; this class
- * only moves calls between threads.
+ * only moves calls between threads and holds the desk once it is open.
+ *
+ * The desk's database is plain only between enrolling and setting the PIN;
+ * from then on it is encrypted under the PIN's key (ADR 0009). It opens with
+ * that key kept in the [KeyVault] (so the background sync needs no PIN) or,
+ * where the keystore cannot give it back, when the volunteer types the PIN.
  */
 class CoreGateway(
-    val desk: Desk,
+    private val dbPath: String,
     val scanner: Scanner,
     val pin: PinLock,
+    private val vault: KeyVault,
     private val io: Executor,
     private val main: Executor,
 ) {
-    fun <T> run(work: (Desk) -> T, done: (Outcome<T>) -> Unit) {
+    @Volatile private var opened: Desk? = null
+
+    /** The open desk. Screens that use it are shown only once it is open. */
+    val desk: Desk get() = checkNotNull(opened) { "the desk's database stays closed until the PIN is typed" }
+
+    val isOpen: Boolean get() = opened != null
+
+    fun <T> run(work: (Desk) -> T, done: (Outcome<T>) -> Unit) = call({ work(desk) }, done)
+
+    /** Any core call on the core thread; its outcome comes back on the main thread. */
+    fun <T> call(work: () -> T, done: (Outcome<T>) -> Unit) {
         io.execute {
             val result: Outcome<T> = try {
-                Outcome.Ok(work(desk))
+                Outcome.Ok(work())
             } catch (e: VaxdeskException) {
                 Outcome.Failed(e)
             }
@@ -43,6 +61,90 @@ class CoreGateway(
 
     /** Run [work] on the main thread (results of camera-thread decodes). */
     fun onMain(work: () -> Unit) = main.execute(work)
+
+    /**
+     * Open the desk without the PIN where that is allowed: a desk with no PIN
+     * yet (plain), or one whose key the keystore kept. False when the PIN
+     * must be typed first. A kept key that no longer fits is forgotten.
+     */
+    @Synchronized
+    fun openWithoutPin(): Boolean {
+        if (opened != null) return true
+        if (!pin.isSet()) {
+            opened = Desk.open(dbPath, null)
+            return true
+        }
+        val key = vault.load() ?: return false
+        try {
+            opened = Desk.openWithKey(dbPath, key)
+        } catch (e: VaxdeskException.Storage) {
+            if (e.code != "storage.wrong_key") throw e
+            vault.clear()
+            return false
+        } finally {
+            key.fill(0)
+        }
+        return true
+    }
+
+    /**
+     * The core accepted [typedPin]: open the database with its key (if not
+     * open yet) and keep the key wrapped for the background sync.
+     */
+    @Synchronized
+    fun unlock(typedPin: String) {
+        if (opened != null && vault.load()?.also { it.fill(0) } != null) return
+        val key = databaseKey(dbPath, typedPin)
+        try {
+            if (opened == null) opened = Desk.openWithKey(dbPath, key)
+            vault.store(key)
+        } finally {
+            key.fill(0)
+        }
+    }
+
+    /** The first PIN: the plain database made at enrollment is encrypted under it. */
+    @Synchronized
+    fun setPin(newPin: String) {
+        closeDesk()
+        try {
+            pin.setAndEncrypt(dbPath, newPin)
+        } catch (e: VaxdeskException) {
+            opened = Desk.open(dbPath, null) // left as it was: plain
+            throw e
+        }
+        unlock(newPin)
+    }
+
+    /**
+     * A PIN change: the old PIN is checked (and counted) by the core while
+     * the desk stays open; only then is the database closed and re-keyed.
+     */
+    @Synchronized
+    fun changePin(old: String, new: String): PinCheck {
+        val checked = pin.check(old)
+        if (checked !is PinCheck.Unlocked) return checked
+        closeDesk()
+        val result = try {
+            pin.changeAndRekey(dbPath, old, new)
+        } catch (e: VaxdeskException) {
+            unlock(old) // a new PIN the rules refuse: nothing was re-keyed
+            throw e
+        }
+        if (result is PinCheck.Unlocked) {
+            vault.clear()
+            unlock(new)
+        } else {
+            unlock(old)
+        }
+        return result
+    }
+
+    /** Close the database (its last writes checkpointed) so it can be re-keyed. */
+    private fun closeDesk() {
+        opened?.close()
+        opened = null
+    }
 
     companion object {
         /**
@@ -58,9 +160,10 @@ class CoreGateway(
                 Handler(Looper.getMainLooper()).let { h -> Executor { h.post(it) } },
             )
             return CoreGateway(
-                desk = Desk.open(File(dir, "desk.db").path, null),
+                dbPath = File(dir, "desk.db").path,
                 scanner = Scanner(),
                 pin = PinLock.open(File(dir, "pin.json").path),
+                vault = KeyVault.forDevice(File(dir, "desk.key")),
                 io = io,
                 main = main,
             )

@@ -10,15 +10,26 @@ import org.vaxdesk.app.nav.Screen
 import org.vaxdesk.core.PinCheck
 
 /**
- * SET: choose a PIN (typed twice) after enrolling. UNLOCK: the lock on
- * start and after [LockPolicy.BACKGROUND_LIMIT_MS] away. Wrong PINs and
- * lockouts are counted by the core, in a file, so a restart does not reset them.
+ * SET: choose a PIN (typed twice) after enrolling; the database is then
+ * encrypted under it. UNLOCK: the lock on start and after
+ * [LockPolicy.BACKGROUND_LIMIT_MS] away; it also opens the database when the
+ * keystore could not. CHANGE: current PIN, new PIN twice; the database is
+ * re-keyed. Wrong PINs and lockouts are counted by the core, in a file, so a
+ * restart does not reset them.
  */
 class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Screen(host) {
-    enum class Mode { SET, UNLOCK }
+    enum class Mode { SET, UNLOCK, CHANGE }
 
-    override val name = if (mode == Mode.SET) "pin-set" else "pin"
+    override val name = when (mode) {
+        Mode.SET -> "pin-set"
+        Mode.UNLOCK -> "pin"
+        Mode.CHANGE -> "pin-change"
+    }
+    /** CHANGE: the current PIN, once typed. */
+    private var current: String? = null
+    /** SET and CHANGE: the new PIN typed once, waiting for the second time. */
     private var first: String? = null
+    private var busy = false
     private lateinit var pin: org.vaxdesk.app.ui.Ui.Field
     private lateinit var message: android.widget.TextView
     private lateinit var prompt: android.widget.TextView
@@ -26,29 +37,60 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
     override fun build(): View {
         pin = ui.field("pin", str(R.string.pin_label), "", InputType.TYPE_CLASS_NUMBER or InputType.TYPE_NUMBER_VARIATION_PASSWORD)
         message = ui.note("pin-message")
-        prompt = ui.text(str(if (mode == Mode.SET) R.string.pin_set_prompt else R.string.pin_unlock_prompt), tag = "pin-prompt")
+        prompt = ui.text(str(firstPrompt()), tag = "pin-prompt")
         val body = ui.column(prompt, pin.view, message)
         val ok = ui.button(str(R.string.pin_ok), "pin-ok", primary = true) { submit() }
-        return ui.page(str(if (mode == Mode.SET) R.string.pin_set_title else R.string.pin_unlock_title), body, ok)
+        val title = when (mode) {
+            Mode.SET -> R.string.pin_set_title
+            Mode.UNLOCK -> R.string.pin_unlock_title
+            Mode.CHANGE -> R.string.pin_change_title
+        }
+        return ui.page(str(title), body, ok)
+    }
+
+    private fun firstPrompt() = when (mode) {
+        Mode.SET -> R.string.pin_set_prompt
+        Mode.UNLOCK -> R.string.pin_unlock_prompt
+        Mode.CHANGE -> R.string.pin_change_current
     }
 
     private fun submit() {
+        if (busy) return
         val typed = pin.value
         pin.value = ""
-        if (mode == Mode.SET) return set(typed)
-        app.core.run({ app.core.pin.check(typed) }) { r ->
+        when {
+            mode == Mode.UNLOCK -> unlock(typed)
+            mode == Mode.CHANGE && current == null -> {
+                current = typed
+                prompt.text = str(R.string.pin_change_new)
+                ui.showNote(message, null)
+            }
+            else -> chooseNew(typed)
+        }
+    }
+
+    private fun unlock(typed: String) {
+        busy = true
+        // Checked (and counted) by the core first; only a right PIN opens the database.
+        app.core.call({ app.core.pin.check(typed).also { if (it is PinCheck.Unlocked) app.core.unlock(typed) } }) { r ->
+            busy = false
             when (r) {
                 is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
                 is Outcome.Ok -> when (val c = r.value) {
                     is PinCheck.Unlocked -> { app.state.unlocked = true; onDone() }
-                    is PinCheck.Wrong -> ui.showNote(message, str(R.string.pin_wrong, c.attemptsLeft.toInt()))
-                    is PinCheck.LockedOut -> ui.showNote(message, str(R.string.pin_locked, c.seconds.toLong()))
+                    else -> showRefused(c)
                 }
             }
         }
     }
 
-    private fun set(typed: String) {
+    private fun showRefused(c: PinCheck) = when (c) {
+        is PinCheck.Wrong -> ui.showNote(message, str(R.string.pin_wrong, c.attemptsLeft.toInt()))
+        is PinCheck.LockedOut -> ui.showNote(message, str(R.string.pin_locked, c.seconds.toLong()))
+        is PinCheck.Unlocked -> ui.showNote(message, null)
+    }
+
+    private fun chooseNew(typed: String) {
         val earlier = first
         if (earlier == null) {
             // The core's rule (4-8 digits, not one repeated) is checked when it is set; ask twice first.
@@ -58,16 +100,37 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
             return
         }
         first = null
-        if (earlier != typed) {
-            prompt.text = str(R.string.pin_set_prompt)
-            ui.showNote(message, str(R.string.pin_mismatch))
-            return
-        }
-        app.core.run({ app.core.pin.set(typed) }) { r ->
-            when (r) {
-                is Outcome.Failed -> { prompt.text = str(R.string.pin_set_prompt); ui.showNote(message, Messages.error(host.activity, r.error)) }
-                is Outcome.Ok -> { app.state.unlocked = true; onDone() }
+        if (earlier != typed) return startOver(str(R.string.pin_mismatch))
+        busy = true
+        ui.showNote(message, str(R.string.pin_opening), warning = true)
+        val old = current
+        if (old == null) {
+            app.core.call({ app.core.setPin(typed) }) { r ->
+                busy = false
+                when (r) {
+                    is Outcome.Failed -> startOver(Messages.error(host.activity, r.error))
+                    is Outcome.Ok -> { app.state.unlocked = true; onDone() }
+                }
+            }
+        } else {
+            app.core.call({ app.core.changePin(old, typed) }) { r ->
+                busy = false
+                when (r) {
+                    is Outcome.Failed -> startOver(Messages.error(host.activity, r.error))
+                    is Outcome.Ok -> when (val c = r.value) {
+                        is PinCheck.Unlocked -> onDone()
+                        else -> { startOver(null); showRefused(c) }
+                    }
+                }
             }
         }
+    }
+
+    /** Back to the first question, with [note] under it. */
+    private fun startOver(note: String?) {
+        current = null
+        first = null
+        prompt.text = str(firstPrompt())
+        ui.showNote(message, note)
     }
 }

@@ -6,6 +6,7 @@ import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.pin.PinScreen
 import org.vaxdesk.app.ui.named
 import org.vaxdesk.core.coreVersion
 
@@ -13,6 +14,8 @@ import org.vaxdesk.core.coreVersion
 class SettingsScreen(host: Host) : Screen(host) {
     override val name = "settings"
     private lateinit var message: android.widget.TextView
+    /** Shown once when the PIN screen comes back after a change. */
+    private var pinChanged = false
 
     override fun build(): View {
         val s = app.core.desk.status()
@@ -29,6 +32,9 @@ class SettingsScreen(host: Host) : Screen(host) {
             ),
             ui.button(str(R.string.sync_now), "settings-sync") { syncNow() },
             message,
+            ui.button(str(R.string.pin_change_title), "settings-pin") {
+                host.go(PinScreen(host, PinScreen.Mode.CHANGE) { pinChanged = true; host.back() })
+            },
             ui.text(str(R.string.settings_language), bold = true),
             ui.choice("language", listOf("vi" to "Tiếng Việt", "en" to "English"), Language.get(a)) { lang ->
                 Language.set(a, lang)
@@ -42,6 +48,10 @@ class SettingsScreen(host: Host) : Screen(host) {
             ),
             ui.button(str(R.string.guide_title), "settings-guide") { host.go(GuideScreen(host)) },
         )
+        if (pinChanged) {
+            pinChanged = false
+            ui.showNote(message, str(R.string.pin_changed), ok = true)
+        }
         return ui.page(str(R.string.settings_title), body)
     }
 

@@ -14,7 +14,14 @@ import org.vaxdesk.core.VaxdeskException
 class SyncJobService : JobService() {
     override fun onStartJob(params: JobParameters): Boolean {
         val app = application as VaxdeskApp
-        if (app.core.desk.status().hub == null) return false
+        // Before the PIN was ever typed on a phone whose keystore could not
+        // keep the key, the database stays shut: the job waits for the app.
+        val ready = try {
+            app.core.openWithoutPin() && app.core.desk.status().hub != null
+        } catch (e: VaxdeskException) {
+            false
+        }
+        if (!ready) return false
         app.core.run({ it.syncNow() }) { r ->
             val retry = r is Outcome.Failed && (r.error as? VaxdeskException.Sync)?.transient == true
             jobFinished(params, retry)
