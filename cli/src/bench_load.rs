@@ -44,6 +44,10 @@ struct LoadReport {
     retries: u64,
     faulted_connections: u64,
     hub_peak_rss_mb: f64,
+    /// Resident memory after the first pass and at the end: in a soak, a
+    /// hub that leaks grows from one to the other.
+    hub_rss_first_pass_mb: f64,
+    hub_rss_end_mb: f64,
     hub_events: u64,
     lost: u64,
     doubled: u64,
@@ -62,8 +66,17 @@ impl Drop for HubProcess {
 impl HubProcess {
     /// Peak resident memory of the process so far (Linux), in MB.
     fn peak_rss_mb(&self) -> f64 {
+        self.status_mb("VmHWM:")
+    }
+
+    /// Resident memory now (Linux), in MB.
+    fn rss_mb(&self) -> f64 {
+        self.status_mb("VmRSS:")
+    }
+
+    fn status_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).map_or(0.0, |kb| kb / 1024.0)
+        status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).map_or(0.0, |kb| kb / 1024.0)
     }
 }
 
@@ -176,6 +189,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
     let failures = Mutex::new(Vec::<String>::new());
     let mut expected = 0u64;
     let mut passes = 0u32;
+    let mut rss_first_pass = 0.0;
     let started = Instant::now();
     loop {
         expected += record(&desks, passes)?;
@@ -202,12 +216,16 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
                 });
             }
         });
+        if passes == 1 {
+            rss_first_pass = hub.rss_mb();
+        }
         if started.elapsed().as_secs() >= a.soak_seconds {
             break;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
     let peak = hub.peak_rss_mb();
+    let rss_end = hub.rss_mb();
     drop(hub);
 
     // 6. Nothing lost, nothing doubled: the hub holds each event once, and
@@ -236,6 +254,8 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
         retries: retries.load(Ordering::Relaxed),
         faulted_connections: faults.as_ref().map_or(0, |f| f.faulted()),
         hub_peak_rss_mb: (peak * 10.0).round() / 10.0,
+        hub_rss_first_pass_mb: (rss_first_pass * 10.0).round() / 10.0,
+        hub_rss_end_mb: (rss_end * 10.0).round() / 10.0,
         hub_events: ids.len() as u64,
         lost,
         doubled,
@@ -246,9 +266,9 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
     }
     out.show(&report, || {
         format!(
-            "{backend}: {} desks, {} events in {:.1} s ({:.0} events/s), {} passes\npush latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} retries, {} connections faulted\nhub peak RSS {:.1} MB; hub holds {} events; lost {}, doubled {}",
+            "{backend}: {} desks, {} events in {:.1} s ({:.0} events/s), {} passes\npush latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} retries, {} connections faulted\nhub RSS peak {:.1} MB, after the first pass {:.1} MB, at the end {:.1} MB; hub holds {} events; lost {}, doubled {}",
             report.desks, report.events, report.seconds, report.events_per_second, report.passes, report.push_p50_ms, report.push_p99_ms, report.push_max_ms,
-            report.retries, report.faulted_connections, report.hub_peak_rss_mb, report.hub_events, report.lost, report.doubled
+            report.retries, report.faulted_connections, report.hub_peak_rss_mb, report.hub_rss_first_pass_mb, report.hub_rss_end_mb, report.hub_events, report.lost, report.doubled
         )
     });
     let errors = failures.into_inner().unwrap_or_else(|e| e.into_inner());

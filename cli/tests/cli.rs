@@ -288,3 +288,22 @@ fn a_passphrase_encrypts_the_desk_database() {
     let back = vaxdesk_env(&plain, &[("VAXDESK_PASSPHRASE", "p4ss phrase")], &["--json", "person", "find", "022187001234"]);
     assert!(text(&back.stdout).contains("Nguyễn Thị Hoa"), "{}", text(&back.stderr));
 }
+
+/// The load bench in small: desks against a hub process over TLS through the
+/// fault proxy; every event reaches the hub once (the bench fails otherwise).
+#[test]
+fn bench_load_loses_and_doubles_nothing_through_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .current_dir(dir.path())
+        .args(["--json", "bench", "load", "--desks", "6", "--doses", "27", "--concurrent", "3", "--batch", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["events"], 6 * 3 * 10, "3 persons a desk, 9 doses each, and the persons");
+    assert_eq!(r["hub_events"], r["events"]);
+    assert_eq!((r["lost"].as_u64(), r["doubled"].as_u64()), (Some(0), Some(0)));
+    assert!(r["pushes"].as_u64().unwrap() >= 18 && r["push_p99_ms"].as_f64().unwrap() > 0.0);
+    assert!(r["hub_rss_end_mb"].as_f64().unwrap() > 1.0);
+}
