@@ -46,7 +46,14 @@ class MainActivity : Activity(), Host {
         setContentView(frame)
         // The database opens without the PIN only where the keystore kept its
         // key; otherwise the PIN typed on the lock screen opens it.
-        if (app.core.openWithoutPin()) {
+        // A database that cannot be opened (damaged, or its key lost) must not
+        // crash the app: the lock screen comes up and shows the core's error.
+        val open = try {
+            app.core.openWithoutPin()
+        } catch (e: org.vaxdesk.core.VaxdeskException) {
+            false
+        }
+        if (open) {
             restart(firstScreen())
         } else {
             restart(PinScreen(this, PinScreen.Mode.UNLOCK) { restart(firstScreen()) })

@@ -467,4 +467,18 @@ class ShellTest {
         assertTrue("the kept key is the new PIN's", later.openWithoutPin())
         later.desk.close()
     }
+
+    @Test fun aDamagedDatabaseShowsTheCoresErrorInsteadOfCrashing() {
+        org.vaxdesk.core.PinLock.open(File(files, "pin.json").path).set("2468")
+        File(dbPath).writeBytes(ByteArray(8192) { 0x42 })
+        File("$dbPath-salt").writeBytes(ByteArray(16) { 7 })
+        assertTrue(KeyVault.forDevice(File(files, "desk.key")).store(ByteArray(32) { 1 }))
+        launch()
+        assertEquals("pin", activity.current?.name)
+        assertFalse("a kept key that does not open the file is forgotten", File(files, "desk.key").exists())
+        type("pin", "2468"); tap("pin-ok")
+        assertEquals("pin", activity.current?.name)
+        assertTrue(text("pin-message"), text("pin-message").startsWith("Lỗi lưu trữ trên máy (storage."))
+        assertTrue("what was on the phone is left as it was", File(dbPath).readBytes().all { it == 0x42.toByte() })
+    }
 }
