@@ -2,13 +2,12 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::html;
 use serde::Deserialize;
 use vaxdesk_core::catalog::{Catalog, Lot};
 
-use super::session::Web;
-use super::{answer, blocking, layout, stale_form};
+use super::session::{Posted, Web, WithCsrf};
+use super::{answer, blocking, layout};
 use crate::error::HubError;
 use crate::routes::coordinator::add_lot as add_lot_to;
 use crate::AppState;
@@ -58,10 +57,13 @@ pub struct LotForm {
     expiry: String,
 }
 
-pub async fn add_lot(State(s): State<AppState>, w: Web, Form(f): Form<LotForm>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
+impl WithCsrf for LotForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+pub async fn add_lot(State(s): State<AppState>, Posted(w, f): Posted<LotForm>) -> Response {
     let r = async {
         let expiry = f.expiry.parse().map_err(|_| HubError::bad_request("lot.expiry", format!("expiry: a date (YYYY-MM-DD) expected, got {:?}", f.expiry)))?;
         add_lot_to(&s, &w.who, Lot { number: f.number, vaccine: f.vaccine, expiry }).await?;

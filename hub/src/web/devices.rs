@@ -2,11 +2,10 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::html;
 
-use super::session::Web;
-use super::{answer, CsrfOnly, blocking, layout, local_time, stale_form};
+use super::session::{Posted, Web};
+use super::{answer, CsrfOnly, blocking, layout, local_time};
 use crate::routes::coordinator::revoke as revoke_device;
 use crate::AppState;
 
@@ -46,10 +45,7 @@ pub async fn list(State(s): State<AppState>, w: Web) -> Response {
     answer(&w, r)
 }
 
-pub async fn revoke(State(s): State<AppState>, w: Web, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
-    }
+pub async fn revoke(State(s): State<AppState>, Path(id): Path<String>, Posted(w, _): Posted<CsrfOnly>) -> Response {
     let r = revoke_device(&s, &w.who, id).await.map(|()| Redirect::to("/devices").into_response());
     answer(&w, r)
 }

@@ -4,12 +4,11 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::session::Web;
-use super::{answer, CsrfOnly, blocking, layout, local_time, stale_form};
+use super::session::{Posted, Web, WithCsrf};
+use super::{answer, CsrfOnly, blocking, layout, local_time};
 use crate::actions::{dismiss_duplicate, merge_duplicate, person_file, PersonFile};
 use crate::AppState;
 
@@ -106,19 +105,19 @@ pub struct MergeForm {
     keep: String,
 }
 
-pub async fn merge(State(s): State<AppState>, w: Web, Path((a, b)): Path<(String, String)>, Form(f): Form<MergeForm>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
+impl WithCsrf for MergeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+pub async fn merge(State(s): State<AppState>, Path((a, b)): Path<(String, String)>, Posted(w, f): Posted<MergeForm>) -> Response {
     let who = w.who.clone();
     let r = blocking(&s, move |db| merge_duplicate(db, &who, &a, &b, &f.keep)).await.map(|()| Redirect::to("/duplicates").into_response());
     answer(&w, r)
 }
 
-pub async fn dismiss(State(s): State<AppState>, w: Web, Path((a, b)): Path<(String, String)>, Form(f): Form<CsrfOnly>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
-    }
+pub async fn dismiss(State(s): State<AppState>, Path((a, b)): Path<(String, String)>, Posted(w, _): Posted<CsrfOnly>) -> Response {
     let who = w.who.clone();
     let r = blocking(&s, move |db| dismiss_duplicate(db, &who, &a, &b)).await.map(|()| Redirect::to("/duplicates").into_response());
     answer(&w, r)

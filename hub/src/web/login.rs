@@ -8,7 +8,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar};
 use maud::html;
 use serde::Deserialize;
 
-use super::session::{cookie, lang_of, same, Web, LOGIN_COOKIE, SESSION_COOKIE};
+use super::session::{cookie, lang_of, same, Posted, LOGIN_COOKIE, SESSION_COOKIE};
 use super::shell;
 use crate::auth::{hash_token, random_token, verify_password};
 use crate::limits::Peer;
@@ -88,10 +88,7 @@ pub async fn submit(State(s): State<AppState>, Peer(from): Peer, jar: CookieJar,
     (jar, Redirect::to("/dashboard")).into_response()
 }
 
-pub async fn logout(State(s): State<AppState>, w: Web, jar: CookieJar, Form(f): Form<super::CsrfOnly>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return super::stale_form(&w);
-    }
+pub async fn logout(State(s): State<AppState>, jar: CookieJar, Posted(..): Posted<super::CsrfOnly>) -> Response {
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
         let db = s.db.clone();
         let hash = hash_token(&token);

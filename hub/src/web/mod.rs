@@ -157,6 +157,12 @@ pub struct CsrfOnly {
     pub csrf: String,
 }
 
+impl session::WithCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// The answer to a form with a stale or missing CSRF token.
 pub fn stale_form(w: &Web) -> Response {
     problem(w, StatusCode::FORBIDDEN, w.t().form_expired)

@@ -5,7 +5,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::{NaiveDate, NaiveTime};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -13,8 +12,8 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Dose, EventId, Outcome};
 use vaxdesk_core::validate::Findings;
 
-use super::session::Web;
-use super::{answer, blocking, layout, stale_form, vn};
+use super::session::{Posted, Web, WithCsrf};
+use super::{answer, blocking, layout, vn};
 use crate::actions::{correct_dose, person_file, Correction, PersonFile};
 use crate::error::HubError;
 use crate::AppState;
@@ -182,6 +181,12 @@ pub struct AmendForm {
     confirm: Option<String>,
 }
 
+impl WithCsrf for AmendForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 fn amended_dose(f: &AmendForm) -> Result<Dose, HubError> {
     let date: NaiveDate = f.date.parse().map_err(|_| HubError::bad_request("dose.date", format!("date: YYYY-MM-DD expected, got {:?}", f.date)))?;
     let time = NaiveTime::parse_from_str(&f.time, "%H:%M").map_err(|_| HubError::bad_request("dose.time", format!("time: HH:MM expected, got {:?}", f.time)))?;
@@ -200,10 +205,7 @@ fn amended_dose(f: &AmendForm) -> Result<Dose, HubError> {
     Ok(Dose { vaccine: f.vaccine.trim().to_string(), lot, lot_expiry: None, dose_number, administered_at, outcome, note: None })
 }
 
-pub async fn amend(State(s): State<AppState>, w: Web, Path((id, record)): Path<(String, String)>, Form(f): Form<AmendForm>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
-    }
+pub async fn amend(State(s): State<AppState>, Path((id, record)): Path<(String, String)>, Posted(w, f): Posted<AmendForm>) -> Response {
     let r = async {
         let dose = amended_dose(&f)?;
         let confirmed = f.confirm.is_some();
@@ -221,10 +223,13 @@ pub struct VoidForm {
     reason: String,
 }
 
-pub async fn void(State(s): State<AppState>, w: Web, Path((id, record)): Path<(String, String)>, Form(f): Form<VoidForm>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
+impl WithCsrf for VoidForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+pub async fn void(State(s): State<AppState>, Path((id, record)): Path<(String, String)>, Posted(w, f): Posted<VoidForm>) -> Response {
     let r = apply(&s, &w, &id, &record, Correction::Void, &f.reason, false).await;
     answer(&w, r)
 }

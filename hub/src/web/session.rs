@@ -6,7 +6,9 @@
 //! cannot read; the log-in form, before any session, uses a random token
 //! held in a cookie and in the form (double submit).
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::Form;
+use serde::de::DeserializeOwned;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -81,5 +83,33 @@ impl FromRequestParts<AppState> for Web {
             Ok(Err(e)) => Err(crate::error::HubError::from(e).into_response()),
             Err(e) => Err(crate::error::HubError::from(e).into_response()),
         }
+    }
+}
+
+/// A form that carries the CSRF token of the session that posts it.
+pub trait WithCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A form posted by a logged-in coordinator, its CSRF token already
+/// checked: a handler that takes one cannot forget the check. A stale or
+/// missing token is answered 403 with nothing done.
+#[derive(Debug)]
+pub struct Posted<T>(pub Web, pub T);
+
+impl<T> FromRequest<AppState> for Posted<T>
+where
+    T: DeserializeOwned + WithCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let w = Web::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        if !w.csrf_ok(form.csrf()) {
+            return Err(super::stale_form(&w));
+        }
+        Ok(Posted(w, form))
     }
 }

@@ -2,15 +2,14 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::{html, PreEscaped};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 use serde::Deserialize;
 use vaxdesk_core::model::Site;
 
-use super::session::Web;
-use super::{answer, CsrfOnly, blocking, layout, local_time, my_sites, stale_form};
+use super::session::{Posted, Web, WithCsrf};
+use super::{answer, CsrfOnly, blocking, layout, local_time, my_sites};
 use crate::error::HubError;
 use crate::routes::coordinator::{new_enrollment_code, save_desk as save_desk_of, save_site as save_site_of, NewDesk};
 use crate::AppState;
@@ -80,10 +79,13 @@ pub struct SiteForm {
     province_code: String,
 }
 
-pub async fn save_site(State(s): State<AppState>, w: Web, Form(f): Form<SiteForm>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
+impl WithCsrf for SiteForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+pub async fn save_site(State(s): State<AppState>, Posted(w, f): Posted<SiteForm>) -> Response {
     let site = Site { code: f.code, name: f.name, province_code: Some(f.province_code) };
     let r = save_site_of(&s, &w.who, site).await.map(|()| Redirect::to("/sites").into_response());
     answer(&w, r)
@@ -99,20 +101,20 @@ pub struct DeskForm {
     name: String,
 }
 
-pub async fn save_desk(State(s): State<AppState>, w: Web, Path(site): Path<String>, Form(f): Form<DeskForm>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
+impl WithCsrf for DeskForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+pub async fn save_desk(State(s): State<AppState>, Path(site): Path<String>, Posted(w, f): Posted<DeskForm>) -> Response {
     let r = save_desk_of(&s, &w.who, site, NewDesk { code: f.code, name: f.name }).await.map(|()| Redirect::to("/sites").into_response());
     answer(&w, r)
 }
 
 /// Make a one-time code and show it as a QR code drawn by the hub (SVG in
 /// the page: the secret never sits in a URL or a cache).
-pub async fn enroll(State(s): State<AppState>, w: Web, Path((site, desk)): Path<(String, String)>, Form(f): Form<CsrfOnly>) -> Response {
-    if !w.csrf_ok(&f.csrf) {
-        return stale_form(&w);
-    }
+pub async fn enroll(State(s): State<AppState>, Path((site, desk)): Path<(String, String)>, Posted(w, _): Posted<CsrfOnly>) -> Response {
     let r = async {
         let code = new_enrollment_code(&s, &w.who, site.clone(), desk.clone(), None).await?;
         let qr = QrCode::with_error_correction_level(code.text.as_bytes(), EcLevel::M)
