@@ -45,9 +45,9 @@ class MainActivity : Activity(), Host {
         frame = FrameLayout(this)
         setContentView(frame)
         // The database opens without the PIN only where the keystore kept its
-        // key; otherwise the PIN typed on the lock screen opens it.
-        // A database that cannot be opened (damaged, or its key lost) must not
-        // crash the app: the lock screen comes up and shows the core's error.
+        // key; otherwise the PIN typed on the lock screen opens it. One that
+        // cannot be opened at all (damaged) must not crash the app: the lock
+        // screen comes up, and the core's error shows when the PIN is typed.
         val open = try {
             app.core.openWithoutPin()
         } catch (e: org.vaxdesk.core.VaxdeskException) {
