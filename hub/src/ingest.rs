@@ -6,6 +6,8 @@
 //! for a coordinator, never merged. The rules are written once here; each
 //! database backend supplies the primitives (`IngestTx`).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vaxdesk_core::catalog::Catalog;
@@ -61,10 +63,39 @@ pub struct NewEvent<'a> {
 pub trait IngestTx {
     fn event_hash(&mut self, id: &str) -> Result<Option<String>>;
     fn person_at_site(&mut self, id: &str, site: &str) -> Result<bool>;
+    /// The content hashes of those of `ids` already on the hub. A database
+    /// across a network answers in one query: a batch then costs one round
+    /// trip here, not one per event.
+    fn event_hashes(&mut self, ids: &[String]) -> Result<HashMap<String, String>> {
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some(h) = self.event_hash(id)? {
+                found.insert(id.clone(), h);
+            }
+        }
+        Ok(found)
+    }
+    /// Those of `ids` that are persons of `site` (one query where it pays).
+    fn persons_at_site(&mut self, ids: &[String], site: &str) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for id in ids {
+            if self.person_at_site(id, site)? {
+                found.insert(id.clone());
+            }
+        }
+        Ok(found)
+    }
     fn dose_event_at_site(&mut self, id: &str, site: &str) -> Result<bool>;
     /// Insert an event; returns its sequence number.
     fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64>;
     fn feed(&mut self, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()>;
+    /// Insert an event and the feed row that hands it to the site's other
+    /// desks; returns its sequence number. One statement where it pays.
+    fn insert_event_with_feed(&mut self, e: &NewEvent<'_>) -> Result<i64> {
+        let seq = self.insert_event(e)?;
+        self.feed(Some(e.site), Some(e.device), "event", Some(seq), None)?;
+        Ok(seq)
+    }
     fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()>;
     fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()>;
     /// Unmerged persons of `site` with this national id, other than `except`.
@@ -88,15 +119,34 @@ struct Reject(&'static str, String);
 pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, events: &[Incoming]) -> Result<Vec<EventResult>> {
     let mut results = Vec::with_capacity(events.len());
     let now = now_text();
-    for inc in events {
+    // What the batch needs to know of the hub, asked once for the whole
+    // batch, then kept up to date as its own events are accepted (a person
+    // and their dose often arrive in the same batch; so may an id twice).
+    let ids: Vec<String> = events.iter().map(|inc| inc.event.id().to_string()).collect();
+    let mut hashes = tx.event_hashes(&ids)?;
+    let mut dose_persons: Vec<String> = events
+        .iter()
+        .filter_map(|inc| match &inc.event {
+            WireEvent::Dose(d) => Some(d.person_id.to_string()),
+            WireEvent::Person(_) => None,
+        })
+        .collect();
+    dose_persons.sort_unstable();
+    dose_persons.dedup();
+    let mut persons = tx.persons_at_site(&dose_persons, &device.site)?;
+    for (inc, id_text) in events.iter().zip(&ids) {
         let id = inc.event.id();
-        let result = match tx.event_hash(&id.to_string())? {
-            Some(h) if h == inc.content_hash => EventResult { id, status: PushStatus::Duplicate, code: None, message: None },
+        let result = match hashes.get(id_text) {
+            Some(h) if *h == inc.content_hash => EventResult { id, status: PushStatus::Duplicate, code: None, message: None },
             Some(_) => reject(tx, device, inc, &now, Reject("event.conflict", "an event with this id but different content is already on the hub".into()))?,
-            None => match check(tx, device, catalog, &inc.event)? {
+            None => match check(tx, device, catalog, &inc.event, &persons)? {
                 Err(r) => reject(tx, device, inc, &now, r)?,
                 Ok(()) => {
                     accept(tx, device, inc, &now)?;
+                    hashes.insert(id_text.clone(), inc.content_hash.clone());
+                    if let WireEvent::Person(p) = &inc.event {
+                        persons.insert(p.person.id.to_string());
+                    }
                     EventResult { id, status: PushStatus::Accepted, code: None, message: None }
                 }
             },
@@ -113,7 +163,7 @@ fn reject(tx: &mut dyn IngestTx, device: &Device, inc: &Incoming, now: &str, r: 
 
 /// The checks an event must pass. The desk validated it already; these catch
 /// a desk with another catalog, a bug, or a forged request.
-fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEvent) -> Result<std::result::Result<(), Reject>> {
+fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEvent, persons_here: &HashSet<String>) -> Result<std::result::Result<(), Reject>> {
     let sender = match e {
         WireEvent::Person(p) => &p.device,
         WireEvent::Dose(d) => &d.device,
@@ -127,7 +177,7 @@ fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEven
             if d.site != device.site {
                 return Ok(Err(Reject("scope.site", format!("site: this device belongs to {}, the event to {}", device.site, d.site))));
             }
-            if !tx.person_at_site(&d.person_id.to_string(), &device.site)? {
+            if !persons_here.contains(&d.person_id.to_string()) {
                 return Ok(Err(Reject("person.unknown", format!("person_id: {} is not a person of site {}", d.person_id, device.site))));
             }
             match (&d.kind, &d.dose) {
@@ -164,7 +214,7 @@ fn accept(tx: &mut dyn IngestTx, device: &Device, inc: &Incoming, now: &str) -> 
         WireEvent::Dose(d) => ("dose", d.person_id),
     };
     let (id, person) = (inc.event.id().to_string(), person_id.to_string());
-    let seq = tx.insert_event(&NewEvent {
+    tx.insert_event_with_feed(&NewEvent {
         id: &id,
         stream,
         site: &device.site,
@@ -174,7 +224,6 @@ fn accept(tx: &mut dyn IngestTx, device: &Device, inc: &Incoming, now: &str) -> 
         body: &inc.body,
         now,
     })?;
-    tx.feed(Some(&device.site), Some(&device.id), "event", Some(seq), None)?;
     if let WireEvent::Person(p) = &inc.event {
         upsert_person(tx, &device.site, &p.person, now)?;
     }

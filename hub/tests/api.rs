@@ -124,6 +124,16 @@ fn push_accepts_deduplicates_and_rejects_per_event() {
     ];
     assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())));
     assert_eq!(hub.db.event_count().unwrap(), 3);
+
+    // The same id twice in one batch (a desk bug): the second is a duplicate,
+    // or a conflict if its content differs. The hub learns from its own batch.
+    let twice = dose_event("dev-a", "S1", &person, "AZ");
+    let mut changed = twice.clone();
+    changed["event"]["dose"]["lot"] = json!("OTHER");
+    let r = a.post("/events", json!({"events": [twice.clone(), twice, changed]})).ok();
+    let got: Vec<_> = r["results"].as_array().unwrap().iter().map(|x| (x["status"].as_str().unwrap().to_string(), x["code"].as_str().unwrap_or("").to_string())).collect();
+    assert_eq!(got, [("accepted", ""), ("duplicate", ""), ("rejected", "event.conflict")].map(|(a, b)| (a.to_string(), b.to_string())));
+    assert_eq!(hub.db.event_count().unwrap(), 4);
 }
 
 #[test]

@@ -471,6 +471,29 @@ impl IngestTx for PgTx<'_, '_> {
         Ok(self.one("SELECT count(*) > 0 FROM events WHERE id = $1 AND stream = 'dose' AND site = $2", &[&id, &site])?.get(0))
     }
 
+    // One round trip per batch, not per event: the database is across a
+    // socket, and round trips were most of a push's time on PostgreSQL.
+    fn event_hashes(&mut self, ids: &[String]) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self.all("SELECT id, content_hash FROM events WHERE id = ANY($1)", &[&ids])?.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn persons_at_site(&mut self, ids: &[String], site: &str) -> Result<std::collections::HashSet<String>> {
+        Ok(self.all("SELECT id FROM persons WHERE site = $1 AND id = ANY($2)", &[&site, &ids])?.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn insert_event_with_feed(&mut self, e: &NewEvent<'_>) -> Result<i64> {
+        Ok(self
+            .one(
+                "WITH e AS (
+                     INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq
+                 )
+                 INSERT INTO feed (site, device, kind, event_seq) SELECT $3, $4, 'event', seq FROM e RETURNING event_seq",
+                &[&e.id, &e.stream, &e.site, &e.device, &e.person_id, &e.content_hash, &e.body, &e.now],
+            )?
+            .get(0))
+    }
+
     fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64> {
         Ok(self
             .one(
