@@ -7,11 +7,11 @@
 //! held in a cookie and in the form (double submit).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::Form;
-use serde::de::DeserializeOwned;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::i18n::Lang;
