@@ -104,23 +104,19 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
         busy = true
         ui.showNote(message, str(R.string.pin_opening), warning = true)
         val old = current
-        if (old == null) {
-            app.core.call({ app.core.setPin(typed) }) { r ->
-                busy = false
-                when (r) {
-                    is Outcome.Failed -> startOver(Messages.error(host.activity, r.error))
-                    is Outcome.Ok -> { app.state.unlocked = true; onDone() }
-                }
-            }
+        // Setting a first PIN cannot be refused as wrong; a change can (the old PIN).
+        val work: () -> PinCheck = if (old == null) {
+            { app.core.setPin(typed); PinCheck.Unlocked }
         } else {
-            app.core.call({ app.core.changePin(old, typed) }) { r ->
-                busy = false
-                when (r) {
-                    is Outcome.Failed -> startOver(Messages.error(host.activity, r.error))
-                    is Outcome.Ok -> when (val c = r.value) {
-                        is PinCheck.Unlocked -> onDone()
-                        else -> { startOver(null); showRefused(c) }
-                    }
+            { app.core.changePin(old, typed) }
+        }
+        app.core.call(work) { r ->
+            busy = false
+            when (r) {
+                is Outcome.Failed -> startOver(Messages.error(host.activity, r.error))
+                is Outcome.Ok -> when (val c = r.value) {
+                    is PinCheck.Unlocked -> { app.state.unlocked = true; onDone() }
+                    else -> { startOver(null); showRefused(c) }
                 }
             }
         }
