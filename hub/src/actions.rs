@@ -11,7 +11,7 @@ use vaxdesk_core::model::{derive_history, Dose, DoseEvent, DoseKind, DoseRecord,
 use vaxdesk_core::sync::protocol::WireEvent;
 use vaxdesk_core::validate::{check_correction, check_dose, CorrectionTarget, DoseContext, Findings};
 
-use crate::db::{now_text, AuditEntry, Coordinator, DbError, HubDb};
+use crate::db::{now_text, AuditEntry, Coordinator, DbError, HubDb, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
 use crate::ingest::{Incoming, IngestTx, Merge, NewEvent};
 
@@ -96,6 +96,33 @@ fn change<T>(db: &HubDb, mut f: impl FnMut(&mut dyn IngestTx) -> HubResult<T>) -
         (Err(e), _) => Err(e.into()),
         (Ok(()), None) => Err(HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "hub.internal", "change ran no step")),
     }
+}
+
+/// A possible duplicate with the two persons' files as far as the hub has them.
+#[derive(Debug, Clone)]
+pub struct DuplicatePair {
+    pub pair: PossibleDuplicate,
+    pub a: Option<PersonFile>,
+    pub b: Option<PersonFile>,
+}
+
+impl DuplicatePair {
+    /// The site the persons belong to (a pair is raised within one site).
+    pub fn site(&self) -> Option<&str> {
+        self.a.as_ref().or(self.b.as_ref()).map(|f| f.site.as_str())
+    }
+}
+
+/// The possible duplicates a coordinator may see: those of their sites.
+pub fn visible_duplicates(db: &HubDb, who: &Coordinator) -> HubResult<Vec<DuplicatePair>> {
+    let mut out = Vec::new();
+    for pair in db.possible_duplicates()? {
+        let d = DuplicatePair { a: person_file(db, &pair.a)?, b: person_file(db, &pair.b)?, pair };
+        if who.may_see(d.site().unwrap_or_default()) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// Merge two persons listed as possible duplicates: `keep` stays, the

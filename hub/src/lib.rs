@@ -94,12 +94,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/devices"),
     ("post", "/devices/{id}/revoke"),
     ("get", "/duplicates"),
+    ("post", "/duplicates/{a}/{b}/merge"),
+    ("post", "/duplicates/{a}/{b}/dismiss"),
+    ("get", "/persons/{id}"),
+    ("post", "/doses/{record}/amend"),
+    ("post", "/doses/{record}/void"),
     ("get", "/persons/{id}/certificate"),
     ("get", "/openapi.json"),
 ];
 
 pub fn router(state: AppState) -> Router {
-    use routes::{coordinator as c, desk as d};
+    use routes::{coordinator as c, desk as d, fixes};
     let api = Router::new()
         .route("/enroll", post(d::enroll))
         .route("/events", post(d::push))
@@ -114,7 +119,12 @@ pub fn router(state: AppState) -> Router {
         .route("/lots", post(c::post_lot))
         .route("/devices", get(c::list_devices))
         .route("/devices/{id}/revoke", post(c::revoke_device))
-        .route("/duplicates", get(c::duplicates))
+        .route("/duplicates", get(fixes::list))
+        .route("/duplicates/{a}/{b}/merge", post(fixes::merge))
+        .route("/duplicates/{a}/{b}/dismiss", post(fixes::dismiss))
+        .route("/persons/{id}", get(fixes::person))
+        .route("/doses/{record}/amend", post(fixes::amend))
+        .route("/doses/{record}/void", post(fixes::void))
         .route("/persons/{id}/certificate", get(routes::cert::certificate))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .fallback(|| async { error::HubError::not_found("endpoint") });

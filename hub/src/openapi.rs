@@ -34,8 +34,30 @@ fn op(summary: &str, auth: Option<&str>, request: Option<&str>, reply: Option<&s
     o
 }
 
+/// An operation whose 422 carries the dose rules' findings (or, for a body
+/// that is not the documented one, the usual error).
+fn refusable(mut o: Value) -> Value {
+    let either = json!({"anyOf": [{"$ref": "#/components/schemas/Refused"}, {"$ref": "#/components/schemas/ApiError"}]});
+    o["responses"]["422"] = json!({"description": "refused by the dose rules, or a body without the documented fields", "content": {"application/json": {"schema": either}}});
+    o
+}
+
 fn path_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+/// What `check_code` accepts: site, desk, lot and user codes.
+fn code() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"})
+}
+
+/// What `check_name` accepts: 1-120 characters, not all blank, no control characters.
+fn name() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 120, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"})
+}
+
+fn uuid() -> Value {
+    json!({"type": "string", "format": "uuid"})
 }
 
 pub fn document() -> Value {
@@ -81,7 +103,27 @@ pub fn document() -> Value {
                 "parameters": [path_param("id")],
                 "post": op("Revoke a device (refused at once from then on)", Some("coordinator"), None, None, "204")
             },
-            "/api/v1/duplicates": {"get": op("Persons who may be one person", Some("coordinator"), None, Some("Duplicates"), "200")},
+            "/api/v1/duplicates": {"get": op("Persons who may be one person (at your sites)", Some("coordinator"), None, Some("Duplicates"), "200")},
+            "/api/v1/duplicates/{a}/{b}/merge": {
+                "parameters": [path_param("a"), path_param("b")],
+                "post": op("Merge a possible duplicate: `keep` stays, the other becomes its alias on the hub and every desk (409 duplicate.closed once decided)", Some("coordinator"), Some("Keep"), None, "204")
+            },
+            "/api/v1/duplicates/{a}/{b}/dismiss": {
+                "parameters": [path_param("a"), path_param("b")],
+                "post": op("Close a possible duplicate as two different people", Some("coordinator"), None, None, "204")
+            },
+            "/api/v1/persons/{id}": {
+                "parameters": [path_param("id")],
+                "get": op("A person's latest record and doses as they stand (404 for another site's person)", Some("coordinator"), None, Some("PersonFile"), "200")
+            },
+            "/api/v1/doses/{record}/amend": {
+                "parameters": [path_param("record")],
+                "post": refusable(op("Amend a dose record, checked by the dose rules; 422 dose.refused lists the findings, warnings pass when their codes are in `confirm`", Some("coordinator"), Some("Amend"), Some("Corrected"), "200"))
+            },
+            "/api/v1/doses/{record}/void": {
+                "parameters": [path_param("record")],
+                "post": refusable(op("Void a dose record (a reason is required)", Some("coordinator"), Some("Void"), Some("Corrected"), "200"))
+            },
             "/api/v1/persons/{id}/certificate": {
                 "parameters": [path_param("id")],
                 "get": op("Sign an EU-DCC certificate for a completed series or booster (409 cert.not_eligible otherwise)", Some("device"), None, Some("Certificate"), "200")
@@ -96,7 +138,7 @@ pub fn document() -> Value {
             "schemas": {
                 "ApiError": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
                 "EnrollRequest": {"type": "object", "required": ["code", "device_id"], "properties": {
-                    "code": {"type": "string"}, "device_id": {"type": "string", "maxLength": 64}, "device_name": {"type": ["string", "null"]}}},
+                    "code": {"type": "string"}, "device_id": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}, "device_name": {"type": ["string", "null"]}}},
                 "EnrollReply": {"type": "object", "required": ["device_id", "token", "site", "desk"], "properties": {
                     "device_id": {"type": "string"}, "token": {"type": "string"},
                     "site": {"$ref": "#/components/schemas/Site"}, "desk": {"$ref": "#/components/schemas/Desk"}}},
@@ -117,14 +159,14 @@ pub fn document() -> Value {
                 "Login": {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
                 "Session": {"type": "object", "required": ["token", "expires_at"], "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}}},
                 "NewCoordinator": {"type": "object", "required": ["username", "password"], "properties": {
-                    "username": {"type": "string"}, "password": {"type": "string", "minLength": 10}, "sites": {"type": "array", "items": {"type": "string"}}}},
+                    "username": code(), "password": {"type": "string", "minLength": 10}, "sites": {"type": "array", "items": code()}}},
                 "Site": {"type": "object", "required": ["code", "name"], "properties": {
-                    "code": {"type": "string"}, "name": {"type": "string"}, "province_code": {"type": ["string", "null"]}}},
+                    "code": code(), "name": name(), "province_code": {"type": ["string", "null"], "pattern": "^[0-9]{2,3}$", "description": "the platform's province code (\"01\" or \"001\")"}}},
                 "Sites": {"type": "array", "items": {"$ref": "#/components/schemas/Site"}},
                 "Desk": {"type": "object", "required": ["code", "site", "name"], "properties": {
                     "code": {"type": "string"}, "site": {"type": "string"}, "name": {"type": "string"}}},
                 "Desks": {"type": "array", "items": {"$ref": "#/components/schemas/Desk"}},
-                "NewDesk": {"type": "object", "required": ["code", "name"], "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
+                "NewDesk": {"type": "object", "required": ["code", "name"], "properties": {"code": code(), "name": name()}},
                 "CodeRequest": {"type": "object", "properties": {"ttl_minutes": {"type": "integer", "minimum": 1, "maximum": 1440}}},
                 "CodeReply": {"type": "object", "required": ["code", "text", "expires_at"], "properties": {
                     "code": {"type": "string"}, "text": {"type": "string", "description": "VXD1: text to show as a QR code"}, "expires_at": {"type": "string"}}},
@@ -135,7 +177,7 @@ pub fn document() -> Value {
                             "kid": {"type": "string"}, "certificate": {"type": "string", "description": "X.509 DER, base64"},
                             "public_key": {"type": "string", "description": "P-256 SEC1, base64"}}}}}},
                 "Lot": {"type": "object", "required": ["number", "vaccine", "expiry"], "properties": {
-                    "number": {"type": "string"}, "vaccine": {"type": "string"}, "expiry": {"type": "string", "format": "date"}}},
+                    "number": code(), "vaccine": {"type": "string", "description": "a vaccine code of the catalog (AZ, PF, MD, VC, ...)"}, "expiry": {"type": "string", "format": "date"}}},
                 "Devices": {"type": "array", "items": {"type": "object", "required": ["id", "site", "desk", "enrolled_at"], "properties": {
                     "id": {"type": "string"}, "site": {"type": "string"}, "desk": {"type": "string"}, "name": {"type": ["string", "null"]},
                     "enrolled_at": {"type": "string"}, "revoked_at": {"type": ["string", "null"]}, "last_seen_at": {"type": ["string", "null"]}}}},
@@ -143,7 +185,30 @@ pub fn document() -> Value {
                     "text": {"type": "string", "description": "HC1: text to show as a QR code"},
                     "dose_number": {"type": "integer"}, "series_doses": {"type": "integer"}, "kid": {"type": "string"}}},
                 "Duplicates": {"type": "array", "items": {"type": "object", "required": ["a", "b", "reason", "status"], "properties": {
-                    "a": {"type": "string"}, "b": {"type": "string"}, "reason": {"type": "string"}, "found_at": {"type": "string"}, "status": {"type": "string"}}}}
+                    "a": {"type": "string"}, "b": {"type": "string"}, "reason": {"type": "string"}, "found_at": {"type": "string"},
+                    "status": {"enum": ["open", "merged", "dismissed"]}, "site": {"type": ["string", "null"]},
+                    "resolved_by": {"type": ["string", "null"]}, "resolved_at": {"type": ["string", "null"]}}}},
+                "Keep": {"type": "object", "required": ["keep"], "properties": {"keep": {"type": "string", "description": "a or b"}}},
+                "Void": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}},
+                "Dose": {"type": "object", "required": ["vaccine", "administered_at", "outcome"], "properties": {
+                    "vaccine": {"type": "string"}, "lot": {"type": ["string", "null"]}, "lot_expiry": {"type": ["string", "null"], "format": "date"},
+                    "dose_number": {"type": ["integer", "null"], "minimum": 1, "maximum": 255},
+                    "administered_at": {"type": "string", "format": "date-time"},
+                    "outcome": {"enum": ["vaccinated", "deferred", "refused"]}, "note": {"type": ["string", "null"]}}},
+                "Amend": {"type": "object", "required": ["dose", "reason"], "properties": {
+                    "dose": {"$ref": "#/components/schemas/Dose"}, "reason": {"type": "string", "minLength": 1},
+                    "confirm": {"type": "array", "items": {"type": "string"}, "description": "warning codes accepted"}}},
+                "Corrected": {"type": "object", "required": ["id", "corrects", "kind"], "properties": {
+                    "id": uuid(), "corrects": uuid(), "kind": {"enum": ["amend", "void"]}}},
+                "PersonFile": {"type": "object", "required": ["id", "site", "person", "doses"], "properties": {
+                    "id": uuid(), "site": {"type": "string"}, "person": object.clone(),
+                    "doses": {"type": "array", "items": {"type": "object", "required": ["id", "dose", "head", "amended"], "properties": {
+                        "id": uuid(), "head": uuid(), "amended": {"type": "boolean"}, "site": {"type": "string"}, "desk": {"type": "string"},
+                        "dose": {"$ref": "#/components/schemas/Dose"}}}}}},
+                "Refused": {"type": "object", "required": ["code", "message", "findings"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"},
+                    "findings": {"type": "array", "items": {"type": "object", "required": ["code", "severity", "field", "message"], "properties": {
+                        "code": {"type": "string"}, "severity": {"enum": ["error", "warning"]}, "field": {"type": "string"}, "message": {"type": "string"}}}}}}
             }
         }
     })

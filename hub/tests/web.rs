@@ -283,3 +283,66 @@ fn corrections_from_the_hub_reach_desks_and_exports() {
     .unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn fixes_over_the_api_keep_the_pages_rules_and_scope() {
+    let hub = TestHub::start();
+    let (_, other, [p1, p2, p3], [rec1, rec2]) = clinic(&hub);
+    let admin = hub.admin();
+    // A coordinator of the other site sees none of S1's fixes.
+    admin.post("/coordinators", json!({"username": "binh", "password": "long enough pw", "sites": ["S2"]})).ok();
+    let mut s2 = hub.client();
+    s2.login("binh", "long enough pw").ok();
+    assert_eq!(s2.get("/duplicates").ok(), json!([]), "no pair of another site");
+    assert_eq!(s2.get(&format!("/persons/{p3}")).refused(), (404, "not_found"));
+    assert_eq!(s2.post(&format!("/doses/{rec1}/void"), json!({"reason": "thử"})).refused(), (404, "not_found"));
+
+    let pairs = admin.get("/duplicates").ok();
+    let pair = &pairs[0];
+    assert_eq!((pair["site"].as_str(), pair["status"].as_str()), (Some("S1"), Some("open")), "{pairs}");
+    let (a, b) = (pair["a"].as_str().unwrap().to_string(), pair["b"].as_str().unwrap().to_string());
+    assert_eq!(s2.post(&format!("/duplicates/{a}/{b}/merge"), json!({"keep": p1})).refused(), (404, "not_found"));
+    assert_eq!(admin.post(&format!("/duplicates/{a}/{b}/merge"), json!({"keep": "someone"})).refused(), (400, "duplicate.keep"));
+    assert_eq!(admin.post(&format!("/duplicates/{a}/{b}/merge"), json!({"keep": p1})).status, 204);
+    assert_eq!(admin.post(&format!("/duplicates/{a}/{b}/dismiss"), json!({})).refused(), (409, "duplicate.closed"));
+    assert_eq!(hub.db.canonical_person(&p2).unwrap().as_deref(), Some(p1.as_str()));
+    assert_eq!(admin.get("/duplicates").ok()[0]["resolved_by"], ADMIN.0);
+
+    // The person's file: the latest record and the doses with their record ids.
+    let file = admin.get(&format!("/persons/{p3}")).ok();
+    assert_eq!((file["site"].as_str(), file["person"]["full_name"].as_str()), (Some("S1"), Some("Nguyễn Thị Hoa")));
+    assert_eq!(file["doses"][0]["id"].as_str(), Some(rec2.as_str()));
+    assert_eq!(admin.get(&format!("/persons/{}", uuid::Uuid::now_v7())).refused(), (404, "not_found"));
+
+    // A void needs a reason; the rules' findings come back by field and code.
+    let blank = admin.post(&format!("/doses/{rec1}/void"), json!({"reason": " "}));
+    assert_eq!(blank.refused(), (422, "dose.refused"));
+    assert_eq!(blank.body["findings"][0]["code"], "correction.reason_missing", "{}", blank.body);
+    let voided = admin.post(&format!("/doses/{rec1}/void"), json!({"reason": "nhập nhầm người"})).ok();
+    assert_eq!((voided["kind"].as_str(), voided["corrects"].as_str()), (Some("void"), Some(rec1.as_str())));
+    assert_eq!(admin.post("/doses/not-a-record/void", json!({"reason": "x"})).refused(), (404, "not_found"));
+
+    // An amend with an unknown lot warns until that warning's code is confirmed.
+    let dose = json!({"vaccine": "AZ", "lot": "LOT-API-7", "dose_number": 1, "administered_at": "2021-10-05T09:15:00+07:00", "outcome": "vaccinated"});
+    let warned = admin.post(&format!("/doses/{rec2}/amend"), json!({"dose": dose, "reason": "số lô sai"}));
+    assert_eq!(warned.refused(), (422, "dose.refused"));
+    let warning = warned.body["findings"].as_array().unwrap().iter().find(|f| f["code"] == "lot.unknown").expect("lot.unknown").clone();
+    assert_eq!((warning["severity"].as_str(), warning["field"].as_str()), (Some("warning"), Some("lot")));
+    let codes: Vec<&str> = warned.body["findings"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    let only_lot = admin.post(&format!("/doses/{rec2}/amend"), json!({"dose": dose, "reason": "số lô sai", "confirm": ["lot.unknown"]}));
+    assert_eq!(only_lot.refused(), (422, "dose.refused"), "each warning needs its own confirmation: {codes:?}");
+    assert!(only_lot.body["findings"].as_array().unwrap().iter().all(|f| f["code"] != "lot.unknown"));
+    let amended = admin.post(&format!("/doses/{rec2}/amend"), json!({"dose": dose, "reason": "số lô sai", "confirm": codes})).ok();
+    assert_eq!(amended["kind"], "amend");
+    assert_eq!(admin.get(&format!("/persons/{p3}")).ok()["doses"][0]["dose"]["lot"], "LOT-API-7");
+    let bad = admin.post(&format!("/doses/{rec2}/amend"), json!({"dose": {"vaccine": "AZ"}, "reason": "x"}));
+    assert_eq!(bad.refused().0, 422, "a dose without its fields is refused by name: {}", bad.body);
+
+    // The desks learn of all of it; the audit log has each step, by id.
+    let kinds: Vec<String> = other.get("/changes").ok()["changes"].as_array().unwrap().iter()
+        .filter_map(|c| c["event"]["event"]["kind"]["type"].as_str().map(str::to_string).or_else(|| (c["type"] == "person_merge").then(|| "merge".into())))
+        .collect();
+    assert!(kinds.ends_with(&["merge".to_string(), "void".into(), "amend".into()]), "{kinds:?}");
+    let actions: Vec<String> = hub.db.audit_log(3).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, vec!["dose.amend", "dose.void", "person.merge"]);
+}

@@ -1,6 +1,6 @@
 //! What coordinators call: log in, set up sites, desks, lots and the catalog,
-//! make one-time enrollment codes, watch and revoke devices, see possible
-//! duplicate persons. Each is limited to the coordinator's sites.
+//! make one-time enrollment codes, watch and revoke devices. Each is limited
+//! to the coordinator's sites; duplicates and dose fixes are in `fixes`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +11,7 @@ use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::qr::payload::EnrollCode;
 
 use crate::auth::{enrollment_code, hash_password, hash_token, random_token, verify_password, CoordinatorAuth};
-use crate::db::{Coordinator, Device, PossibleDuplicate};
+use crate::db::{Coordinator, Device};
 use crate::error::{HubError, HubResult};
 use crate::limits::Peer;
 use crate::routes::ApiJson;
@@ -327,9 +327,4 @@ pub async fn revoke(s: &AppState, me: &Coordinator, id: String) -> HubResult<()>
     .await??;
     tracing::info!("device revoked");
     Ok(())
-}
-
-pub async fn duplicates(State(s): State<AppState>, CoordinatorAuth(_): CoordinatorAuth) -> HubResult<Json<Vec<PossibleDuplicate>>> {
-    let db = s.db.clone();
-    Ok(Json(tokio::task::spawn_blocking(move || db.possible_duplicates()).await??))
 }

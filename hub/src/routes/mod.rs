@@ -3,6 +3,7 @@
 pub mod cert;
 pub mod coordinator;
 pub mod desk;
+pub mod fixes;
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::session::{Posted, Web, WithCsrf};
 use super::{answer, CsrfOnly, blocking, layout, local_time};
-use crate::actions::{dismiss_duplicate, merge_duplicate, person_file, PersonFile};
+use crate::actions::{dismiss_duplicate, merge_duplicate, visible_duplicates, PersonFile};
 use crate::AppState;
 
 fn summary(w: &Web, id: &str, f: Option<&PersonFile>) -> Markup {
@@ -39,20 +39,9 @@ fn reason<'a>(w: &Web, r: &'a str) -> &'a str {
 pub async fn list(State(s): State<AppState>, w: Web) -> Response {
     let r = async {
         let who = w.who.clone();
-        let pairs = blocking(&s, move |db| {
-            let mut out = Vec::new();
-            for d in db.possible_duplicates()? {
-                let (fa, fb) = (person_file(db, &d.a)?, person_file(db, &d.b)?);
-                let site = fa.as_ref().or(fb.as_ref()).map(|f| f.site.clone()).unwrap_or_default();
-                if who.may_see(&site) {
-                    out.push((d, fa, fb));
-                }
-            }
-            Ok(out)
-        })
-        .await?;
+        let pairs = blocking(&s, move |db| visible_duplicates(db, &who)).await?;
         let t = w.t();
-        let (open, decided): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(d, _, _)| d.status == "open");
+        let (open, decided): (Vec<_>, Vec<_>) = pairs.into_iter().map(|d| (d.pair, d.a, d.b)).partition(|(d, _, _)| d.status == "open");
         Ok(layout(&w, t.duplicates, "/duplicates", html! {
             h2 { (t.open_pairs) }
             @if open.is_empty() { p.muted { (t.none) } }
