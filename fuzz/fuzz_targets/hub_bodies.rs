@@ -31,8 +31,26 @@ static HUB: LazyLock<Hub> = LazyLock::new(|| {
     db.create_session(&auth::hash_token(&session), admin, "2999-01-01T00:00:00.000Z").expect("session");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let app = vaxdesk_hub::router(AppState::new(db, "http://127.0.0.1:9"));
+    // A person with a dose and a look-alike, so the fix endpoints meet real rows.
+    let person = |id: &str, cccd: serde_json::Value| serde_json::json!({"stream": "person", "event": {
+        "id": uuid::Uuid::now_v7().to_string(), "device": "fuzz-device", "recorded_at": "2021-10-05T02:00:00Z",
+        "person": {"id": id, "full_name": "Nguyễn Thị Hoa", "birth_date": "1987-03-12", "source": "manual", "address": {}, "national_id": cccd}}});
+    let batch = serde_json::json!({"events": [
+        person(PERSON, serde_json::json!({"kind": "cccd", "number": "022187001234"})),
+        person(LOOK_ALIKE, serde_json::Value::Null),
+        {"stream": "dose", "event": {"id": RECORD, "person_id": PERSON, "site": "S1", "desk": "D1", "device": "fuzz-device",
+            "kind": {"type": "record"}, "recorded_at": "2021-10-05T02:00:00Z",
+            "dose": {"vaccine": "AZ", "lot": "AZ2107", "dose_number": 1, "administered_at": "2021-10-05T09:00:00+07:00", "outcome": "vaccinated"}}}
+    ]});
+    let seed = Request::post("/api/v1/events").header("content-type", "application/json").header("authorization", format!("Bearer {device}"));
+    let seeded = runtime.block_on(app.clone().oneshot(seed.body(Body::from(batch.to_string())).expect("seed"))).expect("infallible");
+    assert!(seeded.status().is_success(), "seeding: {}", seeded.status());
     Hub { runtime, app, device, session }
 });
+
+const PERSON: &str = "01930000-0000-7000-8000-000000000001";
+const LOOK_ALIKE: &str = "01930000-0000-7000-8000-000000000002";
+const RECORD: &str = "01930000-0000-7000-8000-000000000003";
 
 /// (method, path, content type, who): what each first byte selects.
 const ENDPOINTS: &[(&str, &str, &str, u8)] = &[
@@ -46,6 +64,9 @@ const ENDPOINTS: &[(&str, &str, &str, u8)] = &[
     ("POST", "/api/v1/coordinators", "application/json", 2),
     ("POST", "/api/v1/sites/S1/desks/D1/enrollment-codes", "application/json", 2),
     ("POST", "/api/v1/token", "application/json", 1),
+    ("POST", "/api/v1/doses/01930000-0000-7000-8000-000000000003/amend", "application/json", 2),
+    ("POST", "/api/v1/doses/01930000-0000-7000-8000-000000000003/void", "application/json", 2),
+    ("POST", "/api/v1/duplicates/01930000-0000-7000-8000-000000000001/01930000-0000-7000-8000-000000000002/merge", "application/json", 2),
     ("POST", "/login", "application/x-www-form-urlencoded", 0),
     ("POST", "/sites", "application/x-www-form-urlencoded", 3),
     ("POST", "/catalog/lots", "application/x-www-form-urlencoded", 3),
