@@ -13,6 +13,7 @@ import org.vaxdesk.app.pin.LockPolicy
 import org.vaxdesk.app.pin.PinScreen
 import org.vaxdesk.app.scan.ScanScreen
 import org.vaxdesk.app.session.SessionScreen
+import org.vaxdesk.app.storage.StorageProblemScreen
 import org.vaxdesk.app.settings.Language
 import org.vaxdesk.app.sync.SyncScheduler
 import org.vaxdesk.app.ui.Ui
@@ -46,20 +47,19 @@ class MainActivity : Activity(), Host {
         setContentView(frame)
         // The database opens without the PIN only where the keystore kept its
         // key; otherwise the PIN typed on the lock screen opens it. One that
-        // cannot be opened at all (damaged) must not crash the app: the lock
-        // screen comes up, and the core's error shows when the PIN is typed.
-        val open = try {
-            app.core.openWithoutPin()
+        // cannot be opened at all (damaged) must not crash the app: behind a
+        // PIN the lock screen comes first (the right PIN then leads to the
+        // problem), without one the problem shows at once.
+        val start = try {
+            if (app.core.openWithoutPin()) firstScreen() else lockScreen()
         } catch (e: org.vaxdesk.core.VaxdeskException) {
-            false
+            if (app.core.pin.isSet()) lockScreen() else StorageProblemScreen(this, e)
         }
-        if (open) {
-            restart(firstScreen())
-        } else {
-            restart(PinScreen(this, PinScreen.Mode.UNLOCK) { restart(firstScreen()) })
-        }
+        restart(start)
         SyncScheduler.schedulePeriodic(this)
     }
+
+    private fun lockScreen() = PinScreen(this, PinScreen.Mode.UNLOCK) { restart(firstScreen()) }
 
     private fun firstScreen(): Screen {
         val status = app.core.desk.status()

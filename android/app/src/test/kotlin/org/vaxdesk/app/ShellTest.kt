@@ -479,9 +479,36 @@ class ShellTest {
         launch()
         assertEquals("pin", activity.current?.name)
         assertFalse("a kept key that does not open the file is forgotten", File(files, "desk.key").exists())
+        type("pin", "1357"); tap("pin-ok")
+        assertEquals("a wrong PIN is only a wrong PIN", "pin", activity.current?.name)
         type("pin", "2468"); tap("pin-ok")
-        assertEquals("pin", activity.current?.name)
-        assertTrue(text("pin-message"), text("pin-message").startsWith("Lỗi lưu trữ trên máy (storage."))
+        assertEquals("the right PIN shows the problem", "storage-problem", activity.current?.name)
+        assertTrue(text("storage-message"), text("storage-message").startsWith("Lỗi lưu trữ trên máy (storage."))
         assertTrue("what was on the phone is left as it was", File(dbPath).readBytes().all { it == 0x42.toByte() })
+        screenshot("17-storage-problem")
+
+        // Setting it aside takes two taps; the files are moved, never deleted, and the phone enrolls again.
+        tap("storage-set-aside")
+        assertEquals("storage-problem", activity.current?.name)
+        assertTrue(File(dbPath).exists())
+        tap("storage-set-aside")
+        assertEquals("enroll", activity.current?.name)
+        val aside = File(files, "set-aside").listFiles().orEmpty().single()
+        assertTrue(File(aside, "desk.db").readBytes().all { it == 0x42.toByte() })
+        assertTrue(File(aside, "desk.db-salt").exists() && File(aside, "pin.json").exists())
+        assertFalse(File(files, "pin.json").exists())
+        assertFalse("a fresh database in its place", File(dbPath).readBytes().all { it == 0x42.toByte() })
+        assertFalse(app().core.pin.isSet())
+    }
+
+    @Test fun aDamagedDatabaseWithoutAPinShowsTheProblemAtOnce() {
+        File(dbPath).writeBytes(ByteArray(8192) { 0x42 })
+        launch()
+        assertEquals("storage-problem", activity.current?.name)
+        assertTrue(text("storage-message"), text("storage-message").startsWith("Lỗi lưu trữ trên máy (storage."))
+        tap("storage-set-aside"); tap("storage-set-aside")
+        assertEquals("enroll", activity.current?.name)
+        assertTrue(File(File(files, "set-aside").listFiles().orEmpty().single(), "desk.db").exists())
+        assertTrue("a fresh desk is open for enrolling", app().core.isOpen && app().core.desk.status().hub == null)
     }
 }

@@ -34,6 +34,7 @@ class CoreGateway(
     private val dbPath: String,
     val scanner: Scanner,
     val pin: PinLock,
+    private val pinFile: File,
     private val vault: KeyVault,
     private val io: Executor,
     private val main: Executor,
@@ -140,6 +141,28 @@ class CoreGateway(
         return result
     }
 
+    /**
+     * A database that cannot be opened even with the right PIN (damaged) is
+     * moved, with its salt and the PIN file, into `set-aside/<time>/` beside
+     * it: nothing is deleted, so a coordinator can still try to recover
+     * unsent doses from it (`VAXDESK_PASSPHRASE=<PIN> vaxdesk --db …`), and
+     * the phone starts again from enrollment with a fresh database. Returns that folder, or null
+     * when the files could not be moved (then nothing else is touched).
+     */
+    @Synchronized
+    fun setAside(): File? {
+        closeDesk()
+        val db = File(dbPath)
+        val home = db.parentFile ?: return null
+        val into = File(home, "set-aside/${System.currentTimeMillis()}")
+        if (!into.mkdirs()) return null
+        val moving = home.listFiles { f -> f.isFile && f.name.startsWith(db.name) }.orEmpty().toList() + pinFile
+        if (!moving.filter { it.exists() }.all { it.renameTo(File(into, it.name)) }) return null
+        vault.clear()
+        opened = Desk.open(dbPath, null) // a fresh desk, plain until its PIN is set
+        return into
+    }
+
     /** Close the database (its last writes checkpointed) so it can be re-keyed. */
     private fun closeDesk() {
         opened?.close()
@@ -163,6 +186,7 @@ class CoreGateway(
                 dbPath = File(dir, "desk.db").path,
                 scanner = Scanner(),
                 pin = PinLock.open(File(dir, "pin.json").path),
+                pinFile = File(dir, "pin.json"),
                 vault = KeyVault.forDevice(File(dir, "desk.key")),
                 io = io,
                 main = main,

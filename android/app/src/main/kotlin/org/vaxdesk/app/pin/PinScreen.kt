@@ -7,7 +7,9 @@ import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.storage.StorageProblemScreen
 import org.vaxdesk.core.PinCheck
+import org.vaxdesk.core.VaxdeskException
 
 /**
  * SET: choose a PIN (typed twice) after enrolling; the database is then
@@ -75,7 +77,12 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
         app.core.call({ app.core.pin.check(typed).also { if (it is PinCheck.Unlocked) app.core.unlock(typed) } }) { r ->
             busy = false
             when (r) {
-                is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
+                // Only a right PIN reaches the database: a storage error now means it is damaged.
+                is Outcome.Failed -> if (r.error is VaxdeskException.Storage) {
+                    host.restart(StorageProblemScreen(host, r.error))
+                } else {
+                    ui.showNote(message, Messages.error(host.activity, r.error))
+                }
                 is Outcome.Ok -> when (val c = r.value) {
                     is PinCheck.Unlocked -> { app.state.unlocked = true; onDone() }
                     else -> showRefused(c)
