@@ -106,23 +106,17 @@ pub struct DuplicatePair {
     pub b: Option<PersonFile>,
 }
 
-impl DuplicatePair {
-    /// The site the persons belong to (a pair is raised within one site).
-    pub fn site(&self) -> Option<&str> {
-        self.a.as_ref().or(self.b.as_ref()).map(|f| f.site.as_str())
-    }
+/// The possible duplicates a coordinator may see: those of their sites.
+pub fn duplicates_for(db: &HubDb, who: &Coordinator) -> HubResult<Vec<PossibleDuplicate>> {
+    Ok(db.possible_duplicates()?.into_iter().filter(|d| who.may_see(d.site.as_deref().unwrap_or_default())).collect())
 }
 
-/// The possible duplicates a coordinator may see: those of their sites.
+/// [`duplicates_for`], each with the two persons' files (for the page).
 pub fn visible_duplicates(db: &HubDb, who: &Coordinator) -> HubResult<Vec<DuplicatePair>> {
-    let mut out = Vec::new();
-    for pair in db.possible_duplicates()? {
-        let d = DuplicatePair { a: person_file(db, &pair.a)?, b: person_file(db, &pair.b)?, pair };
-        if who.may_see(d.site().unwrap_or_default()) {
-            out.push(d);
-        }
-    }
-    Ok(out)
+    duplicates_for(db, who)?
+        .into_iter()
+        .map(|pair| Ok(DuplicatePair { a: person_file(db, &pair.a)?, b: person_file(db, &pair.b)?, pair }))
+        .collect()
 }
 
 /// Merge two persons listed as possible duplicates: `keep` stays, the

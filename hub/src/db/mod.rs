@@ -77,6 +77,9 @@ pub struct PossibleDuplicate {
     pub resolved_by: Option<String>,
     #[serde(default)]
     pub resolved_at: Option<String>,
+    /// The site of the persons (a pair is raised within one site).
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// One change a coordinator made. `subject` is an id, never a name.

@@ -309,9 +309,9 @@ impl HubStore for PgHub {
 
     fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
         self.read(|c| {
-            Ok(c.query("SELECT a, b, reason, found_at, status, resolved_by, resolved_at FROM possible_duplicates ORDER BY found_at", &[])?
+            Ok(c.query("SELECT d.a, d.b, d.reason, d.found_at, d.status, d.resolved_by, d.resolved_at, p.site FROM possible_duplicates d LEFT JOIN persons p ON p.id = d.a ORDER BY d.found_at", &[])?
                 .iter()
-                .map(|r| PossibleDuplicate { a: r.get(0), b: r.get(1), reason: r.get(2), found_at: r.get(3), status: r.get(4), resolved_by: r.get(5), resolved_at: r.get(6) })
+                .map(|r| PossibleDuplicate { a: r.get(0), b: r.get(1), reason: r.get(2), found_at: r.get(3), status: r.get(4), resolved_by: r.get(5), resolved_at: r.get(6), site: r.get(7) })
                 .collect())
         })
     }

@@ -331,9 +331,9 @@ impl HubStore for SqliteHub {
 
     fn possible_duplicates(&self) -> Result<Vec<PossibleDuplicate>> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT a, b, reason, found_at, status, resolved_by, resolved_at FROM possible_duplicates ORDER BY found_at")?;
+            let mut st = c.prepare_cached("SELECT d.a, d.b, d.reason, d.found_at, d.status, d.resolved_by, d.resolved_at, p.site FROM possible_duplicates d LEFT JOIN persons p ON p.id = d.a ORDER BY d.found_at")?;
             let rows = st.query_map([], |r| {
-                Ok(PossibleDuplicate { a: r.get(0)?, b: r.get(1)?, reason: r.get(2)?, found_at: r.get(3)?, status: r.get(4)?, resolved_by: r.get(5)?, resolved_at: r.get(6)? })
+                Ok(PossibleDuplicate { a: r.get(0)?, b: r.get(1)?, reason: r.get(2)?, found_at: r.get(3)?, status: r.get(4)?, resolved_by: r.get(5)?, resolved_at: r.get(6)?, site: r.get(7)? })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

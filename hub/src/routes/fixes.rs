@@ -12,7 +12,7 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Dose, DoseRecord, EventId, Person};
 use vaxdesk_core::validate::Finding;
 
-use crate::actions::{correct_dose, dismiss_duplicate, merge_duplicate, person_file, visible_duplicates, Correction};
+use crate::actions::{correct_dose, dismiss_duplicate, duplicates_for, merge_duplicate, person_file, Correction};
 use crate::auth::CoordinatorAuth;
 use crate::db::{Coordinator, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
@@ -24,22 +24,8 @@ async fn blocking<T: Send + 'static>(s: &AppState, f: impl FnOnce(&crate::HubDb)
     tokio::task::spawn_blocking(move || f(&db)).await?
 }
 
-/// A possible duplicate with the site both persons belong to.
-#[derive(Debug, Serialize)]
-pub struct Pair {
-    #[serde(flatten)]
-    pair: PossibleDuplicate,
-    site: Option<String>,
-}
-
-pub async fn list(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth) -> HubResult<Json<Vec<Pair>>> {
-    let pairs = blocking(&s, move |db| visible_duplicates(db, &me)).await?;
-    Ok(Json(
-        pairs
-            .into_iter()
-            .map(|d| Pair { site: d.site().map(str::to_string), pair: d.pair })
-            .collect(),
-    ))
+pub async fn list(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth) -> HubResult<Json<Vec<PossibleDuplicate>>> {
+    Ok(Json(blocking(&s, move |db| duplicates_for(db, &me)).await?))
 }
 
 #[derive(Debug, Deserialize)]
