@@ -58,6 +58,24 @@ pub struct NewEvent<'a> {
     pub now: &'a str,
 }
 
+/// A row for `persons`.
+#[derive(Debug)]
+pub struct PersonRow<'a> {
+    pub id: &'a str,
+    pub site: &'a str,
+    pub national_id: Option<&'a str>,
+    pub name_key: &'a str,
+    pub birth: &'a str,
+}
+
+/// Who a person just written may be: the same (by national id) or alike.
+#[derive(Debug, Default)]
+pub struct PersonMatches {
+    pub same_national_id: Vec<String>,
+    /// (id, national id) of a few alike.
+    pub alike: Vec<(String, Option<String>)>,
+}
+
 /// What the rules need from a database transaction (and what a
 /// coordinator's changes, in `crate::actions`, are made of).
 pub trait IngestTx {
@@ -96,13 +114,36 @@ pub trait IngestTx {
         self.feed(Some(e.site), Some(e.device), "event", Some(seq), None)?;
         Ok(seq)
     }
+    /// Insert accepted events, in order, each with its feed row. One
+    /// statement where it pays (a database across a socket).
+    fn insert_events_with_feed(&mut self, events: &[NewEvent<'_>]) -> Result<()> {
+        for e in events {
+            self.insert_event_with_feed(e)?;
+        }
+        Ok(())
+    }
     fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()>;
     fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()>;
+    /// Write a person's row, then find the others of their site it may
+    /// concern: unmerged persons with the same national id (when it has one)
+    /// and a few unmerged ones alike (folded name and birth date). One
+    /// statement where it pays.
+    fn upsert_person_and_match(&mut self, p: &PersonRow<'_>) -> Result<PersonMatches> {
+        self.upsert_person(p.id, p.site, p.national_id, p.name_key, p.birth)?;
+        let same_national_id = match p.national_id {
+            Some(n) => self.same_national_id(n, p.site, p.id)?,
+            None => Vec::new(),
+        };
+        let alike = self.alike(p.name_key, p.birth, p.site, p.id)?;
+        Ok(PersonMatches { same_national_id, alike })
+    }
     /// Unmerged persons of `site` with this national id, other than `except`.
     fn same_national_id(&mut self, national_id: &str, site: &str, except: &str) -> Result<Vec<String>>;
     /// `from` (and whatever was merged into it) now stands for `into`.
     fn merge(&mut self, from: &str, into: &str) -> Result<()>;
-    /// A few unmerged persons of `site` with this folded name and birth date.
+    /// A few (five) unmerged persons of `site` with this folded name and
+    /// birth date: enough to raise the question; a very common name with a
+    /// year-only birth date must not cost a scan of every namesake.
     fn alike(&mut self, name_key: &str, birth: &str, site: &str, except: &str) -> Result<Vec<(String, Option<String>)>>;
     fn add_duplicate(&mut self, a: &str, b: &str, reason: &str, now: &str) -> Result<()>;
     /// Close an open possible duplicate; `false` if it was not open.
@@ -121,7 +162,8 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
     let now = now_text();
     // What the batch needs to know of the hub, asked once for the whole
     // batch, then kept up to date as its own events are accepted (a person
-    // and their dose often arrive in the same batch; so may an id twice).
+    // and their dose often arrive in the same batch; so may an id twice, or
+    // a record and its correction).
     let ids: Vec<String> = events.iter().map(|inc| inc.event.id().to_string()).collect();
     let mut hashes = tx.event_hashes(&ids)?;
     let mut dose_persons: Vec<String> = events
@@ -133,19 +175,36 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
         .collect();
     dose_persons.sort_unstable();
     dose_persons.dedup();
-    let mut persons = tx.persons_at_site(&dose_persons, &device.site)?;
-    for (inc, id_text) in events.iter().zip(&ids) {
+    let mut known = Known { persons: tx.persons_at_site(&dose_persons, &device.site)?, doses: HashSet::new() };
+    // Accepted events are written together (in arrival order) at the end of
+    // the batch, or before a merge's feed row so the feed keeps that order.
+    let rows = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now: &now };
+    let mut accepted: Vec<usize> = Vec::new();
+    for (i, (inc, id_text)) in events.iter().zip(&ids).enumerate() {
         let id = inc.event.id();
         let result = match hashes.get(id_text) {
             Some(h) if *h == inc.content_hash => EventResult { id, status: PushStatus::Duplicate, code: None, message: None },
             Some(_) => reject(tx, device, inc, &now, Reject("event.conflict", "an event with this id but different content is already on the hub".into()))?,
-            None => match check(tx, device, catalog, &inc.event, &persons)? {
+            None => match check(tx, device, catalog, &inc.event, &known)? {
                 Err(r) => reject(tx, device, inc, &now, r)?,
                 Ok(()) => {
-                    accept(tx, device, inc, &now)?;
+                    accepted.push(i);
                     hashes.insert(id_text.clone(), inc.content_hash.clone());
-                    if let WireEvent::Person(p) = &inc.event {
-                        persons.insert(p.person.id.to_string());
+                    match &inc.event {
+                        WireEvent::Person(p) => {
+                            known.persons.insert(p.person.id.to_string());
+                            let merges = upsert_person(tx, &device.site, &p.person, &now)?;
+                            if !merges.is_empty() {
+                                rows.write(tx, &mut accepted)?;
+                                for m in merges {
+                                    let body = serde_json::to_string(&m).unwrap_or_default();
+                                    tx.feed(Some(&device.site), None, "merge", None, Some(&body))?;
+                                }
+                            }
+                        }
+                        WireEvent::Dose(_) => {
+                            known.doses.insert(id_text.clone());
+                        }
                     }
                     EventResult { id, status: PushStatus::Accepted, code: None, message: None }
                 }
@@ -153,7 +212,53 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
         };
         results.push(result);
     }
+    rows.write(tx, &mut accepted)?;
     Ok(results)
+}
+
+/// What this batch has accepted so far, beside what the hub had before it.
+struct Known {
+    /// Persons of the device's site the batch's doses may name.
+    persons: HashSet<String>,
+    /// Dose events accepted in this batch (a correction may follow its record).
+    doses: HashSet<String>,
+}
+
+/// The batch as its rows will be written.
+struct Rows<'a> {
+    device: &'a Device,
+    events: &'a [Incoming],
+    ids: &'a [String],
+    person_ids: Vec<String>,
+    now: &'a str,
+}
+
+impl Rows<'_> {
+    /// Write the accepted events not yet written (indexes into `events`).
+    fn write(&self, tx: &mut dyn IngestTx, accepted: &mut Vec<usize>) -> Result<()> {
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewEvent<'_>> = accepted
+            .iter()
+            .map(|&i| NewEvent {
+                id: &self.ids[i],
+                stream: match self.events[i].event {
+                    WireEvent::Person(_) => "person",
+                    WireEvent::Dose(_) => "dose",
+                },
+                site: &self.device.site,
+                device: &self.device.id,
+                person_id: &self.person_ids[i],
+                content_hash: &self.events[i].content_hash,
+                body: &self.events[i].body,
+                now: self.now,
+            })
+            .collect();
+        tx.insert_events_with_feed(&rows)?;
+        accepted.clear();
+        Ok(())
+    }
 }
 
 fn reject(tx: &mut dyn IngestTx, device: &Device, inc: &Incoming, now: &str, r: Reject) -> Result<EventResult> {
@@ -163,7 +268,7 @@ fn reject(tx: &mut dyn IngestTx, device: &Device, inc: &Incoming, now: &str, r: 
 
 /// The checks an event must pass. The desk validated it already; these catch
 /// a desk with another catalog, a bug, or a forged request.
-fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEvent, persons_here: &HashSet<String>) -> Result<std::result::Result<(), Reject>> {
+fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEvent, known: &Known) -> Result<std::result::Result<(), Reject>> {
     let sender = match e {
         WireEvent::Person(p) => &p.device,
         WireEvent::Dose(d) => &d.device,
@@ -177,7 +282,7 @@ fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEven
             if d.site != device.site {
                 return Ok(Err(Reject("scope.site", format!("site: this device belongs to {}, the event to {}", device.site, d.site))));
             }
-            if !persons_here.contains(&d.person_id.to_string()) {
+            if !known.persons.contains(&d.person_id.to_string()) {
                 return Ok(Err(Reject("person.unknown", format!("person_id: {} is not a person of site {}", d.person_id, device.site))));
             }
             match (&d.kind, &d.dose) {
@@ -188,7 +293,8 @@ fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEven
                 _ => {}
             }
             if let DoseKind::Amend { corrects, .. } | DoseKind::Void { corrects, .. } = &d.kind {
-                if !tx.dose_event_at_site(&corrects.to_string(), &device.site)? {
+                let target = corrects.to_string();
+                if !known.doses.contains(&target) && !tx.dose_event_at_site(&target, &device.site)? {
                     return Ok(Err(Reject("correction.target_unknown", format!("corrects: no dose record {corrects} at this site"))));
                 }
             }
@@ -208,57 +314,34 @@ fn check_person_record(p: &Person, on: chrono::NaiveDate) -> std::result::Result
     }
 }
 
-fn accept(tx: &mut dyn IngestTx, device: &Device, inc: &Incoming, now: &str) -> Result<()> {
-    let (stream, person_id) = match &inc.event {
-        WireEvent::Person(p) => ("person", p.person.id),
-        WireEvent::Dose(d) => ("dose", d.person_id),
-    };
-    let (id, person) = (inc.event.id().to_string(), person_id.to_string());
-    tx.insert_event_with_feed(&NewEvent {
-        id: &id,
-        stream,
-        site: &device.site,
-        device: &device.id,
-        person_id: &person,
-        content_hash: &inc.content_hash,
-        body: &inc.body,
-        now,
-    })?;
-    if let WireEvent::Person(p) = &inc.event {
-        upsert_person(tx, &device.site, &p.person, now)?;
-    }
-    Ok(())
-}
-
-fn upsert_person(tx: &mut dyn IngestTx, site: &str, p: &Person, now: &str) -> Result<()> {
+/// Write a person's row; merge them with the same national id at their
+/// site, and list the alike for a coordinator. Returns the merges, for the
+/// feed (the caller writes them after the events before them).
+fn upsert_person(tx: &mut dyn IngestTx, site: &str, p: &Person, now: &str) -> Result<Vec<Merge>> {
     let id = p.id.to_string();
     let national_id = p.national_id.as_ref().map(|n| n.number.clone());
     let birth = p.birth_date.to_string();
     let name_key = p.name_key();
-    tx.upsert_person(&id, site, national_id.as_deref(), &name_key, &birth)?;
+    let found = tx.upsert_person_and_match(&PersonRow { id: &id, site, national_id: national_id.as_deref(), name_key: &name_key, birth: &birth })?;
 
-    if let Some(n) = &national_id {
-        // Same national id at this site: one person. The smallest id (the
-        // earliest UUIDv7) is kept, so every hub and every order of arrival
-        // agrees.
-        for other in tx.same_national_id(n, site, &id)? {
-            let (from, into) = if other < id { (id.clone(), other) } else { (other, id.clone()) };
-            tx.merge(&from, &into)?;
-            let (Ok(f), Ok(t)) = (from.parse::<PersonId>(), into.parse::<PersonId>()) else { continue };
-            let body = serde_json::to_string(&Merge { from: f, into: t }).unwrap_or_default();
-            tx.feed(Some(site), None, "merge", None, Some(&body))?;
-        }
+    let mut merges = Vec::new();
+    // Same national id at this site: one person. The smallest id (the
+    // earliest UUIDv7) is kept, so every hub and every order of arrival
+    // agrees.
+    for other in found.same_national_id {
+        let (from, into) = if other < id { (id.clone(), other) } else { (other, id.clone()) };
+        tx.merge(&from, &into)?;
+        let (Ok(f), Ok(t)) = (from.parse::<PersonId>(), into.parse::<PersonId>()) else { continue };
+        merges.push(Merge { from: f, into: t });
     }
     // Same folded name and birth date, but a different or missing id: maybe
-    // one person typed twice, maybe namesakes. A coordinator decides. A few
-    // candidates are enough to raise the question; a very common name with a
-    // year-only birth date must not cost a scan of every namesake.
-    for (other, other_nid) in tx.alike(&name_key, &birth, site, &id)? {
+    // one person typed twice, maybe namesakes. A coordinator decides.
+    for (other, other_nid) in found.alike {
         if other_nid.is_some() && other_nid == national_id {
             continue;
         }
         let (a, b) = if other < id { (other, id.clone()) } else { (id.clone(), other) };
         tx.add_duplicate(&a, &b, "same name and birth date", now)?;
     }
-    Ok(())
+    Ok(merges)
 }

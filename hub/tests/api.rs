@@ -248,6 +248,49 @@ fn same_person_at_two_desks_is_merged_and_lookalikes_listed() {
 }
 
 #[test]
+fn one_batch_keeps_arrival_order_through_merges_and_corrections() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let a = hub.device(&admin, "S1", "D1", "dev-a");
+    let b = hub.device(&admin, "S1", "D2", "dev-b");
+    let (p1, p2, p3) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let record = dose_event("dev-a", "S1", &p1, "AZ");
+    let record_id = record["event"]["id"].as_str().unwrap().to_string();
+    let mut amend = dose_event("dev-a", "S1", &p1, "AZ");
+    amend["event"]["kind"] = json!({"type": "amend", "corrects": record_id, "reason": "số lô sai"});
+    let mut void = dose_event("dev-a", "S1", &p1, "AZ");
+    void["event"]["kind"] = json!({"type": "void", "corrects": uuid::Uuid::now_v7().to_string(), "reason": "nhầm"});
+    void["event"]["dose"] = json!(null);
+    // p2 has p1's CCCD: merged into p1 in the middle of the batch; p3 comes after.
+    let batch = json!({"events": [
+        person_event("dev-a", &p1, Some("022190004321"), "Trần Văn Nam", "1990-05-02"),
+        record,
+        person_event("dev-a", &p2, Some("022190004321"), "Trần Văn Nam", "1990-05-02"),
+        person_event("dev-a", &p3, None, "Nguyễn Thị Hoa", "1987-03-12"),
+        amend,
+        void,
+    ]});
+    let r = a.post("/events", batch).ok();
+    let got: Vec<(&str, &str)> = r["results"].as_array().unwrap().iter().map(|x| (x["status"].as_str().unwrap(), x["code"].as_str().unwrap_or(""))).collect();
+    assert_eq!(got, [("accepted", ""), ("accepted", ""), ("accepted", ""), ("accepted", ""), ("accepted", ""), ("rejected", "correction.target_unknown")], "a correction may follow its record in one batch");
+    assert_eq!(hub.db.canonical_person(&p2).unwrap(), Some(p1.clone()));
+
+    // Another desk of the site pulls them in the order they arrived, the merge right after p2.
+    let changes = b.get("/changes?limit=5000").ok();
+    let order: Vec<String> = changes["changes"].as_array().unwrap().iter()
+        .filter_map(|c| match c["type"].as_str() {
+            Some("event") => c["event"]["event"]["id"].as_str().or(c["event"]["event"]["person"]["id"].as_str()).map(str::to_string),
+            Some("person_merge") => Some(format!("merge {}", c["from"].as_str().unwrap_or(""))),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<String> = r["results"].as_array().unwrap().iter().take(5).map(|x| x["id"].as_str().unwrap().to_string()).collect();
+    let expected = vec![ids[0].clone(), ids[1].clone(), ids[2].clone(), format!("merge {p2}"), ids[3].clone(), ids[4].clone()];
+    assert_eq!(order, expected);
+    assert_eq!(hub.db.event_count().unwrap(), 5);
+}
+
+#[test]
 fn openapi_document_lists_every_route_and_each_answers() {
     let hub = TestHub::start();
     let doc = hub.client().get("/openapi.json").ok();

@@ -12,7 +12,7 @@ use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{change_of, json, now_text, AuditEntry, Coordinator, DbError, Device, EnrollRefusal, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
-use crate::ingest::{self, Incoming, IngestTx, NewEvent};
+use crate::ingest::{self, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_hub.sql")),
@@ -492,6 +492,59 @@ impl IngestTx for PgTx<'_, '_> {
                 &[&e.id, &e.stream, &e.site, &e.device, &e.person_id, &e.content_hash, &e.body, &e.now],
             )?
             .get(0))
+    }
+
+    // The batch's accepted events in one statement: arrays in, rows out in
+    // their order (`WITH ORDINALITY`), so sequence numbers and feed rows
+    // follow arrival order as they did one by one.
+    fn insert_events_with_feed(&mut self, events: &[NewEvent<'_>]) -> Result<()> {
+        fn column<'a>(events: &[NewEvent<'a>], f: impl Fn(&NewEvent<'a>) -> &'a str) -> Vec<&'a str> {
+            events.iter().map(f).collect()
+        }
+        let (id, stream, site, device) = (column(events, |e| e.id), column(events, |e| e.stream), column(events, |e| e.site), column(events, |e| e.device));
+        let (person, hash) = (column(events, |e| e.person_id), column(events, |e| e.content_hash));
+        let (body, now) = (column(events, |e| e.body), column(events, |e| e.now));
+        let written = self.exec(
+            "WITH e AS (
+                 INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at)
+                 SELECT id, stream, site, device, person_id, content_hash, body, received_at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                      WITH ORDINALITY AS u (id, stream, site, device, person_id, content_hash, body, received_at, n)
+                 ORDER BY n
+                 RETURNING seq, site, device
+             )
+             INSERT INTO feed (site, device, kind, event_seq) SELECT site, device, 'event', seq FROM e ORDER BY seq",
+            &[&id, &stream, &site, &device, &person, &hash, &body, &now],
+        )?;
+        debug_assert_eq!(written, events.len() as u64);
+        Ok(())
+    }
+
+    // The row and both look-ups in one round trip. The look-ups see the
+    // table as it was before the row was written, which changes nothing:
+    // both leave the person's own id out.
+    fn upsert_person_and_match(&mut self, p: &PersonRow<'_>) -> Result<PersonMatches> {
+        let rows = self.all(
+            "WITH up AS (
+                 INSERT INTO persons (id, site, national_id, name_key, birth_date) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date
+             )
+             (SELECT true, id, national_id FROM persons
+              WHERE $3::text IS NOT NULL AND national_id = $3 AND site = $2 AND merged_into IS NULL AND id <> $1)
+             UNION ALL
+             (SELECT false, id, national_id FROM persons
+              WHERE name_key = $4 AND birth_date = $5 AND site = $2 AND id <> $1 AND merged_into IS NULL LIMIT 5)",
+            &[&p.id, &p.site, &p.national_id, &p.name_key, &p.birth],
+        )?;
+        let mut m = PersonMatches::default();
+        for r in rows {
+            if r.get::<_, bool>(0) {
+                m.same_national_id.push(r.get(1));
+            } else {
+                m.alike.push((r.get(1), r.get(2)));
+            }
+        }
+        Ok(m)
     }
 
     fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64> {
