@@ -18,6 +18,12 @@ use crate::ingest::{Incoming, IngestTx, Merge, NewEvent};
 /// The device name hub-made events carry (no desk has it).
 pub const HUB_DEVICE: &str = "hub";
 
+/// Run a database call (one of these actions, say) on the blocking pool.
+pub async fn blocking<T: Send + 'static>(s: &crate::AppState, f: impl FnOnce(&HubDb) -> HubResult<T> + Send + 'static) -> HubResult<T> {
+    let db = s.db.clone();
+    tokio::task::spawn_blocking(move || f(&db)).await?
+}
+
 /// Record what a coordinator did, outside any other change.
 pub fn audit(db: &HubDb, who: &Coordinator, action: &str, site: Option<&str>, subject: &str, detail: &str) -> HubResult<()> {
     let e = entry(who, action, site, subject, detail);

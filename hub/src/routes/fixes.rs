@@ -12,17 +12,12 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Dose, DoseRecord, EventId, Person};
 use vaxdesk_core::validate::Finding;
 
-use crate::actions::{correct_dose, dismiss_duplicate, duplicates_for, merge_duplicate, person_file, Correction};
+use crate::actions::{blocking, correct_dose, dismiss_duplicate, duplicates_for, merge_duplicate, person_file, Correction};
 use crate::auth::CoordinatorAuth;
 use crate::db::{Coordinator, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
 use crate::routes::ApiJson;
 use crate::AppState;
-
-async fn blocking<T: Send + 'static>(s: &AppState, f: impl FnOnce(&crate::HubDb) -> HubResult<T> + Send + 'static) -> HubResult<T> {
-    let db = s.db.clone();
-    tokio::task::spawn_blocking(move || f(&db)).await?
-}
 
 pub async fn list(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth) -> HubResult<Json<Vec<PossibleDuplicate>>> {
     Ok(Json(blocking(&s, move |db| duplicates_for(db, &me)).await?))
@@ -70,7 +65,7 @@ pub struct VoidRequest {
 pub struct AmendRequest {
     dose: Dose,
     reason: String,
-    /// Warning codes the coordinator has read and accepts (`late_dose`, ...).
+    /// Warning codes the coordinator has read and accepts (`lot.unknown`, ...).
     #[serde(default)]
     confirm: Vec<String>,
 }

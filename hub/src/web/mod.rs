@@ -178,11 +178,7 @@ pub fn answer(w: &Web, r: Result<Response, HubError>) -> Response {
     r.unwrap_or_else(|e| hub_problem(w, e))
 }
 
-/// Run a database call on the blocking pool.
-pub async fn blocking<T: Send + 'static>(s: &AppState, f: impl FnOnce(&crate::HubDb) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
-    let db = s.db.clone();
-    tokio::task::spawn_blocking(move || f(&db)).await?
-}
+pub use crate::actions::blocking;
 
 /// Sites the coordinator may see, for pickers and filters.
 pub async fn my_sites(s: &AppState, w: &Web) -> Result<Vec<vaxdesk_core::model::Site>, HubError> {
