@@ -146,8 +146,9 @@ class CoreGateway(
      * moved, with its salt and the PIN file, into `set-aside/<time>/` beside
      * it: nothing is deleted, so a coordinator can still try to recover
      * unsent doses from it (`VAXDESK_PASSPHRASE=<PIN> vaxdesk --db …`), and
-     * the phone starts again from enrollment with a fresh database. Returns that folder, or null
-     * when the files could not be moved (then nothing else is touched).
+     * the phone starts again from enrollment with a fresh database. Returns
+     * that folder, or null when the files could not all be moved (nothing is
+     * deleted either way).
      */
     @Synchronized
     fun setAside(): File? {
