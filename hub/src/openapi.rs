@@ -161,7 +161,7 @@ pub fn document() -> Value {
                 "NewCoordinator": {"type": "object", "required": ["username", "password"], "properties": {
                     "username": code(), "password": {"type": "string", "minLength": 10}, "sites": {"type": "array", "items": code()}}},
                 "Site": {"type": "object", "required": ["code", "name"], "properties": {
-                    "code": code(), "name": name(), "province_code": {"type": ["string", "null"], "pattern": "^[0-9]{2,3}$", "description": "the platform's province code (\"01\" or \"001\")"}}},
+                    "code": code(), "name": name(), "province_code": {"type": ["string", "null"], "pattern": "^[0-9]{1,3}$", "description": "the platform's province code (\"01\" or \"001\")"}}},
                 "Sites": {"type": "array", "items": {"$ref": "#/components/schemas/Site"}},
                 "Desk": {"type": "object", "required": ["code", "site", "name"], "properties": {
                     "code": {"type": "string"}, "site": {"type": "string"}, "name": {"type": "string"}}},
