@@ -29,6 +29,11 @@ pub enum VaxdeskError {
     Sync { code: String, detail: String, transient: bool },
     #[error("{detail}")]
     Frame { detail: String },
+    /// Not raised by the core: the shell wraps anything unexpected (a
+    /// panic caught by uniffi, a closed object) in this, so a screen shows
+    /// it instead of the process dying.
+    #[error("{detail}")]
+    Internal { detail: String },
 }
 
 impl From<StoreError> for VaxdeskError {
@@ -76,6 +81,7 @@ impl From<SyncError> for VaxdeskError {
             SyncError::Refused { code, message, .. } => VaxdeskError::Sync { code, detail: message, transient },
             SyncError::NotEnrolled => VaxdeskError::Sync { code: "sync.not_enrolled".into(), detail: e.to_string(), transient },
             SyncError::BadCode(_) => VaxdeskError::Sync { code: "sync.bad_code".into(), detail: e.to_string(), transient },
+            SyncError::PlainHttp(_) => VaxdeskError::Sync { code: "sync.plain_http".into(), detail: e.to_string(), transient },
             SyncError::PinMismatch(_) => VaxdeskError::Sync { code: "sync.pin_mismatch".into(), detail: e.to_string(), transient },
             SyncError::Network(_) | SyncError::Decode(_) => VaxdeskError::Sync { code: "sync.network".into(), detail: e.to_string(), transient },
         }

@@ -58,10 +58,19 @@ impl Desk {
         self.inner.config().device_id
     }
 
-    /// Enroll with the hub named in a scanned `VXD1:` code.
+    /// Enroll with the hub named in a scanned `VXD1:` code (https only: a
+    /// phone refuses a plain-http hub). Retried while the network is the
+    /// trouble; a reply lost on the way is safe to retry with the same code
+    /// (the code stays pending: see `pending_enrollment`).
     pub fn enroll(&self, code_text: String, device_name: Option<String>) -> Result<Enrollment> {
         let r = vaxdesk_core::sync::enroll(&self.inner, &code_text, device_name.as_deref())?;
         Ok(Enrollment { device_id: r.device_id, site: r.site.code, site_name: r.site.name, desk: r.desk.code, desk_name: r.desk.name })
+    }
+
+    /// The code of an enrollment started and not finished (its reply was
+    /// lost): enrolling with it again, or the next sync, finishes it.
+    pub fn pending_enrollment(&self) -> Result<Option<String>> {
+        Ok(vaxdesk_core::sync::pending_enrollment(&self.inner)?.map(|p| p.text))
     }
 
     pub fn start_session(&self, vaccine: String, lots: Vec<String>) -> Result<SessionInfo> {
@@ -237,6 +246,18 @@ impl Scanner {
     }
 }
 
+/// A PIN or passphrase handed over as UTF-8 bytes, so the shell can keep it
+/// in an array it wipes, never in an immutable string; wiped here too.
+fn secret_text(bytes: Vec<u8>, field: &str) -> Result<zeroize::Zeroizing<String>> {
+    String::from_utf8(bytes)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| {
+            let mut bad = e.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bad);
+            VaxdeskError::Input { field: field.into(), detail: "not UTF-8 text".into() }
+        })
+}
+
 /// The PIN that opens the app, kept in a file beside the desk's database.
 #[derive(Debug, uniffi::Object)]
 pub struct PinLock {
@@ -272,29 +293,30 @@ impl PinLock {
         self.inner.is_set()
     }
 
-    /// Refused (`Input` with field `pin`) when the PIN is too weak or already set.
-    pub fn set(&self, pin: String) -> Result<()> {
-        Ok(self.inner.set(&pin)?)
+    /// Refused (`Input` with field `pin`) when the PIN is too weak or already
+    /// set. PINs cross as UTF-8 bytes (see `secret_text`).
+    pub fn set(&self, pin: Vec<u8>) -> Result<()> {
+        Ok(self.inner.set(&secret_text(pin, "pin")?)?)
     }
 
-    pub fn check(&self, pin: String) -> Result<PinCheck> {
-        Ok(self.inner.check(&pin)?.into())
+    pub fn check(&self, pin: Vec<u8>) -> Result<PinCheck> {
+        Ok(self.inner.check(&secret_text(pin, "pin")?)?.into())
     }
 
-    pub fn change(&self, old: String, new: String) -> Result<PinCheck> {
-        Ok(self.inner.change(&old, &new)?.into())
+    pub fn change(&self, old: Vec<u8>, new: Vec<u8>) -> Result<PinCheck> {
+        Ok(self.inner.change(&secret_text(old, "pin")?, &secret_text(new, "new_pin")?)?.into())
     }
 
     /// Set the first PIN and encrypt the closed desk database at `db_path`
     /// under it; on failure the phone is left as it was.
-    pub fn set_and_encrypt(&self, db_path: String, pin: String) -> Result<()> {
-        Ok(self.inner.set_and_encrypt(std::path::Path::new(&db_path), &pin)?)
+    pub fn set_and_encrypt(&self, db_path: String, pin: Vec<u8>) -> Result<()> {
+        Ok(self.inner.set_and_encrypt(std::path::Path::new(&db_path), &secret_text(pin, "pin")?)?)
     }
 
     /// Change the PIN and re-key the closed desk database with it. A wrong
     /// old PIN is `Wrong` (counted) and changes nothing.
-    pub fn change_and_rekey(&self, db_path: String, old: String, new: String) -> Result<PinCheck> {
-        Ok(self.inner.change_and_rekey(std::path::Path::new(&db_path), &old, &new)?.into())
+    pub fn change_and_rekey(&self, db_path: String, old: Vec<u8>, new: Vec<u8>) -> Result<PinCheck> {
+        Ok(self.inner.change_and_rekey(std::path::Path::new(&db_path), &secret_text(old, "pin")?, &secret_text(new, "new_pin")?)?.into())
     }
 }
 
@@ -308,8 +330,8 @@ pub fn change_passphrase(path: String, old: String, new: String) -> Result<()> {
 /// (Argon2id with the salt beside it), for the shell to wrap with the
 /// platform keystore. The shell wipes the bytes once wrapped.
 #[uniffi::export]
-pub fn database_key(path: String, passphrase: String) -> Result<Vec<u8>> {
-    let key = vaxdesk_core::store::DbKey::for_database(std::path::Path::new(&path), &passphrase)?;
+pub fn database_key(path: String, passphrase: Vec<u8>) -> Result<Vec<u8>> {
+    let key = vaxdesk_core::store::DbKey::for_database(std::path::Path::new(&path), &secret_text(passphrase, "pin")?)?;
     Ok(key.bytes().to_vec())
 }
 

@@ -49,6 +49,10 @@ pub enum Command {
         /// A name for this phone or computer, shown to coordinators.
         #[arg(long)]
         name: Option<String>,
+        /// Accept a hub at a plain http:// address (a hub behind a TLS proxy
+        /// seen from inside, or a test). Phones never do.
+        #[arg(long)]
+        allow_plain_http: bool,
     },
     /// Push saved records to the hub and pull the site's changes.
     Sync {

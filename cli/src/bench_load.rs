@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use vaxdesk_core::desk::Desk;
 use vaxdesk_core::qr::payload::EnrollCode;
-use vaxdesk_core::sync::engine::META_HUB;
 use vaxdesk_core::sync::{sync_once, SyncOptions};
 use vaxdesk_core::synth;
 use vaxdesk_hub::{auth, HubDb};
@@ -106,10 +105,11 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
         None => (dir.join("hub.db").display().to_string(), "sqlite", None),
     };
 
-    // 1. The coordinator's part, straight into the hub's database: sites,
-    //    desks and one enrollment code per desk.
+    // 1. The coordinator's part, straight into the hub's database: the lots
+    //    the desks' doses name, sites, desks and one enrollment code per desk.
     let db = HubDb::open_target(&target).map_err(storage)?;
     let coordinator = db.create_coordinator("bench", &auth::hash_password(&auth::random_token()).map_err(storage)?, true, &[]).map_err(storage)?;
+    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).map_err(storage)?;
     let mut codes = Vec::new();
     let expires = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for i in 0..a.desks {
@@ -149,7 +149,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
     // 3. The fault proxy in front of it (30 % of connections misbehave).
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(storage)?;
     let (via, faults) = if a.no_faults {
-        (direct.clone(), None)
+        (direct, None)
     } else {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(storage)?;
         let addr = listener.local_addr().map_err(storage)?;
@@ -158,14 +158,14 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
         (format!("https://{addr}"), Some(counts))
     };
 
-    // 4. The desks: enrolled directly (a one-time code must not be lost to
-    //    a fault), then syncing through the proxy.
+    // 4. The desks: enrolled through the proxy like everything else (a lost
+    //    reply is retried with the same code and gets the same enrollment).
+    let enroll_opts = SyncOptions { attempts: 30, base_backoff: Duration::from_millis(50), max_backoff: Duration::from_secs(2), ..Default::default() };
     let mut desks = Vec::with_capacity(codes.len());
     for (i, code) in codes.into_iter().enumerate() {
         let desk = Desk::open(dir.join(format!("desk-{i}.db")))?;
-        let text = EnrollCode { hub: direct.clone(), code, fp: Some(fp.clone()) }.to_text();
-        vaxdesk_core::sync::enroll(&desk, &text, None).map_err(storage)?;
-        desk.store().set_meta(META_HUB, &via)?;
+        let text = EnrollCode { hub: via.clone(), code, fp: Some(fp.clone()) }.to_text();
+        vaxdesk_core::sync::enroll_with(&desk, &text, None, &enroll_opts).map_err(storage)?;
         desks.push(desk);
     }
     let persons_per_pass = u64::from(a.doses).div_ceil(9);

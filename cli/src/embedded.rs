@@ -56,7 +56,9 @@ impl EmbeddedHub {
         let expires = (Utc::now() + Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.db.create_enrollment_code(&auth::hash_token(&secret), site, desk_code, self.coordinator, &expires).map_err(storage)?;
         let text = vaxdesk_core::qr::payload::EnrollCode { hub: self.url.clone(), code: secret, fp: None }.to_text();
-        vaxdesk_core::sync::enroll(desk, &text, Some(desk_code)).map_err(storage)?;
+        // The embedded hub listens on loopback, in plain HTTP (see demo.rs).
+        let opts = vaxdesk_core::sync::SyncOptions { allow_plain_http: true, ..Default::default() };
+        vaxdesk_core::sync::enroll_with(desk, &text, Some(desk_code), &opts).map_err(storage)?;
         Ok(())
     }
 }

@@ -28,6 +28,8 @@ pub enum Failure {
     NotValid(String),
     Input(String),
     Storage(String),
+    /// The hub is busy, down or out of reach: try again later (exit 4).
+    Unavailable(String),
 }
 
 impl Failure {
@@ -36,6 +38,7 @@ impl Failure {
             Failure::Refused(_) | Failure::NotValid(_) => 1,
             Failure::Input(_) => 2,
             Failure::Storage(_) => 3,
+            Failure::Unavailable(_) => 4,
         }
     }
 }

@@ -38,12 +38,13 @@ pub fn failure(f: &Failure, json: bool) {
                 println!("{}", serde_json::json!({ "ok": false, "refused": findings }));
             }
         }
-        Failure::Input(m) | Failure::Storage(m) | Failure::NotValid(m) => {
+        Failure::Input(m) | Failure::Storage(m) | Failure::NotValid(m) | Failure::Unavailable(m) => {
             eprintln!("vaxdesk: {m}");
             if json {
                 let kind = match f {
                     Failure::Input(_) => "input",
                     Failure::NotValid(_) => "not_valid",
+                    Failure::Unavailable(_) => "unavailable",
                     _ => "storage",
                 };
                 println!("{}", serde_json::json!({ "ok": false, "error": kind, "message": m }));

@@ -48,6 +48,7 @@ fn hub_killed_at_random_loses_nothing_acknowledged() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    vaxdesk_tests::publish_synth_lots(&vaxdesk_hub::HubDb::open(&db).unwrap()).unwrap();
     let port = free_port();
     let mut hub = start_hub(&db, port);
     // `vaxdesk hub` serves TLS; the desk pins its certificate from the code.

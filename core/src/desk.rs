@@ -188,16 +188,27 @@ impl Desk {
 
     /// Name this desk: site code, desk code, and the local UTC offset.
     pub fn set_up(&self, site: &str, desk: &str, utc_offset_seconds: Option<i32>) -> Result<DeskConfig> {
+        self.set_up_with(site, desk, utc_offset_seconds, &[])
+    }
+
+    /// [`Desk::set_up`] and more settings (an enrollment's hub and token)
+    /// in one transaction: everything is checked first, then all of it is
+    /// written or none of it.
+    pub fn set_up_with(&self, site: &str, desk: &str, utc_offset_seconds: Option<i32>, extra: &[(&str, Option<&str>)]) -> Result<DeskConfig> {
         let site = code_field("site", site)?;
         let desk = code_field("desk", desk)?;
-        self.store.set_meta(META_SITE, &site)?;
-        self.store.set_meta(META_DESK, &desk)?;
         if let Some(o) = utc_offset_seconds {
             if FixedOffset::east_opt(o).is_none() {
                 return Err(Error::input("utc_offset", format!("{o} seconds is not a valid offset")));
             }
-            self.store.set_meta(META_OFFSET, &o.to_string())?;
         }
+        let offset = utc_offset_seconds.map(|o| o.to_string());
+        let mut pairs: Vec<(&str, Option<&str>)> = vec![(META_SITE, Some(&site)), (META_DESK, Some(&desk))];
+        if let Some(o) = &offset {
+            pairs.push((META_OFFSET, Some(o)));
+        }
+        pairs.extend_from_slice(extra);
+        self.store.set_metas(&pairs)?;
         let mut c = self.config.write().unwrap_or_else(|e| e.into_inner());
         c.site = Some(site);
         c.desk = Some(desk);
@@ -520,12 +531,7 @@ impl Desk {
 }
 
 /// Site and desk codes go into exports and URLs: keep them short and plain.
+/// Site and desk codes follow the hub's rule (one function for both).
 fn code_field(field: &str, v: &str) -> Result<String> {
-    let v = v.trim();
-    let ok = !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err(Error::input(field, format!("1-32 letters, digits, '-' or '_' expected, got {v:?}")))
-    }
+    validate::check_code(field, v).map_err(|e| Error::input(field, e.message()))
 }

@@ -174,6 +174,12 @@ pub fn desk_events(device: &str, site: &str, desk: &str, id_prefix: &str, person
             if let Some(d) = e.dose.as_mut() {
                 d.dose_number = Some((n % 4 + 1) as u8);
                 d.administered_at += Duration::days(30 * n as i64);
+                // From March 2022 the first lot has expired: the second lot
+                // of [`catalog_with_lots`] (to September 2022) is used.
+                if d.administered_at.date_naive() >= NaiveDate::from_ymd_opt(2022, 3, 1).unwrap_or_default() {
+                    d.lot = Some(format!("{}21092", d.vaccine));
+                    d.lot_expiry = NaiveDate::from_ymd_opt(2022, 9, 28);
+                }
             }
             de.push(e);
         }

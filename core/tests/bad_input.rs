@@ -149,9 +149,9 @@ fn malformed_doses_are_refused_with_their_code() {
         assert_eq!(&got, expected, "for {d:?}");
         assert_eq!(counts(&t.desk), before, "{expected} wrote something");
     }
-    // A dose before birth is also long ago: both are reported, nothing written.
+    // A dose in 1980 is before any COVID-19 vaccine and before this birth: both are errors, nothing written.
     let before_birth = dose(&|d| d.administered_at = at("1980-01-01T09:00:00+07:00"));
-    assert_eq!(refused_codes(t.desk.record_dose(&before_birth, &[])), vec!["administered_at.long_ago", "administered_at.before_birth"]);
+    assert_eq!(refused_codes(t.desk.record_dose(&before_birth, &[])), vec!["administered_at.too_early", "administered_at.before_birth"]);
     assert_eq!(counts(&t.desk), before);
     // Corrections that must be refused.
     let good = dose(&|_| {});

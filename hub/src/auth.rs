@@ -45,6 +45,22 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// A log-in's password check, taking as long whether or not the username
+/// exists: an unknown user is checked against a hash of the same cost (made
+/// once per process), so the answer's time does not tell which usernames
+/// are real. Slow on purpose (Argon2id): call it on the blocking pool.
+pub fn check_login(password: &str, stored_hash: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match stored_hash {
+        Some(h) => verify_password(password, h),
+        None => {
+            let dummy = DUMMY.get_or_init(|| hash_password("no such user: the same work as a real check").unwrap_or_default());
+            let _ = verify_password(password, dummy);
+            false
+        }
+    }
+}
+
 fn bearer(parts: &Parts) -> Option<String> {
     let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     v.strip_prefix("Bearer ").map(|t| t.trim().to_string()).filter(|t| !t.is_empty())

@@ -60,7 +60,10 @@ impl From<JsonRejection> for HubError {
     fn from(r: JsonRejection) -> Self {
         let (status, code) = match &r {
             JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.content_type"),
-            JsonRejection::BytesRejection(_) => (StatusCode::PAYLOAD_TOO_LARGE, "request.too_large"),
+            // Too long is 413; a body that could not be read otherwise (a
+            // corrupt gzip or zstd stream, a cut-off upload) is the client's 400.
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "request.too_large"),
+            JsonRejection::BytesRejection(_) => (StatusCode::BAD_REQUEST, "request.body"),
             JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "request.fields"),
             _ => (StatusCode::BAD_REQUEST, "request.json"),
         };

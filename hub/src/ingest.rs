@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{DoseKind, Person, PersonId};
 use vaxdesk_core::sync::protocol::{EventResult, PushStatus, WireEvent};
-use vaxdesk_core::validate::{check_person, PersonDraft, Severity};
+use vaxdesk_core::validate::{check_dose_content, check_person, Code, PersonDraft, Severity};
 
 use crate::db::{now_text, Device, Result};
 
@@ -287,8 +287,10 @@ fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEven
             }
             match (&d.kind, &d.dose) {
                 (DoseKind::Record | DoseKind::Amend { .. }, None) => return Ok(Err(Reject("dose.missing", "dose: a record or amend needs its content".into()))),
-                (_, Some(dose)) if catalog.vaccine(&dose.vaccine).is_none() => {
-                    return Ok(Err(Reject("vaccine.unknown", format!("vaccine: {:?} is not in the hub's catalog v{}", dose.vaccine, catalog.version))));
+                (_, Some(dose)) => {
+                    if let Err(r) = check_dose_record(catalog, dose, &d.confirmed) {
+                        return Ok(Err(r));
+                    }
                 }
                 _ => {}
             }
@@ -300,6 +302,27 @@ fn check(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, e: &WireEven
             }
             Ok(Ok(()))
         }
+    }
+}
+
+/// How far ahead of the hub's clock a dose may be dated: phones' clocks run
+/// fast by minutes or hours; a day more is a wrong date, not a wrong clock.
+const PHONE_CLOCK_SKEW_HOURS: i64 = 24;
+
+/// A dose's content must pass the desk's own checks that need no desk
+/// state (the core's [`check_dose_content`]: time bounds, dose number,
+/// vaccine, lot), by the hub's catalog and clock. Errors refuse it; a lot
+/// the hub's catalog does not know passes only if the volunteer confirmed
+/// it (`lot.unknown` among the event's confirmations), as the desk asked.
+fn check_dose_record(catalog: &Catalog, dose: &vaxdesk_core::model::Dose, confirmed: &[String]) -> std::result::Result<(), Reject> {
+    let now = chrono::Utc::now().fixed_offset();
+    let findings = check_dose_content(catalog, dose, now, chrono::Duration::hours(PHONE_CLOCK_SKEW_HOURS));
+    let refused = findings.iter().find(|f| {
+        f.severity == Severity::Error || f.code == Code::LotUnknown && !confirmed.iter().any(|c| c == Code::LotUnknown.as_str())
+    });
+    match refused {
+        Some(f) => Err(Reject(f.code.as_str(), f.message.clone())),
+        None => Ok(()),
     }
 }
 

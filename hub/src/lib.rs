@@ -5,10 +5,13 @@
 
 pub mod actions;
 pub mod auth;
+pub mod dates;
 pub mod db;
+pub mod early;
 pub mod error;
 pub mod export;
 pub mod fault_proxy;
+pub mod files;
 pub mod limits;
 pub mod ingest;
 pub mod openapi;
@@ -134,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn(early::known_encoding))
+        .layer(axum::middleware::from_fn(early::whole_body_first))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

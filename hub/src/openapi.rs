@@ -48,7 +48,7 @@ fn path_param(name: &str) -> Value {
 
 /// What `check_code` accepts: site, desk, lot and user codes.
 fn code() -> Value {
-    json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"})
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,31}$"})
 }
 
 /// What `check_name` accepts: 1-120 characters, not all blank, no control characters.

@@ -46,7 +46,7 @@ impl HubTls {
         names.dedup();
         let made = rcgen::generate_simple_self_signed(names).map_err(|e| format!("TLS certificate: {e}"))?;
         let (cert_der, key_der) = (made.cert.der().to_vec(), made.signing_key.serialize_der());
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        crate::files::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         vaxdesk_core::cert::write_private(&key_path, &key_der).map_err(|e| format!("{}: {e}", key_path.display()))?;
         std::fs::write(&cert_path, &cert_der).map_err(|e| format!("{}: {e}", cert_path.display()))?;
         tracing::info!(fingerprint = %fingerprint(&cert_der), "TLS certificate made");

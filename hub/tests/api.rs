@@ -42,9 +42,9 @@ fn sites_desks_lots_and_catalog() {
     assert_eq!(admin.put("/sites", json!({"code": "bad code!", "name": "x"})).refused(), (400, "request.code"));
     assert_eq!(admin.put("/sites/S9/desks", json!({"code": "D1", "name": "x"})).refused(), (404, "not_found"));
     let v1 = admin.get("/catalog").ok()["version"].as_u64().unwrap();
-    let c = admin.post("/lots", json!({"number": "AZ2107", "vaccine": "AZ", "expiry": "2022-01-31"})).ok();
+    let c = admin.post("/lots", json!({"number": "AZ2201", "vaccine": "AZ", "expiry": "2022-01-31"})).ok();
     assert_eq!(c["version"].as_u64().unwrap(), v1 + 1);
-    assert_eq!(admin.post("/lots", json!({"number": "AZ2107", "vaccine": "AZ", "expiry": "2022-01-31"})).refused(), (409, "lot.exists"));
+    assert_eq!(admin.post("/lots", json!({"number": "AZ2201", "vaccine": "AZ", "expiry": "2022-01-31"})).refused(), (409, "lot.exists"));
     assert_eq!(admin.post("/lots", json!({"number": "X1", "vaccine": "ZZ", "expiry": "2022-01-31"})).refused(), (400, "lot.vaccine"));
     let mut old = admin.get("/catalog").ok();
     assert_eq!(admin.put("/catalog", old.clone()).refused(), (409, "catalog.not_newer"));
@@ -71,6 +71,14 @@ fn enrollment_codes_are_single_use_and_expire() {
     assert_eq!(ok["token"].as_str().unwrap().len(), 64);
     assert_eq!(anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-b"})).refused(), (403, "enroll.code_used"));
     assert_eq!(anon.post("/enroll", json!({"code": "NOPE-NOPE-NOPE", "device_id": "dev-b"})).refused(), (403, "enroll.code_unknown"));
+    // The same phone sending its code again (its reply was lost): the same enrollment, a fresh token.
+    let retried = anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a"})).ok();
+    assert_eq!((retried["site"]["code"].as_str(), retried["desk"]["code"].as_str()), (Some("S1"), Some("D1")));
+    assert_ne!(retried["token"], ok["token"]);
+    // Once the phone has used its enrollment, another code for the same device id is refused.
+    let mut a = hub.client();
+    a.token = retried["token"].as_str().map(str::to_string);
+    a.get("/changes").ok();
     let again = admin.post("/sites/S1/desks/D1/enrollment-codes", json!({})).ok();
     assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "dev-a"})).refused(), (409, "enroll.device_exists"));
     assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "bad id!"})).refused(), (400, "enroll.device_id"));

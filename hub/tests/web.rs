@@ -346,3 +346,66 @@ fn fixes_over_the_api_keep_the_pages_rules_and_scope() {
     let actions: Vec<String> = hub.db.audit_log(3).unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, vec!["dose.amend", "dose.void", "person.merge"]);
 }
+
+/// Lots are in the catalog every site shares (ADR 0011): a coordinator of
+/// one site cannot add one, from the page or the API, and writes nothing;
+/// the lot a coordinator of every site adds shows in the one-site
+/// coordinator's audit log.
+#[test]
+fn only_a_coordinator_of_every_site_adds_a_lot_and_everyone_sees_it() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    assert_eq!(admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S1"]})).status, 201);
+    let version = |h: &Http| h.get("/catalog").ok()["version"].as_u64().unwrap();
+    let before = version(&admin);
+
+    let mut lan_api = hub.client();
+    assert_eq!(lan_api.login("lan", "long enough pw").status, 200);
+    assert_eq!(lan_api.post("/lots", json!({"number": "S1ONLY", "vaccine": "AZ", "expiry": "2022-06-30"})).refused(), (403, "auth.scope"));
+    let mut lan = Browser::new(&hub.url);
+    assert_eq!(lan.log_in("lan", "long enough pw"), 303);
+    let (status, _, page) = lan.get("/catalog");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"lot-note\"") && !page.contains("action=\"/catalog/lots\""), "no lot form for a one-site coordinator");
+    let token = Browser::csrf(&page);
+    let (status, _, _) = lan.post("/catalog/lots", &[("csrf", &token), ("vaccine", "AZ"), ("number", "S1FORM"), ("expiry", "2022-06-30")]);
+    assert_eq!(status, 403);
+    assert_eq!(version(&admin), before, "nothing published");
+
+    // The coordinator of every site adds one: every coordinator sees it in the audit log.
+    admin.post("/lots", json!({"number": "SHARED1", "vaccine": "AZ", "expiry": "2022-06-30"})).ok();
+    assert_eq!(version(&admin), before + 1);
+    let (_, _, audit) = lan.get("/audit");
+    assert!(audit.contains("lot.add") && audit.contains("SHARED1"), "a shared change is shown to every coordinator");
+}
+
+/// Dates and site codes from a query string are checked at the edge: a 400
+/// naming the field, never a dropped connection or a 500; an export of a site
+/// that does not exist is a 404 with no audit row; the file name cannot add a
+/// header parameter.
+#[test]
+fn bad_dates_and_export_parameters_are_refused_cleanly() {
+    let hub = TestHub::start();
+    let _admin = hub.admin();
+    let mut b = Browser::new(&hub.url);
+    assert_eq!(b.log_in(ADMIN.0, ADMIN.1), 303);
+    for bad in ["-262143-01-01", "+262142-12-31", "9999-12-31", "2021-02-30", "yesterday"] {
+        let (status, _, page) = b.get(&format!("/dashboard?site=S1&date={bad}"));
+        assert_eq!(status, 400, "{bad}");
+        assert!(page.contains("date"), "{bad}: the page names the field");
+    }
+    assert_eq!(b.get("/dashboard?site=S1&date=2021-09-14").0, 200);
+
+    let audits = |hub: &TestHub| hub.db.audit_log(1000).unwrap().iter().filter(|e| e.action.starts_with("export")).count();
+    for (site, want) in [("S1%0D%0AX-Evil:%201", 400), ("S1%22;%20filename=evil.exe", 400), ("NOPE", 404), ("..", 400)] {
+        let (status, _, _) = b.get(&format!("/exports/download?site={site}&from=2021-09-01&to=2021-09-30&format=csv"));
+        assert_eq!(status, want, "{site}");
+    }
+    assert_eq!(audits(&hub), 0, "a refused export writes no audit row");
+    assert_eq!(b.get("/exports/download?site=S1&from=-262143-01-01&to=2021-09-30&format=csv").0, 400);
+    let r = b.http.get(format!("{}/exports/download?site=S1&from=2021-09-01&to=2021-09-30&format=csv", hub.url)).header("cookie", b.cookie_header()).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let cd = r.headers().get("content-disposition").unwrap().to_str().unwrap().to_string();
+    assert_eq!(cd, "attachment; filename=\"vaxdesk-S1-2021-09-01-2021-09-30.csv\"; filename*=UTF-8''vaxdesk-S1-2021-09-01-2021-09-30.csv");
+    assert_eq!(audits(&hub), 1);
+}

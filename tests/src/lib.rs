@@ -21,6 +21,7 @@ impl LocalHub {
         let db = HubDb::open(db_path).map_err(|e| e.to_string())?;
         if db.password_hash(ADMIN.0).map_err(|e| e.to_string())?.is_none() {
             db.create_coordinator(ADMIN.0, &auth::hash_password(ADMIN.1)?, true, &[]).map_err(|e| e.to_string())?;
+            publish_synth_lots(&db)?;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| e.to_string())?;
@@ -40,6 +41,7 @@ impl LocalHub {
         let db_path = dir.join("hub.db");
         let db = HubDb::open(&db_path).map_err(|e| e.to_string())?;
         db.create_coordinator(ADMIN.0, &auth::hash_password(ADMIN.1)?, true, &[]).map_err(|e| e.to_string())?;
+        publish_synth_lots(&db)?;
         let db = Arc::new(db);
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
@@ -54,6 +56,56 @@ impl LocalHub {
         }
         Err("the TLS hub did not start".into())
     }
+}
+
+/// Enroll with a hub on loopback that may be plain HTTP (the tests' own
+/// [`LocalHub::start`]); phones refuse such a hub.
+pub fn enroll(
+    desk: &vaxdesk_core::desk::Desk,
+    text: &str,
+    name: Option<&str>,
+) -> Result<vaxdesk_core::sync::protocol::EnrollReply, vaxdesk_core::sync::SyncError> {
+    let opts = vaxdesk_core::sync::SyncOptions { allow_plain_http: true, ..Default::default() };
+    vaxdesk_core::sync::enroll_with(desk, text, name, &opts)
+}
+
+/// A fault proxy in front of a hub (plain or https: the faults act on
+/// bytes), on a runtime of its own, until dropped.
+#[derive(Debug)]
+pub struct FaultyNetwork {
+    /// The hub's address as seen through the proxy (same scheme).
+    pub url: String,
+    pub counts: Arc<vaxdesk_hub::fault_proxy::FaultCounts>,
+    pub control: vaxdesk_hub::fault_proxy::FaultControl,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FaultyNetwork {
+    pub fn new(hub_url: &str, faults: vaxdesk_hub::fault_proxy::Faults, seed: u64) -> Result<FaultyNetwork, String> {
+        let (scheme, host) = hub_url.split_once("://").ok_or("hub url without scheme")?;
+        let upstream: std::net::SocketAddr = host.trim_end_matches('/').parse().map_err(|e: std::net::AddrParseError| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| e.to_string())?;
+        let url = format!("{scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let (counts, control) = runtime.block_on(async { vaxdesk_hub::fault_proxy::spawn_controlled(listener, upstream, faults, seed) });
+        Ok(FaultyNetwork { url, counts, control, _runtime: runtime })
+    }
+
+    /// An enrollment code's text pointing at the hub through this proxy
+    /// (the certificate's fingerprint is kept: the proxy only moves bytes).
+    pub fn route(&self, enrollment_text: &str) -> Result<String, String> {
+        let mut code = vaxdesk_core::qr::payload::parse_enroll(enrollment_text).value.ok_or("not an enrollment code")?;
+        code.hub.clone_from(&self.url);
+        Ok(code.to_text())
+    }
+}
+
+/// The lots the generated desks' doses name ([`vaxdesk_core::synth`]), in
+/// the hub's catalog as a coordinator would have added them: the hub refuses
+/// a dose of a lot it does not know.
+pub fn publish_synth_lots(db: &HubDb) -> Result<(), String> {
+    let c = vaxdesk_core::synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin());
+    db.publish_catalog(&c).map_err(|e| e.to_string())
 }
 
 /// A coordinator session on a hub.

@@ -12,9 +12,9 @@ use vaxdesk_core::cert::Signer;
 use vaxdesk_core::desk::{Desk, DoseDraft};
 use vaxdesk_core::model::Sex;
 use vaxdesk_core::qr::payload::SignatureStatus;
-use vaxdesk_core::sync::{enroll, fetch_certificate, sync_once, verify_certificate, SyncError, SyncOptions};
+use vaxdesk_core::sync::{fetch_certificate, sync_once, verify_certificate, SyncError, SyncOptions};
 use vaxdesk_core::validate::PersonDraft;
-use vaxdesk_tests::{Coordinator, LocalHub};
+use vaxdesk_tests::{enroll, Coordinator, LocalHub};
 
 fn on(day: &str) -> DateTime<chrono::FixedOffset> {
     DateTime::parse_from_rfc3339(&format!("{day}T09:00:00+07:00")).unwrap()

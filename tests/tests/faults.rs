@@ -12,9 +12,9 @@ use std::time::Duration;
 use vaxdesk_core::desk::Desk;
 use vaxdesk_core::store::OutboxState;
 use vaxdesk_core::sync::engine::META_HUB;
-use vaxdesk_core::sync::{enroll, sync_once, SyncOptions};
+use vaxdesk_core::sync::{sync_once, SyncOptions};
 use vaxdesk_hub::fault_proxy::{self, Faults};
-use vaxdesk_tests::{seed_desk, Coordinator, LocalHub};
+use vaxdesk_tests::{enroll, seed_desk, Coordinator, LocalHub};
 
 const DESKS: usize = 4;
 /// Per desk: 2,500 persons with 9 doses each = 25,000 valid events.

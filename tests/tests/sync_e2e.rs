@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use vaxdesk_core::desk::{Desk, DoseDraft};
 use vaxdesk_core::model::Sex;
 use vaxdesk_core::store::OutboxState;
-use vaxdesk_core::sync::{enroll, sync_once, SyncOptions};
+use vaxdesk_core::sync::{sync_once, SyncOptions};
 use vaxdesk_core::validate::PersonDraft;
-use vaxdesk_tests::{Coordinator, LocalHub};
+use vaxdesk_tests::{enroll, Coordinator, LocalHub};
 
 fn clinic() -> DateTime<Utc> {
     "2021-10-05T02:00:00Z".parse().unwrap()

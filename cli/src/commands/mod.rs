@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Export(c) => export::run(db, out, c),
         Command::Passphrase(c) => passphrase(db, out, c),
         Command::Hub(a) => hub::run(db, out, a),
-        Command::Enroll { code, name } => sync::enroll(&open(db)?, out, &code, name.as_deref()),
+        Command::Enroll { code, name, allow_plain_http } => sync::enroll(&open(db)?, out, &code, name.as_deref(), allow_plain_http),
         Command::Sync { once, every } => sync::sync(&open(db)?, out, once, every),
         Command::Status => sync::status(&open(db)?, out),
         Command::Cert(c) => cert::run(&open(db)?, out, c),

@@ -13,12 +13,15 @@ pub(super) fn failure(e: SyncError) -> Failure {
     match e {
         SyncError::Store(s) => Failure::Storage(s.to_string()),
         SyncError::Core(c) => (*c).into(),
+        // A hub that is busy, restarting or out of reach: try later, not bad input.
+        other if other.is_transient() => Failure::Unavailable(format!("{other} (try again later)")),
         other => Failure::Input(other.to_string()),
     }
 }
 
-pub fn enroll(desk: &Desk, out: Out, code: &str, name: Option<&str>) -> CliResult {
-    let r = vaxdesk_core::sync::enroll(desk, code, name).map_err(failure)?;
+pub fn enroll(desk: &Desk, out: Out, code: &str, name: Option<&str>, allow_plain_http: bool) -> CliResult {
+    let opts = SyncOptions { allow_plain_http, ..SyncOptions::default() };
+    let r = vaxdesk_core::sync::enroll_with(desk, code, name, &opts).map_err(failure)?;
     out.show(&r.site, || format!("enrolled as desk {} at {} ({}), device {}", r.desk.code, r.site.code, r.site.name, r.device_id));
     Ok(())
 }

@@ -18,6 +18,22 @@ impl Store {
         })
     }
 
+    /// Several settings in one transaction: all of them, or none (an
+    /// enrollment's hub, token, site and desk). `None` removes a key.
+    pub fn set_metas(&self, pairs: &[(&str, Option<&str>)]) -> Result<()> {
+        self.write(|tx| {
+            let mut put = tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?;
+            let mut remove = tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?;
+            for (k, v) in pairs {
+                match v {
+                    Some(v) => put.execute(params![k, v])?,
+                    None => remove.execute(params![k])?,
+                };
+            }
+            Ok(())
+        })
+    }
+
     /// The newest catalog loaded, if any was (the built-in one is not stored).
     pub fn catalog(&self) -> Result<Option<Catalog>> {
         let body: Option<String> =

@@ -24,6 +24,10 @@ pub enum SyncError {
     NotEnrolled,
     #[error("enrollment code: {0}")]
     BadCode(String),
+    /// The enrollment code names a plain `http://` hub and this desk talks
+    /// to hubs over https only.
+    #[error("hub: an https:// address expected, got {0:?}: plain http would send records in the clear")]
+    PlainHttp(String),
     /// The hub showed another TLS certificate than the one pinned at
     /// enrollment: someone else may be answering. Not retried.
     #[error("{0}")]

@@ -40,6 +40,10 @@ pub struct SyncOptions {
     /// Keep connections open between requests (off: one connection per
     /// request, as on networks that drop idle connections).
     pub reuse_connections: bool,
+    /// Accept a hub at a plain `http://` address. Off by default: the phone
+    /// refuses one (Android's cleartext ban does not reach the core's own
+    /// HTTP client); the CLI and tests opt in.
+    pub allow_plain_http: bool,
 }
 
 impl Default for SyncOptions {
@@ -52,6 +56,7 @@ impl Default for SyncOptions {
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(30),
             reuse_connections: true,
+            allow_plain_http: false,
         }
     }
 }
@@ -71,28 +76,94 @@ pub struct SyncReport {
     pub push_micros: Vec<u64>,
 }
 
+/// An enrollment on its way: written before the code is sent, so that a
+/// reply lost on the network (the hub enrolled the device, the desk never
+/// heard) is retried with the same code, now or at the next sync, and the
+/// hub answers with the same enrollment and a fresh token. Cleared when the
+/// enrollment is complete or the hub refuses the code for good.
+pub const META_ENROLL_PENDING: &str = "enroll_pending";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingEnrollment {
+    /// The `VXD1:` text as scanned or typed.
+    pub text: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
 /// Enroll this desk with the hub named in a `VXD1:` code. The desk keeps its
 /// own device id; the hub gives a token and says which site and desk it is.
 pub fn enroll(desk: &Desk, text: &str, device_name: Option<&str>) -> Result<super::protocol::EnrollReply, SyncError> {
+    enroll_with(desk, text, device_name, &SyncOptions::default())
+}
+
+/// [`enroll`] with the retry and timeout settings of `opts`. Nothing but the
+/// pending enrollment is written until the hub's answer is in hand and
+/// checked; then the hub, token, site and desk are written in one
+/// transaction, so a desk is either enrolled in full or not at all.
+pub fn enroll_with(desk: &Desk, text: &str, device_name: Option<&str>, opts: &SyncOptions) -> Result<super::protocol::EnrollReply, SyncError> {
     let parsed = parse_enroll(text);
     let code = parsed.value.ok_or_else(|| SyncError::BadCode(parsed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
-    let client = HubClient::new(&code.hub, None, Duration::from_secs(30), code.fp.as_deref())?;
-    let reply = client.enroll(&EnrollRequest {
-        code: code.code.clone(),
-        device_id: desk.config().device_id,
-        device_name: device_name.map(str::to_string),
-    })?;
+    check_scheme(&code.hub, opts)?;
     let store = desk.store();
-    store.set_meta(META_HUB, &code.hub)?;
-    store.set_meta(META_TOKEN, &reply.token)?;
-    store.set_meta(META_TOKEN_AT, &chrono::Utc::now().to_rfc3339())?;
+    let pending = PendingEnrollment { text: text.trim().to_string(), device_name: device_name.map(str::to_string) };
+    let pending_json = serde_json::to_string(&pending).map_err(|e| SyncError::Decode(e.to_string()))?;
+    store.set_meta(META_ENROLL_PENDING, &pending_json)?;
+    let device_id = desk.config().device_id;
+    let client = HubClient::new(&code.hub, None, opts.timeout, code.fp.as_deref())?;
+    let request = EnrollRequest { code: code.code.clone(), device_id: device_id.clone(), device_name: pending.device_name.clone() };
+    let mut retries = 0;
+    let reply = match retry(opts, &mut retries, || client.enroll(&request)) {
+        Ok(r) => r,
+        Err(e) => {
+            // A refusal (code used by another phone, expired, unknown; a
+            // certificate that is not the pinned one) will not change by
+            // waiting: forget the code. Network trouble keeps it for later.
+            if !e.is_transient() {
+                store.set_metas(&[(META_ENROLL_PENDING, None)])?;
+            }
+            return Err(e);
+        }
+    };
+    if reply.device_id != device_id {
+        return Err(SyncError::Decode(format!("the hub enrolled device {:?}, not this one", reply.device_id)));
+    }
+    let now = chrono::Utc::now().to_rfc3339();
     // A code without a fingerprint (a hub behind a real certificate)
     // clears any pin of an earlier enrollment.
-    store.set_meta(META_HUB_PIN, code.fp.as_deref().unwrap_or(""))?;
-    store.set_meta(META_SITE_NAME, &reply.site.name)?;
-    store.set_meta(META_DESK_NAME, &reply.desk.name)?;
-    desk.set_up(&reply.site.code, &reply.desk.code, None)?;
+    let fp = code.fp.clone().unwrap_or_default();
+    let settings: [(&str, Option<&str>); 7] = [
+        (META_HUB, Some(&code.hub)),
+        (META_TOKEN, Some(&reply.token)),
+        (META_TOKEN_AT, Some(&now)),
+        (META_HUB_PIN, Some(&fp)),
+        (META_SITE_NAME, Some(&reply.site.name)),
+        (META_DESK_NAME, Some(&reply.desk.name)),
+        (META_ENROLL_PENDING, None),
+    ];
+    desk.set_up_with(&reply.site.code, &reply.desk.code, None, &settings)?;
     Ok(reply)
+}
+
+/// The enrollment this desk started and did not finish, if any: the app
+/// offers to finish it, and [`sync_once`] finishes it by itself.
+pub fn pending_enrollment(desk: &Desk) -> Result<Option<PendingEnrollment>, SyncError> {
+    Ok(desk.store().meta(META_ENROLL_PENDING)?.and_then(|j| serde_json::from_str(&j).ok()))
+}
+
+/// Is this desk enrolled with a hub (a token in hand)?
+pub fn is_enrolled(desk: &Desk) -> Result<bool, SyncError> {
+    Ok(desk.store().meta(META_TOKEN)?.is_some())
+}
+
+/// Phones talk to their hub over https only: a plain `http://` hub in an
+/// enrollment code is refused unless the caller allows it (tests, a
+/// desktop on a trusted network, the demo's loopback hub).
+fn check_scheme(hub: &str, opts: &SyncOptions) -> Result<(), SyncError> {
+    if hub.starts_with("https://") || opts.allow_plain_http {
+        return Ok(());
+    }
+    Err(SyncError::PlainHttp(hub.split('/').take(3).collect::<Vec<_>>().join("/")))
 }
 
 /// The certificate the hub signs for a person of this desk, once their
@@ -138,6 +209,13 @@ fn retry<T>(opts: &SyncOptions, retries: &mut u64, mut f: impl FnMut() -> Result
 /// Push everything pending, then pull everything new. Stops at the first
 /// failure that retrying did not cure; what was done stays done.
 pub fn sync_once(desk: &Desk, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+    if !is_enrolled(desk)? {
+        // An enrollment whose reply was lost: finish it first, so the
+        // records saved meanwhile go out.
+        if let Some(p) = pending_enrollment(desk)? {
+            enroll_with(desk, &p.text, p.device_name.as_deref(), opts)?;
+        }
+    }
     let client = client(desk, opts)?;
     let mut report = SyncReport::default();
     push_all(desk, &client, opts, &mut report)?;

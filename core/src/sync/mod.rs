@@ -7,4 +7,4 @@ pub mod protocol;
 pub mod tls_pin;
 
 pub use client::{HubClient, SyncError};
-pub use engine::{enroll, fetch_certificate, rotate_token, sync_once, verify_certificate, SyncOptions, SyncReport};
+pub use engine::{enroll, enroll_with, fetch_certificate, is_enrolled, pending_enrollment, rotate_token, sync_once, verify_certificate, PendingEnrollment, SyncOptions, SyncReport};

@@ -1,7 +1,7 @@
 //! Dose rules: which dose is due, from when, with which vaccine, and whether
 //! the lot may be used. Every number comes from the catalog.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{check_text, Code, Findings};
@@ -14,6 +14,11 @@ const CLOCK_SKEW_MINUTES: i64 = 10;
 /// Entering a dose older than this is allowed (back-entry of paper records)
 /// but needs a confirmation.
 const BACK_ENTRY_DAYS: i64 = 365;
+/// No COVID-19 vaccine was given before 2020 (the first, in trials, that
+/// summer): an older date is a typing or clock mistake.
+const FIRST_POSSIBLE_YEAR: i32 = 2020;
+/// The highest dose number a record may carry (primary series and boosters).
+const MAX_DOSE_NUMBER: u8 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,8 +141,7 @@ pub fn check_dose(ctx: DoseContext<'_>, dose: &Dose) -> (Findings, Dose) {
     check_time(&mut out, &ctx, &dose);
 
     let Some(vaccine) = c.vaccine(&dose.vaccine) else {
-        let known: Vec<_> = c.vaccines.iter().map(|v| v.code.as_str()).collect();
-        out.error(Code::VaccineUnknown, "vaccine", format!("{:?} is not in catalog v{} (known: {})", dose.vaccine, c.version, known.join(", ")));
+        unknown_vaccine(&mut out, c, &dose.vaccine);
         return (out, dose);
     };
     dose.vaccine = vaccine.code.clone();
@@ -165,8 +169,8 @@ pub fn check_dose(ctx: DoseContext<'_>, dose: &Dose) -> (Findings, Dose) {
     let computed = next.dose_number;
     dose.dose_number = match dose.dose_number {
         None => Some(computed),
-        Some(n) if n == 0 || n > 10 => {
-            out.error(Code::DoseNumberInvalid, "dose_number", format!("1 to 10 expected, got {n}"));
+        Some(n) if n == 0 || n > MAX_DOSE_NUMBER => {
+            out.error(Code::DoseNumberInvalid, "dose_number", format!("1 to {MAX_DOSE_NUMBER} expected, got {n}"));
             Some(n)
         }
         Some(n) if n != computed => {
@@ -182,11 +186,51 @@ pub fn check_dose(ctx: DoseContext<'_>, dose: &Dose) -> (Findings, Dose) {
     (out, dose)
 }
 
+/// The checks of a dose's own content that need no desk state (no person,
+/// no history): the time within bounds, the vaccine, the dose number and the
+/// lot against the catalog. The desk runs them inside [`check_dose`]; the hub
+/// runs this on every dose pushed to it, so a desk with another catalog, a
+/// bug or a forged request cannot store what a desk would refuse. `skew` is
+/// how far ahead of `now` a dose time may be (a phone's clock runs fast).
+pub fn check_dose_content(c: &Catalog, dose: &Dose, now: DateTime<FixedOffset>, skew: Duration) -> Findings {
+    let mut out = Findings::default();
+    check_time_bounds(&mut out, dose.administered_at, now, skew);
+    let Some(vaccine) = c.vaccine(&dose.vaccine) else {
+        unknown_vaccine(&mut out, c, &dose.vaccine);
+        return out;
+    };
+    if dose.outcome != Outcome::Vaccinated {
+        return out;
+    }
+    if let Some(n) = dose.dose_number.filter(|n| *n == 0 || *n > MAX_DOSE_NUMBER) {
+        out.error(Code::DoseNumberInvalid, "dose_number", format!("1 to {MAX_DOSE_NUMBER} expected, got {n}"));
+    }
+    let mut d = dose.clone();
+    check_lot(&mut out, c, vaccine, &mut d, dose.administered_at.date_naive());
+    out
+}
+
+fn unknown_vaccine(out: &mut Findings, c: &Catalog, code: &str) {
+    let known: Vec<_> = c.vaccines.iter().map(|v| v.code.as_str()).collect();
+    out.error(Code::VaccineUnknown, "vaccine", format!("{code:?} is not in catalog v{} (known: {})", c.version, known.join(", ")));
+}
+
+/// Not in the future (beyond `skew`), not before vaccines existed.
+fn check_time_bounds(out: &mut Findings, at: DateTime<FixedOffset>, now: DateTime<FixedOffset>, skew: Duration) {
+    if at > now + skew {
+        out.error(Code::AdministeredFuture, "administered_at", format!("{} is in the future (now {})", at.to_rfc3339(), now.to_rfc3339()));
+    } else if at.year() < FIRST_POSSIBLE_YEAR {
+        out.error(Code::AdministeredTooEarly, "administered_at", format!("{} is before any COVID-19 vaccine was given ({FIRST_POSSIBLE_YEAR})", at.date_naive()));
+    }
+}
+
 fn check_time(out: &mut Findings, ctx: &DoseContext<'_>, dose: &Dose) {
     let at = dose.administered_at;
-    if at > ctx.now + Duration::minutes(CLOCK_SKEW_MINUTES) {
-        out.error(Code::AdministeredFuture, "administered_at", format!("{} is in the future (now {})", at.to_rfc3339(), ctx.now.to_rfc3339()));
-    } else if at < ctx.now - Duration::days(BACK_ENTRY_DAYS) {
+    let mut bounds = Findings::default();
+    check_time_bounds(&mut bounds, at, ctx.now, Duration::minutes(CLOCK_SKEW_MINUTES));
+    let out_of_bounds = !bounds.0.is_empty();
+    out.0.extend(bounds.0);
+    if !out_of_bounds && at < ctx.now - Duration::days(BACK_ENTRY_DAYS) {
         out.warn(Code::AdministeredLongAgo, "administered_at", format!("{} is more than {BACK_ENTRY_DAYS} days ago", at.date_naive()));
     }
     if ctx.person.birth_date.earliest().is_some_and(|b| at.date_naive() < b) {

@@ -3,6 +3,7 @@
 //! Errors block a save; warnings need the volunteer's confirmation, which is
 //! stored with the event (DESIGN "Validation explains").
 
+mod code;
 mod dose;
 mod national_id;
 mod person;
@@ -13,7 +14,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use dose::{check_correction, check_dose, next_dose, CorrectionTarget, DoseContext, NextDose, NextDoseKind};
+pub use code::{check_code, CodeError, CODE_MAX};
+pub use dose::{check_correction, check_dose, check_dose_content, next_dose, CorrectionTarget, DoseContext, NextDose, NextDoseKind};
 pub use national_id::{check_national_id, CccdInfo};
 pub use person::{check_person, PersonDraft};
 pub use phone::{normalize_phone, Carrier, PhoneError};
@@ -75,6 +77,7 @@ codes! {
     LotNearExpiry = "lot.near_expiry",
     AdministeredFuture = "administered_at.future",
     AdministeredBeforeBirth = "administered_at.before_birth",
+    AdministeredTooEarly = "administered_at.too_early",
     AdministeredLongAgo = "administered_at.long_ago",
     AgeOutOfRange = "age.out_of_range",
     AgeUncertain = "age.uncertain",

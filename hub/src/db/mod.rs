@@ -34,6 +34,8 @@ pub enum DbError {
     /// separately, see `crate::actions`).
     #[error("change abandoned")]
     Abandoned,
+    #[error("hub database {path}: {detail}")]
+    Io { path: String, detail: String },
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -128,6 +130,62 @@ pub enum EnrollRefusal {
     DeviceTaken,
 }
 
+/// An enrollment code as stored, for [`enroll_step`].
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub site: String,
+    pub desk: String,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+    /// The device that used it.
+    pub used_by: Option<String>,
+}
+
+/// The device a request names, if the hub has it, for [`enroll_step`].
+#[derive(Debug, Clone)]
+pub struct EnrolledDevice {
+    pub site: String,
+    pub desk: String,
+    pub revoked: bool,
+    /// The device has used its token (pushed or pulled) at least once.
+    pub seen: bool,
+}
+
+/// What an enrollment request does to the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollStep {
+    /// A new device.
+    Insert,
+    /// A device whose enrollment never completed (it never used its token)
+    /// or that a coordinator revoked, enrolled again with a new code: its
+    /// row takes the new code's site, desk and token.
+    Replace,
+    /// The same device sending the same code again (its reply was lost):
+    /// the same enrollment, with a fresh token offered as a rotation is, so
+    /// the older token dies when the new one is first used and a request
+    /// replayed by the network cannot take the working token away.
+    OfferToken,
+    Refuse(EnrollRefusal),
+}
+
+/// The one enrollment rule both dialects apply inside their transaction.
+pub fn enroll_step(code: &CodeRow, device: Option<&EnrolledDevice>, device_id: &str, now: &str) -> EnrollStep {
+    let expired = code.expires_at.as_str() < now;
+    if code.used_at.is_some() {
+        let same = code.used_by.as_deref() == Some(device_id)
+            && device.is_some_and(|d| !d.revoked && d.site == code.site && d.desk == code.desk);
+        return if same && !expired { EnrollStep::OfferToken } else { EnrollStep::Refuse(EnrollRefusal::Used) };
+    }
+    if expired {
+        return EnrollStep::Refuse(EnrollRefusal::Expired);
+    }
+    match device {
+        None => EnrollStep::Insert,
+        Some(d) if d.revoked || !d.seen => EnrollStep::Replace,
+        Some(_) => EnrollStep::Refuse(EnrollRefusal::DeviceTaken),
+    }
+}
+
 
 /// A person's site, and their events as `(stream, body)` in the order received.
 pub type PersonEvents = (String, Vec<(String, String)>);
@@ -185,7 +243,9 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn publish_catalog(&self, c: &Catalog) -> Result<()>;
     fn create_enrollment_code(&self, code_hash: &str, site: &str, desk: &str, by: i64, expires_at: &str) -> Result<()>;
     /// Use a one-time code: register the device with its token hash, or say
-    /// why not. Single use is enforced inside one transaction.
+    /// why not, by [`enroll_step`]. Single use is enforced inside one
+    /// transaction; the same device may send the same code again while it
+    /// is valid (a lost reply) and gets the same enrollment back.
     fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>>;
     /// The live (not revoked) device a token belongs to (its current one,
     /// or the one offered by a rotation, whose first use retires the old).

@@ -11,7 +11,7 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
-use super::{change_of, json, now_text, AuditEntry, Coordinator, DbError, Device, EnrollRefusal, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
+use super::{change_of, enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
 use crate::ingest::{self, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -206,27 +206,36 @@ impl HubStore for PgHub {
     fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
         self.write(|tx| {
             // FOR UPDATE: two hub processes cannot both use one code.
-            let Some(r) = tx.query_opt("SELECT site, desk, expires_at, used_at FROM enrollment_codes WHERE code_hash = $1 FOR UPDATE", &[&code_hash])? else {
+            let Some(r) = tx.query_opt("SELECT site, desk, expires_at, used_at, device_id FROM enrollment_codes WHERE code_hash = $1 FOR UPDATE", &[&code_hash])? else {
                 return Ok(Err(EnrollRefusal::Unknown));
             };
-            let (site, desk, expires_at, used_at): (String, String, String, Option<String>) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            if used_at.is_some() {
-                return Ok(Err(EnrollRefusal::Used));
-            }
+            let code = CodeRow { site: r.get(0), desk: r.get(1), expires_at: r.get(2), used_at: r.get(3), used_by: r.get(4) };
+            let device = tx
+                .query_opt("SELECT site, desk, revoked_at IS NOT NULL, last_seen_at IS NOT NULL FROM devices WHERE id = $1 FOR UPDATE", &[&device_id])?
+                .map(|r| EnrolledDevice { site: r.get(0), desk: r.get(1), revoked: r.get(2), seen: r.get(3) });
             let now = now_text();
-            if expires_at < now {
-                return Ok(Err(EnrollRefusal::Expired));
+            match enroll_step(&code, device.as_ref(), device_id, &now) {
+                EnrollStep::Refuse(why) => return Ok(Err(why)),
+                EnrollStep::OfferToken => {
+                    tx.execute("UPDATE devices SET next_token_hash = $2 WHERE id = $1", &[&device_id, &token_hash])?;
+                    return Ok(Ok((code.site, code.desk)));
+                }
+                EnrollStep::Insert => {
+                    tx.execute(
+                        "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[&device_id, &code.site, &code.desk, &name, &token_hash, &now],
+                    )?;
+                }
+                EnrollStep::Replace => {
+                    tx.execute(
+                        "UPDATE devices SET site = $2, desk = $3, name = $4, token_hash = $5, next_token_hash = NULL, enrolled_at = $6,
+                                revoked_at = NULL, last_seen_at = NULL, pending = NULL WHERE id = $1",
+                        &[&device_id, &code.site, &code.desk, &name, &token_hash, &now],
+                    )?;
+                }
             }
-            let taken: bool = tx.query_one("SELECT count(*) > 0 FROM devices WHERE id = $1", &[&device_id])?.get(0);
-            if taken {
-                return Ok(Err(EnrollRefusal::DeviceTaken));
-            }
-            tx.execute(
-                "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&device_id, &site, &desk, &name, &token_hash, &now],
-            )?;
             tx.execute("UPDATE enrollment_codes SET used_at = $2, device_id = $3 WHERE code_hash = $1", &[&code_hash, &now, &device_id])?;
-            Ok(Ok((site, desk)))
+            Ok(Ok((code.site, code.desk)))
         })
     }
 

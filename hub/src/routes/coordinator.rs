@@ -10,7 +10,7 @@ use vaxdesk_core::catalog::{Catalog, Lot};
 use vaxdesk_core::model::{Desk, Site};
 use vaxdesk_core::qr::payload::EnrollCode;
 
-use crate::auth::{enrollment_code, hash_password, hash_token, random_token, verify_password, CoordinatorAuth};
+use crate::auth::{check_login, enrollment_code, hash_password, hash_token, random_token, CoordinatorAuth};
 use crate::db::{Coordinator, Device};
 use crate::error::{HubError, HubResult};
 use crate::limits::Peer;
@@ -35,9 +35,15 @@ pub async fn login(State(s): State<AppState>, Peer(from): Peer, ApiJson(l): ApiJ
     s.limits.login(from, &l.username)?;
     let db = s.db.clone();
     let user = l.username.trim().to_string();
-    let found = tokio::task::spawn_blocking(move || db.password_hash(&user)).await??;
-    let ok = found.as_ref().is_some_and(|(_, h)| verify_password(&l.password, h));
-    let Some((id, _)) = found.filter(|_| ok) else {
+    let password = l.password;
+    // The look-up and the Argon2 check both on the blocking pool, never on the async workers.
+    let found = tokio::task::spawn_blocking(move || {
+        let found = db.password_hash(&user)?;
+        let ok = check_login(&password, found.as_ref().map(|(_, h)| h.as_str()));
+        Ok::<_, crate::db::DbError>(found.filter(|_| ok))
+    })
+    .await??;
+    let Some((id, _)) = found else {
         return Err(HubError::unauthorized("username or password is wrong"));
     };
     let token = random_token();
@@ -87,13 +93,10 @@ pub fn check_password(p: &str) -> HubResult<()> {
     Ok(())
 }
 
-/// Codes (site, desk, username) appear in URLs and exports: plain and short.
+/// Codes (site, desk, username, lot) appear in URLs and exports: the
+/// core's rule, the same one a desk applies when enrollment names them.
 pub fn check_code(field: &str, v: &str) -> HubResult<String> {
-    let v = v.trim();
-    if v.is_empty() || v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-        return Err(HubError::bad_request("request.code", format!("{field}: 1-32 letters, digits, '-', '_' or '.' expected, got {v:?}")));
-    }
-    Ok(v.to_string())
+    vaxdesk_core::validate::check_code(field, v).map_err(|e| HubError::bad_request("request.code", e.to_string()))
 }
 
 pub fn check_name(field: &str, v: &str) -> HubResult<String> {
@@ -236,14 +239,22 @@ pub async fn post_lot(State(s): State<AppState>, CoordinatorAuth(me): Coordinato
     add_lot(&s, &me, lot).await.map(Json)
 }
 
-/// Add a lot (API and web).
+/// Add a lot (API and web). Lots are part of the one catalog every site
+/// shares, so only a coordinator of every site adds one (ADR 0011).
 pub async fn add_lot(s: &AppState, me: &Coordinator, lot: Lot) -> HubResult<Catalog> {
+    if !me.all_sites {
+        return Err(HubError::forbidden("lots are in the catalog every site shares: only a coordinator of every site may add one"));
+    }
     let db = s.db.clone();
     let mut c = tokio::task::spawn_blocking(move || db.current_catalog()).await??.unwrap_or_else(Catalog::builtin);
     let Some(vaccine) = c.vaccine(&lot.vaccine).map(|v| v.code.clone()) else {
         return Err(HubError::bad_request("lot.vaccine", format!("vaccine: {:?} is not in the catalog", lot.vaccine)));
     };
     let number = check_code("number", &lot.number)?;
+    let (first, last) = crate::dates::bounds();
+    if lot.expiry < first || lot.expiry > last {
+        return Err(HubError::bad_request("lot.expiry", format!("expiry: a date between {first} and {last} expected, got {}", lot.expiry)));
+    }
     if c.lots.iter().any(|l| l.number.eq_ignore_ascii_case(&number) && l.vaccine.eq_ignore_ascii_case(&vaccine)) {
         return Err(HubError::new(StatusCode::CONFLICT, "lot.exists", format!("number: lot {number} is already in the catalog")));
     }

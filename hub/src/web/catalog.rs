@@ -28,7 +28,10 @@ pub async fn page(State(s): State<AppState>, w: Web) -> Response {
                 tr { th { (t.lot) } th { (t.vaccine) } th { (t.expiry) } }
                 @for l in &c.lots { tr { td { code { (l.number) } } td { (l.vaccine) } td { (l.expiry.format("%d/%m/%Y")) } } }
             }
-            fieldset {
+            @if !w.who.all_sites {
+                p.muted #lot-note { (t.lots_shared) }
+            }
+            @if w.who.all_sites { fieldset {
                 legend { (t.add_lot) }
                 form method="post" action="/catalog/lots" {
                     input type="hidden" name="csrf" value=(w.csrf);
@@ -37,7 +40,7 @@ pub async fn page(State(s): State<AppState>, w: Web) -> Response {
                     label { (t.expiry) " " input name="expiry" type="date" required; }
                     button type="submit" { (t.save) }
                 }
-            }
+            } }
         })
         .into_response())
     }

@@ -92,7 +92,10 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<DashQuery>)
     let r = async {
         let sites = my_sites(&s, &w).await?;
         let today = Utc::now().with_timezone(&vn()).date_naive();
-        let day = q.date.as_deref().and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(today);
+        let day = match q.date.as_deref().filter(|d| !d.trim().is_empty()) {
+            Some(d) => crate::dates::day("dashboard.date", "date", d)?,
+            None => today,
+        };
         let site = q.site.filter(|c| sites.iter().any(|x| &x.code == c)).or_else(|| sites.first().map(|x| x.code.clone()));
         let t = w.t();
         let Some(site) = site else {

@@ -54,14 +54,19 @@ pub struct ExportQuery {
 }
 
 fn date(field: &'static str, v: &str) -> Result<NaiveDate, HubError> {
-    v.parse().map_err(|_| HubError::bad_request("export.date", format!("{field}: YYYY-MM-DD expected, got {v:?}")))
+    crate::dates::day("export.date", field, v)
 }
 
 /// A GET (a download link a coordinator can bookmark) that changes nothing
 /// but the audit log, which records who exported what.
 pub async fn download(State(s): State<AppState>, w: Web, Query(q): Query<ExportQuery>) -> Response {
     let r = async {
-        if !w.who.may_see(&q.site) {
+        // Only a site that exists and is the coordinator's: an unknown one is
+        // a 404, not an empty file (and no audit row of an export that was not).
+        let code = crate::routes::coordinator::check_code("site", &q.site)?;
+        let (db, wanted) = (s.db.clone(), code.clone());
+        let known = tokio::task::spawn_blocking(move || db.site(&wanted)).await??.is_some();
+        if !known || !w.who.may_see(&code) {
             return Err(HubError::not_found("site"));
         }
         let (from, to) = (date("from", &q.from)?, date("to", &q.to)?);
@@ -74,7 +79,7 @@ pub async fn download(State(s): State<AppState>, w: Web, Query(q): Query<ExportQ
             "xlsx" | "" => ("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             other => return Err(HubError::bad_request("export.format", format!("format: csv, xlsx or fhir expected, got {other:?}"))),
         };
-        let (db, who, site) = (s.db.clone(), w.who.clone(), q.site.clone());
+        let (db, who, site) = (s.db.clone(), w.who.clone(), code.clone());
         let (file, rows) = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, u64), HubError> {
             let catalog = db.current_catalog()?.unwrap_or_else(Catalog::builtin);
             let source = HubDoses { db: &db, sites: vec![site.clone()] };
@@ -91,12 +96,12 @@ pub async fn download(State(s): State<AppState>, w: Web, Query(q): Query<ExportQ
             Ok((file, rows))
         })
         .await??;
-        let name = format!("vaxdesk-{}-{from}-{to}.{ext}", q.site);
+        let name = format!("vaxdesk-{code}-{from}-{to}.{ext}");
         let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
         Ok((
             [
                 (header::CONTENT_TYPE, mime.to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                (header::CONTENT_DISPOSITION, content_disposition(&name)),
                 (header::HeaderName::from_static("x-vaxdesk-rows"), rows.to_string()),
             ],
             Body::from_stream(stream),
@@ -105,6 +110,18 @@ pub async fn download(State(s): State<AppState>, w: Web, Query(q): Query<ExportQ
     }
     .await;
     answer(&w, r)
+}
+
+/// `attachment` with the file name quoted (RFC 6266) and, for any byte
+/// outside plain ASCII, percent-encoded in `filename*` (RFC 5987): a name
+/// can never add a parameter or a header line.
+pub fn content_disposition(name: &str) -> String {
+    let plain: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
 }
 
 fn internal(detail: String) -> HubError {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::session::{cookie, lang_of, same, Posted, LOGIN_COOKIE, SESSION_COOKIE};
 use super::shell;
-use crate::auth::{hash_token, random_token, verify_password};
+use crate::auth::{check_login, hash_token, random_token};
 use crate::limits::Peer;
 use crate::AppState;
 
@@ -66,14 +66,20 @@ pub async fn submit(State(s): State<AppState>, Peer(from): Peer, jar: CookieJar,
     }
     let db = s.db.clone();
     let user = f.username.trim().to_string();
-    let found = tokio::task::spawn_blocking(move || db.password_hash(&user)).await;
+    let password = f.password.clone();
+    // The look-up and the Argon2 check (as long for an unknown user) on the blocking pool.
+    let found = tokio::task::spawn_blocking(move || {
+        let found = db.password_hash(&user)?;
+        let ok = check_login(&password, found.as_ref().map(|(_, h)| h.as_str()));
+        Ok::<_, crate::db::DbError>(found.filter(|_| ok))
+    })
+    .await;
     let found = match found {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => return crate::error::HubError::from(e).into_response(),
         Err(e) => return crate::error::HubError::from(e).into_response(),
     };
-    let ok = found.as_ref().is_some_and(|(_, h)| verify_password(&f.password, h));
-    let Some((id, _)) = found.filter(|_| ok) else {
+    let Some((id, _)) = found else {
         tracing::info!("web log-in refused");
         let page = login_page(&jar, &fresh, Some(t.login_failed));
         return (StatusCode::UNAUTHORIZED, jar.add(cookie(&s, LOGIN_COOKIE, fresh)), page).into_response();

@@ -208,7 +208,9 @@ async fn audit(State(s): State<AppState>, w: Web) -> Response {
         Err(e) => return hub_problem(&w, e.into()),
     };
     let t: &Texts = w.t();
-    let mine = entries.into_iter().filter(|e| w.who.all_sites || e.site.as_deref().is_some_and(|s| w.who.may_see(s)));
+    // A change without a site (the shared catalog, its lots) concerns every
+    // site: every coordinator sees it. Another site's changes stay hidden.
+    let mine = entries.into_iter().filter(|e| e.site.as_deref().is_none_or(|s| w.who.may_see(s)));
     layout(&w, t.audit, "/audit", html! {
         table {
             tr { th { (t.time) } th { (t.who) } th { (t.action) } th { (t.site) } th { (t.subject) } th { (t.detail) } }

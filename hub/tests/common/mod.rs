@@ -23,6 +23,7 @@ impl TestHub {
         let dir = tempfile::tempdir().unwrap();
         let (db, target) = open_db(&dir);
         db.create_coordinator(ADMIN.0, &auth::hash_password(ADMIN.1).unwrap(), true, &[]).unwrap();
+        db.publish_catalog(&catalog_with_test_lots()).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -177,11 +178,23 @@ pub fn person_event(device: &str, person_id: &str, national_id: Option<&str>, na
     }})
 }
 
+/// The built-in catalog with lot `<code>2107` of every vaccine (to 2022):
+/// the lots the tests' doses name, as a coordinator would have added them.
+pub fn catalog_with_test_lots() -> vaxdesk_core::catalog::Catalog {
+    let mut c = vaxdesk_core::catalog::Catalog::builtin();
+    c.version += 1;
+    for v in c.vaccines.clone() {
+        c.lots.push(vaxdesk_core::catalog::Lot { number: format!("{}2107", v.code), vaccine: v.code, expiry: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap() });
+    }
+    c
+}
+
+/// A dose of `vaccine` from its test lot (`<code>2107`).
 pub fn dose_event(device: &str, site: &str, person_id: &str, vaccine: &str) -> Value {
     json!({"stream": "dose", "event": {
         "id": uuid::Uuid::now_v7().to_string(), "person_id": person_id, "site": site, "desk": "D1",
         "device": device, "kind": {"type": "record"},
-        "dose": {"vaccine": vaccine, "lot": "AZ2107", "dose_number": 1,
+        "dose": {"vaccine": vaccine, "lot": format!("{vaccine}2107"), "dose_number": 1,
                  "administered_at": "2021-10-05T09:00:00+07:00", "outcome": "vaccinated"},
         "recorded_at": "2021-10-05T02:00:00Z"
     }})
