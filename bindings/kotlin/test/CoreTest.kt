@@ -83,6 +83,10 @@ class CoreTest {
             assertFailsWith<VaxdeskException.Input> { desk.person("not-a-uuid") }
             val refused = assertFailsWith<VaxdeskException.Sync> { desk.enroll("VXD1:nonsense", null) }
             assertEquals("sync.bad_code", refused.code)
+            // A phone sends records over https only: a plain-http hub is refused before anything is sent.
+            val plain = assertFailsWith<VaxdeskException.Sync> { desk.enroll("VXD1:{\"hub\":\"http://127.0.0.1:9\",\"code\":\"ABCD-EFGH-JKLM\"}", null) }
+            assertEquals("sync.plain_http", plain.code)
+            assertEquals(null, desk.pendingEnrollment())
         }
     }
 
@@ -100,7 +104,7 @@ class CoreTest {
         Desk.open(path, "8642").use { desk -> assertEquals(1, desk.find("hoa", null, 0u).hits.size) }
 
         // The PIN's key, kept by the shell (wrapped by the keystore), opens it without the PIN.
-        val key = databaseKey(path, "8642")
+        val key = databaseKey(path, "8642".toByteArray())
         assertEquals(32, key.size)
         Desk.openWithKey(path, key).use { desk -> assertEquals(1, desk.find("hoa", null, 0u).hits.size) }
         key[0] = (key[0].toInt() xor 1).toByte()

@@ -1,28 +1,38 @@
 package org.vaxdesk.app
 
+import android.Manifest
 import android.app.Activity
 import android.content.Context
+import android.content.pm.PackageManager
+import android.content.res.Configuration
 import android.os.Bundle
 import android.os.SystemClock
 import android.view.WindowManager
 import android.widget.FrameLayout
+import org.vaxdesk.app.core.DeskFacts
+import org.vaxdesk.app.core.Outcome
+import org.vaxdesk.app.core.Start
 import org.vaxdesk.app.enroll.EnrollScreen
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.nav.Screens
 import org.vaxdesk.app.pin.LockPolicy
 import org.vaxdesk.app.pin.PinScreen
 import org.vaxdesk.app.scan.ScanScreen
 import org.vaxdesk.app.session.SessionScreen
-import org.vaxdesk.app.storage.StorageProblemScreen
 import org.vaxdesk.app.settings.Language
+import org.vaxdesk.app.start.StartingScreen
+import org.vaxdesk.app.storage.StorageProblemScreen
 import org.vaxdesk.app.sync.SyncScheduler
 import org.vaxdesk.app.ui.Ui
 
 /**
  * The one activity: a stack of screens. Where to start is read from the
- * core (enrolled? session today?) and the PIN lock is put in front whenever
- * the lock policy says so. Until the database is open (see CoreGateway)
- * only the PIN screen is shown.
+ * core on a core thread (enrolled? session today? PIN?) while a starting
+ * screen shows; the PIN lock is put in front whenever the lock policy says
+ * so. The stack and what the volunteer typed are kept in the saved instance
+ * state, so a recreation or a process death brings them back (behind the
+ * PIN lock when there is one).
  */
 class MainActivity : Activity(), Host {
     override val activity: Activity get() = this
@@ -30,8 +40,12 @@ class MainActivity : Activity(), Host {
     override lateinit var ui: Ui
     private lateinit var frame: FrameLayout
     private val stack = ArrayDeque<Screen>()
+    private var resumedNow = false
+    /** The stack saved before a recreation, put back once the desk is open. */
+    private var savedStack: List<Bundle>? = null
 
     val current: Screen? get() = stack.lastOrNull()
+    override val inFront: Boolean get() = resumedNow
 
     override fun attachBaseContext(base: Context) {
         super.attachBaseContext(Language.wrap(base))
@@ -45,56 +59,145 @@ class MainActivity : Activity(), Host {
         ui = Ui(this)
         frame = FrameLayout(this)
         setContentView(frame)
-        // The database opens without the PIN only where the keystore kept its
-        // key; otherwise the PIN typed on the lock screen opens it. One that
-        // cannot be opened at all (damaged) must not crash the app: behind a
-        // PIN the lock screen comes first (the right PIN then leads to the
-        // problem), without one the problem shows at once.
-        val start = try {
-            if (app.core.openWithoutPin()) firstScreen() else lockScreen()
-        } catch (e: org.vaxdesk.core.VaxdeskException) {
-            if (app.core.pin.isSet()) lockScreen() else StorageProblemScreen(this, e)
+        savedStack = savedInstanceState?.let { Screens.stackOf(it) }
+        val facts = app.core.facts
+        if (app.core.isOpen && facts != null) {
+            // A recreation in a living process: the desk is open already.
+            started(Start.Ready(facts))
+        } else {
+            startDesk()
         }
-        restart(start)
         SyncScheduler.schedulePeriodic(this)
     }
 
-    private fun lockScreen() = PinScreen(this, PinScreen.Mode.UNLOCK) { restart(firstScreen()) }
+    /** Open the desk on a core thread while the starting screen shows. */
+    private fun startDesk() {
+        restart(StartingScreen(this) { startDesk() })
+        app.core.start { r -> if (!isDestroyed) onStarted(r) }
+    }
 
-    private fun firstScreen(): Screen {
-        val status = app.core.desk.status()
-        return when {
-            status.hub == null || !app.core.pin.isSet() -> EnrollScreen(this)
-            app.core.desk.session() == null -> SessionScreen(this)
-            else -> ScanScreen(this)
+    private fun onStarted(r: Outcome<Start>) = when (r) {
+        is Outcome.Ok -> started(r.value)
+        is Outcome.Failed -> (current as? StartingScreen)?.failed(r.error) ?: Unit
+    }
+
+    private fun started(s: Start) {
+        when (s) {
+            is Start.NeedsPin -> restart(PinScreen(this, PinScreen.Mode.UNLOCK))
+            is Start.Damaged -> restart(StorageProblemScreen(this, s.error))
+            is Start.Ready -> if (mustLock(s.facts)) {
+                app.state.unlocked = false
+                restart(PinScreen(this, PinScreen.Mode.UNLOCK))
+            } else {
+                showDesk(s.facts)
+            }
+        }
+    }
+
+    private fun mustLock(f: DeskFacts) =
+        LockPolicy.mustLock(f.pinSet, app.state.unlocked, app.state.backgroundSince, SystemClock.elapsedRealtime())
+
+    /** The desk is open and unlocked: the saved stack, or where the facts say to start. */
+    private fun showDesk(f: DeskFacts) {
+        val saved = savedStack
+        savedStack = null
+        val restored = saved?.mapNotNull { Screens.restore(this, it) }.orEmpty()
+        val first = firstScreen(f)
+        if (restored.isNotEmpty() && restored.first().name == first.name) {
+            stack.clear()
+            stack.addAll(restored.dropLast(1))
+            restart(restored.last(), keepBelow = true)
+        } else {
+            restart(first)
+        }
+    }
+
+    private fun firstScreen(f: DeskFacts): Screen = when {
+        !f.enrolled || !f.pinSet -> EnrollScreen(this)
+        f.session == null -> SessionScreen(this)
+        else -> ScanScreen(this)
+    }
+
+    override fun pinDone(mode: PinScreen.Mode) {
+        when (mode) {
+            PinScreen.Mode.UNLOCK -> {
+                app.state.unlocked = true
+                val f = app.core.facts
+                if (stack.size > 1) back() else if (f != null) showDesk(f)
+            }
+            // After enrolling: the session screen syncs for the catalog and lots.
+            PinScreen.Mode.SET -> {
+                app.state.unlocked = true
+                restart(SessionScreen(this, syncFirst = true))
+            }
+            PinScreen.Mode.CHANGE -> {
+                app.state.pinChanged = true
+                back()
+            }
         }
     }
 
     override fun onStart() {
         super.onStart()
-        val state = app.state
-        if (LockPolicy.mustLock(app.core.pin.isSet(), state.unlocked, state.backgroundSince, SystemClock.elapsedRealtime())) {
-            state.unlocked = false
-            if (current !is PinScreen) go(PinScreen(this, PinScreen.Mode.UNLOCK) { back() })
+        val f = app.core.facts
+        if (f != null && app.core.isOpen && current !is StartingScreen && current !is StorageProblemScreen && mustLock(f)) {
+            app.state.unlocked = false
+            val top = current
+            if (!(top is PinScreen && top.mode == PinScreen.Mode.UNLOCK)) go(PinScreen(this, PinScreen.Mode.UNLOCK))
         }
-        state.backgroundSince = null
+        app.state.backgroundSince = null
+    }
+
+    override fun onResume() {
+        super.onResume()
+        resumedNow = true
+        current?.onResume()
+    }
+
+    override fun onPause() {
+        resumedNow = false
+        current?.onPause()
+        super.onPause()
     }
 
     override fun onStop() {
         super.onStop()
         app.state.backgroundSince = SystemClock.elapsedRealtime()
+    }
+
+    override fun onDestroy() {
         current?.onHidden()
+        super.onDestroy()
+    }
+
+    override fun onSaveInstanceState(outState: Bundle) {
+        super.onSaveInstanceState(outState)
+        Screens.saveStack(stack, outState)
+    }
+
+    /**
+     * Font size, dark mode, language, density and window size changes are
+     * handled here (manifest configChanges): the views are rebuilt in the
+     * app's own language, and the stack and typing stay as they are.
+     */
+    override fun onConfigurationChanged(newConfig: Configuration) {
+        super.onConfigurationChanged(newConfig)
+        Language.apply(this)
+        ui = Ui(this)
+        refresh()
     }
 
     override fun go(screen: Screen) {
-        current?.onHidden()
+        current?.let { it.onPause(); it.onHidden() }
         stack.addLast(screen)
         show(screen)
     }
 
-    override fun restart(screen: Screen) {
-        current?.onHidden()
-        stack.clear()
+    override fun restart(screen: Screen) = restart(screen, keepBelow = false)
+
+    private fun restart(screen: Screen, keepBelow: Boolean) {
+        current?.let { it.onPause(); it.onHidden() }
+        if (!keepBelow) stack.clear()
         stack.addLast(screen)
         show(screen)
     }
@@ -104,29 +207,36 @@ class MainActivity : Activity(), Host {
             finish()
             return
         }
-        stack.removeLast().onHidden()
+        stack.removeLast().let { it.onPause(); it.onHidden() }
         current?.let { show(it) }
     }
 
     override fun refresh() {
-        current?.let { show(it) }
+        current?.let { frame.removeAllViews(); frame.addView(it.build()) }
     }
+
+    override fun isShowing(screen: Screen) = current === screen && !isFinishing && !isDestroyed
 
     private fun show(screen: Screen) {
         frame.removeAllViews()
         frame.addView(screen.build())
         screen.onShown()
+        if (resumedNow) screen.onResume()
     }
 
     @Deprecated("framework API kept for minSdk 24")
     override fun onBackPressed() {
         val s = current ?: return
         if (s is PinScreen && s.mode == PinScreen.Mode.UNLOCK) return // the lock cannot be backed out of
+        if (s is StartingScreen) return
         if (!s.onBack()) back()
     }
 
     /** Camera permission answers go to the screen that asked. */
     override fun onRequestPermissionsResult(requestCode: Int, permissions: Array<out String>, grantResults: IntArray) {
-        (current as? ScanScreen)?.onPermission(grantResults.isNotEmpty() && grantResults[0] == android.content.pm.PackageManager.PERMISSION_GRANTED)
+        val granted = grantResults.isNotEmpty() && grantResults[0] == PackageManager.PERMISSION_GRANTED
+        // No rationale after a refusal: "don't ask again" (or a policy) — only the app's settings can grant it now.
+        val forGood = !granted && !shouldShowRequestPermissionRationale(Manifest.permission.CAMERA)
+        (current as? ScanScreen)?.onPermission(granted, forGood)
     }
 }

@@ -23,14 +23,25 @@ import org.vaxdesk.core.qrModules
 class CertificateScreen(host: Host, private val personId: String) : Screen(host) {
     override val name = "certificate"
     private var cert: CertificateInfo? = null
+    /** Drawn on the core's thread with the certificate (the modules come from the core). */
+    private var picture: Bitmap? = null
     private var problem: String? = null
+
+    override fun save(out: android.os.Bundle) {
+        out.putString("person", personId)
+    }
 
     override fun build(): View {
         val body = ui.column()
         val c = cert
         when {
             c != null -> {
-                val qr = ImageView(host.activity).apply { setImageBitmap(qrBitmap(c.text)); tag = "cert-qr"; adjustViewBounds = true }
+                val qr = ImageView(host.activity).apply {
+                    setImageBitmap(picture)
+                    tag = "cert-qr"
+                    adjustViewBounds = true
+                    contentDescription = str(R.string.cert_qr_description)
+                }
                 body.addView(qr, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, ui.dp(320)))
                 ui.add(body, ui.text(c.name, 22f, bold = true, tag = "cert-name"))
                 ui.add(body, ui.text(str(R.string.cert_details, c.birthDate, c.doseNumber.toInt(), c.seriesDoses.toInt(), c.date), tag = "cert-details"))
@@ -50,13 +61,13 @@ class CertificateScreen(host: Host, private val personId: String) : Screen(host)
 
     override fun onShown() {
         if (cert != null || problem != null) return
-        app.core.run({ d ->
+        syncing({ d ->
             // Send any doses still on the phone first: the hub signs only what it has.
             try { d.syncNow() } catch (e: VaxdeskException) { if (e !is VaxdeskException.Sync || !e.transient) throw e }
-            d.certificate(personId)
+            d.certificate(personId).let { c -> c to qrBitmap(c.text) }
         }) { r ->
             when (r) {
-                is Outcome.Ok -> cert = r.value
+                is Outcome.Ok -> { cert = r.value.first; picture = r.value.second }
                 is Outcome.Failed -> problem = Messages.error(host.activity, r.error)
             }
             host.refresh()

@@ -21,13 +21,16 @@ import javax.crypto.spec.GCMParameterSpec
  *
  * Where there is no keystore key (no AndroidKeyStore provider, or the system
  * dropped the key) [load] gives null: the app then opens the database when
- * the PIN is typed, and background sync waits until it has been.
+ * the PIN is typed, and background sync waits until it has been. The same
+ * holds when the keystore itself fails: on cheap phones it throws
+ * `ProviderException` and other runtime exceptions from the platform, at
+ * any call; none of them may crash the app's start.
  */
 class KeyVault(private val file: File, private val wrappingKey: () -> SecretKey?) {
     /** Wrap and keep [key]; false where no keystore key is available. */
     fun store(key: ByteArray): Boolean {
-        val wrap = wrappingKey() ?: return false
         return try {
+            val wrap = wrappingKey() ?: return false
             val cipher = Cipher.getInstance(TRANSFORMATION)
             // The keystore picks the IV itself (it refuses caller IVs for encryption).
             cipher.init(Cipher.ENCRYPT_MODE, wrap)
@@ -40,14 +43,16 @@ class KeyVault(private val file: File, private val wrappingKey: () -> SecretKey?
             false
         } catch (e: IOException) {
             false
+        } catch (e: RuntimeException) {
+            false // ProviderException, IllegalStateException: a failing keystore
         }
     }
 
     /** The kept key, or null when there is none or it cannot be unwrapped. */
     fun load(): ByteArray? {
         if (!file.exists()) return null
-        val wrap = wrappingKey() ?: return null
         return try {
+            val wrap = wrappingKey() ?: return null
             val b = file.readBytes()
             if (b.size < 2 || b[0] != VERSION) return null
             val ivLen = b[1].toInt()
@@ -59,6 +64,8 @@ class KeyVault(private val file: File, private val wrappingKey: () -> SecretKey?
             null
         } catch (e: IOException) {
             null
+        } catch (e: RuntimeException) {
+            null // ProviderException, IllegalStateException: a failing keystore
         }
     }
 
@@ -75,12 +82,12 @@ class KeyVault(private val file: File, private val wrappingKey: () -> SecretKey?
 
         /**
          * Robolectric has no AndroidKeyStore provider: tests give a software
-         * AES key here, which runs the same wrapping code; only where the
-         * wrapping key lives differs.
+         * AES key here (or a keystore that throws), which runs the same
+         * wrapping code; only where the wrapping key lives differs.
          */
-        @Volatile var wrappingKeyForTest: SecretKey? = null
+        @Volatile var wrappingKeyForTest: (() -> SecretKey?)? = null
 
-        fun forDevice(file: File) = KeyVault(file) { wrappingKeyForTest ?: androidKeystoreKey() }
+        fun forDevice(file: File) = KeyVault(file) { wrappingKeyForTest?.invoke() ?: androidKeystoreKey() }
 
         /**
          * The app's AES-256 key in AndroidKeyStore, made on first use. It
@@ -104,6 +111,8 @@ class KeyVault(private val file: File, private val wrappingKey: () -> SecretKey?
         } catch (e: IOException) {
             null
         } catch (e: ProviderException) {
+            null
+        } catch (e: IllegalStateException) {
             null
         }
     }

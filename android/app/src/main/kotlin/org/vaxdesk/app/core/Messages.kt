@@ -21,6 +21,7 @@ object Messages {
         is VaxdeskException.NotFound -> ctx.getString(R.string.e_generic, e.detail)
         is VaxdeskException.NotSetUp -> ctx.getString(R.string.e_not_set_up)
         is VaxdeskException.Frame -> ctx.getString(R.string.e_generic, e.detail)
+        is VaxdeskException.Internal -> ctx.getString(R.string.e_internal, e.detail)
     }
 
     fun fieldLabel(ctx: Context, field: String): String = byCode(ctx, "field_", field) ?: field

@@ -1,7 +1,9 @@
 package org.vaxdesk.app.pin
 
+import android.text.Editable
 import android.text.InputType
 import android.view.View
+import java.nio.CharBuffer
 import org.vaxdesk.app.R
 import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
@@ -17,9 +19,13 @@ import org.vaxdesk.core.VaxdeskException
  * [LockPolicy.BACKGROUND_LIMIT_MS] away; it also opens the database when the
  * keystore could not. CHANGE: current PIN, new PIN twice; the database is
  * re-keyed. Wrong PINs and lockouts are counted by the core, in a file, so a
- * restart does not reset them.
+ * restart does not reset them. What comes next is the host's decision
+ * ([Host.pinDone]), so a recreated PIN screen knows it too.
+ *
+ * A typed PIN is taken out of the field as characters, handed to the core as
+ * bytes, and both are wiped once used: never held in a String.
  */
-class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Screen(host) {
+class PinScreen(host: Host, val mode: Mode) : Screen(host) {
     enum class Mode { SET, UNLOCK, CHANGE }
 
     override val name = when (mode) {
@@ -28,9 +34,9 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
         Mode.CHANGE -> "pin-change"
     }
     /** CHANGE: the current PIN, once typed. */
-    private var current: String? = null
+    private var current: ByteArray? = null
     /** SET and CHANGE: the new PIN typed once, waiting for the second time. */
-    private var first: String? = null
+    private var first: ByteArray? = null
     private var busy = false
     private lateinit var pin: org.vaxdesk.app.ui.Ui.Field
     private lateinit var message: android.widget.TextView
@@ -39,7 +45,7 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
     override fun build(): View {
         pin = ui.field("pin", str(R.string.pin_label), "", InputType.TYPE_CLASS_NUMBER or InputType.TYPE_NUMBER_VARIATION_PASSWORD)
         message = ui.note("pin-message")
-        prompt = ui.text(str(firstPrompt()), tag = "pin-prompt")
+        prompt = ui.text(str(firstPrompt()), tag = "pin-prompt").also { ui.liveRegion(it) }
         val body = ui.column(prompt, pin.view, message)
         val ok = ui.button(str(R.string.pin_ok), "pin-ok", primary = true) { submit() }
         val title = when (mode) {
@@ -50,6 +56,8 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
         return ui.page(str(title), body, ok)
     }
 
+    override fun onHidden() = forget()
+
     private fun firstPrompt() = when (mode) {
         Mode.SET -> R.string.pin_set_prompt
         Mode.UNLOCK -> R.string.pin_unlock_prompt
@@ -58,8 +66,7 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
 
     private fun submit() {
         if (busy) return
-        val typed = pin.value
-        pin.value = ""
+        val typed = take(pin.edit.text)
         when {
             mode == Mode.UNLOCK -> unlock(typed)
             mode == Mode.CHANGE && current == null -> {
@@ -71,10 +78,16 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
         }
     }
 
-    private fun unlock(typed: String) {
+    private fun unlock(typed: ByteArray) {
         busy = true
         // Checked (and counted) by the core first; only a right PIN opens the database.
-        app.core.call({ app.core.pin.check(typed).also { if (it is PinCheck.Unlocked) app.core.unlock(typed) } }) { r ->
+        coreCall({
+            try {
+                app.core.pin.check(typed).also { if (it is PinCheck.Unlocked) app.core.unlock(typed) }
+            } finally {
+                typed.fill(0)
+            }
+        }) { r ->
             busy = false
             when (r) {
                 // Only a right PIN reaches the database: a storage error now means it is damaged.
@@ -84,7 +97,7 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
                     ui.showNote(message, Messages.error(host.activity, r.error))
                 }
                 is Outcome.Ok -> when (val c = r.value) {
-                    is PinCheck.Unlocked -> { app.state.unlocked = true; onDone() }
+                    is PinCheck.Unlocked -> host.pinDone(mode)
                     else -> showRefused(c)
                 }
             }
@@ -97,7 +110,7 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
         is PinCheck.Unlocked -> ui.showNote(message, null)
     }
 
-    private fun chooseNew(typed: String) {
+    private fun chooseNew(typed: ByteArray) {
         val earlier = first
         if (earlier == null) {
             // The core's rule (4-8 digits, not one repeated) is checked when it is set; ask twice first.
@@ -107,22 +120,35 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
             return
         }
         first = null
-        if (earlier != typed) return startOver(str(R.string.pin_mismatch))
+        val same = earlier.contentEquals(typed)
+        earlier.fill(0)
+        if (!same) {
+            typed.fill(0)
+            return startOver(str(R.string.pin_mismatch))
+        }
         busy = true
         ui.showNote(message, str(R.string.pin_opening), warning = true)
         val old = current
+        current = null
         // Setting a first PIN cannot be refused as wrong; a change can (the old PIN).
-        val work: () -> PinCheck = if (old == null) {
-            { app.core.setPin(typed); PinCheck.Unlocked }
-        } else {
-            { app.core.changePin(old, typed) }
-        }
-        app.core.call(work) { r ->
+        coreCall({
+            try {
+                if (old == null) {
+                    app.core.setPin(typed)
+                    PinCheck.Unlocked
+                } else {
+                    app.core.changePin(old, typed)
+                }
+            } finally {
+                typed.fill(0)
+                old?.fill(0)
+            }
+        }) { r ->
             busy = false
             when (r) {
                 is Outcome.Failed -> startOver(Messages.error(host.activity, r.error))
                 is Outcome.Ok -> when (val c = r.value) {
-                    is PinCheck.Unlocked -> { app.state.unlocked = true; onDone() }
+                    is PinCheck.Unlocked -> host.pinDone(mode)
                     else -> { startOver(null); showRefused(c) }
                 }
             }
@@ -131,9 +157,30 @@ class PinScreen(host: Host, val mode: Mode, private val onDone: () -> Unit) : Sc
 
     /** Back to the first question, with [note] under it. */
     private fun startOver(note: String?) {
-        current = null
-        first = null
+        forget()
         prompt.text = str(firstPrompt())
         ui.showNote(message, note)
+    }
+
+    private fun forget() {
+        current?.fill(0)
+        first?.fill(0)
+        current = null
+        first = null
+    }
+
+    private companion object {
+        /** The field's characters as UTF-8 bytes; the field and every copy are wiped. */
+        fun take(text: Editable): ByteArray {
+            val chars = CharArray(text.length)
+            text.getChars(0, text.length, chars, 0)
+            text.clear()
+            val encoded = Charsets.UTF_8.encode(CharBuffer.wrap(chars))
+            val bytes = ByteArray(encoded.remaining())
+            encoded.get(bytes)
+            chars.fill('\u0000')
+            if (encoded.hasArray()) encoded.array().fill(0)
+            return bytes
+        }
     }
 }

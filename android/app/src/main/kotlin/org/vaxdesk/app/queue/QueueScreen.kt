@@ -58,7 +58,7 @@ class QueueScreen(host: Host) : Screen(host) {
     }
 
     private fun load() {
-        app.core.run({ d ->
+        core({ d ->
             val names = HashMap<String, String>()
             fun who(id: String?) = id?.let { names.getOrPut(it) { runCatching { d.person(it).fullName }.getOrDefault("?") } } ?: "?"
             val q = d.queue()
@@ -73,7 +73,7 @@ class QueueScreen(host: Host) : Screen(host) {
 
     private fun syncNow() {
         ui.showNote(message, str(R.string.working), warning = true)
-        app.core.run({ it.syncNow() }) { r ->
+        syncing({ it.syncNow() }) { r ->
             when (r) {
                 is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
                 is Outcome.Ok -> {
@@ -87,7 +87,7 @@ class QueueScreen(host: Host) : Screen(host) {
 
     private fun openFix(fix: ToFix) {
         val person = fix.personId ?: return
-        app.core.run({ it.draftOf(person) }) { r ->
+        core({ it.draftOf(person) }) { r ->
             when (r) {
                 is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
                 is Outcome.Ok -> { snapshot = null; host.go(VisitScreen(host, r.value, null, fix)) }

@@ -1,10 +1,15 @@
 package org.vaxdesk.app.scan
 
 import android.Manifest
+import android.content.Intent
 import android.content.pm.PackageManager
+import android.graphics.Matrix
 import android.graphics.SurfaceTexture
+import android.net.Uri
+import android.provider.Settings
 import android.view.TextureView
 import android.view.View
+import android.widget.Button
 import android.widget.LinearLayout
 import android.widget.TextView
 import java.nio.ByteBuffer
@@ -23,31 +28,61 @@ import org.vaxdesk.core.ScanResult
  * opens the person + dose form at once (no tap). ENROLL: a `VXD1:` code goes
  * back to the enroll screen. Typing is always there for a code that will
  * not scan.
+ *
+ * The camera runs only while all of these hold: the CAMERA permission is
+ * granted, this screen is on top, the activity is in front (resumed), and
+ * the preview's surface exists. It is stopped as soon as one of them
+ * stops holding (another screen, the screen turned off, a trip to another
+ * app) and started again when they all hold once more, so a volunteer
+ * coming back finds a live camera. The permission is asked once each time
+ * the screen is shown; refused, the screen says so and offers to ask again,
+ * or, when the phone will not ask again, the way to the app's settings.
  */
 class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(host) {
     enum class Purpose { PERSON, ENROLL }
+    private enum class Permission { UNKNOWN, GRANTED, DENIED, DENIED_FOR_GOOD }
 
     override val name = if (purpose == Purpose.PERSON) "scan" else "scan-enroll"
     private val gate = FrameGate()
     private var feed: CameraFeed? = null
-    private var texture: SurfaceTexture? = null
+    private var preview: TextureView? = null
+    private var shown = false
     private var delivered = false
+    /** The permission was asked while this screen shows (ask once, not in a loop). */
+    private var asked = false
+    private var permission = Permission.UNKNOWN
+    private var torchAvailable = false
+    private var torchOn = false
+    private var running: CameraFeed.Event.Running? = null
     @Volatile private var frames = 0L
     private lateinit var status: TextView
+    private lateinit var torch: Button
+    private lateinit var askAgain: Button
+    private lateinit var openSettings: Button
+
+    /** Tests: the running camera feed, if any. */
+    val feedForTest: CameraFeed? get() = feed
 
     override fun build(): View {
-        status = ui.text(str(R.string.scan_hint), tag = "scan-status", muted = true)
-        val preview = TextureView(host.activity).apply {
+        status = ui.text(str(R.string.scan_hint), tag = "scan-status", muted = true).also { ui.liveRegion(it) }
+        val texture = TextureView(host.activity).apply {
+            contentDescription = str(R.string.scan_preview_description)
+            tag = "scan-preview"
             surfaceTextureListener = object : TextureView.SurfaceTextureListener {
-                override fun onSurfaceTextureAvailable(st: SurfaceTexture, w: Int, h: Int) { texture = st; startCamera() }
-                override fun onSurfaceTextureSizeChanged(st: SurfaceTexture, w: Int, h: Int) {}
-                override fun onSurfaceTextureDestroyed(st: SurfaceTexture): Boolean { stopCamera(); texture = null; return true }
+                override fun onSurfaceTextureAvailable(st: SurfaceTexture, w: Int, h: Int) = maybeStart()
+                override fun onSurfaceTextureSizeChanged(st: SurfaceTexture, w: Int, h: Int) = fitPreview()
+                override fun onSurfaceTextureDestroyed(st: SurfaceTexture): Boolean {
+                    stopCamera()
+                    return true
+                }
                 override fun onSurfaceTextureUpdated(st: SurfaceTexture) {}
             }
+            addOnLayoutChangeListener { _, _, _, _, _, _, _, _, _ -> fitPreview() }
         }
+        preview = texture
         val body = ui.column()
         if (purpose == Purpose.PERSON) {
-            val session = app.core.desk.session()
+            val session = app.core.facts?.session
             ui.add(body, ui.text(session?.let { str(R.string.scan_session, it.vaccine, it.lots.joinToString(", ")) } ?: "", tag = "scan-session", muted = true))
             app.state.lastSaved?.let { saved ->
                 val card = ui.card(ui.text(saved, tag = "scan-saved", bold = true))
@@ -57,10 +92,13 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
                 ui.add(body, card)
             }
         }
-        body.addView(preview, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, ui.dp(300)))
+        body.addView(texture, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, ui.dp(300)))
         ui.add(body, status)
-        val torch = ui.button(str(R.string.scan_torch), "scan-torch") { feed?.let { it.setTorch(!it.torch) } }
-        ui.add(body, torch)
+        torch = ui.button(str(R.string.scan_torch), "scan-torch") { toggleTorch() }
+        askAgain = ui.button(str(R.string.scan_ask_again), "scan-ask-again") { askPermission() }
+        openSettings = ui.button(str(R.string.scan_open_settings), "scan-open-settings") { openAppSettings() }
+        listOf(torch, askAgain, openSettings).forEach { ui.add(body, it) }
+        showState()
         if (purpose == Purpose.ENROLL) return ui.page(str(R.string.scan_enroll_title), body)
         val manual = ui.button(str(R.string.scan_manual), "scan-manual", primary = true) {
             host.go(VisitScreen(host, PersonDraftInfo(null, null, false, "", "", null, null, null, null, null, null, null, null, "manual"), null))
@@ -73,38 +111,123 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
     }
 
     override fun onShown() {
+        shown = true
         delivered = false
-        val a = host.activity
-        if (a.checkSelfPermission(Manifest.permission.CAMERA) != PackageManager.PERMISSION_GRANTED) {
-            a.requestPermissions(arrayOf(Manifest.permission.CAMERA), 1)
-        } else startCamera()
+        asked = false
     }
 
-    fun onPermission(granted: Boolean) {
-        if (granted) startCamera() else status.text = str(R.string.scan_no_permission)
-    }
-
-    private fun startCamera() {
-        if (feed != null) return
-        val f = CameraFeed(host.activity, gate, ::onFrame) { e -> app.core.onMain { status.text = str(R.string.scan_camera_error, e) } }
-        if (f.backCamera() == null) {
-            status.text = str(R.string.scan_no_camera)
-            return
+    override fun onResume() {
+        if (hasPermission()) {
+            permission = Permission.GRANTED
+            showState()
+            maybeStart()
+        } else if (!asked) {
+            askPermission()
         }
-        val st = texture ?: return // starts when the preview surface exists
-        if (f.start(st)) feed = f
+    }
+
+    override fun onPause() = stopCamera()
+
+    override fun onHidden() {
+        shown = false
+        stopCamera()
+    }
+
+    private fun hasPermission() = host.activity.checkSelfPermission(Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED
+
+    private fun askPermission() {
+        asked = true
+        host.activity.requestPermissions(arrayOf(Manifest.permission.CAMERA), PERMISSION_REQUEST)
+    }
+
+    /** The volunteer's answer; [forGood]: the phone will not ask again. */
+    fun onPermission(granted: Boolean, forGood: Boolean) {
+        permission = when {
+            granted -> Permission.GRANTED
+            forGood -> Permission.DENIED_FOR_GOOD
+            else -> Permission.DENIED
+        }
+        showState()
+        if (granted) maybeStart()
+    }
+
+    private fun openAppSettings() {
+        val a = host.activity
+        a.startActivity(Intent(Settings.ACTION_APPLICATION_DETAILS_SETTINGS, Uri.fromParts("package", a.packageName, null)))
+    }
+
+    private fun showState() {
+        if (!::status.isInitialized) return
+        askAgain.visibility = if (permission == Permission.DENIED) View.VISIBLE else View.GONE
+        openSettings.visibility = if (permission == Permission.DENIED_FOR_GOOD) View.VISIBLE else View.GONE
+        torch.visibility = if (torchAvailable && feed != null) View.VISIBLE else View.GONE
+        when (permission) {
+            Permission.DENIED, Permission.DENIED_FOR_GOOD -> status.text = str(R.string.scan_no_permission)
+            else -> {}
+        }
+    }
+
+    private fun maybeStart() {
+        if (feed != null || !shown || delivered || !host.inFront || !hasPermission()) return
+        val st = preview?.takeIf { it.isAvailable }?.surfaceTexture ?: return // starts when the surface exists
+        status.text = str(R.string.scan_hint)
+        // Events of a feed already stopped (a late error) act on nothing.
+        var started: CameraFeed? = null
+        val f = CameraFeed(host.activity, gate, ::onFrame) { e -> app.core.onMain { if (feed === started) onCamera(e) } }
+        started = f
+        feed = f
+        f.start(st)
+    }
+
+    private fun onCamera(e: CameraFeed.Event) {
+        if (!host.isShowing(this) || feed == null) return
+        when (e) {
+            is CameraFeed.Event.Running -> {
+                running = e
+                torchAvailable = e.torch
+                torchOn = false
+                fitPreview()
+            }
+            is CameraFeed.Event.Failed -> {
+                stopCamera()
+                status.text = when (e.reason) {
+                    "permission" -> str(R.string.scan_no_permission)
+                    "no camera" -> str(R.string.scan_no_camera)
+                    else -> str(R.string.scan_camera_error, e.reason)
+                }
+            }
+            CameraFeed.Event.Disconnected -> {
+                stopCamera()
+                status.text = str(R.string.scan_camera_error, "disconnected")
+            }
+        }
+        showState()
+    }
+
+    private fun toggleTorch() {
+        val f = feed ?: return
+        torchOn = !torchOn
+        f.setTorch(torchOn)
+    }
+
+    /** Show the frames undistorted: filled and cropped, not stretched. */
+    private fun fitPreview() {
+        val v = preview ?: return
+        val r = running ?: return
+        val (sx, sy) = CameraChoice.centerCrop(v.width, v.height, r.size.width, r.size.height, r.sensorDegrees)
+        v.setTransform(Matrix().apply { setScale(sx, sy, v.width / 2f, v.height / 2f) })
     }
 
     private fun stopCamera() {
         feed?.stop()
         feed = null
+        running = null
+        if (::torch.isInitialized) torch.visibility = View.GONE
     }
 
-    override fun onHidden() = stopCamera()
-
     /**
-     * A frame's Y plane (called on the camera thread, or by tests). The
-     * decode runs here, off the main thread; what it found is handled there.
+     * A frame's Y plane (called on the camera thread). The decode runs here,
+     * off the main thread; what it found is handled there.
      */
     fun onFrame(luma: ByteBuffer, width: Int, height: Int, rowStride: Int) {
         // Most frames get the core's quick look (about a millisecond); every
@@ -113,14 +236,14 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         val found = try {
             if (thorough) app.core.scanner.decode(luma, width.toUInt(), height.toUInt(), rowStride.toUInt())
             else app.core.scanner.decodeQuick(luma, width.toUInt(), height.toUInt(), rowStride.toUInt())
-        } catch (e: org.vaxdesk.core.VaxdeskException) {
-            emptyList()
+        } catch (e: Exception) {
+            emptyList() // a frame the core cannot read is no code; the next frame comes
         }
         if (found.isNotEmpty()) app.core.onMain { handle(found) }
     }
 
     private fun handle(found: List<ScanResult>) {
-        if (delivered) return
+        if (delivered || !host.isShowing(this)) return
         val wanted = if (purpose == Purpose.ENROLL) setOf("enroll") else setOf("cccd", "health")
         val hit = found.firstOrNull { it.kind in wanted }
         if (hit == null) {
@@ -138,6 +261,7 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         if (draft == null || hit.errors.isNotEmpty() && draft.fullName.isEmpty()) {
             delivered = false
             status.text = str(R.string.scan_unreadable, hit.errors.joinToString { it.field + ": " + it.message })
+            maybeStart()
             return
         }
         host.go(VisitScreen(host, draft, hit))
@@ -149,5 +273,9 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         "hc1" -> str(R.string.kind_hc1)
         "enroll" -> str(R.string.kind_enroll)
         else -> str(R.string.kind_unknown)
+    }
+
+    private companion object {
+        const val PERMISSION_REQUEST = 1
     }
 }

@@ -1,5 +1,6 @@
 package org.vaxdesk.app.session
 
+import android.os.Bundle
 import android.view.View
 import android.widget.LinearLayout
 import org.vaxdesk.app.R
@@ -14,31 +15,33 @@ import org.vaxdesk.core.VaccineInfo
 /**
  * Today's session: the site and desk this phone is enrolled at, the vaccine
  * given at this desk and the lot(s) open, from the catalog the hub sent.
+ * With [syncFirst] (right after enrolling) it syncs once to fetch them.
  */
-class SessionScreen(host: Host) : Screen(host) {
+class SessionScreen(host: Host, private val syncFirst: Boolean = false) : Screen(host) {
     override val name = "session"
     private var vaccine: String? = null
     private val lots = linkedSetOf<String>()
     private lateinit var lotBox: LinearLayout
     private lateinit var message: android.widget.TextView
     private var vaccines: List<VaccineInfo> = emptyList()
+    private var synced = false
+    private var syncRunning = false
 
     override fun build(): View {
-        val desk = app.core.desk
-        val status = desk.status()
-        vaccines = desk.vaccines().filter { it.lots.isNotEmpty() }
-        desk.session()?.let { s -> if (vaccine == null) { vaccine = s.vaccine; lots.addAll(s.lots) } }
+        val facts = app.core.facts
+        vaccines = facts?.vaccines.orEmpty()
+        facts?.session?.let { s -> if (vaccine == null) { vaccine = s.vaccine; lots.addAll(s.lots) } }
         message = ui.note("session-message")
         lotBox = ui.column(pad = 0)
         val body = ui.column(
             ui.card(
-                ui.text(str(R.string.session_site, named(status.siteName, status.site)), tag = "session-site"),
-                ui.text(str(R.string.session_desk, named(status.deskName, status.desk)), tag = "session-desk"),
+                ui.text(str(R.string.session_site, named(facts?.status?.siteName, facts?.status?.site)), tag = "session-site"),
+                ui.text(str(R.string.session_desk, named(facts?.status?.deskName, facts?.status?.desk)), tag = "session-desk"),
             ),
             ui.text(str(R.string.session_vaccine), bold = true),
         )
         if (vaccines.isEmpty()) {
-            ui.add(body, ui.text(str(R.string.session_no_catalog), tag = "session-empty"))
+            ui.add(body, ui.text(str(if (syncRunning) R.string.session_syncing else R.string.session_no_catalog), tag = "session-empty"))
             ui.add(body, ui.button(str(R.string.sync_now), "session-sync") { syncAgain() })
         } else {
             vaccines.chunked(2).forEach { pair ->
@@ -56,6 +59,23 @@ class SessionScreen(host: Host) : Screen(host) {
         return ui.page(str(R.string.session_title), body, ui.button(str(R.string.session_start), "session-start", primary = true) { start() })
     }
 
+    override fun onShown() {
+        if (syncFirst && !synced) {
+            synced = true
+            syncAgain()
+        }
+    }
+
+    override fun save(out: Bundle) {
+        out.putString("vaccine", vaccine)
+        out.putStringArrayList("lots", ArrayList(lots))
+    }
+
+    fun restore(b: Bundle) {
+        vaccine = b.getString("vaccine")
+        lots.addAll(b.getStringArrayList("lots").orEmpty())
+    }
+
     private fun fillLots() {
         lotBox.removeAllViews()
         val v = vaccines.firstOrNull { it.code == vaccine } ?: return
@@ -71,7 +91,7 @@ class SessionScreen(host: Host) : Screen(host) {
     private fun start() {
         val v = vaccine ?: return ui.showNote(message, str(R.string.session_pick_vaccine))
         if (lots.isEmpty()) return ui.showNote(message, str(R.string.session_pick_lot))
-        app.core.run({ it.startSession(v, lots.toList()) }) { r ->
+        core({ it.startSession(v, lots.toList()) }) { r ->
             when (r) {
                 is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
                 is Outcome.Ok -> host.restart(ScanScreen(host, ScanScreen.Purpose.PERSON))
@@ -80,12 +100,15 @@ class SessionScreen(host: Host) : Screen(host) {
     }
 
     private fun syncAgain() {
+        if (syncRunning) return
+        syncRunning = true
+        host.refresh()
         ui.showNote(message, str(R.string.working), warning = true)
-        app.core.run({ it.syncNow() }) { r ->
-            when (r) {
-                is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
-                is Outcome.Ok -> host.refresh()
-            }
+        syncing({ it.syncNow() }) { r ->
+            syncRunning = false
+            host.refresh()
+            // Without a network the screen says so and offers to try again.
+            if (r is Outcome.Failed) ui.showNote(message, Messages.error(host.activity, r.error))
         }
     }
 }

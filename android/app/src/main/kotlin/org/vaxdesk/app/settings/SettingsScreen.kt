@@ -8,17 +8,15 @@ import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
 import org.vaxdesk.app.pin.PinScreen
 import org.vaxdesk.app.ui.named
-import org.vaxdesk.core.coreVersion
 
 /** Hub, sync now, language, and about (versions, device id, the guide). */
 class SettingsScreen(host: Host) : Screen(host) {
     override val name = "settings"
     private lateinit var message: android.widget.TextView
-    /** Shown once when the PIN screen comes back after a change. */
-    private var pinChanged = false
 
     override fun build(): View {
-        val s = app.core.desk.status()
+        val s0 = app.core.facts ?: return ui.page(str(R.string.settings_title), ui.column())
+        val s = s0.status
         val a = host.activity
         @Suppress("DEPRECATION")
         val version = a.packageManager.getPackageInfo(a.packageName, 0).versionName ?: "?"
@@ -33,7 +31,7 @@ class SettingsScreen(host: Host) : Screen(host) {
             ui.button(str(R.string.sync_now), "settings-sync") { syncNow() },
             message,
             ui.button(str(R.string.pin_change_title), "settings-pin") {
-                host.go(PinScreen(host, PinScreen.Mode.CHANGE) { pinChanged = true; host.back() })
+                host.go(PinScreen(host, PinScreen.Mode.CHANGE))
             },
             ui.text(str(R.string.settings_language), bold = true),
             ui.choice("language", listOf("vi" to "Tiếng Việt", "en" to "English"), Language.get(a)) { lang ->
@@ -43,13 +41,13 @@ class SettingsScreen(host: Host) : Screen(host) {
             },
             ui.text(str(R.string.settings_about), bold = true),
             ui.card(
-                ui.text(str(R.string.settings_version, version, coreVersion()), 15f, tag = "settings-version"),
+                ui.text(str(R.string.settings_version, version, s0.coreVersion), 15f, tag = "settings-version"),
                 ui.text(str(R.string.settings_device, s.deviceId), 15f, tag = "settings-device"),
             ),
             ui.button(str(R.string.guide_title), "settings-guide") { host.go(GuideScreen(host)) },
         )
-        if (pinChanged) {
-            pinChanged = false
+        if (app.state.pinChanged) {
+            app.state.pinChanged = false
             ui.showNote(message, str(R.string.pin_changed), ok = true)
         }
         return ui.page(str(R.string.settings_title), body)
@@ -57,7 +55,7 @@ class SettingsScreen(host: Host) : Screen(host) {
 
     private fun syncNow() {
         ui.showNote(message, str(R.string.working), warning = true)
-        app.core.run({ it.syncNow() }) { r ->
+        syncing({ it.syncNow() }) { r ->
             when (r) {
                 is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
                 is Outcome.Ok -> host.refresh()

@@ -38,7 +38,7 @@ class StorageProblemScreen(host: Host, private val error: VaxdeskException) : Sc
             aside.text = str(R.string.storage_set_aside_confirm)
             return
         }
-        app.core.call({ app.core.setAside() }) { r ->
+        coreCall({ app.core.setAside() }) { r ->
             when {
                 r is Outcome.Ok && r.value != null -> host.restart(EnrollScreen(host))
                 r is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))

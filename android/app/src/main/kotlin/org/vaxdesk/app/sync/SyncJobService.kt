@@ -13,16 +13,19 @@ import org.vaxdesk.core.VaxdeskException
  */
 class SyncJobService : JobService() {
     override fun onStartJob(params: JobParameters): Boolean {
-        val app = application as VaxdeskApp
-        // Before the PIN was ever typed on a phone whose keystore could not
-        // keep the key, the database stays shut: the job waits for the app.
-        val ready = try {
-            app.core.openWithoutPin() && app.core.desk.status().hub != null
-        } catch (e: VaxdeskException) {
-            false
-        }
-        if (!ready) return false
-        app.core.run({ it.syncNow() }) { r ->
+        val core = (application as VaxdeskApp).core
+        // All of it on the sync lane, never on the main thread the system
+        // calls this on. Before the PIN was ever typed on a phone whose
+        // keystore could not keep the key, the database stays shut: the job
+        // waits for the app. An enrollment whose reply was lost is finished
+        // by the sync itself.
+        core.syncCall({
+            if (!core.openWithoutPin()) return@syncCall false
+            val f = core.facts
+            if (f == null || !f.enrolled && f.pendingEnrollment == null) return@syncCall false
+            core.withDesk { it.syncNow() }
+            true
+        }) { r ->
             val retry = r is Outcome.Failed && (r.error as? VaxdeskException.Sync)?.transient == true
             jobFinished(params, retry)
         }

@@ -70,11 +70,20 @@ class Ui(private val ctx: Context) {
             this.tag = tag
         }
 
-    /** A message under a field or a form: red for errors, amber for warnings. */
+    /**
+     * A message under a field or a form: red for errors, amber for warnings.
+     * A live region, so a screen reader says it when it appears.
+     */
     fun note(tag: String): TextView = TextView(ctx).apply {
         setTextSize(TypedValue.COMPLEX_UNIT_SP, 16f)
         visibility = View.GONE
         this.tag = tag
+        liveRegion(this)
+    }
+
+    /** Changes of [v]'s text are read out by a screen reader (status lines). */
+    fun liveRegion(v: View) {
+        v.accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_POLITE
     }
 
     /** Red for errors, amber for warnings and progress, green with [ok]. */
@@ -103,19 +112,26 @@ class Ui(private val ctx: Context) {
         setOnClickListener { onTap() }
     }
 
-    /** A labelled text field with its own note line for findings. */
-    inner class Field(val key: String, label: String, value: String, inputType: Int) {
+    /**
+     * A labelled text field with its own note line for findings. The label
+     * is tied to the field (a screen reader names the field by it) and the
+     * field's hint repeats it.
+     */
+    inner class Field(val key: String, labelText: String, value: String, inputType: Int) {
         val edit = EditText(ctx).apply {
+            id = View.generateViewId()
             setText(value)
             this.inputType = inputType
             setTextSize(TypedValue.COMPLEX_UNIT_SP, 20f)
             minHeight = dp(56)
+            hint = labelText
             tag = "field:$key"
         }
+        val label = text(labelText, 15f, muted = true).apply { labelFor = edit.id; tag = "label:$key" }
         val note = note("note:$key")
         val view = LinearLayout(ctx).apply {
             orientation = LinearLayout.VERTICAL
-            addView(text(label, 15f, muted = true))
+            addView(label)
             addView(edit)
             addView(note)
         }

@@ -1,5 +1,6 @@
 package org.vaxdesk.app.visit
 
+import android.os.Bundle
 import android.text.InputType
 import android.view.View
 import android.widget.LinearLayout
@@ -9,6 +10,7 @@ import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.state.Bundles
 import org.vaxdesk.app.sync.SyncScheduler
 import org.vaxdesk.app.ui.Ui
 import org.vaxdesk.core.DoseDraftInfo
@@ -31,14 +33,28 @@ import org.vaxdesk.core.VaxdeskException
  *
  * With [fix], the page corrects what the hub refused: the person, or the
  * dose record (the core chooses amend or re-record).
+ *
+ * What the volunteer typed and chose is kept in the saved state: a font
+ * size change, a turn into multi-window or the system ending the app in
+ * the background brings the half-typed visit back.
  */
 class VisitScreen(
     host: Host,
     private var draft: PersonDraftInfo,
     private val scan: ScanResult?,
     private val fix: ToFix? = null,
+    /** Names this visit in [org.vaxdesk.app.state.AppState.savedVisits]. */
+    private val visitId: String = java.util.UUID.randomUUID().toString(),
 ) : Screen(host) {
     override val name = if (fix != null) "fix" else "visit"
+    /** Masked fields of the scan (kept apart: a restored visit has no scan). */
+    private var masked: List<String> = scan?.maskedFields.orEmpty()
+    /** Field values to put back into the fields at the next build (typing survives a rebuild). */
+    private var typed: Map<String, String>? = null
+    /** Typing kept across a recreation: it wins over the record the look-up brings. */
+    private var restoredTyping: Map<String, String>? = null
+    /** The next build fills the fields from [draft] (the look-up's merged record). */
+    private var reload = false
 
     private var matched: PersonInfo? = null
     private var next: NextDoseInfo? = null
@@ -65,20 +81,25 @@ class VisitScreen(
     private val personOnly get() = fix?.stream == "person"
 
     override fun build(): View {
-        val session = app.core.desk.session()
+        // Typing survives a rebuild (language, font size) and a recreation.
+        if (::fields.isInitialized && typed == null && !reload) typed = fields.associate { it.key to it.value }
+        reload = false
+        val session = app.core.facts?.session
         if (lot == null) lot = session?.lots?.firstOrNull()
         sex = sex ?: draft.sex
         banner = ui.text("", tag = "visit-match", bold = true)
         val name = ui.field("full_name", str(R.string.field_full_name), draft.fullName)
         val id = ui.field("national_id", str(R.string.field_national_id), draft.nationalId ?: "", InputType.TYPE_CLASS_NUMBER)
-        val birth = ui.field("birth_date", str(R.string.field_birth_date), dayFirst(draft.birthDate), InputType.TYPE_CLASS_DATETIME)
+        val birth = ui.field("birth_date", str(R.string.field_birth_date), dayFirst(draft.birthDate), InputType.TYPE_CLASS_DATETIME or InputType.TYPE_DATETIME_VARIATION_DATE)
         val phone = ui.field("phone", str(R.string.field_phone), draft.phone ?: "", InputType.TYPE_CLASS_PHONE)
         fields = listOf(name, id, birth, phone)
+        typed?.let { t -> fields.forEach { f -> t[f.key]?.let { f.value = it } } }
+        typed = null
         message = ui.note("visit-message")
         val sexNote = ui.note("note:sex")
         val body = ui.column(ui.card(banner))
         fix?.let { ui.add(body, ui.card(ui.text(str(R.string.fix_reason, it.message ?: it.code ?: ""), tag = "fix-reason"))) }
-        scan?.maskedFields?.takeIf { it.isNotEmpty() }?.let { masked ->
+        masked.takeIf { it.isNotEmpty() }?.let { masked ->
             val v = ui.note("visit-masked")
             ui.showNote(v, str(R.string.visit_masked, masked.joinToString { Messages.fieldLabel(host.activity, it) }), warning = true)
             ui.add(body, v)
@@ -106,11 +127,49 @@ class VisitScreen(
         return ui.page(str(if (fix != null) R.string.fix_title else R.string.visit_title), body, confirm, save)
     }
 
+    override fun save(out: Bundle) {
+        out.putString("visit", visitId)
+        Bundles.put(out, "draft", draft)
+        loaded?.let { Bundles.put(out, "loaded", it) }
+        fix?.let { Bundles.put(out, "fix", it) }
+        if (::fields.isInitialized) fields.forEach { out.putString("typed:" + it.key, it.value) }
+        else typed?.forEach { (k, v) -> out.putString("typed:$k", v) }
+        out.putString("sex", sex)
+        out.putString("lot", lot)
+        out.putString("outcome", outcome.name)
+        out.putStringArrayList("confirmed", ArrayList(confirmed))
+        out.putStringArrayList("masked", ArrayList(masked))
+    }
+
+    companion object {
+        private val ISO = Regex("(\\d{4})-(\\d{2})-(\\d{2})")
+        private val DAY_FIRST = Regex("(\\d{2})/(\\d{2})/(\\d{4})")
+
+        /** A visit screen from its saved state (see [save]); null when it holds no draft. */
+        fun restore(host: Host, b: Bundle): VisitScreen? {
+            val draft = Bundles.draft(b, "draft") ?: return null
+            val v = VisitScreen(host, draft, null, Bundles.toFix(b, "fix"), b.getString("visit") ?: java.util.UUID.randomUUID().toString())
+            v.typed = listOf("full_name", "national_id", "birth_date", "phone").mapNotNull { k -> b.getString("typed:$k")?.let { k to it } }.toMap()
+            v.restoredTyping = v.typed
+            v.sex = b.getString("sex")
+            v.lot = b.getString("lot")
+            v.outcome = b.getString("outcome")?.let { runCatching { DoseOutcome.valueOf(it) }.getOrNull() } ?: DoseOutcome.VACCINATED
+            v.confirmed.addAll(b.getStringArrayList("confirmed").orEmpty())
+            v.masked = b.getStringArrayList("masked").orEmpty()
+            return v
+        }
+    }
+
     /** Look the person up and check the draft before the volunteer taps anything. */
     override fun onShown() {
+        if (visitId in app.state.savedVisits) {
+            // Saved while the screen was being recreated: done, not to be saved twice.
+            host.back()
+            return
+        }
         if (loaded != null) return
         val scanned = draft
-        app.core.run({ d ->
+        core({ d ->
             val m = if (scanned.id != null) d.person(scanned.id!!) else d.matchDraft(scanned)
             val base = m?.let { merge(d.draftOf(it.id), scanned) } ?: scanned
             val nd = m?.let { d.nextDose(it.id) }
@@ -123,6 +182,10 @@ class VisitScreen(
                     matched = m
                     draft = base
                     loaded = base
+                    // The match refills the fields; what was typed before a recreation wins.
+                    reload = true
+                    typed = restoredTyping
+                    restoredTyping = null
                     next = rest.first
                     findings = rest.second
                     host.refresh()
@@ -167,10 +230,6 @@ class VisitScreen(
 
     private fun isoDate(typed: String) = DAY_FIRST.matchEntire(typed)?.destructured?.let { (d, m, y) -> "$y-$m-$d" } ?: typed
 
-    private companion object {
-        val ISO = Regex("(\\d{4})-(\\d{2})-(\\d{2})")
-        val DAY_FIRST = Regex("(\\d{2})/(\\d{2})/(\\d{4})")
-    }
 
     private fun showFindings(all: List<Finding>) {
         if (!::fields.isInitialized) return
@@ -202,22 +261,34 @@ class VisitScreen(
         val doseOutcome = outcome
         val chosenLot = lot
         val codes = confirmed.toList()
+        val matchedNow = matched
+        val state = app.state
+        val reasonText = fix?.let { str(R.string.fix_reason_text, it.code ?: "") }
+        val ctx = host.activity // its resources are in the app's language
         save.isEnabled = false
-        app.core.run({ d ->
+        // What a finished save changes (the confirmation on the scan screen,
+        // the visit marked done, a sync asked for) happens on the core's
+        // thread: it holds even when the volunteer left this screen meanwhile.
+        core({ d ->
             val earlier = savedPerson
             val p = when {
                 earlier != null && earlier.first == person -> earlier.second
                 // Changed after a first save: the same person, saved again.
                 earlier != null -> d.savePerson(person.copy(id = earlier.second.id), codes)
-                unchanged -> matched!!
+                unchanged && matchedNow != null -> matchedNow
                 else -> d.savePerson(person, codes)
             }
             savedPerson = Pair(person, p)
-            if (personOnly) return@run Pair(p, null)
-            val dose = DoseDraftInfo(p.id, null, if (doseOutcome == DoseOutcome.VACCINATED) chosenLot else null, null, null, null, doseOutcome, null)
-            val recordId = fix?.recordId
-            val ev = if (recordId != null) d.correctDose(recordId, dose, str(R.string.fix_reason_text, fix.code ?: ""), codes)
-            else d.recordDose(dose, codes)
+            val ev = if (personOnly) null else {
+                val dose = DoseDraftInfo(p.id, null, if (doseOutcome == DoseOutcome.VACCINATED) chosenLot else null, null, null, null, doseOutcome, null)
+                val recordId = fix?.recordId
+                if (recordId != null) d.correctDose(recordId, dose, reasonText ?: "", codes) else d.recordDose(dose, codes)
+            }
+            state.savedVisits.add(visitId)
+            state.lastSavedPerson = p.id
+            state.lastSaved = if (ev == null) ctx.getString(R.string.saved_person, p.fullName)
+            else ctx.getString(R.string.saved_dose, p.fullName, ev.doseNumber?.toInt() ?: 0, chosenLot ?: "-")
+            SyncScheduler.syncSoon(ctx)
             Pair(p, ev)
         }) { r ->
             save.isEnabled = true
@@ -227,14 +298,7 @@ class VisitScreen(
                     if (e is VaxdeskException.Refused) showFindings(e.findings)
                     else ui.showNote(message, Messages.error(host.activity, e))
                 }
-                is Outcome.Ok -> {
-                    val (p, ev) = r.value
-                    app.state.lastSavedPerson = p.id
-                    app.state.lastSaved = if (ev == null) str(R.string.saved_person, p.fullName)
-                    else str(R.string.saved_dose, p.fullName, ev.doseNumber?.toInt() ?: 0, chosenLot ?: "-")
-                    SyncScheduler.syncSoon(host.activity)
-                    host.back()
-                }
+                is Outcome.Ok -> host.back()
             }
         }
     }
