@@ -109,6 +109,10 @@ pub struct HubArgs {
     /// current directory for PostgreSQL.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Hand out this signed APK of the app at /app (a download page with a QR
+    /// code, the file's size and SHA-256 and its signer's certificate).
+    #[arg(long)]
+    pub apk: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -410,6 +414,30 @@ pub enum BenchCmd {
     /// fault proxy: push latency, throughput, hub memory, nothing lost or
     /// doubled. Loopback only.
     Load(BenchLoadArgs),
+    /// The congested site network drill: desks enroll through lost replies,
+    /// push and pull through stream faults on the https hub while the hub is
+    /// killed (kill -9) and restarted, one token rotates mid-way, a
+    /// certificate is fetched; then the network heals. Prints enrolled /
+    /// lost / doubled / stuck; fails unless all but enrolled are 0.
+    Drill(BenchDrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDrillArgs {
+    #[arg(long, default_value_t = 3)]
+    pub desks: u32,
+    /// Doses each desk records (9 a person, with their persons).
+    #[arg(long, default_value_t = 1000)]
+    pub doses: u32,
+    /// Times the hub process is killed with SIGKILL (and started again).
+    #[arg(long, default_value_t = 10)]
+    pub kills: u32,
+    /// Seed of the faults and of the moments the hub is killed.
+    #[arg(long, default_value_t = 2021)]
+    pub seed: u64,
+    /// Run the hub on PostgreSQL: a server URL; a fresh database is made on it.
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

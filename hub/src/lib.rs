@@ -4,6 +4,7 @@
 //! SQLite by default. The hub holds no state outside its database.
 
 pub mod actions;
+pub mod apk;
 pub mod auth;
 pub mod dates;
 pub mod db;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub signer: Option<Arc<Signer>>,
     /// Rate limits on log-in and enrollment.
     pub limits: limits::Limits,
+    /// The app handed out at `/app` (`vaxdesk hub --apk`), if any.
+    pub apk: Option<Arc<apk::AppPackage>>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             catalog_lock: Arc::default(),
             signer: None,
             limits: limits::Limits::default(),
+            apk: None,
         }
     }
 
@@ -148,10 +152,11 @@ pub fn router(state: AppState) -> Router {
 /// in `data_dir` (made at first start), or plain HTTP when `tls` is false
 /// (behind a proxy that terminates TLS, or for a test).
 pub async fn serve(db: &str, listen: SocketAddr, public_url: Option<String>, data_dir: &std::path::Path, tls: bool) -> Result<(), String> {
-    serve_with(db, listen, public_url, data_dir, tls, limits::Limits::default()).await
+    serve_with(db, listen, public_url, data_dir, tls, limits::Limits::default(), None).await
 }
 
-/// `serve`, with other rate limits.
+/// `serve`, with other rate limits, and the app to hand out at `/app`
+/// (checked before the port opens: an unsigned or unreadable APK stops the start).
 pub async fn serve_with(
     db: &str,
     listen: SocketAddr,
@@ -159,7 +164,12 @@ pub async fn serve_with(
     data_dir: &std::path::Path,
     tls: bool,
     limits: limits::Limits,
+    apk: Option<std::path::PathBuf>,
 ) -> Result<(), String> {
+    let apk = match apk {
+        Some(p) => Some(Arc::new(tokio::task::spawn_blocking(move || apk::AppPackage::load(&p)).await.map_err(|e| e.to_string())??)),
+        None => None,
+    };
     let target = db.to_string();
     let db = tokio::task::spawn_blocking(move || HubDb::open_target(&target)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let signer = load_signer(data_dir)?;
@@ -181,6 +191,7 @@ pub async fn serve_with(
         let mut s = AppState::new(db, url).with_signer(signer)?;
         s.tls_fingerprint = fp;
         s.limits = limits;
+        s.apk = apk;
         Ok::<_, String>(s)
     })
     .await

@@ -34,7 +34,7 @@ fn tls_hub() -> TlsHub {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let data = dir.path().to_path_buf();
     // Generous rate limits: the timing test logs in a hundred times.
-    runtime.spawn(async move { vaxdesk_hub::serve_with(&target, listen, None, &data, true, vaxdesk_hub::limits::Limits::per_minute(100_000, 100_000)).await });
+    runtime.spawn(async move { vaxdesk_hub::serve_with(&target, listen, None, &data, true, vaxdesk_hub::limits::Limits::per_minute(100_000, 100_000), None).await });
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(listen).is_err() {
         assert!(Instant::now() < deadline, "the TLS hub did not start");

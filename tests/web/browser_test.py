@@ -12,7 +12,10 @@ Usage: browser_test.py VAXDESK_BINARY SCREENSHOT_DIR
 Prints `web: N passed, M failed` last; exit 0 when every step passed."""
 
 import csv
+import hashlib
 import json
+import ssl
+import urllib.request
 import os
 import socket
 import subprocess
@@ -72,8 +75,11 @@ class Run:
         s.close()
         self.cli("hub", "admin", "create", "--username", "dieu-phoi", "--password-env", "VXD_PW", db=self.hub_db, env={"VXD_PW": PASSWORD})
         self.hub_log = open(self.tmp / "hub.log", "w")
+        # The app the hub hands out (scripts/build-apk), when there is one.
+        self.apk = os.environ.get("VAXDESK_APK")
+        apk_args = ["--apk", self.apk] if self.apk else []
         self.hub = subprocess.Popen(
-            [self.vaxdesk, "--db", str(self.hub_db), "hub", "--listen", f"127.0.0.1:{self.port}"],
+            [self.vaxdesk, "--db", str(self.hub_db), "hub", "--listen", f"127.0.0.1:{self.port}", *apk_args],
             stdout=self.hub_log, stderr=subprocess.STDOUT, env={**os.environ, "VAXDESK_LOG": "debug"},
         )
         # `vaxdesk hub` serves https with a self-signed certificate; the
@@ -212,6 +218,33 @@ class Run:
         self.cli("enroll", text, "--name", "Điện thoại của Lan")
         again = self.cli("--db", str(self.tmp / "other.db"), "enroll", text, check=False)
         assert again.returncode != 0, "an enrollment code works once"
+
+    def app_download(self):
+        """The enrollment page links to /app: a QR code of the download, the
+        file's size, its SHA-256 and its signer's certificate digest, all of
+        which the downloaded file must match."""
+        assert self.apk, "VAXDESK_APK names the APK the hub hands out (scripts/build-apk)"
+        self.click(self.b.find_element(By.ID, "enroll-app"))
+        assert self.b.current_url.endswith("/app"), self.b.current_url
+        self.shot("12-app")
+        png = self.tmp / "app-qr.png"
+        self.b.find_element(By.ID, "app-qr").screenshot(str(png))
+        url = json.loads(self.cli("--json", "qr", "decode", str(png)).stdout.splitlines()[0])["codes"][0]["text"]
+        assert url == f"{self.base}/app/vaxdesk.apk", url
+        # Downloaded as a phone would (the hub's self-signed certificate accepted by hand).
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with urllib.request.urlopen(url, context=ctx, timeout=30) as r:
+            assert r.headers["Content-Type"] == "application/vnd.android.package-archive", r.headers["Content-Type"]
+            body = r.read()
+        original = Path(self.apk).read_bytes()
+        assert body == original, "the download is the file"
+        assert self.b.find_element(By.ID, "app-sha256").text == hashlib.sha256(body).hexdigest()
+        assert self.b.find_element(By.ID, "app-size").text.startswith(str(len(body)))
+        certs = subprocess.run(["apksigner", "verify", "--print-certs", self.apk], capture_output=True, text=True, check=True).stdout
+        signer = next(l.split(": ")[1] for l in certs.splitlines() if "certificate SHA-256 digest" in l)
+        assert self.b.find_element(By.ID, "app-signer").text == signer, (self.b.find_element(By.ID, "app-signer").text, signer)
+        self.b.back()
 
     def record_and_sync(self):
         self.cli("session", "start", "--vaccine", "AZ", "--lot", "ABV5678")
@@ -360,6 +393,7 @@ def main(vaxdesk, shots):
         ("forged form without CSRF token refused", run.forged_post_refused),
         ("create a site and a desk", run.site_and_desk),
         ("enroll a desk from the page's QR code", run.enroll_from_qr),
+        ("hand out the app: QR, size, SHA-256 and signer match the download", run.app_download),
         ("desk records doses and syncs", run.record_and_sync),
         ("doses appear on the dashboard", run.dashboard),
         ("merge a possible duplicate", run.merge_duplicate),

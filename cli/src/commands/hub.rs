@@ -55,6 +55,7 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
                         &data_dir,
                         !a.plain_http,
                         vaxdesk_hub::limits::Limits::per_minute(a.login_per_minute, a.enroll_per_minute),
+                        a.apk,
                     ) => r.map_err(Failure::Storage),
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }

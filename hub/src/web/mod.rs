@@ -3,11 +3,12 @@
 //! English on request. Every page is limited to the coordinator's sites;
 //! every change is a POST form with a CSRF token and leaves an audit entry.
 
+mod app;
 mod catalog;
 mod dashboard;
 mod devices;
 mod duplicates;
-mod exports;
+pub(crate) mod exports;
 pub mod i18n;
 mod login;
 mod persons;
@@ -34,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/lang/{lang}", get(set_lang))
+        .route("/app", get(app::page))
+        .route("/app/vaxdesk.apk", get(app::download))
         .route("/dashboard", get(dashboard::page))
         .route("/sites", get(sites::list).post(sites::save_site))
         .route("/sites/{site}/desks", post(sites::save_desk))

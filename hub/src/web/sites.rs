@@ -127,6 +127,7 @@ pub async fn enroll(State(s): State<AppState>, Path((site, desk)): Path<(String,
             p { (t.enroll_expires) ": " strong id="enroll-expires" { (local_time(&code.expires_at)) } }
             p { (t.enroll_type) ": " code.big id="enroll-code" { (code.code) } }
             p.muted { code id="enroll-text" { (code.text) } }
+            @if s.apk.is_some() { p { (t.app_not_installed) " " a id="enroll-app" href="/app" { (t.app_title) } } }
         })
         .into_response())
     }
