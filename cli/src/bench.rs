@@ -27,6 +27,7 @@ pub fn run(out: Out, cmd: BenchCmd) -> CliResult {
         BenchCmd::Store(a) => store(out, &a),
         BenchCmd::Sync(a) => crate::bench_sync::run(out, &a),
         BenchCmd::Load(a) => crate::bench_load::run(out, &a),
+        BenchCmd::Drill(a) => crate::drill::run(out, &a),
     }
 }
 

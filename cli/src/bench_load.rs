@@ -53,7 +53,7 @@ struct LoadReport {
 }
 
 /// The hub process; killed when dropped.
-struct HubProcess(Child);
+pub(crate) struct HubProcess(pub(crate) Child);
 
 impl Drop for HubProcess {
     fn drop(&mut self) {
@@ -64,7 +64,7 @@ impl Drop for HubProcess {
 
 impl HubProcess {
     /// Peak resident memory of the process so far (Linux), in MB.
-    fn peak_rss_mb(&self) -> f64 {
+    pub(crate) fn peak_rss_mb(&self) -> f64 {
         self.status_mb("VmHWM:")
     }
 

@@ -8,6 +8,7 @@ mod bench_load;
 mod bench_sync;
 mod commands;
 mod demo;
+mod drill;
 mod embedded;
 mod output;
 mod qrimage;

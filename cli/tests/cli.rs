@@ -310,3 +310,65 @@ fn bench_load_loses_and_doubles_nothing_through_faults() {
     assert!(r["pushes"].as_u64().unwrap() >= 18 && r["push_p99_ms"].as_f64().unwrap() > 0.0);
     assert!(r["hub_rss_end_mb"].as_f64().unwrap() > 1.0);
 }
+
+/// A desk file damaged in the middle (a failing card) is found by
+/// `vaxdesk status`, which checks every page (exit 3 and what to do), not
+/// first by a save; an emptied file is refused, not turned into a new desk
+/// with a new device id, and `init` is how a new desk is made there.
+#[test]
+fn status_finds_a_damaged_file_and_an_empty_file_is_not_a_new_desk() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.db");
+    assert_eq!(vaxdesk(&db, &["init", "--site", "QN-01", "--desk", "D1"]).status.code(), Some(0));
+    let given = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Khánh", "Lan", "Minh", "Nga"];
+    let middle = ["Văn", "Thị", "Hữu", "Ngọc"];
+    for i in 0..200 {
+        let name = format!("Trần {} {}", middle[i / 10 % 4], given[i % 10]);
+        let out = vaxdesk(&db, &["person", "add", "--name", &name, "--birth", &(1940 + i / 40).to_string()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let ok = vaxdesk(&db, &["--json", "status"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&ok.stdout).unwrap()["integrity"][0], "ok");
+
+    let mut bytes = std::fs::read(&db).unwrap();
+    let mid = bytes.len() / 2 / 4096 * 4096;
+    for (i, b) in bytes[mid..mid + 4096].iter_mut().enumerate() {
+        *b = (i * 7919 % 251) as u8;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let damaged = vaxdesk(&db, &["status"]);
+    assert_eq!(damaged.status.code(), Some(3), "{}", text(&damaged.stderr));
+    assert!(text(&damaged.stderr).contains("damaged"), "{}", text(&damaged.stderr));
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let refused = vaxdesk(&empty, &["status"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(text(&refused.stderr).contains("empty"), "{}", text(&refused.stderr));
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "left as it was");
+    assert_eq!(vaxdesk(&empty, &["init", "--site", "QN-01", "--desk", "D2"]).status.code(), Some(0), "init makes a desk there");
+}
+
+/// The congested-network drill in small: desks enroll through lost replies,
+/// sync through stream faults on the https hub while it is killed and
+/// restarted, a token rotates, certificates are fetched; nothing lost,
+/// doubled or stuck once the network heals (the drill fails otherwise).
+#[test]
+fn the_drill_loses_doubles_and_strands_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .current_dir(dir.path())
+        .args(["--json", "bench", "drill", "--desks", "2", "--doses", "90", "--kills", "3", "--seed", "7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["enrolled"], 2);
+    assert!(r["enroll_replies_lost"].as_u64().unwrap() >= 2, "{r}");
+    assert_eq!((r["lost"].as_u64(), r["doubled"].as_u64(), r["stuck"].as_u64()), (Some(0), Some(0), Some(0)));
+    assert_eq!(r["hub_kills"], 3);
+    assert_eq!(r["token_rotations"], 1);
+    assert_eq!(r["certificates"], 2);
+    assert!(r["faulted_connections"].as_u64().unwrap() > 0);
+}

@@ -172,7 +172,7 @@ pub fn desk_events(device: &str, site: &str, desk: &str, id_prefix: &str, person
             e.site = site.to_string();
             e.desk = desk.to_string();
             if let Some(d) = e.dose.as_mut() {
-                d.dose_number = Some((n % 4 + 1) as u8);
+                d.dose_number = Some((n + 1).min(10) as u8);
                 d.administered_at += Duration::days(30 * n as i64);
                 // From March 2022 the first lot has expired: the second lot
                 // of [`catalog_with_lots`] (to September 2022) is used.

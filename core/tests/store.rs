@@ -105,6 +105,65 @@ fn a_damaged_database_is_reported_not_panicked_on() {
 }
 
 #[test]
+fn an_empty_file_is_refused_not_made_into_a_fresh_desk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.db");
+    fs::write(&path, b"").unwrap();
+    match Desk::open(&path) {
+        Err(Error::Store(StoreError::Corrupt { detail, .. })) => assert!(detail.contains("empty"), "{detail}"),
+        other => panic!("an emptied desk must not become a new one: {other:?}"),
+    }
+    assert_eq!(fs::metadata(&path).unwrap().len(), 0, "nothing written");
+    assert!(!dir.path().join("desk.db-wal").exists());
+}
+
+/// A desk killed with its WAL not yet checkpointed, whose file then took
+/// damage: at the next open the pages are checked (the WAL says the last
+/// close was not clean) and the damage is reported at once, not when a
+/// save or a search first reads the bad page. The same crash without damage
+/// opens with everything saved.
+#[test]
+fn after_an_unclean_shutdown_the_pages_are_checked_at_open() {
+    let t = desk();
+    for i in 0..300 {
+        add(&t.desk, &draft(&format!("Người Thứ {}", "Một Hai Ba Bốn Năm".split(' ').nth(i % 5).unwrap()), &format!("022187{:06}", i), "1987", vaxdesk_core::model::Sex::Female));
+    }
+    // Checkpoint the first saves into the file, then save more so the WAL is
+    // not empty; then copy the files as they are, as a kill -9 leaves them.
+    t.desk.store().integrity_check().unwrap().unwrap();
+    {
+        let c = Connection::open(t.path()).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    }
+    add(&t.desk, &draft("Người Sau Cùng", "022187999999", "1987", vaxdesk_core::model::Sex::Female));
+    let crashed = |name: &str| {
+        let to = t.path().with_file_name(name);
+        fs::copy(t.path(), &to).unwrap();
+        fs::copy(t.path().with_extension("db-wal"), to.with_extension("db-wal")).unwrap();
+        to
+    };
+    let clean = crashed("clean.db");
+    let damaged = crashed("damaged.db");
+    assert!(fs::metadata(clean.with_extension("db-wal")).unwrap().len() > 0, "the crash left a WAL");
+
+    let back = Desk::open(&clean).unwrap();
+    assert_eq!(back.find(&SearchQuery { text: "022187999999".into(), birth_year: None, page: 0, per_page: 20 }).unwrap().hits.len(), 1, "the last save survived");
+    drop(back);
+
+    let mut bytes = fs::read(&damaged).unwrap();
+    let mid = bytes.len() / 2 / 4096 * 4096;
+    for b in &mut bytes[mid..mid + 4096] {
+        *b = 0xAA;
+    }
+    fs::write(&damaged, &bytes).unwrap();
+    match Store::open(&damaged) {
+        Err(StoreError::Corrupt { detail, .. }) => assert!(detail.contains("unclean shutdown") || detail.contains("malformed"), "{detail}"),
+        Err(other) => panic!("expected the damage as Corrupt, got {other:?}"),
+        Ok(_) => panic!("a damaged page after a crash must be found at open"),
+    }
+}
+
+#[test]
 fn read_only_file_can_be_read_but_not_written() {
     let t = desk();
     let p = add(&t.desk, &hoa());

@@ -121,6 +121,11 @@ fn passphrase(db: Option<PathBuf>, out: Out, c: crate::args::PassphraseCmd) -> C
 }
 
 fn init(db: Option<PathBuf>, out: Out, a: &crate::args::InitArgs) -> CliResult {
+    // An empty file is refused by every other command (it may be a desk
+    // whose data was lost); `init` is asked to make a desk there.
+    if let Some(p) = db.as_deref().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == 0)) {
+        std::fs::remove_file(p).map_err(|e| Failure::Storage(format!("{}: {e}", p.display())))?;
+    }
     let desk = open(db)?;
     let offset = a.utc_offset.as_deref().map(parse_offset).transpose()?;
     let c = desk.set_up(&a.site, &a.desk, offset)?;

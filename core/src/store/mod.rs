@@ -60,6 +60,18 @@ impl Store {
 
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
+        // SQLite takes a 0-byte file for a new database: a desk whose file
+        // was emptied (a failing card, a bad copy) would silently become a
+        // fresh desk with a new device id. Only a missing file is new.
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(StoreError::Corrupt {
+                path,
+                detail: "the file is empty (0 bytes), not a vaxdesk database; nothing was written to it (`vaxdesk init` makes a new desk there)".into(),
+            });
+        }
+        // A WAL left behind means the last program using the file did not
+        // close it (killed, power lost): check the pages before trusting them.
+        let unclean = std::fs::metadata(wal_path(&path)).is_ok_and(|m| m.len() > 0);
         let read_only = is_read_only(&path)?;
         let flags = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -120,7 +132,13 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
-        Ok(Store { path, writer: Mutex::new(writer), readers, read_only })
+        let store = Store { path, writer: Mutex::new(writer), readers, read_only };
+        if unclean {
+            if let Err(problems) = store.quick_check()? {
+                return Err(StoreError::Corrupt { path: store.path.clone(), detail: format!("damaged after an unclean shutdown: {}", problems.join("; ")) });
+            }
+        }
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -235,6 +253,22 @@ impl Store {
         }
     }
 
+    /// `PRAGMA quick_check` (every page readable, the b-trees sound; not the
+    /// index contents): `Ok(())` or the problems SQLite lists, at most ten.
+    pub fn quick_check(&self) -> Result<std::result::Result<(), Vec<String>>> {
+        let rows = self.read_with(|c| {
+            let mut st = c.prepare("PRAGMA quick_check(10)").map_err(|e| self.classify(e))?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0)).and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>());
+            rows.map_err(|e| self.classify(e))
+        });
+        match rows {
+            Ok(rows) => Ok(if rows == ["ok"] { Ok(()) } else { Err(rows) }),
+            // A page so damaged that the check itself cannot read it.
+            Err(StoreError::Corrupt { detail, .. }) => Ok(Err(vec![detail])),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PRAGMA integrity_check`: `Ok(())` or the problems SQLite lists.
     pub fn integrity_check(&self) -> Result<std::result::Result<(), Vec<String>>> {
         let rows = self.read(|c| {
@@ -244,6 +278,13 @@ impl Store {
         })?;
         Ok(if rows == ["ok"] { Ok(()) } else { Err(rows) })
     }
+}
+
+/// The write-ahead log beside a database file.
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
 }
 
 /// A file the user cannot write is opened read-only up front rather than

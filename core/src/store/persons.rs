@@ -41,6 +41,24 @@ impl Store {
     pub fn person_count(&self) -> Result<u64> {
         self.read(|c| super::count(c, "SELECT count(*) FROM persons"))
     }
+
+    /// Person and dose events held (saved here or pulled from the site).
+    pub fn event_count(&self) -> Result<u64> {
+        self.read(|c| super::count(c, "SELECT (SELECT count(*) FROM person_events) + (SELECT count(*) FROM dose_events)"))
+    }
+
+    /// The persons on record, oldest first, a page at a time.
+    pub fn persons_page(&self, offset: u64, limit: u32) -> Result<Vec<Person>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT body FROM persons ORDER BY rowid LIMIT ?1 OFFSET ?2")?;
+            let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+            let rows = st.query_map(params![limit, offset], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?
+        .iter()
+        .map(|b| from_json("persons", b))
+        .collect()
+    }
 }
 
 fn person_where(c: &Connection, cond: &str, value: &str) -> Result<Option<Person>> {
