@@ -101,3 +101,21 @@ pub fn status(desk: &Desk, out: Out) -> CliResult {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hub that is busy, restarting or out of reach is "try later" (exit 4),
+    /// not bad input; a refusal that waiting will not change stays input.
+    #[test]
+    fn a_busy_or_unreachable_hub_is_unavailable_not_input() {
+        let busy = SyncError::Refused { status: 503, code: "hub.storage".into(), message: "database busy".into() };
+        assert!(matches!(failure(busy), Failure::Unavailable(m) if m.contains("try again later")));
+        assert!(matches!(failure(SyncError::Network("connection refused".into())), Failure::Unavailable(_)));
+        assert!(matches!(failure(SyncError::Refused { status: 429, code: "rate_limited".into(), message: "wait".into() }), Failure::Unavailable(_)));
+        let used = SyncError::Refused { status: 403, code: "enroll.code_used".into(), message: "used".into() };
+        assert!(matches!(failure(used), Failure::Input(_)));
+        assert_eq!(Failure::Unavailable(String::new()).exit_code(), 4);
+    }
+}
