@@ -172,7 +172,7 @@ fn ingest_rate(db: &vaxdesk_hub::HubDb, events: u64) -> CliResult<f64> {
     let exp = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     db.create_enrollment_code(&auth::hash_token(&code), "INGEST", "I", who, &exp).map_err(storage)?;
     let id = uuid::Uuid::now_v7().to_string();
-    let _ = db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token())).map_err(storage)?;
+    let _ = db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token()), None).map_err(storage)?;
     let dev = db.devices().map_err(storage)?.into_iter().find(|d| d.id == id).ok_or_else(|| storage("no device"))?;
     let incoming = incoming(&dev.id, "INGEST", "I", "100003", events / 10);
     let t = Instant::now();

@@ -26,7 +26,7 @@ static HUB: LazyLock<Hub> = LazyLock::new(|| {
     db.upsert_desk(&vaxdesk_core::model::Desk { code: "D1".into(), site: "S1".into(), name: "Bàn 1".into() }).expect("desk");
     db.create_enrollment_code(&auth::hash_token("CODE-CODE-CODE"), "S1", "D1", admin, "2999-01-01T00:00:00.000Z").expect("code");
     let device = "device-token-for-fuzzing".to_string();
-    db.enroll(&auth::hash_token("CODE-CODE-CODE"), "fuzz-device", None, &auth::hash_token(&device)).expect("enroll").expect("enrolled");
+    db.enroll(&auth::hash_token("CODE-CODE-CODE"), "fuzz-device", None, &auth::hash_token(&device), None).expect("enroll").expect("enrolled");
     let session = "session-token-for-fuzzing".to_string();
     db.create_session(&auth::hash_token(&session), admin, "2999-01-01T00:00:00.000Z").expect("session");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -9,10 +9,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// The APK being handed out, checked once when the hub starts.
+/// The APK being handed out, checked once when the hub starts and served
+/// from memory from then on: what is downloaded is exactly what the page's
+/// hashes describe, whatever happens to the file meanwhile.
 #[derive(Debug, Clone)]
 pub struct AppPackage {
     pub path: PathBuf,
+    pub bytes: bytes::Bytes,
     pub size: u64,
     /// SHA-256 of the whole file, lower-case hex.
     pub sha256: String,
@@ -28,7 +31,8 @@ impl AppPackage {
     pub fn load(path: &Path) -> Result<AppPackage, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("apk {}: {e}", path.display()))?;
         let cert = signer_certificate(&bytes).map_err(|e| format!("apk {}: {e}", path.display()))?;
-        Ok(AppPackage { path: path.to_path_buf(), size: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)), signer_sha256: hex(&Sha256::digest(&cert)) })
+        let (sha256, signer_sha256) = (hex(&Sha256::digest(&bytes)), hex(&Sha256::digest(&cert)));
+        Ok(AppPackage { path: path.to_path_buf(), size: bytes.len() as u64, bytes: bytes.into(), sha256, signer_sha256 })
     }
 }
 

@@ -28,23 +28,41 @@ use crate::error::HubError;
 /// Past this, an oversized upload is cut off rather than drained.
 pub const DRAIN_MAX: usize = 64 * 1024 * 1024;
 pub const DRAIN_TIME: Duration = Duration::from_secs(15);
+/// A body must arrive within this: a client trickling bytes cannot hold a
+/// buffer (and a connection) open for ever.
+pub const BODY_TIME: Duration = Duration::from_secs(30);
 
 /// Read the whole body before the handler runs (see the module's text).
 pub async fn whole_body_first(req: Request, next: Next) -> Response {
+    // Requests without a body (GET, HEAD, DELETE without one) pass as they are.
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let chunked = req.headers().get(header::TRANSFER_ENCODING).is_some();
+    if declared == Some(0) || declared.is_none() && !chunked && http_body::Body::is_end_stream(req.body()) {
+        return next.run(req).await;
+    }
     let (parts, mut body) = req.into_parts();
-    let mut buf = BytesMut::new();
-    let mut too_large = false;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return HubError::bad_request("request.body", "the request body could not be read (cut off?)").into_response();
-        };
-        if let Some(data) = frame.data_ref() {
-            if buf.len() + data.len() > crate::MAX_BODY {
-                too_large = true;
-                break;
+    // Room for what the client says it sends, never more than the limit.
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(crate::MAX_BODY));
+    let mut too_large = declared.is_some_and(|n| n > crate::MAX_BODY);
+    let read = tokio::time::timeout(BODY_TIME, async {
+        while !too_large {
+            let Some(frame) = body.frame().await else { break };
+            let Ok(frame) = frame else { return false };
+            if let Some(data) = frame.data_ref() {
+                if buf.len() + data.len() > crate::MAX_BODY {
+                    too_large = true;
+                    break;
+                }
+                buf.extend_from_slice(data);
             }
-            buf.extend_from_slice(data);
         }
+        true
+    })
+    .await;
+    match read {
+        Err(_) => return HubError::new(StatusCode::REQUEST_TIMEOUT, "request.timeout", format!("body: not sent within {} s", BODY_TIME.as_secs())).into_response(),
+        Ok(false) => return HubError::bad_request("request.body", "the request body could not be read (cut off?)").into_response(),
+        Ok(true) => {}
     }
     if too_large {
         let mut seen = buf.len();

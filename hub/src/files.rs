@@ -46,7 +46,10 @@ pub fn private_database(path: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn tighten(p: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    match std::fs::metadata(p) {
+    // Not through a link: a link planted beside the database must not make
+    // the hub change the mode of whatever it points at.
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{}: a symbolic link where a database file belongs", p.display()))),
         Ok(m) if m.is_file() && m.permissions().mode() & 0o077 != 0 => std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)),
         _ => Ok(()),
     }
@@ -83,6 +86,13 @@ mod tests {
         std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
         crate::db::HubDb::open(&old).unwrap();
         assert_eq!(mode(&old), 0o600);
-        assert_eq!(mode(tmp.path()), mode(tmp.path()), "an existing directory is left alone");
+        // A link planted where the WAL belongs: refused, its target untouched.
+        let target = tmp.path().join("someone-elses-file");
+        std::fs::write(&target, b"x").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let linked = tmp.path().join("linked.db");
+        std::os::unix::fs::symlink(&target, tmp.path().join("linked.db-wal")).unwrap();
+        assert!(crate::db::HubDb::open(&linked).is_err());
+        assert_eq!(mode(&target), 0o644, "the link's target keeps its mode");
     }
 }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::compression::predicate::Predicate as _;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -51,6 +52,9 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The app handed out at `/app` (`vaxdesk hub --apk`), if any.
     pub apk: Option<Arc<apk::AppPackage>>,
+    /// Password checks running at once (Argon2id: 19 MiB and tens of ms
+    /// each): many log-in attempts queue here instead of exhausting memory.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -63,6 +67,7 @@ impl AppState {
             signer: None,
             limits: limits::Limits::default(),
             apk: None,
+            password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         }
     }
 
@@ -143,7 +148,10 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestDecompressionLayer::new())
         .layer(axum::middleware::from_fn(early::known_encoding))
         .layer(axum::middleware::from_fn(early::whole_body_first))
-        .layer(CompressionLayer::new())
+        // The APK is compressed already (and large): compressing it per download would cost the hub's CPU.
+        .layer(CompressionLayer::new().compress_when(
+            tower_http::compression::DefaultPredicate::new().and(tower_http::compression::predicate::NotForContentType::const_new("application/vnd.android.package-archive")),
+        ))
         .with_state(state)
 }
 

@@ -40,7 +40,9 @@ impl Limits {
     /// One log-in attempt from `from` for `username`.
     pub fn login(&self, from: Option<IpAddr>, username: &str) -> Result<(), HubError> {
         let by_addr = from.map(|a| format!("ip {a}"));
-        for key in by_addr.into_iter().chain(std::iter::once(format!("user {}", username.trim().to_lowercase()))) {
+        // At most 64 characters of the name a key: a 4 MB "username" is no reason to keep 4 MB.
+        let user: String = username.trim().to_lowercase().chars().take(64).collect();
+        for key in by_addr.into_iter().chain(std::iter::once(format!("user {user}"))) {
             if self.login.check_key(&key).is_err() {
                 tracing::warn!("log-in rate limit reached");
                 return Err(limited("too many log-in attempts; wait a minute and try again"));

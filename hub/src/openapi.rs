@@ -138,7 +138,8 @@ pub fn document() -> Value {
             "schemas": {
                 "ApiError": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
                 "EnrollRequest": {"type": "object", "required": ["code", "device_id"], "properties": {
-                    "code": {"type": "string"}, "device_id": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}, "device_name": {"type": ["string", "null"]}}},
+                    "code": {"type": "string"}, "device_id": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}, "device_name": {"type": ["string", "null"]},
+                    "enroll_key": {"type": ["string", "null"], "description": "the desk's own random secret; a retried or repeated enrollment of this device must send the same"}}},
                 "EnrollReply": {"type": "object", "required": ["device_id", "token", "site", "desk"], "properties": {
                     "device_id": {"type": "string"}, "token": {"type": "string"},
                     "site": {"$ref": "#/components/schemas/Site"}, "desk": {"$ref": "#/components/schemas/Desk"}}},

@@ -66,13 +66,14 @@ fn enrollment_codes_are_single_use_and_expire() {
     assert_eq!(admin.post("/sites/S1/desks/D9/enrollment-codes", json!({})).refused(), (404, "not_found"));
 
     let anon = hub.client();
-    let ok = anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a"})).ok();
+    let ok = anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a", "enroll_key": "dev-a's key"})).ok();
     assert_eq!((ok["site"]["code"].as_str(), ok["desk"]["code"].as_str()), (Some("S1"), Some("D1")));
     assert_eq!(ok["token"].as_str().unwrap().len(), 64);
     assert_eq!(anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-b"})).refused(), (403, "enroll.code_used"));
     assert_eq!(anon.post("/enroll", json!({"code": "NOPE-NOPE-NOPE", "device_id": "dev-b"})).refused(), (403, "enroll.code_unknown"));
     // The same phone sending its code again (its reply was lost): the same enrollment, a fresh token.
-    let retried = anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a"})).ok();
+    assert_eq!(anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a"})).refused(), (403, "enroll.code_used"), "not without the desk's key");
+    let retried = anon.post("/enroll", json!({"code": code["code"], "device_id": "dev-a", "enroll_key": "dev-a's key"})).ok();
     assert_eq!((retried["site"]["code"].as_str(), retried["desk"]["code"].as_str()), (Some("S1"), Some("D1")));
     assert_ne!(retried["token"], ok["token"]);
     // Once the phone has used its enrollment, another code for the same device id is refused.
@@ -80,7 +81,7 @@ fn enrollment_codes_are_single_use_and_expire() {
     a.token = retried["token"].as_str().map(str::to_string);
     a.get("/changes").ok();
     let again = admin.post("/sites/S1/desks/D1/enrollment-codes", json!({})).ok();
-    assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "dev-a"})).refused(), (409, "enroll.device_exists"));
+    assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "dev-a", "enroll_key": "dev-a's key"})).refused(), (409, "enroll.device_exists"));
     assert_eq!(anon.post("/enroll", json!({"code": again["code"], "device_id": "bad id!"})).refused(), (400, "enroll.device_id"));
     // An expired code (made directly in the database with a past expiry).
     hub.db.create_enrollment_code(&vaxdesk_hub::auth::hash_token("OLD0-OLD0-OLD0"), "S1", "D1", 1, "2021-01-01T00:00:00.000Z").unwrap();

@@ -108,8 +108,21 @@ fn a_phone_whose_enrollment_never_completed_can_use_a_new_code_even_after_a_revo
     let orphan = devices(&coordinator);
     assert_eq!(orphan.len(), 1);
 
-    // The coordinator revokes the orphan and hands out a new code for another desk: it works.
+    // Someone else who read the device id (it is in every event the site's desks pull) and holds a
+    // valid code cannot take the orphan over: the hub answers only the desk with the orphan's key.
     let id = desk.config().device_id;
+    let spare = coordinator.enrollment_text("QN-01", "D2").unwrap();
+    let code = vaxdesk_core::qr::payload::parse_enroll(&spare).value.unwrap();
+    let client = vaxdesk_core::sync::HubClient::new(&code.hub, None, Duration::from_secs(10), code.fp.as_deref()).unwrap();
+    let impostor = vaxdesk_core::sync::protocol::EnrollRequest { code: code.code.clone(), device_id: id.clone(), device_name: None, enroll_key: Some("not the desk's key".into()) };
+    match client.enroll(&impostor) {
+        Err(SyncError::Refused { status: 409, code, .. }) => assert_eq!(code, "enroll.device_exists"),
+        other => panic!("an orphan must not go to another key: {other:?}"),
+    }
+    let bare = vaxdesk_core::sync::protocol::EnrollRequest { enroll_key: None, ..impostor };
+    assert!(matches!(client.enroll(&bare), Err(SyncError::Refused { status: 409, .. })));
+
+    // The coordinator revokes the orphan and hands out a new code for another desk: it works.
     coordinator.call(reqwest::Method::POST, &format!("/devices/{id}/revoke"), serde_json::json!({})).unwrap();
     let second = net.route(&coordinator.enrollment_text("QN-01", "D2").unwrap()).unwrap();
     let reply = enroll_with(&desk, &second, None, &quick(2)).unwrap();
@@ -140,8 +153,13 @@ fn the_same_code_sent_again_offers_a_fresh_token_and_the_older_dies_when_it_is_u
     let text = coordinator.enrollment_text("QN-01", "D1").unwrap();
     let code = parse_enroll(&text).value.unwrap();
     let client = HubClient::new(&code.hub, None, Duration::from_secs(10), code.fp.as_deref()).unwrap();
-    let request = EnrollRequest { code: code.code.clone(), device_id: "phone-1".into(), device_name: None };
+    let request = EnrollRequest { code: code.code.clone(), device_id: "phone-1".into(), device_name: None, enroll_key: Some("phone-1's own key".into()) };
     let first = client.enroll(&request).unwrap();
+    // The same code and device id without the desk's key: someone who photographed the code and read the id.
+    for key in [None, Some("a guess".to_string())] {
+        let thief = EnrollRequest { enroll_key: key, ..request.clone() };
+        assert!(matches!(client.enroll(&thief), Err(SyncError::Refused { status: 403, .. })), "a code is answered again only to its desk");
+    }
     // A request replayed by the network (or a retry whose first reply was in fact delivered).
     let second = client.enroll(&request).unwrap();
     assert_ne!(first.token, second.token);
@@ -153,6 +171,8 @@ fn the_same_code_sent_again_offers_a_fresh_token_and_the_older_dies_when_it_is_u
         Err(SyncError::Refused { status: 401, .. }) => {}
         other => panic!("the older token dies once the fresh one is used: {other:?}"),
     }
+    // Once the device has used its enrollment, the code is spent even for its own desk.
+    assert!(matches!(client.enroll(&request), Err(SyncError::Refused { status: 403, .. })));
     // Another device with the same code: refused.
     let other = EnrollRequest { device_id: "phone-2".into(), ..request };
     assert!(matches!(client.enroll(&other), Err(SyncError::Refused { status: 403, .. })));

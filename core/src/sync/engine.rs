@@ -82,6 +82,10 @@ pub struct SyncReport {
 /// hub answers with the same enrollment and a fresh token. Cleared when the
 /// enrollment is complete or the hub refuses the code for good.
 pub const META_ENROLL_PENDING: &str = "enroll_pending";
+/// The desk's enrollment key: random, made at its first enrollment and kept
+/// for good; the hub answers a retried or repeated enrollment of this
+/// device only to the desk that sends it (ADR 0013).
+pub const META_ENROLL_KEY: &str = "enroll_key";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingEnrollment {
@@ -110,8 +114,9 @@ pub fn enroll_with(desk: &Desk, text: &str, device_name: Option<&str>, opts: &Sy
     let pending_json = serde_json::to_string(&pending).map_err(|e| SyncError::Decode(e.to_string()))?;
     store.set_meta(META_ENROLL_PENDING, &pending_json)?;
     let device_id = desk.config().device_id;
+    let enroll_key = enroll_key(desk)?;
     let client = HubClient::new(&code.hub, None, opts.timeout, code.fp.as_deref())?;
-    let request = EnrollRequest { code: code.code.clone(), device_id: device_id.clone(), device_name: pending.device_name.clone() };
+    let request = EnrollRequest { code: code.code.clone(), device_id: device_id.clone(), device_name: pending.device_name.clone(), enroll_key: Some(enroll_key) };
     let mut retries = 0;
     let reply = match retry(opts, &mut retries, || client.enroll(&request)) {
         Ok(r) => r,
@@ -143,6 +148,19 @@ pub fn enroll_with(desk: &Desk, text: &str, device_name: Option<&str>, opts: &Sy
     ];
     desk.set_up_with(&reply.site.code, &reply.desk.code, None, &settings)?;
     Ok(reply)
+}
+
+/// This desk's enrollment key, made (32 random bytes, hex) the first time.
+fn enroll_key(desk: &Desk) -> Result<String, SyncError> {
+    let store = desk.store();
+    if let Some(k) = store.meta(META_ENROLL_KEY)?.filter(|k| !k.is_empty()) {
+        return Ok(k);
+    }
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+    let k: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    store.set_meta(META_ENROLL_KEY, &k)?;
+    Ok(k)
 }
 
 /// The enrollment this desk started and did not finish, if any: the app

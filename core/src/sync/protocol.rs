@@ -98,6 +98,12 @@ pub struct EnrollRequest {
     pub device_id: String,
     #[serde(default)]
     pub device_name: Option<String>,
+    /// The desk's enrollment key (random, made once, kept on the desk): a
+    /// code sent again after a lost reply, or a new code after an
+    /// enrollment that never completed, is answered only for the desk that
+    /// sends the same key (ADR 0013).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enroll_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -149,6 +149,8 @@ pub struct EnrolledDevice {
     pub revoked: bool,
     /// The device has used its token (pushed or pulled) at least once.
     pub seen: bool,
+    /// The enrollment key its desk sent when it enrolled (hash), if any.
+    pub key_hash: Option<String>,
 }
 
 /// What an enrollment request does to the hub.
@@ -156,32 +158,41 @@ pub struct EnrolledDevice {
 pub enum EnrollStep {
     /// A new device.
     Insert,
-    /// A device whose enrollment never completed (it never used its token)
-    /// or that a coordinator revoked, enrolled again with a new code: its
-    /// row takes the new code's site, desk and token.
+    /// A device whose enrollment never completed (it never used its token;
+    /// the same desk, proven by its enrollment key) or that a coordinator
+    /// revoked, enrolled again with a new code: its row takes the new
+    /// code's site, desk, token and key.
     Replace,
-    /// The same device sending the same code again (its reply was lost):
-    /// the same enrollment, with a fresh token offered as a rotation is, so
-    /// the older token dies when the new one is first used and a request
-    /// replayed by the network cannot take the working token away.
+    /// The same desk sending the same code again (its reply was lost; it
+    /// never used its token; the same enrollment key): the same
+    /// enrollment, with a fresh token offered as a rotation is, so the older
+    /// token dies when the new one is first used and a request replayed by
+    /// the network cannot take the working token away.
     OfferToken,
     Refuse(EnrollRefusal),
 }
 
 /// The one enrollment rule both dialects apply inside their transaction.
-pub fn enroll_step(code: &CodeRow, device: Option<&EnrolledDevice>, device_id: &str, now: &str) -> EnrollStep {
+/// `key_hash`: the hash of the enrollment key the request carries. A
+/// device id is no secret (it is in every event the site's desks pull), so
+/// only the desk holding the key its device was enrolled with may have a
+/// code answered again or an unfinished enrollment replaced.
+pub fn enroll_step(code: &CodeRow, device: Option<&EnrolledDevice>, device_id: &str, key_hash: Option<&str>, now: &str) -> EnrollStep {
     let expired = code.expires_at.as_str() < now;
+    let same_desk = |d: &EnrolledDevice| key_hash.is_some() && d.key_hash.as_deref() == key_hash;
     if code.used_at.is_some() {
-        let same = code.used_by.as_deref() == Some(device_id)
-            && device.is_some_and(|d| !d.revoked && d.site == code.site && d.desk == code.desk);
-        return if same && !expired { EnrollStep::OfferToken } else { EnrollStep::Refuse(EnrollRefusal::Used) };
+        let again = code.used_by.as_deref() == Some(device_id)
+            && device.is_some_and(|d| !d.revoked && !d.seen && d.site == code.site && d.desk == code.desk && same_desk(d));
+        return if again && !expired { EnrollStep::OfferToken } else { EnrollStep::Refuse(EnrollRefusal::Used) };
     }
     if expired {
         return EnrollStep::Refuse(EnrollRefusal::Expired);
     }
     match device {
         None => EnrollStep::Insert,
-        Some(d) if d.revoked || !d.seen => EnrollStep::Replace,
+        // A coordinator revoked it: whoever holds a new code may enroll it.
+        Some(d) if d.revoked => EnrollStep::Replace,
+        Some(d) if !d.seen && same_desk(d) => EnrollStep::Replace,
         Some(_) => EnrollStep::Refuse(EnrollRefusal::DeviceTaken),
     }
 }
@@ -246,7 +257,7 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// why not, by [`enroll_step`]. Single use is enforced inside one
     /// transaction; the same device may send the same code again while it
     /// is valid (a lost reply) and gets the same enrollment back.
-    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>>;
+    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str, key_hash: Option<&str>) -> Result<std::result::Result<(String, String), EnrollRefusal>>;
     /// The live (not revoked) device a token belongs to (its current one,
     /// or the one offered by a rotation, whose first use retires the old).
     fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>>;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_hub.sql")),
     (2, include_str!("../../migrations/postgres/0002_coordinator_web.sql")),
     (3, include_str!("../../migrations/postgres/0003_token_rotation.sql")),
+    (4, include_str!("../../migrations/postgres/0004_enrollment_key.sql")),
 ];
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
@@ -203,7 +204,7 @@ impl HubStore for PgHub {
         })
     }
 
-    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
+    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str, key_hash: Option<&str>) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
         self.write(|tx| {
             // FOR UPDATE: two hub processes cannot both use one code.
             let Some(r) = tx.query_opt("SELECT site, desk, expires_at, used_at, device_id FROM enrollment_codes WHERE code_hash = $1 FOR UPDATE", &[&code_hash])? else {
@@ -211,26 +212,31 @@ impl HubStore for PgHub {
             };
             let code = CodeRow { site: r.get(0), desk: r.get(1), expires_at: r.get(2), used_at: r.get(3), used_by: r.get(4) };
             let device = tx
-                .query_opt("SELECT site, desk, revoked_at IS NOT NULL, last_seen_at IS NOT NULL FROM devices WHERE id = $1 FOR UPDATE", &[&device_id])?
-                .map(|r| EnrolledDevice { site: r.get(0), desk: r.get(1), revoked: r.get(2), seen: r.get(3) });
+                .query_opt("SELECT site, desk, revoked_at IS NOT NULL, last_seen_at IS NOT NULL, enroll_key_hash FROM devices WHERE id = $1 FOR UPDATE", &[&device_id])?
+                .map(|r| EnrolledDevice { site: r.get(0), desk: r.get(1), revoked: r.get(2), seen: r.get(3), key_hash: r.get(4) });
             let now = now_text();
-            match enroll_step(&code, device.as_ref(), device_id, &now) {
+            match enroll_step(&code, device.as_ref(), device_id, key_hash, &now) {
                 EnrollStep::Refuse(why) => return Ok(Err(why)),
                 EnrollStep::OfferToken => {
                     tx.execute("UPDATE devices SET next_token_hash = $2 WHERE id = $1", &[&device_id, &token_hash])?;
                     return Ok(Ok((code.site, code.desk)));
                 }
                 EnrollStep::Insert => {
-                    tx.execute(
-                        "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                        &[&device_id, &code.site, &code.desk, &name, &token_hash, &now],
+                    // ON CONFLICT: another hub process enrolling the same new device
+                    // with another code at the same moment gets a refusal, not a 500.
+                    let n = tx.execute(
+                        "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at, enroll_key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                        &[&device_id, &code.site, &code.desk, &name, &token_hash, &now, &key_hash],
                     )?;
+                    if n == 0 {
+                        return Ok(Err(EnrollRefusal::DeviceTaken));
+                    }
                 }
                 EnrollStep::Replace => {
                     tx.execute(
                         "UPDATE devices SET site = $2, desk = $3, name = $4, token_hash = $5, next_token_hash = NULL, enrolled_at = $6,
-                                revoked_at = NULL, last_seen_at = NULL, pending = NULL WHERE id = $1",
-                        &[&device_id, &code.site, &code.desk, &name, &token_hash, &now],
+                                revoked_at = NULL, last_seen_at = NULL, pending = NULL, enroll_key_hash = $7 WHERE id = $1",
+                        &[&device_id, &code.site, &code.desk, &name, &token_hash, &now, &key_hash],
                     )?;
                 }
             }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_hub.sql")),
     (2, include_str!("../../migrations/sqlite/0002_coordinator_web.sql")),
     (3, include_str!("../../migrations/sqlite/0003_token_rotation.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_enrollment_key.sql")),
 ];
 
 #[derive(Debug)]
@@ -206,7 +207,7 @@ impl HubStore for SqliteHub {
 
     /// Use a one-time code: register the device with its token hash, or say
     /// why not. Single use is enforced inside the transaction.
-    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
+    fn enroll(&self, code_hash: &str, device_id: &str, name: Option<&str>, token_hash: &str, key_hash: Option<&str>) -> Result<std::result::Result<(String, String), EnrollRefusal>> {
         self.write(|tx| {
             let code: Option<CodeRow> = tx
                 .query_row(
@@ -218,29 +219,33 @@ impl HubStore for SqliteHub {
             let Some(code) = code else { return Ok(Err(EnrollRefusal::Unknown)) };
             let device: Option<EnrolledDevice> = tx
                 .query_row(
-                    "SELECT site, desk, revoked_at IS NOT NULL, last_seen_at IS NOT NULL FROM devices WHERE id = ?1",
+                    "SELECT site, desk, revoked_at IS NOT NULL, last_seen_at IS NOT NULL, enroll_key_hash FROM devices WHERE id = ?1",
                     [device_id],
-                    |r| Ok(EnrolledDevice { site: r.get(0)?, desk: r.get(1)?, revoked: r.get(2)?, seen: r.get(3)? }),
+                    |r| Ok(EnrolledDevice { site: r.get(0)?, desk: r.get(1)?, revoked: r.get(2)?, seen: r.get(3)?, key_hash: r.get(4)? }),
                 )
                 .optional()?;
             let now = now_text();
-            match enroll_step(&code, device.as_ref(), device_id, &now) {
+            match enroll_step(&code, device.as_ref(), device_id, key_hash, &now) {
                 EnrollStep::Refuse(why) => return Ok(Err(why)),
                 EnrollStep::OfferToken => {
                     tx.execute("UPDATE devices SET next_token_hash = ?2 WHERE id = ?1", params![device_id, token_hash])?;
                     return Ok(Ok((code.site, code.desk)));
                 }
                 EnrollStep::Insert => {
-                    tx.execute(
-                        "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![device_id, code.site, code.desk, name, token_hash, now],
+                    // ON CONFLICT: a row another writer made since the read above refuses, not fails.
+                    let n = tx.execute(
+                        "INSERT INTO devices (id, site, desk, name, token_hash, enrolled_at, enroll_key_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                        params![device_id, code.site, code.desk, name, token_hash, now, key_hash],
                     )?;
+                    if n == 0 {
+                        return Ok(Err(EnrollRefusal::DeviceTaken));
+                    }
                 }
                 EnrollStep::Replace => {
                     tx.execute(
                         "UPDATE devices SET site = ?2, desk = ?3, name = ?4, token_hash = ?5, next_token_hash = NULL, enrolled_at = ?6,
-                                revoked_at = NULL, last_seen_at = NULL, pending = NULL WHERE id = ?1",
-                        params![device_id, code.site, code.desk, name, token_hash, now],
+                                revoked_at = NULL, last_seen_at = NULL, pending = NULL, enroll_key_hash = ?7 WHERE id = ?1",
+                        params![device_id, code.site, code.desk, name, token_hash, now, key_hash],
                     )?;
                 }
             }

@@ -36,7 +36,9 @@ pub async fn login(State(s): State<AppState>, Peer(from): Peer, ApiJson(l): ApiJ
     let db = s.db.clone();
     let user = l.username.trim().to_string();
     let password = l.password;
-    // The look-up and the Argon2 check both on the blocking pool, never on the async workers.
+    // The look-up and the Argon2 check both on the blocking pool, never on
+    // the async workers, a few at a time.
+    let _permit = s.password_checks.clone().acquire_owned().await.map_err(|e| HubError::new(StatusCode::SERVICE_UNAVAILABLE, "hub.busy", e.to_string()))?;
     let found = tokio::task::spawn_blocking(move || {
         let found = db.password_hash(&user)?;
         let ok = check_login(&password, found.as_ref().map(|(_, h)| h.as_str()));

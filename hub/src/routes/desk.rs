@@ -23,9 +23,11 @@ pub async fn enroll(State(s): State<AppState>, Peer(from): Peer, ApiJson(req): A
     let name = req.device_name.map(|n| n.chars().filter(|c| !c.is_control()).take(64).collect::<String>());
     let token = random_token();
     let (code_hash, token_hash) = (hash_token(&req.code.to_ascii_uppercase()), hash_token(&token));
+    // Under a label of its own: an enrollment key's hash is never a token's.
+    let key_hash = req.enroll_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(|k| hash_token(&format!("enroll-key:{k}")));
     let db = s.db.clone();
     let id = device_id.clone();
-    let outcome = tokio::task::spawn_blocking(move || db.enroll(&code_hash, &id, name.as_deref(), &token_hash)).await??;
+    let outcome = tokio::task::spawn_blocking(move || db.enroll(&code_hash, &id, name.as_deref(), &token_hash, key_hash.as_deref())).await??;
     let (site, desk) = match outcome {
         Ok(sd) => sd,
         Err(EnrollRefusal::Unknown) => return Err(HubError::new(StatusCode::FORBIDDEN, "enroll.code_unknown", "code: not a valid enrollment code")),

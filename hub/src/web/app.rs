@@ -52,21 +52,17 @@ pub async fn page(State(s): State<AppState>, jar: CookieJar) -> Response {
     .into_response()
 }
 
-/// The APK itself, streamed from the file the hub was started with.
+/// The APK itself, as it was read when the hub started.
 pub async fn download(State(s): State<AppState>) -> Response {
     let Some(apk) = s.apk.clone() else {
         return crate::error::HubError::not_found("app").into_response();
     };
-    match tokio::fs::File::open(&apk.path).await {
-        Ok(f) => (
-            [
-                (header::CONTENT_TYPE, "application/vnd.android.package-archive".to_string()),
-                (header::CONTENT_DISPOSITION, super::exports::content_disposition(FILE)),
-                (header::CONTENT_LENGTH, apk.size.to_string()),
-            ],
-            Body::from_stream(tokio_util::io::ReaderStream::new(f)),
-        )
-            .into_response(),
-        Err(e) => crate::error::HubError::new(StatusCode::SERVICE_UNAVAILABLE, "app.unreadable", format!("the app's file cannot be read: {e}")).into_response(),
-    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.android.package-archive".to_string()),
+            (header::CONTENT_DISPOSITION, super::exports::content_disposition(FILE)),
+        ],
+        Body::from(apk.bytes.clone()),
+    )
+        .into_response()
 }

@@ -67,7 +67,11 @@ pub async fn submit(State(s): State<AppState>, Peer(from): Peer, jar: CookieJar,
     let db = s.db.clone();
     let user = f.username.trim().to_string();
     let password = f.password.clone();
-    // The look-up and the Argon2 check (as long for an unknown user) on the blocking pool.
+    // The look-up and the Argon2 check (as long for an unknown user) on the
+    // blocking pool, a few at a time.
+    let Ok(_permit) = s.password_checks.clone().acquire_owned().await else {
+        return crate::error::HubError::new(StatusCode::SERVICE_UNAVAILABLE, "hub.busy", "try again").into_response();
+    };
     let found = tokio::task::spawn_blocking(move || {
         let found = db.password_hash(&user)?;
         let ok = check_login(&password, found.as_ref().map(|(_, h)| h.as_str()));

@@ -172,7 +172,15 @@ class MainActivity : Activity(), Host {
 
     override fun onSaveInstanceState(outState: Bundle) {
         super.onSaveInstanceState(outState)
-        Screens.saveStack(stack, outState)
+        // Not put back yet (the PIN lock is still up): keep what was saved, again.
+        val waiting = savedStack
+        if (waiting != null) Screens.putStack(waiting, outState) else Screens.saveStack(stack, outState)
+    }
+
+    /** Android 10+: in multi-window, the app on top gets the camera back. */
+    override fun onTopResumedActivityChanged(isTopResumedActivity: Boolean) {
+        super.onTopResumedActivityChanged(isTopResumedActivity)
+        if (isTopResumedActivity) (current as? ScanScreen)?.retryCamera()
     }
 
     /**
@@ -234,6 +242,8 @@ class MainActivity : Activity(), Host {
 
     /** Camera permission answers go to the screen that asked. */
     override fun onRequestPermissionsResult(requestCode: Int, permissions: Array<out String>, grantResults: IntArray) {
+        // Empty: the request was interrupted (another dialog, a rotation); it is asked again on resume.
+        if (grantResults.isEmpty()) return
         val granted = grantResults.isNotEmpty() && grantResults[0] == PackageManager.PERMISSION_GRANTED
         // No rationale after a refusal: "don't ask again" (or a policy) — only the app's settings can grant it now.
         val forGood = !granted && !shouldShowRequestPermissionRationale(Manifest.permission.CAMERA)

@@ -184,6 +184,29 @@ class CameraTest : Shell() {
         gone.stop()
     }
 
+    @Test fun aCameraTakenByAnotherAppCanBeOpenedAgain() {
+        enrollThroughTheScreens()
+        val feed = scanScreen.feedForTest!!
+        // Another app takes the camera (split screen on Android 10+, or a camera app).
+        shadowOf(app.getSystemService(CameraManager::class.java)).triggerDisconnect()
+        shadowOf(feed.looperForTest).idle()
+        idle()
+        assertNull(scanScreen.feedForTest)
+        assertTrue(text("scan-status"), text("scan-status").startsWith("Lỗi camera"))
+        assertTrue("a way to open it again", visible("scan-retry"))
+        tap("scan-retry")
+        cameraSettles()
+        assertNotNull("the camera runs again", scanScreen.feedForTest)
+        assertFalse(visible("scan-retry"))
+        // The same when the app comes back on top of the other (no tap needed).
+        shadowOf(app.getSystemService(CameraManager::class.java)).triggerDisconnect()
+        shadowOf(scanScreen.feedForTest!!.looperForTest).idle()
+        idle()
+        activity.onTopResumedActivityChanged(true)
+        cameraSettles()
+        assertNotNull(scanScreen.feedForTest)
+    }
+
     @Test fun theFrameSizeFocusAndPreviewFitSuitTheCard() {
         assertEquals(1280 to 720, CameraChoice.frameSize(listOf(1920 to 1080, 1280 to 720, 640 to 480)))
         assertEquals("the 16:9 size nearest 720p", 1600 to 900, CameraChoice.frameSize(listOf(1920 to 1080, 1600 to 900, 1024 to 768)))

@@ -84,6 +84,13 @@ class LifecycleTest : Shell() {
         controller = Robolectric.buildActivity(MainActivity::class.java).setup(saved)
         idle()
         assertEquals("the lock first: a new process has not seen the PIN", "pin", screen())
+        // The phone saves the state again while the lock is up, and ends the process again.
+        val again = Bundle()
+        controller.pause().saveInstanceState(again).stop().destroy()
+        app.simulateProcessDeath()
+        controller = Robolectric.buildActivity(MainActivity::class.java).setup(again)
+        idle()
+        assertEquals("pin", screen())
         type("pin", PIN); tap("pin-ok")
         assertTheVisitCameBack()
         tap("visit-save")
@@ -116,9 +123,11 @@ class LifecycleTest : Shell() {
         scan(HOA); work.runAll(); idle()
         assertEquals("visit", screen())
 
-        // Save, then back out before the save came back: the save's "back" must not pop the scan
-        // screen (the root: that would close the app).
+        // Save (a double tap queues one save), then back out before the save came back: the save's
+        // "back" must not pop the scan screen (the root: that would close the app).
         tap("visit-save")
+        tap("visit-save")
+        assertEquals("one save for two taps", 1, work.held.size)
         activity.onBackPressed(); idle()
         assertEquals("scan", screen())
         work.runAll(); idle()
@@ -196,6 +205,15 @@ class LifecycleTest : Shell() {
             waitFor("the save", seconds = 10) { screen() == "scan" }
             assertEquals("the sync is still waiting on the network", 1, sync.running.get())
             assertTrue(app.state.lastSaved!!.contains("Nguyễn Thị Hoa"))
+
+            // Away six minutes, back to the lock: the PIN opens the app at once, not after the sync.
+            controller.pause().stop()
+            shadowOf(Looper.getMainLooper()).idleFor(java.time.Duration.ofMinutes(6))
+            controller.restart().resume(); idle()
+            assertEquals("pin", screen())
+            type("pin", PIN); tap("pin-ok")
+            waitFor("the unlock", seconds = 10) { screen() == "scan" }
+            assertEquals("the sync is still waiting on the network", 1, sync.running.get())
         } finally {
             dead.close()
         }

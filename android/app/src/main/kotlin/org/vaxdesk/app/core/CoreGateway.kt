@@ -8,7 +8,6 @@ import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 import java.util.concurrent.locks.ReentrantReadWriteLock
 import kotlin.concurrent.read
-import kotlin.concurrent.write
 import org.vaxdesk.core.Desk
 import org.vaxdesk.core.PinCheck
 import org.vaxdesk.core.PinLock
@@ -93,6 +92,10 @@ class CoreGateway(
     val pin: PinLock by lazy { PinLock.open(pinFile.path) }
 
     private val gate = ReentrantReadWriteLock()
+    /** The kept key's file, read and written apart from the database's gate. */
+    private val vaultLock = Any()
+    /** One reader of the facts at a time: the last one read is the newest. */
+    private val factsLock = Any()
     @Volatile private var opened: Desk? = null
 
     /** The latest [DeskFacts]; null until the database is open. */
@@ -132,11 +135,28 @@ class CoreGateway(
         }
     }
 
-    private fun refreshFacts(d: Desk) {
+    private fun refreshFacts(d: Desk) = synchronized(factsLock) {
         facts = try {
             DeskFacts(d.status(), d.session(), d.vaccines().filter { it.lots.isNotEmpty() }, d.pendingEnrollment(), pin.isSet(), org.vaxdesk.core.coreVersion())
         } catch (e: Exception) {
             facts // keep the last good read; the call's own outcome says what went wrong
+        }
+    }
+
+    /**
+     * The write side of the gate, for closing or re-keying the database:
+     * it waits for calls using the desk (a sync waiting on the network holds
+     * one for as long as its retries last), but not for ever.
+     */
+    private fun <T> exclusive(work: () -> T): T {
+        val lock = gate.writeLock()
+        if (!lock.tryLock(WAIT_FOR_CALLS_S, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw VaxdeskException.Sync("sync.busy", "a sync is still running; try again in a moment", true)
+        }
+        try {
+            return work()
+        } finally {
+            lock.unlock()
         }
     }
 
@@ -162,23 +182,28 @@ class CoreGateway(
      * must be typed first. A kept key that no longer fits is forgotten; a
      * keystore that fails (common on cheap phones) counts as no key.
      */
-    fun openWithoutPin(): Boolean = gate.write {
-        opened?.let { return@write true }
+    fun openWithoutPin(): Boolean {
+        if (opened != null) return true
+        return exclusive { openWithoutPinLocked() }
+    }
+
+    private fun openWithoutPinLocked(): Boolean {
+        opened?.let { return true }
         if (!pin.isSet()) {
             open(Desk.open(dbPath, null))
-            return@write true
+            return true
         }
-        val key = vault.load() ?: return@write false
+        val key = synchronized(vaultLock) { vault.load() } ?: return false
         try {
             open(Desk.openWithKey(dbPath, key))
         } catch (e: VaxdeskException.Storage) {
             if (e.code != "storage.wrong_key") throw e
-            vault.clear()
-            return@write false
+            synchronized(vaultLock) { vault.clear() }
+            return false
         } finally {
             key.fill(0)
         }
-        true
+        return true
     }
 
     private fun open(d: Desk) {
@@ -191,19 +216,32 @@ class CoreGateway(
      * open yet) and keep the key wrapped for the background sync. The PIN's
      * bytes are the caller's to wipe.
      */
-    fun unlock(typedPin: ByteArray) = gate.write {
-        if (opened != null && vault.load()?.also { it.fill(0) } != null) return@write
+    fun unlock(typedPin: ByteArray) {
+        if (opened != null) {
+            // Open already (the sync job opened it with the kept key): no
+            // need to wait for a running sync; only a lost kept key is made again.
+            synchronized(vaultLock) {
+                if (vault.load()?.also { it.fill(0) } != null) return
+                val key = databaseKey(dbPath, typedPin)
+                try { vault.store(key) } finally { key.fill(0) }
+            }
+            return
+        }
+        exclusive { unlockLocked(typedPin) }
+    }
+
+    private fun unlockLocked(typedPin: ByteArray) {
         val key = databaseKey(dbPath, typedPin)
         try {
             if (opened == null) open(Desk.openWithKey(dbPath, key))
-            vault.store(key)
+            synchronized(vaultLock) { vault.store(key) }
         } finally {
             key.fill(0)
         }
     }
 
     /** The first PIN: the plain database made at enrollment is encrypted under it. */
-    fun setPin(newPin: ByteArray) = gate.write {
+    fun setPin(newPin: ByteArray) = exclusive {
         closeDesk()
         try {
             pin.setAndEncrypt(dbPath, newPin)
@@ -211,28 +249,28 @@ class CoreGateway(
             open(Desk.open(dbPath, null)) // left as it was: plain
             throw e
         }
-        unlock(newPin)
+        unlockLocked(newPin)
     }
 
     /**
      * A PIN change: the old PIN is checked (and counted) by the core while
      * the desk stays open; only then is the database closed and re-keyed.
      */
-    fun changePin(old: ByteArray, new: ByteArray): PinCheck = gate.write {
+    fun changePin(old: ByteArray, new: ByteArray): PinCheck = exclusive {
         val checked = pin.check(old)
-        if (checked !is PinCheck.Unlocked) return@write checked
+        if (checked !is PinCheck.Unlocked) return@exclusive checked
         closeDesk()
         val result = try {
             pin.changeAndRekey(dbPath, old, new)
         } catch (e: VaxdeskException) {
-            unlock(old) // a new PIN the rules refuse: nothing was re-keyed
+            unlockLocked(old) // a new PIN the rules refuse: nothing was re-keyed
             throw e
         }
         if (result is PinCheck.Unlocked) {
-            vault.clear()
-            unlock(new)
+            synchronized(vaultLock) { vault.clear() }
+            unlockLocked(new)
         } else {
-            unlock(old)
+            unlockLocked(old)
         }
         result
     }
@@ -246,21 +284,21 @@ class CoreGateway(
      * that folder, or null when the files could not all be moved (nothing is
      * deleted either way).
      */
-    fun setAside(): File? = gate.write {
+    fun setAside(): File? = exclusive {
         closeDesk()
         val db = File(dbPath)
-        val home = db.parentFile ?: return@write null
+        val home = db.parentFile ?: return@exclusive null
         val into = File(home, "set-aside/${System.currentTimeMillis()}")
-        if (!into.mkdirs()) return@write null
+        if (!into.mkdirs()) return@exclusive null
         val moving = home.listFiles { f -> f.isFile && f.name.startsWith(db.name) }.orEmpty().toList() + pinFile
-        if (!moving.filter { it.exists() }.all { it.renameTo(File(into, it.name)) }) return@write null
-        vault.clear()
+        if (!moving.filter { it.exists() }.all { it.renameTo(File(into, it.name)) }) return@exclusive null
+        synchronized(vaultLock) { vault.clear() }
         open(Desk.open(dbPath, null)) // a fresh desk, plain until its PIN is set
         into
     }
 
     /** Close the database (its last writes checkpointed), e.g. to re-key it. */
-    fun close() = gate.write { closeDesk() }
+    fun close() = exclusive { closeDesk() }
 
     private fun closeDesk() {
         opened?.close()
@@ -268,6 +306,9 @@ class CoreGateway(
     }
 
     companion object {
+        /** How long closing the database (a PIN set or change) waits for running calls. */
+        const val WAIT_FOR_CALLS_S = 20L
+
         /** Tests give lanes of their own (run at once, or on real threads). */
         @Volatile var lanesForTest: Lanes? = null
 
@@ -277,6 +318,10 @@ class CoreGateway(
         } catch (e: VaxdeskException) {
             Outcome.Failed(e)
         } catch (e: Exception) {
+            Outcome.Failed(VaxdeskException.Internal("${e.javaClass.simpleName}: ${e.message ?: ""}".trimEnd(' ', ':')))
+        } catch (e: LinkageError) {
+            // The native library missing or failing to load (UnsatisfiedLinkError,
+            // ExceptionInInitializerError): a message, and the callback still runs.
             Outcome.Failed(VaxdeskException.Internal("${e.javaClass.simpleName}: ${e.message ?: ""}".trimEnd(' ', ':')))
         }
 

@@ -59,7 +59,10 @@ class EnrollScreen(host: Host) : Screen(host) {
     private fun codeText(pending: String?): String {
         val scanned = app.state.scannedEnrollCode
         app.state.scannedEnrollCode = null
-        return scanned?.text ?: typed ?: (if (::code.isInitialized) code.value else null) ?: pending ?: ""
+        // What was typed before a trip to the camera or a recreation is used once, then the field rules.
+        val kept = typed
+        typed = null
+        return scanned?.text ?: kept ?: (if (::code.isInitialized) code.value else null) ?: pending ?: ""
     }
 
     private fun enroll() {

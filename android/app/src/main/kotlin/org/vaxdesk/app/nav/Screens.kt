@@ -31,6 +31,11 @@ object Screens {
         out.putParcelableArrayList(KEY, list)
     }
 
+    /** A stack saved earlier and not put back yet, saved again as it was. */
+    fun putStack(stack: List<Bundle>, out: Bundle) {
+        out.putParcelableArrayList(KEY, ArrayList(stack))
+    }
+
     fun stackOf(saved: Bundle): List<Bundle>? =
         if (Build.VERSION.SDK_INT >= 33) saved.getParcelableArrayList(KEY, Bundle::class.java)
         else @Suppress("DEPRECATION") saved.getParcelableArrayList(KEY)

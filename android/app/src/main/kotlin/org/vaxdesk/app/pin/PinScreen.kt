@@ -45,7 +45,7 @@ class PinScreen(host: Host, val mode: Mode) : Screen(host) {
     override fun build(): View {
         pin = ui.field("pin", str(R.string.pin_label), "", InputType.TYPE_CLASS_NUMBER or InputType.TYPE_NUMBER_VARIATION_PASSWORD)
         message = ui.note("pin-message")
-        prompt = ui.text(str(firstPrompt()), tag = "pin-prompt").also { ui.liveRegion(it) }
+        prompt = ui.text(str(promptNow()), tag = "pin-prompt").also { ui.liveRegion(it) }
         val body = ui.column(prompt, pin.view, message)
         val ok = ui.button(str(R.string.pin_ok), "pin-ok", primary = true) { submit() }
         val title = when (mode) {
@@ -57,6 +57,13 @@ class PinScreen(host: Host, val mode: Mode) : Screen(host) {
     }
 
     override fun onHidden() = forget()
+
+    /** The question as things stand (a rebuild mid-way asks the same one). */
+    private fun promptNow() = when {
+        first != null -> R.string.pin_set_again
+        mode == Mode.CHANGE && current != null -> R.string.pin_change_new
+        else -> firstPrompt()
+    }
 
     private fun firstPrompt() = when (mode) {
         Mode.SET -> R.string.pin_set_prompt

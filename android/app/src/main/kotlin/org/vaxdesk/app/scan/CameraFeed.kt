@@ -83,10 +83,15 @@ class CameraFeed(
      * more than once; returns at once, the close happens on the camera
      * thread after any frame being decoded.
      */
-    fun stop() {
-        if (!stopping.compareAndSet(false, true)) return
+    fun stop(release: SurfaceTexture? = null) {
+        if (!stopping.compareAndSet(false, true)) {
+            release?.let { handler.post { it.release() } || run { it.release(); true } }
+            return
+        }
         handler.post {
             close()
+            // The preview's texture, released only once no session can draw into it.
+            release?.release()
             thread.quitSafely()
         }
     }
@@ -143,9 +148,13 @@ class CameraFeed(
 
     private fun configure(camera: CameraDevice, r: ImageReader, preview: SurfaceTexture?, choice: Choice) {
         val targets = mutableListOf(r.surface)
-        preview?.let {
-            it.setDefaultBufferSize(choice.size.width, choice.size.height)
-            previewSurface = Surface(it).also { s -> targets.add(s) }
+        try {
+            preview?.let {
+                it.setDefaultBufferSize(choice.size.width, choice.size.height)
+                previewSurface = Surface(it).also { s -> targets.add(s) }
+            }
+        } catch (e: RuntimeException) {
+            return fail("preview: ${e.javaClass.simpleName}") // the texture went away meanwhile
         }
         val callback = object : CameraCaptureSession.StateCallback() {
             override fun onConfigured(s: CameraCaptureSession) {

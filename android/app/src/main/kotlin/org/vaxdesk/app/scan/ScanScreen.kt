@@ -59,6 +59,9 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
     private lateinit var torch: Button
     private lateinit var askAgain: Button
     private lateinit var openSettings: Button
+    private lateinit var retry: Button
+    /** The camera failed or was taken (not the permission): it can be tried again. */
+    private var cameraFailed = false
 
     /** Tests: the running camera feed, if any. */
     val feedForTest: CameraFeed? get() = feed
@@ -72,8 +75,12 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
                 override fun onSurfaceTextureAvailable(st: SurfaceTexture, w: Int, h: Int) = maybeStart()
                 override fun onSurfaceTextureSizeChanged(st: SurfaceTexture, w: Int, h: Int) = fitPreview()
                 override fun onSurfaceTextureDestroyed(st: SurfaceTexture): Boolean {
-                    stopCamera()
-                    return true
+                    // The camera thread may still be drawing into it: it is
+                    // released there, after the camera is closed.
+                    val f = feed
+                    stopCamera(release = st)
+                    if (f == null) st.release()
+                    return false
                 }
                 override fun onSurfaceTextureUpdated(st: SurfaceTexture) {}
             }
@@ -97,7 +104,8 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         torch = ui.button(str(R.string.scan_torch), "scan-torch") { toggleTorch() }
         askAgain = ui.button(str(R.string.scan_ask_again), "scan-ask-again") { askPermission() }
         openSettings = ui.button(str(R.string.scan_open_settings), "scan-open-settings") { openAppSettings() }
-        listOf(torch, askAgain, openSettings).forEach { ui.add(body, it) }
+        retry = ui.button(str(R.string.scan_retry), "scan-retry") { retryCamera() }
+        listOf(torch, askAgain, openSettings, retry).forEach { ui.add(body, it) }
         showState()
         if (purpose == Purpose.ENROLL) return ui.page(str(R.string.scan_enroll_title), body)
         val manual = ui.button(str(R.string.scan_manual), "scan-manual", primary = true) {
@@ -117,6 +125,7 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
     }
 
     override fun onResume() {
+        cameraFailed = false // back in front: the camera is tried again
         if (hasPermission()) {
             permission = Permission.GRANTED
             showState()
@@ -161,19 +170,29 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         askAgain.visibility = if (permission == Permission.DENIED) View.VISIBLE else View.GONE
         openSettings.visibility = if (permission == Permission.DENIED_FOR_GOOD) View.VISIBLE else View.GONE
         torch.visibility = if (torchAvailable && feed != null) View.VISIBLE else View.GONE
+        retry.visibility = if (cameraFailed && feed == null) View.VISIBLE else View.GONE
         when (permission) {
             Permission.DENIED, Permission.DENIED_FOR_GOOD -> status.text = str(R.string.scan_no_permission)
             else -> {}
         }
     }
 
+    /** Try the camera again after it failed or another app had it (a tap, or the app back on top). */
+    fun retryCamera() {
+        if (!cameraFailed) return
+        cameraFailed = false
+        maybeStart()
+        showState()
+    }
+
     private fun maybeStart() {
-        if (feed != null || !shown || delivered || !host.inFront || !hasPermission()) return
+        if (feed != null || !shown || delivered || cameraFailed || !host.inFront || !hasPermission()) return
         val st = preview?.takeIf { it.isAvailable }?.surfaceTexture ?: return // starts when the surface exists
         status.text = str(R.string.scan_hint)
         // Events of a feed already stopped (a late error) act on nothing.
         var started: CameraFeed? = null
-        val f = CameraFeed(host.activity, gate, ::onFrame) { e -> app.core.onMain { if (feed === started) onCamera(e) } }
+        // The application's context: a feed outliving its screen holds no activity.
+        val f = CameraFeed(host.activity.applicationContext, gate, ::onFrame) { e -> app.core.onMain { if (feed === started) onCamera(e) } }
         started = f
         feed = f
         f.start(st)
@@ -190,6 +209,7 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
             }
             is CameraFeed.Event.Failed -> {
                 stopCamera()
+                cameraFailed = e.reason != "permission" && e.reason != "no camera"
                 status.text = when (e.reason) {
                     "permission" -> str(R.string.scan_no_permission)
                     "no camera" -> str(R.string.scan_no_camera)
@@ -198,6 +218,7 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
             }
             CameraFeed.Event.Disconnected -> {
                 stopCamera()
+                cameraFailed = true
                 status.text = str(R.string.scan_camera_error, "disconnected")
             }
         }
@@ -218,8 +239,8 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         v.setTransform(Matrix().apply { setScale(sx, sy, v.width / 2f, v.height / 2f) })
     }
 
-    private fun stopCamera() {
-        feed?.stop()
+    private fun stopCamera(release: SurfaceTexture? = null) {
+        feed?.stop(release)
         feed = null
         running = null
         if (::torch.isInitialized) torch.visibility = View.GONE

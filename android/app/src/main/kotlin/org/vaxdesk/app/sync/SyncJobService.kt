@@ -13,6 +13,8 @@ import org.vaxdesk.core.VaxdeskException
  */
 class SyncJobService : JobService() {
     override fun onStartJob(params: JobParameters): Boolean {
+        // One sync at a time from jobs: a second job finds it running and is done.
+        if (!running.compareAndSet(false, true)) return false
         val core = (application as VaxdeskApp).core
         // All of it on the sync lane, never on the main thread the system
         // calls this on. Before the PIN was ever typed on a phone whose
@@ -26,10 +28,15 @@ class SyncJobService : JobService() {
             core.withDesk { it.syncNow() }
             true
         }) { r ->
+            running.set(false)
             val retry = r is Outcome.Failed && (r.error as? VaxdeskException.Sync)?.transient == true
             jobFinished(params, retry)
         }
         return true
+    }
+
+    private companion object {
+        val running = java.util.concurrent.atomic.AtomicBoolean(false)
     }
 
     override fun onStopJob(params: JobParameters): Boolean = true

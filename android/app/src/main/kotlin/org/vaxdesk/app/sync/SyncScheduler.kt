@@ -29,6 +29,9 @@ object SyncScheduler {
     /** After a save: send it as soon as there is a network. */
     fun syncSoon(ctx: Context) {
         val js = ctx.getSystemService(JobScheduler::class.java) ?: return
+        // Scheduling again would stop a job that is running (or restart its
+        // wait): one pending or running sync sends this save too.
+        if (js.getPendingJob(SOON_JOB) != null) return
         js.schedule(
             JobInfo.Builder(SOON_JOB, ComponentName(ctx, SyncJobService::class.java))
                 .setRequiredNetworkType(JobInfo.NETWORK_TYPE_ANY)

@@ -50,11 +50,14 @@ class Ui(private val ctx: Context) {
             setBackgroundColor(color(R.color.brand))
             setPadding(dp(16), dp(14), dp(16), dp(14))
             tag = "title"
+            if (android.os.Build.VERSION.SDK_INT >= 28) isAccessibilityHeading = true
         }
         val scroll = ScrollView(ctx).apply { isFillViewport = true; addView(body) }
         val bottom = column(*actions, pad = 12)
         return LinearLayout(ctx).apply {
             orientation = LinearLayout.VERTICAL
+            // A screen reader announces each new screen by its title.
+            if (android.os.Build.VERSION.SDK_INT >= 28) accessibilityPaneTitle = title
             addView(bar, LinearLayout.LayoutParams(MATCH_PARENT, WRAP_CONTENT))
             addView(scroll, LinearLayout.LayoutParams(MATCH_PARENT, 0, 1f))
             if (actions.isNotEmpty()) addView(bottom, LinearLayout.LayoutParams(MATCH_PARENT, WRAP_CONTENT))
@@ -126,6 +129,9 @@ class Ui(private val ctx: Context) {
             minHeight = dp(56)
             hint = labelText
             tag = "field:$key"
+            // The screens keep what must survive in their own saved state;
+            // the view's own copy would put a typed PIN in the Bundle.
+            isSaveEnabled = false
         }
         val label = text(labelText, 15f, muted = true).apply { labelFor = edit.id; tag = "label:$key" }
         val note = note("note:$key")

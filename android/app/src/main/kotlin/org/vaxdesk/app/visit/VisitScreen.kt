@@ -77,6 +77,8 @@ class VisitScreen(
     private lateinit var confirm: android.widget.Button
     private lateinit var save: android.widget.Button
     private var sex: String? = null
+    /** A save is on its way: another tap (or a rebuilt button) waits for it. */
+    private var saving = false
 
     private val personOnly get() = fix?.stream == "person"
 
@@ -120,8 +122,8 @@ class VisitScreen(
             ), outcome.name.lowercase()) { outcome = DoseOutcome.valueOf(it.uppercase()) })
         }
         ui.add(body, message)
-        confirm = ui.button("", "visit-confirm") { confirmAndSave() }.apply { visibility = View.GONE }
-        save = ui.button(str(R.string.visit_save), "visit-save", primary = true) { save() }
+        confirm = ui.button("", "visit-confirm") { confirmAndSave() }.apply { visibility = View.GONE; isEnabled = !saving }
+        save = ui.button(str(R.string.visit_save), "visit-save", primary = true) { save() }.apply { isEnabled = !saving }
         showFindings(findings)
         showBanner()
         return ui.page(str(if (fix != null) R.string.fix_title else R.string.visit_title), body, confirm, save)
@@ -251,11 +253,13 @@ class VisitScreen(
     }
 
     private fun confirmAndSave() {
+        if (saving) return
         confirmed.addAll(pending.map { it.code })
         save()
     }
 
     private fun save() {
+        if (saving) return
         val person = current()
         val unchanged = matched != null && person == loaded && !personOnly
         val doseOutcome = outcome
@@ -265,7 +269,9 @@ class VisitScreen(
         val state = app.state
         val reasonText = fix?.let { str(R.string.fix_reason_text, it.code ?: "") }
         val ctx = host.activity // its resources are in the app's language
+        saving = true
         save.isEnabled = false
+        confirm.isEnabled = false
         // What a finished save changes (the confirmation on the scan screen,
         // the visit marked done, a sync asked for) happens on the core's
         // thread: it holds even when the volunteer left this screen meanwhile.
@@ -291,7 +297,9 @@ class VisitScreen(
             SyncScheduler.syncSoon(ctx)
             Pair(p, ev)
         }) { r ->
+            saving = false
             save.isEnabled = true
+            confirm.isEnabled = true
             when (r) {
                 is Outcome.Failed -> {
                     val e = r.error
