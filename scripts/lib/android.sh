@@ -14,9 +14,6 @@ JNA_VERSION=5.19.1
 R8_VERSION=9.5.28
 ANDROID_ALL_VERSION=14-robolectric-10818077
 M2=${M2:-$HOME/.m2/repository}
-# SQLite's extensions the app does not use, left out of the phone's library
-# (FTS5, which the name search uses, stays): about 0.3 MB less per ABI.
-FFI_SQLITE_FLAGS="-USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX -USQLITE_ENABLE_COLUMN_METADATA -USQLITE_ENABLE_LOAD_EXTENSION -DSQLITE_OMIT_LOAD_EXTENSION"
 AAPT2=/usr/lib/android-sdk/build-tools/debian/aapt2
 
 android_debian_tools() {

@@ -59,6 +59,7 @@ impl Store {
     }
 
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Store> {
+        link_crypto();
         let path = path.as_ref().to_path_buf();
         // SQLite takes a 0-byte file for a new database: a desk whose file
         // was emptied (a failing card, a bad copy) would silently become a
@@ -278,6 +279,13 @@ impl Store {
         })?;
         Ok(if rows == ["ok"] { Ok(()) } else { Err(rows) })
     }
+}
+
+/// SQLCipher's cryptography is the Rust provider (`vaxdesk-sqlcipher-crypto`,
+/// ADR 0014); every program that opens a database through SQLite (the
+/// store here, the hub's own) calls this, which keeps the provider linked.
+pub fn link_crypto() {
+    vaxdesk_sqlcipher_crypto::link();
 }
 
 /// The write-ahead log beside a database file.

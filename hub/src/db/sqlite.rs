@@ -31,6 +31,7 @@ pub struct SqliteHub {
 
 impl SqliteHub {
     pub fn open(path: &Path) -> Result<SqliteHub> {
+        vaxdesk_core::store::link_crypto();
         crate::files::private_database(path).map_err(|e| DbError::Io { path: path.display().to_string(), detail: e.to_string() })?;
         let mut writer = Connection::open(path)?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
