@@ -88,8 +88,9 @@ pub struct HubArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// The URL desks reach the hub at (goes into enrollment codes);
-    /// default http://LISTEN.
+    /// The URL desks reach the hub at (goes into enrollment codes and the
+    /// /app page's QR code); default https://LISTEN (http:// with
+    /// --plain-http). Set it to an address phones can reach.
     #[arg(long)]
     pub public_url: Option<String>,
     /// Serve plain HTTP instead of TLS (behind a proxy that terminates
