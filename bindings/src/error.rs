@@ -48,7 +48,7 @@ impl From<StoreError> for VaxdeskError {
             StoreError::Io { .. } => "storage.io",
             StoreError::Duplicate { .. } => "storage.duplicate",
             StoreError::NotFound { .. } => "storage.not_found",
-            StoreError::Sqlite(_) | StoreError::Pool(_) => "storage.other",
+            StoreError::Sqlite(_) | StoreError::ReadersBusy { .. } => "storage.other",
         };
         VaxdeskError::Storage { code: code.into(), detail: e.to_string() }
     }

@@ -29,8 +29,8 @@ pub enum StoreError {
     BadRow { table: &'static str, detail: String },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database connection pool: {0}")]
-    Pool(#[from] r2d2::Error),
+    #[error("database {path}: every read connection stayed busy for {secs} s; try again")]
+    ReadersBusy { path: PathBuf, secs: u64 },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -9,6 +9,7 @@ pub mod key;
 mod meta;
 mod outbox;
 mod persons;
+mod readers;
 mod schema;
 mod search;
 mod sync;
@@ -17,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use error::{Result, StoreError};
@@ -49,7 +49,7 @@ impl Default for OpenOptions {
 pub struct Store {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: r2d2::Pool<SqliteConnectionManager>,
+    readers: readers::Readers,
     read_only: bool,
 }
 
@@ -116,24 +116,21 @@ impl Store {
 
         let timeout = opts.busy_timeout;
         let reader_key = opts.key.as_ref().map(|k| k.pragma("key"));
-        let manager = SqliteConnectionManager::file(&path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(move |c| {
-                quiet(c);
-                if let Some(k) = &reader_key {
-                    c.execute_batch(k)?;
-                }
-                c.busy_timeout(timeout)?;
-                // 8 MiB of page cache per reader keeps the name index warm.
-                c.pragma_update(None, "cache_size", -8192)?;
-                c.pragma_update(None, "query_only", "ON")
-            });
-        let readers = r2d2::Pool::builder()
-            .max_size(opts.readers.max(1))
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(30))
-            .build(manager)?;
+        let reader_path = path.clone();
+        let readers = readers::Readers::new(opts.readers as usize, Duration::from_secs(30), move || {
+            let c = Connection::open_with_flags(&reader_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            quiet(&c);
+            if let Some(k) = &reader_key {
+                c.execute_batch(k)?;
+            }
+            c.busy_timeout(timeout)?;
+            // 8 MiB of page cache per reader keeps the name index warm.
+            c.pragma_update(None, "cache_size", -8192)?;
+            c.pragma_update(None, "query_only", "ON")?;
+            Ok(c)
+        });
         let store = Store { path, writer: Mutex::new(writer), readers, read_only };
+        store.take_reader()?;
         if unclean {
             if let Err(problems) = store.quick_check()? {
                 return Err(StoreError::Corrupt { path: store.path.clone(), detail: format!("damaged after an unclean shutdown: {}", problems.join("; ")) });
@@ -169,9 +166,9 @@ impl Store {
         }
         c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(classify)?;
         // No WAL left behind to pair with the new file. Leaving WAL needs
-        // every other connection gone, and SQLite does not wait for that: a
-        // just-closed store's pool may take a moment to let its last
-        // connections go, so try again for a while.
+        // every other connection gone, and SQLite does not wait for that:
+        // another program (a copy, a viewer) may hold it for a moment, so
+        // try again for a while.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
@@ -227,13 +224,20 @@ impl Store {
     /// Run `f` on a read connection (a consistent snapshot for its duration
     /// when it opens a transaction).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let c = self.readers.get()?;
+        let c = self.take_reader()?;
         f(&c).map_err(|e| self.classify(e))
+    }
+
+    fn take_reader(&self) -> Result<readers::Reader<'_>> {
+        self.readers.take().map_err(|e| match e {
+            readers::TakeError::Open(e) => self.classify(e),
+            readers::TakeError::Busy(wait) => StoreError::ReadersBusy { path: self.path.clone(), secs: wait.as_secs() },
+        })
     }
 
     /// Like `read`, for closures that already produce `StoreError`s.
     pub(crate) fn read_with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let c = self.readers.get()?;
+        let c = self.take_reader()?;
         f(&c).map_err(|e| self.reclassify(e))
     }
 
