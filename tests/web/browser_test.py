@@ -6,7 +6,7 @@ screenshot by `vaxdesk qr decode`), watch its doses reach the dashboard,
 merge a duplicate, void a dose and see the desk receive it, revoke the
 device and see its next sync refused, export XLSX / CSV / FHIR from the page
 and check them with independent readers against the hub's own export. Each
-page's screenshot goes to docs/screenshots/web-*.png.
+page's screenshot goes to SCREENSHOT_DIR/web-*.png (build-web/screenshots by default).
 
 Usage: browser_test.py VAXDESK_BINARY SCREENSHOT_DIR
 Prints `web: N passed, M failed` last; exit 0 when every step passed."""
