@@ -1,8 +1,8 @@
 //! Records that cross the FFI, and their conversions from and to the core's
 //! types. Dates and times cross as ISO 8601 text; ids as UUID text.
 
-use vaxdesk_core::desk::DoseDraft;
-use vaxdesk_core::model::{Address, DoseEvent, DoseRecord, EventId, IdKind, Outcome, Person, PersonId, PersonSource, Session, Sex};
+use vaxdesk_core::desk::{DoseDraft, VisitDose, VisitFix, VisitPlan, VisitSave, VisitSaved};
+use vaxdesk_core::model::{Address, DoseEvent, DoseRecord, EventId, GivenElsewhere, IdKind, VisitId, Outcome, Person, PersonId, PersonSource, Session, Sex};
 use vaxdesk_core::qr::decode::Code;
 use vaxdesk_core::qr::payload::{self, Payload, SignatureStatus};
 use vaxdesk_core::search::SearchPage;
@@ -252,39 +252,57 @@ pub struct DoseDraftInfo {
     pub lot: Option<String>,
     pub lot_expiry: Option<String>,
     pub dose_number: Option<u8>,
-    /// RFC 3339; default now.
+    /// RFC 3339, or a day with an optional time ("14/09/2021 08:30") in
+    /// the desk's offset; default now.
     pub administered_at: Option<String>,
     pub outcome: DoseOutcome,
     pub note: Option<String>,
+    /// `Some(place)` for a dose given before this desk saw the person (the
+    /// place may be empty when unknown): vaccine and time are then required,
+    /// and only what is impossible is refused.
+    pub given_elsewhere: Option<String>,
 }
 
-impl TryFrom<DoseDraftInfo> for DoseDraft {
-    type Error = VaxdeskError;
-    fn try_from(d: DoseDraftInfo) -> Result<Self, VaxdeskError> {
-        let lot_expiry = d
-            .lot_expiry
-            .as_deref()
-            .map(|s| s.parse::<chrono::NaiveDate>().map_err(|_| input("lot_expiry", format!("lot_expiry: YYYY-MM-DD expected, got {s:?}"))))
-            .transpose()?;
-        let administered_at = d
-            .administered_at
-            .as_deref()
-            .map(|s| chrono::DateTime::parse_from_rfc3339(s).map_err(|_| input("administered_at", format!("administered_at: RFC 3339 expected, got {s:?}"))))
-            .transpose()?;
-        Ok(DoseDraft {
-            person: person_id(&d.person_id)?,
+/// A dose draft from the shell. `administered_at` is RFC 3339, or a day
+/// (`YYYY-MM-DD` / `DD/MM/YYYY`) with an optional `HH:MM` in the desk's
+/// `offset` (a dose given elsewhere is often known by its day only).
+pub(crate) fn dose_draft(d: DoseDraftInfo, offset: chrono::FixedOffset) -> Result<DoseDraft, VaxdeskError> {
+    let lot_expiry = d
+        .lot_expiry
+        .as_deref()
+        .map(|s| vaxdesk_core::dates::parse_day("lot_expiry", s))
+        .transpose()?;
+    let administered_at = d
+        .administered_at
+        .as_deref()
+        .map(|s| vaxdesk_core::dates::parse_moment("administered_at", s, offset).map(|m| m.at))
+        .transpose()?;
+    Ok(DoseDraft {
+        person: person_id(&d.person_id)?,
+        vaccine: d.vaccine,
+        lot: d.lot,
+        lot_expiry,
+        dose_number: d.dose_number,
+        administered_at,
+        outcome: outcome_of(d.outcome),
+        note: d.note,
+        given_elsewhere: d.given_elsewhere.map(|place| GivenElsewhere { place }),
+    })
+}
+
+impl From<DoseDraft> for DoseDraftInfo {
+    fn from(d: DoseDraft) -> Self {
+        DoseDraftInfo {
+            person_id: d.person.to_string(),
             vaccine: d.vaccine,
             lot: d.lot,
-            lot_expiry,
+            lot_expiry: d.lot_expiry.map(|e| e.to_string()),
             dose_number: d.dose_number,
-            administered_at,
-            outcome: match d.outcome {
-                DoseOutcome::Vaccinated => Outcome::Vaccinated,
-                DoseOutcome::Deferred => Outcome::Deferred,
-                DoseOutcome::Refused => Outcome::Refused,
-            },
+            administered_at: d.administered_at.map(|t| t.to_rfc3339()),
+            outcome: outcome(d.outcome),
             note: d.note,
-        })
+            given_elsewhere: d.given_elsewhere.map(|g| g.place),
+        }
     }
 }
 
@@ -301,6 +319,17 @@ pub struct DoseInfo {
     pub administered_at: String,
     pub outcome: DoseOutcome,
     pub amended: bool,
+    /// Where a dose given elsewhere was given (may be empty); `None` for a
+    /// dose given at a vaxdesk desk.
+    pub given_elsewhere: Option<String>,
+}
+
+fn outcome_of(o: DoseOutcome) -> Outcome {
+    match o {
+        DoseOutcome::Vaccinated => Outcome::Vaccinated,
+        DoseOutcome::Deferred => Outcome::Deferred,
+        DoseOutcome::Refused => Outcome::Refused,
+    }
 }
 
 fn outcome(o: Outcome) -> DoseOutcome {
@@ -324,6 +353,7 @@ impl From<DoseRecord> for DoseInfo {
             administered_at: r.dose.administered_at.to_rfc3339(),
             outcome: outcome(r.dose.outcome),
             amended: r.amended,
+            given_elsewhere: r.dose.given_elsewhere.map(|g| g.place),
         }
     }
 }
@@ -333,6 +363,9 @@ pub struct SavedEvent {
     pub id: String,
     /// `record`, `amend` or `void`.
     pub kind: String,
+    /// The dose as stored (the session's vaccine and lot filled in).
+    pub vaccine: Option<String>,
+    pub lot: Option<String>,
     pub dose_number: Option<u8>,
     /// Warning codes stored with the event as confirmed.
     pub confirmed: Vec<String>,
@@ -340,7 +373,11 @@ pub struct SavedEvent {
 
 impl From<DoseEvent> for SavedEvent {
     fn from(e: DoseEvent) -> Self {
-        SavedEvent { id: e.id.to_string(), kind: e.kind.as_str().into(), dose_number: e.dose.and_then(|d| d.dose_number), confirmed: e.confirmed }
+        let (vaccine, lot, dose_number) = match e.dose {
+            Some(d) => (Some(d.vaccine), d.lot, d.dose_number),
+            None => (None, None, None),
+        };
+        SavedEvent { id: e.id.to_string(), kind: e.kind.as_str().into(), vaccine, lot, dose_number, confirmed: e.confirmed }
     }
 }
 
@@ -486,4 +523,85 @@ impl CertificateInfo {
 pub struct QrModules {
     pub size: u32,
     pub dark: Vec<u8>,
+}
+
+/// What the desk knows of a visit before the volunteer taps anything.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VisitPlanInfo {
+    /// The person on record the scan or typing is about.
+    pub matched: Option<PersonInfo>,
+    /// The record on file completed by the scan, or the scan for someone new.
+    pub draft: PersonDraftInfo,
+    pub next: Option<NextDoseInfo>,
+    pub findings: Vec<Finding>,
+}
+
+impl From<VisitPlan> for VisitPlanInfo {
+    fn from(p: VisitPlan) -> Self {
+        VisitPlanInfo {
+            matched: p.matched.map(Into::into),
+            draft: p.draft.into(),
+            next: p.next.map(Into::into),
+            findings: p.findings.0.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Today's dose in a visit: vaccine and lot default to the session's.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VisitDoseInfo {
+    pub vaccine: Option<String>,
+    pub lot: Option<String>,
+    pub outcome: DoseOutcome,
+    pub note: Option<String>,
+}
+
+/// A visit to save. `visit_id` is made once when the visit starts
+/// ([`crate::new_visit_id`]) and kept with it: saving it again does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VisitSaveInfo {
+    pub visit_id: String,
+    pub person: PersonDraftInfo,
+    /// None: the person only.
+    pub dose: Option<VisitDoseInfo>,
+    /// The refused dose record this visit corrects (with `fix_reason`).
+    pub fix_record: Option<String>,
+    /// Set for a fix: why (a person fix has no `fix_record`).
+    pub fix_reason: Option<String>,
+    pub confirmed: Vec<String>,
+}
+
+impl TryFrom<VisitSaveInfo> for VisitSave {
+    type Error = VaxdeskError;
+    fn try_from(v: VisitSaveInfo) -> Result<Self, VaxdeskError> {
+        let visit = v.visit_id.parse::<VisitId>().map_err(|_| input("visit_id", format!("visit_id: a UUID expected, got {:?}", v.visit_id)))?;
+        let record = v.fix_record.as_deref().map(event_id).transpose()?;
+        let fix = match (record, v.fix_reason) {
+            (record, Some(reason)) => Some(VisitFix { record, reason }),
+            (Some(_), None) => return Err(input("fix_reason", "fix_reason: a correction needs its reason".into())),
+            (None, None) => None,
+        };
+        Ok(VisitSave {
+            visit,
+            person: v.person.try_into()?,
+            dose: v.dose.map(|d| VisitDose { vaccine: d.vaccine, lot: d.lot, outcome: outcome_of(d.outcome), note: d.note }),
+            fix,
+            confirmed: v.confirmed,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VisitSavedInfo {
+    pub person: PersonInfo,
+    pub person_saved: bool,
+    pub dose: Option<SavedEvent>,
+    /// Saved before; nothing written now.
+    pub repeated: bool,
+}
+
+impl From<VisitSaved> for VisitSavedInfo {
+    fn from(v: VisitSaved) -> Self {
+        VisitSavedInfo { person: v.person.into(), person_saved: v.person_saved, dose: v.dose.map(Into::into), repeated: v.repeated }
+    }
 }

@@ -30,6 +30,13 @@ pub struct Desk {
     inner: CoreDesk,
 }
 
+impl Desk {
+    /// A draft from the shell, its typed times in this desk's offset.
+    fn dose_draft(&self, d: DoseDraftInfo) -> Result<vaxdesk_core::desk::DoseDraft> {
+        convert::dose_draft(d, *self.inner.now().offset())
+    }
+}
+
 #[uniffi::export]
 impl Desk {
     /// Open (or create) the desk's database; with a passphrase (the PIN),
@@ -117,6 +124,19 @@ impl Desk {
         Ok(self.inner.save_person(&draft.try_into()?, &confirmed)?.into())
     }
 
+    /// The match, the record completed by the scan, the dose due and the
+    /// person's findings: what the visit screen shows first.
+    pub fn prepare_visit(&self, scanned: PersonDraftInfo) -> Result<VisitPlanInfo> {
+        Ok(self.inner.prepare_visit(&scanned.try_into()?)?.into())
+    }
+
+    /// Save a visit: the person when new or changed, then the dose (or the
+    /// correction of a refused record). The same visit saved again writes
+    /// nothing and says so.
+    pub fn save_visit(&self, visit: VisitSaveInfo) -> Result<VisitSavedInfo> {
+        Ok(self.inner.save_visit(&visit.try_into()?)?.into())
+    }
+
     pub fn next_dose(&self, person_id: String) -> Result<NextDoseInfo> {
         Ok(self.inner.next_dose(convert::person_id(&person_id)?)?.into())
     }
@@ -126,22 +146,28 @@ impl Desk {
     }
 
     pub fn check_dose(&self, draft: DoseDraftInfo) -> Result<Vec<Finding>> {
-        let (f, _) = self.inner.check_dose(&draft.try_into()?)?;
+        let (f, _) = self.inner.check_dose(&self.dose_draft(draft)?)?;
         Ok(f.0.into_iter().map(Into::into).collect())
     }
 
     pub fn record_dose(&self, draft: DoseDraftInfo, confirmed: Vec<String>) -> Result<SavedEvent> {
-        Ok(self.inner.record_dose(&draft.try_into()?, &confirmed)?.into())
+        Ok(self.inner.record_dose(&self.dose_draft(draft)?, &confirmed)?.into())
     }
 
     pub fn amend_dose(&self, id: String, draft: DoseDraftInfo, reason: String, confirmed: Vec<String>) -> Result<SavedEvent> {
-        Ok(self.inner.amend_dose(convert::event_id(&id)?, &draft.try_into()?, &reason, &confirmed)?.into())
+        Ok(self.inner.amend_dose(convert::event_id(&id)?, &self.dose_draft(draft)?, &reason, &confirmed)?.into())
+    }
+
+    /// The draft every correction starts from: the record as it stands, its
+    /// vaccine, time and lot kept (nothing moves to today's session).
+    pub fn dose_draft_of(&self, id: String) -> Result<DoseDraftInfo> {
+        Ok(self.inner.dose_draft_of(convert::event_id(&id)?)?.into())
     }
 
     /// Correct a record from the queue: an amend, or a fresh record when the
     /// hub refused the record itself (the core decides).
     pub fn correct_dose(&self, id: String, draft: DoseDraftInfo, reason: String, confirmed: Vec<String>) -> Result<SavedEvent> {
-        Ok(self.inner.correct_dose(convert::event_id(&id)?, &draft.try_into()?, &reason, &confirmed)?.into())
+        Ok(self.inner.correct_dose(convert::event_id(&id)?, &self.dose_draft(draft)?, &reason, &confirmed)?.into())
     }
 
     pub fn void_dose(&self, id: String, reason: String) -> Result<SavedEvent> {
@@ -346,6 +372,12 @@ pub fn encrypt_database(path: String, passphrase: String) -> Result<()> {
 pub fn qr_modules(text: String) -> Result<QrModules> {
     let (size, dark) = vaxdesk_core::cert::qr_modules(&text).map_err(|e| VaxdeskError::Input { field: "text".into(), detail: e.to_string() })?;
     Ok(QrModules { size: size as u32, dark: dark.into_iter().map(u8::from).collect() })
+}
+
+/// A new visit's id, made when the visit starts and kept with it.
+#[uniffi::export]
+pub fn new_visit_id() -> String {
+    vaxdesk_core::model::VisitId::new().to_string()
 }
 
 /// Does nothing: the cost of crossing the FFI, for the benchmark.

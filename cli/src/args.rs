@@ -59,6 +59,7 @@ pub enum Command {
         /// One round, then exit (default: keep syncing every --every seconds).
         #[arg(long)]
         once: bool,
+        /// Seconds between rounds.
         #[arg(long, default_value_t = 30)]
         every: u64,
     },
@@ -127,6 +128,7 @@ pub enum HubCmd {
 pub enum AdminCmd {
     /// Create a coordinator of every site (the first account).
     Create {
+        /// The coordinator's log-in name.
         #[arg(long)]
         username: String,
         /// Read the password from this environment variable (default: ask).
@@ -146,12 +148,18 @@ pub struct InitArgs {
     /// Local UTC offset for dose times, e.g. +07:00 (default: Vietnam).
     #[arg(long, allow_hyphen_values = true)]
     pub utc_offset: Option<String>,
+    /// Load sample lots (AZ-MAU-1 good for a year, AZ-MAU-HET expired, the
+    /// same for every vaccine) to try the desk without a hub: the built-in
+    /// catalog has no lots, and a dose needs one. Not real lots.
+    #[arg(long)]
+    pub sample_catalog: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCmd {
     /// Start today's session.
     Start {
+        /// Vaccine code given at this desk today (AZ, PF, MD, VC, ...; `vaxdesk catalog show`).
         #[arg(long)]
         vaccine: String,
         /// Lot number in use (repeat for several).
@@ -186,17 +194,22 @@ pub enum PersonCmd {
     Add(Box<PersonAddArgs>),
     /// Find persons by name (no diacritics needed), national id or phone.
     Find {
+        /// Words of the name in any order (prefixes do), a national id or a phone.
         query: Vec<String>,
+        /// Only persons born this year.
         #[arg(long)]
         year: Option<i32>,
+        /// Page of results, from 0.
         #[arg(long, default_value_t = 0)]
         page: u32,
+        /// Results per page.
         #[arg(long, default_value_t = 20)]
         per_page: u32,
     },
     /// Show a person, their doses and the dose due.
     Show {
-        /// Person id or national id.
+        /// Person: id (its first characters are enough), national id, or a
+        /// name that finds one person.
         person: String,
     },
 }
@@ -206,6 +219,7 @@ pub struct PersonAddArgs {
     /// Text of a scanned CCCD or PC-Covid QR code; fields given below override it.
     #[arg(long)]
     pub qr: Option<String>,
+    /// Full name as on the card, with diacritics ("Nguyễn Thị Hoa").
     #[arg(long)]
     pub name: Option<String>,
     /// CCCD (12 digits) or CMND (9 or 12 digits).
@@ -217,21 +231,28 @@ pub struct PersonAddArgs {
     /// YYYY-MM-DD, DD/MM/YYYY or YYYY.
     #[arg(long)]
     pub birth: Option<String>,
+    /// Sex (nam / nu, male / female).
     #[arg(long, value_enum)]
     pub sex: Option<SexArg>,
+    /// Mobile number (0912345678, +84912345678).
     #[arg(long)]
     pub phone: Option<String>,
     /// Health-insurance card number.
     #[arg(long)]
     pub insurance: Option<String>,
+    /// Priority group of the vaccination plan (free text, e.g. "1" or "health-worker").
     #[arg(long)]
     pub priority_group: Option<String>,
+    /// Address line (house, street, ward, district).
     #[arg(long)]
     pub address: Option<String>,
+    /// Province code (2 digits, General Statistics Office).
     #[arg(long)]
     pub province: Option<String>,
+    /// District code (3 digits).
     #[arg(long)]
     pub district: Option<String>,
+    /// Ward code (5 digits).
     #[arg(long)]
     pub ward: Option<String>,
     #[command(flatten)]
@@ -247,23 +268,27 @@ pub enum OutcomeArg {
 
 #[derive(Debug, Args)]
 pub struct DoseFields {
-    /// Vaccine code (default: today's session).
+    /// Vaccine code from the catalog, e.g. AZ, PF, MD, VC (`vaxdesk catalog
+    /// show` lists them; default: today's session).
     #[arg(long)]
     pub vaccine: Option<String>,
     /// Lot number (default: the session's lot when it has one).
     #[arg(long)]
     pub lot: Option<String>,
-    /// Expiry of a lot the catalog does not know (YYYY-MM-DD).
+    /// Expiry of a lot the catalog does not know (YYYY-MM-DD or DD/MM/YYYY).
     #[arg(long)]
     pub lot_expiry: Option<String>,
-    /// When given: RFC 3339, or "YYYY-MM-DD HH:MM" in the desk's offset (default: now).
+    /// When given: "YYYY-MM-DD HH:MM" or "DD/MM/YYYY HH:MM" in the desk's
+    /// offset, a bare day when the time is unknown, or RFC 3339 (default: now).
     #[arg(long)]
     pub at: Option<String>,
     /// Dose number, when doses were given elsewhere (default: from the records).
     #[arg(long)]
     pub number: Option<u8>,
+    /// What happened (default: vaccinated).
     #[arg(long, value_enum)]
     pub outcome: Option<OutcomeArg>,
+    /// Free text stored with the dose (a reaction, why it was deferred).
     #[arg(long)]
     pub note: Option<String>,
 }
@@ -272,11 +297,17 @@ pub struct DoseFields {
 pub enum DoseCmd {
     /// Record a dose (or a deferral / refusal) for a person.
     Record {
-        /// Person id or national id.
+        /// Person: id (its first characters are enough), national id, or a
+        /// name that finds one person.
         #[arg(long)]
         person: String,
         #[command(flatten)]
         fields: DoseFields,
+        /// A dose given before this desk saw the person (another province,
+        /// abroad, before vaxdesk), with the place if known: needs --vaccine
+        /// and --at; only what is impossible is refused, never the schedule.
+        #[arg(long, value_name = "PLACE", num_args = 0..=1, default_missing_value = "")]
+        given_elsewhere: Option<String>,
         #[command(flatten)]
         confirm: Confirm,
     },
@@ -284,6 +315,7 @@ pub enum DoseCmd {
     Amend {
         /// Id of the dose record (or of an earlier correction of it).
         id: String,
+        /// Why the record is corrected (kept with the correction).
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -293,12 +325,15 @@ pub enum DoseCmd {
     },
     /// Void a dose record entered by mistake.
     Void {
+        /// Id of the dose record (or of an earlier correction of it).
         id: String,
+        /// Why the record is voided (kept with the void).
         #[arg(long)]
         reason: String,
     },
     /// Doses given on a day (default today) at this desk.
     List {
+        /// The day (YYYY-MM-DD or DD/MM/YYYY; default today). Times print in the desk's offset.
         #[arg(long)]
         date: Option<String>,
         /// Every desk's doses that this device holds.
@@ -319,28 +354,38 @@ pub enum CatalogCmd {
 pub enum QrCmd {
     /// Decode QR codes in image files (PNG, JPEG): one JSON line per file.
     Decode {
+        /// Pictures to read.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Decode every image in folders that hold `<stem>.txt` expected texts,
     /// and report matches, wrong texts, misses and times per folder.
     Bench {
+        /// Folders of pictures, each beside its expected text.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
-    /// Parse the text of a QR code into its fields.
-    Parse { text: String },
+    /// Parse the text of a QR code into its fields. Exit 1 when the text is
+    /// not a known code or has field errors.
+    Parse {
+        /// The code's text, or `-` to read it from standard input.
+        text: String,
+    },
     /// Render text as a QR code picture (PNG), as a phone camera would see
     /// it on a card: for tests and drills.
     Render {
+        /// The text to encode.
         text: String,
+        /// The PNG to write.
         #[arg(long)]
         out: PathBuf,
         /// Pixels per module.
         #[arg(long, default_value_t = 4)]
         module: u32,
+        /// Picture width in pixels.
         #[arg(long, default_value_t = 640)]
         width: u32,
+        /// Picture height in pixels.
         #[arg(long, default_value_t = 480)]
         height: u32,
     },
@@ -359,7 +404,7 @@ pub enum PassphraseCmd {
 /// Which doses to export, and from where.
 #[derive(Debug, Args)]
 pub struct ExportRange {
-    /// First day (YYYY-MM-DD, local date of the dose).
+    /// First day (YYYY-MM-DD or DD/MM/YYYY, local date of the dose).
     #[arg(long)]
     pub from: String,
     /// Last day, inclusive.
@@ -388,6 +433,7 @@ pub enum ExportCmd {
     Xlsx {
         #[command(flatten)]
         range: ExportRange,
+        /// The workbook to write (.xlsx).
         #[arg(long)]
         out: PathBuf,
     },
@@ -399,6 +445,7 @@ pub enum ExportCmd {
         /// The directory to write into (made if missing); the file with --bundle.
         #[arg(long)]
         out: PathBuf,
+        /// One FHIR Bundle (type collection) in the --out file instead of two NDJSON files.
         #[arg(long)]
         bundle: bool,
     },
@@ -425,6 +472,7 @@ pub enum BenchCmd {
 
 #[derive(Debug, Args)]
 pub struct BenchDrillArgs {
+    /// Desks (phones) in the drill.
     #[arg(long, default_value_t = 3)]
     pub desks: u32,
     /// Doses each desk records (9 a person, with their persons).
@@ -443,6 +491,7 @@ pub struct BenchDrillArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchLoadArgs {
+    /// Desks (phones) syncing.
     #[arg(long, default_value_t = 200)]
     pub desks: u32,
     /// Doses each desk records (with their persons).
@@ -486,8 +535,10 @@ pub struct BenchSyncArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchStoreArgs {
+    /// Persons in the benchmark's database.
     #[arg(long, default_value_t = 1_000_000)]
     pub persons: u64,
+    /// Doses in it.
     #[arg(long, default_value_t = 1_000_000)]
     pub doses: u64,
     /// Timed operations of each kind.

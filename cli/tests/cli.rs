@@ -62,6 +62,143 @@ fn exit_codes_are_ones_scripts_can_trust() {
     assert!(text(&broken.stderr).contains("not a vaxdesk database"), "{}", text(&broken.stderr));
 }
 
+/// What a tester meets first: a sample catalog to record with, plain
+/// sentences and exit 1 for codes that are not what they should be, a
+/// person found by a name or the start of an id.
+#[test]
+fn a_tester_gets_sample_lots_sentences_and_people_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.db");
+    let init = vaxdesk(&db, &["init", "--site", "QN-01", "--desk", "D1", "--sample-catalog"]);
+    assert_eq!(init.status.code(), Some(0), "{}", text(&init.stderr));
+    assert!(text(&init.stdout).contains("sample lots"), "{}", text(&init.stdout));
+    let unknown = vaxdesk(&db, &["session", "start", "--vaccine", "AstraZeneca"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("AZ (AstraZeneca)"), "the codes are listed: {}", text(&unknown.stderr));
+    assert_eq!(vaxdesk(&db, &["session", "start", "--vaccine", "AZ", "--lot", "AZ-MAU-1"]).status.code(), Some(0));
+
+    // qr parse: sentences, exit 1 for an unknown text or field errors, `-` reads standard input.
+    let parsed = vaxdesk(&db, &["qr", "parse", HOA_QR]);
+    assert_eq!(parsed.status.code(), Some(0));
+    assert!(text(&parsed.stdout).starts_with("CCCD chip-ID card code\n") && text(&parsed.stdout).contains("full_name: Nguyễn Thị Hoa"), "{}", text(&parsed.stdout));
+    let junk = vaxdesk(&db, &["qr", "parse", "hello"]);
+    assert_eq!(junk.status.code(), Some(1));
+    assert!(text(&junk.stderr).contains("not a CCCD, PC-Covid"), "{}", text(&junk.stderr));
+    let broken = vaxdesk(&db, &["qr", "parse", "022187001234||Nguyễn Thị Hoa|31021987|Nữ|Hạ Long|15042021"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken.stdout));
+    assert!(text(&broken.stdout).contains("error: birth_date"), "{}", text(&broken.stdout));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .args(["--json", "qr", "parse", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{HOA_QR}\n").as_bytes()).unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert_eq!(piped.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(v["fields"]["number"], "022187001234");
+    let not_a_card = vaxdesk(&db, &["person", "add", "--qr", "hello"]);
+    assert_eq!(not_a_card.status.code(), Some(1));
+    assert!(text(&not_a_card.stderr).contains("not a CCCD or PC-Covid code"), "{}", text(&not_a_card.stderr));
+
+    // Someone without a CCCD is found by name, or by the start of the id.
+    let added = vaxdesk(&db, &["--json", "person", "add", "--name", "Trần Văn Bình", "--birth", "1990"]);
+    let id = serde_json::from_slice::<serde_json::Value>(&added.stdout).unwrap()["id"].as_str().unwrap().to_string();
+    vaxdesk(&db, &["person", "add", "--name", "Trần Văn Bảo", "--birth", "1991"]);
+    let by_name = vaxdesk(&db, &["--json", "dose", "record", "--person", "tran van binh"]);
+    assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&by_name.stdout).unwrap()["person_id"], id.as_str());
+    let both = vaxdesk(&db, &["dose", "record", "--person", "tran van"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(text(&both.stderr).contains("matches 2 persons") && text(&both.stderr).contains("Trần Văn Bảo"), "{}", text(&both.stderr));
+    let shown = vaxdesk(&db, &["person", "show", &id[..13]]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains("Trần Văn Bình") && text(&shown.stdout).contains("lot AZ-MAU-1"), "{}", text(&shown.stdout));
+    // The day as the volunteer writes it, and the offset said.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).format("%d/%m/%Y").to_string();
+    let listed = vaxdesk(&db, &["dose", "list", "--date", &today]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    assert!(text(&listed.stdout).contains("Trần Văn Bình") && text(&listed.stdout).contains("times in UTC+07:00"), "{}", text(&listed.stdout));
+}
+
+/// A dose given in another province: recorded with its place, never
+/// refused by today's schedule (Abdala at 17), only by what is impossible,
+/// counted in the series and exported as given elsewhere.
+#[test]
+fn a_dose_given_elsewhere_counts_and_is_exported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.db");
+    vaxdesk(&db, &["init", "--site", "QN-01", "--desk", "D1"]);
+    let added = vaxdesk(&db, &["--json", "person", "add", "--name", "Y Bình Ayun", "--birth", "01/03/2004", "--sex", "nam"]);
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let person: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    let id = person["id"].as_str().unwrap().to_string();
+
+    // Typed as given here, Abdala at 17 is a warning the doctor confirms.
+    let here = vaxdesk(&db, &["dose", "record", "--person", &id, "--vaccine", "AB", "--at", "2021-08-10 09:00"]);
+    assert_eq!(here.status.code(), Some(1), "{}", text(&here.stderr));
+    assert!(text(&here.stderr).contains("age.out_of_range"), "{}", text(&here.stderr));
+    // Given elsewhere it needs its date, and a date on the calendar ...
+    let no_date = vaxdesk(&db, &["dose", "record", "--person", &id, "--vaccine", "AB", "--given-elsewhere", "Cần Thơ"]);
+    assert_eq!(no_date.status.code(), Some(2));
+    assert!(text(&no_date.stderr).contains("administered_at"), "{}", text(&no_date.stderr));
+    let bad_day = vaxdesk(&db, &["dose", "record", "--person", &id, "--vaccine", "AB", "--at", "2021-02-30", "--given-elsewhere", "Cần Thơ"]);
+    assert_eq!(bad_day.status.code(), Some(2));
+    assert!(text(&bad_day.stderr).contains("at: \"2021-02-30\" is not a calendar date"), "{}", text(&bad_day.stderr));
+    // ... not in the future, and of a vaccine the catalog knows.
+    let future = vaxdesk(&db, &["dose", "record", "--person", &id, "--vaccine", "AB", "--at", "2099-01-01", "--given-elsewhere", "Cần Thơ"]);
+    assert_eq!(future.status.code(), Some(1));
+    assert!(text(&future.stderr).contains("administered_at.future"), "{}", text(&future.stderr));
+    let unknown = vaxdesk(&db, &["dose", "record", "--person", &id, "--vaccine", "Sputnik", "--at", "2021-08-10", "--given-elsewhere"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("vaccine.unknown"), "{}", text(&unknown.stderr));
+    // A bare day: the time is unknown. No age rule, no lot needed.
+    let saved = vaxdesk(&db, &["--json", "dose", "record", "--person", &id, "--vaccine", "AB", "--at", "10/08/2021", "--given-elsewhere", "TYT Ninh Kiều, Cần Thơ"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&saved.stdout).unwrap();
+    assert_eq!(e["dose"]["dose_number"], 1);
+    assert_eq!(e["dose"]["given_elsewhere"]["place"], "TYT Ninh Kiều, Cần Thơ");
+    assert_eq!(e["confirmed"].as_array().map_or(0, Vec::len), 0, "nothing to confirm");
+    // The same dose twice is refused.
+    let twice = vaxdesk(&db, &["dose", "record", "--person", &id, "--vaccine", "AB", "--at", "2021-08-10", "--given-elsewhere", "Cần Thơ"]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(text(&twice.stderr).contains("dose.same_day"), "{}", text(&twice.stderr));
+
+    // Counted in the series: dose 2 of Abdala is next.
+    let shown = vaxdesk(&db, &["person", "show", &id]);
+    let shown = text(&shown.stdout);
+    assert!(shown.contains("(given elsewhere: TYT Ninh Kiều, Cần Thơ)") && shown.contains("next: dose 2"), "{shown}");
+
+    // Exported as given elsewhere: no facility code, the place named; FHIR
+    // a secondary report.
+    let csv = dir.path().join("out.csv");
+    let o = vaxdesk(&db, &["export", "csv", "--from", "2021-01-01", "--to", "2021-12-31", "--out", csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let body = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = body.lines().collect();
+    assert!(rows[0].ends_with(",Hạn sử dụng,Nơi tiêm khác"), "{}", rows[0]);
+    assert!(rows[1].contains(",,1,10/08/2021,00:00,Abdala,") && rows[1].ends_with(",\"TYT Ninh Kiều, Cần Thơ\""), "{}", rows[1]);
+    let xlsx = dir.path().join("out.xlsx");
+    let fhir = dir.path().join("fhir");
+    let bundle = dir.path().join("bundle.json");
+    for (kind, out, extra) in [("xlsx", &xlsx, None), ("fhir", &fhir, None), ("fhir", &bundle, Some("--bundle"))] {
+        let mut args = vec!["export", kind, "--from", "2021-01-01", "--to", "2021-12-31", "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = vaxdesk(&db, &args);
+        assert_eq!(o.status.code(), Some(0), "export {kind}: {}", text(&o.stderr));
+    }
+    let im: serde_json::Value = serde_json::from_str(std::fs::read_to_string(fhir.join("Immunization.ndjson")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(im["primarySource"], false);
+    assert_eq!(im["reportOrigin"]["coding"][0]["code"], "record");
+    assert_eq!(im["location"]["display"], "TYT Ninh Kiều, Cần Thơ");
+    if let Ok(python) = std::env::var("VAXDESK_PYTHON") {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/export_check.py");
+        let o = Command::new(python).arg(script).arg(&csv).arg(&xlsx).arg(&fhir).arg(&bundle).output().unwrap();
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    }
+}
+
 #[test]
 fn record_list_amend_void_and_export() {
     let dir = tempfile::tempdir().unwrap();

@@ -101,10 +101,26 @@ pub struct MixRule {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoosterRule {
+    /// The wait after the series where `after` names none for its product.
     pub min_days_after_series: u32,
     pub max_boosters: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_dose: Option<AdditionalDose>,
+    /// Which products may boost a series of each primary product, and after
+    /// how long. A primary product not named here may be boosted by every
+    /// vaccine marked `booster`, after `min_days_after_series`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<BoosterAfter>,
+}
+
+/// The booster rule for series of the `primary` products (the product of
+/// the series' first dose).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoosterAfter {
+    pub primary: Vec<String>,
+    pub products: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_days: Option<u32>,
 }
 
 /// A shorter wait for special groups (e.g. the immunocompromised).
@@ -179,6 +195,22 @@ impl Catalog {
                 }
             }
         }
+        let mut primaries = HashSet::new();
+        for (i, b) in self.booster.after.iter().enumerate() {
+            if b.products.is_empty() {
+                return Err(invalid(format!("booster.after[{i}].products"), "at least one product expected"));
+            }
+            for code in b.primary.iter().chain(&b.products) {
+                if !codes.contains(code.as_str()) {
+                    return Err(invalid(format!("booster.after[{i}]"), format!("unknown vaccine {code:?}")));
+                }
+            }
+            for code in &b.primary {
+                if !primaries.insert(code.to_ascii_uppercase()) {
+                    return Err(invalid(format!("booster.after[{i}].primary"), format!("{code:?} has a rule already")));
+                }
+            }
+        }
         let mut lots = HashSet::new();
         for (i, l) in self.lots.iter().enumerate() {
             if !codes.contains(l.vaccine.as_str()) {
@@ -206,6 +238,19 @@ impl Catalog {
 
     pub fn lots_of<'a>(&'a self, vaccine: &'a str) -> impl Iterator<Item = &'a Lot> + 'a {
         self.lots.iter().filter(move |l| l.vaccine.eq_ignore_ascii_case(vaccine))
+    }
+
+    /// The booster rule for a series begun with `primary`: the products that
+    /// may boost it and the wait after the series (before any special
+    /// group's shorter wait).
+    pub fn booster_for(&self, primary: &str) -> (Vec<String>, u32) {
+        match self.booster.after.iter().find(|b| b.primary.iter().any(|p| p.eq_ignore_ascii_case(primary))) {
+            Some(b) => (b.products.clone(), b.min_days.unwrap_or(self.booster.min_days_after_series)),
+            None => (
+                self.vaccines.iter().filter(|v| v.booster).map(|v| v.code.clone()).collect(),
+                self.booster.min_days_after_series,
+            ),
+        }
     }
 
     /// May `next` follow a dose of `prev` within one primary series, and if so
@@ -249,6 +294,22 @@ mod tests {
         assert_eq!(c.series_step(pf, 1, "AZ"), None);
         // Beyond the series there is no next step.
         assert_eq!(c.series_step(pf, 2, "PF"), None);
+    }
+
+    #[test]
+    fn boosters_follow_the_primary_product() {
+        let c = Catalog::builtin();
+        let (products, days) = c.booster_for("vc");
+        assert_eq!((products, days), (vec!["AZ".to_string(), "PF".into(), "MD".into()], 180));
+        // A product with no rule of its own: every vaccine marked booster.
+        let mut c2 = c.clone();
+        c2.booster.after.clear();
+        assert_eq!(c2.booster_for("JJ").0, vec!["AZ".to_string(), "PF".into(), "MD".into()]);
+        c2.booster.after.push(BoosterAfter { primary: vec!["JJ".into()], products: vec!["JJ".into(), "PF".into()], min_days: Some(60) });
+        assert_eq!(c2.booster_for("JJ"), (vec!["JJ".to_string(), "PF".into()], 60));
+        c2.check().unwrap();
+        c2.booster.after.push(BoosterAfter { primary: vec!["JJ".into()], products: vec!["AZ".into()], min_days: None });
+        assert!(c2.check().unwrap_err().to_string().contains("booster.after[1].primary"));
     }
 
     #[test]

@@ -11,10 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::model::{Dose, DoseEvent, DoseKind, DoseRecord, EventId, Outcome, Person, PersonEvent, PersonId, Session};
+use crate::model::{Dose, DoseEvent, DoseKind, DoseRecord, EventId, GivenElsewhere, Outcome, Person, PersonEvent, PersonId, Session};
 use crate::search::{SearchPage, SearchQuery};
 use crate::store::{OpenOptions, OutboxCounts, Store, StoreError};
+use crate::correction::{CorrectionContext, CorrectionPlan};
 use crate::validate::{self, Code, CorrectionTarget, DoseContext, Findings, NextDose, PersonDraft};
+
+mod visit;
+pub use visit::{VisitDose, VisitFix, VisitPlan, VisitSave, VisitSaved};
 
 /// Vietnam's offset (UTC+7), the default for dose times.
 pub const VIETNAM_OFFSET_SECONDS: i32 = 7 * 3600;
@@ -52,6 +56,10 @@ pub struct DoseDraft {
     pub outcome: Outcome,
     #[serde(default)]
     pub note: Option<String>,
+    /// Given before this desk saw the person: vaccine and date are then
+    /// required (nothing comes from today's session or clock).
+    #[serde(default)]
+    pub given_elsewhere: Option<GivenElsewhere>,
 }
 
 impl DoseDraft {
@@ -65,6 +73,35 @@ impl DoseDraft {
             administered_at: None,
             outcome: Outcome::Vaccinated,
             note: None,
+            given_elsewhere: None,
+        }
+    }
+
+    /// A dose given elsewhere, on `at`, of `vaccine`, at `place` (may be empty).
+    pub fn given_elsewhere(person: PersonId, vaccine: &str, at: DateTime<FixedOffset>, place: &str) -> Self {
+        Self {
+            vaccine: Some(vaccine.to_string()),
+            administered_at: Some(at),
+            given_elsewhere: Some(GivenElsewhere { place: place.to_string() }),
+            ..Self::vaccinated(person)
+        }
+    }
+
+    /// The draft a correction of `record` starts from: everything as stored,
+    /// so a field the volunteer does not touch keeps its value (a record
+    /// refused yesterday stays yesterday's, whatever today's session is).
+    pub fn of_record(record: &DoseRecord) -> Self {
+        let d = &record.dose;
+        Self {
+            person: record.person_id,
+            vaccine: Some(d.vaccine.clone()),
+            lot: d.lot.clone(),
+            lot_expiry: d.lot_expiry,
+            dose_number: d.dose_number,
+            administered_at: Some(d.administered_at),
+            outcome: d.outcome,
+            note: d.note.clone(),
+            given_elsewhere: d.given_elsewhere.clone(),
         }
     }
 }
@@ -79,6 +116,9 @@ pub struct Desk {
     /// Held from a save's checks to its commit, so two saves for the same
     /// person cannot both pass the same-day check.
     save_lock: Mutex<()>,
+    /// Held for a whole visit's save (person, then dose), so a second tap
+    /// waits for the first and then finds it done.
+    visit_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -169,6 +209,7 @@ impl Desk {
             config: RwLock::new(config),
             clock: Arc::new(Utc::now),
             save_lock: Mutex::new(()),
+            visit_lock: Mutex::new(()),
         })
     }
 
@@ -271,7 +312,8 @@ impl Desk {
         let (site, desk) = self.site_and_desk()?;
         let catalog = self.catalog();
         let Some(v) = catalog.vaccine(vaccine) else {
-            return Err(Error::input("vaccine", format!("{vaccine:?} is not in catalog v{}", catalog.version)));
+            let known: Vec<String> = catalog.vaccines.iter().map(|v| format!("{} ({})", v.code, v.name)).collect();
+            return Err(Error::input("vaccine", format!("{vaccine:?} is not in catalog v{} (known: {})", catalog.version, known.join(", "))));
         };
         for lot in lots {
             if let Some(other) = catalog.lots_numbered(lot).find(|l| !l.vaccine.eq_ignore_ascii_case(&v.code)) {
@@ -316,8 +358,15 @@ impl Desk {
     /// Save a new person or a change to one. Refused (nothing written) on any
     /// error or unconfirmed warning.
     pub fn save_person(&self, draft: &PersonDraft, confirmed: &[String]) -> Result<Person> {
+        self.save_person_with(draft, confirmed, false, EventId::new())
+    }
+
+    /// `create`: a draft whose id is not on record makes a new person with
+    /// that id (a visit's), instead of being refused as unknown. `event`:
+    /// the id of the event written.
+    fn save_person_with(&self, draft: &PersonDraft, confirmed: &[String], create: bool, event: EventId) -> Result<Person> {
         let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = draft.id {
+        if let Some(id) = draft.id.filter(|_| !create) {
             if self.store.person(id)?.is_none() {
                 return Err(Error::NotFound { what: "person", id: id.to_string() });
             }
@@ -328,7 +377,7 @@ impl Desk {
             return Err(Error::Refused(blocking));
         };
         let event = PersonEvent {
-            id: EventId::new(),
+            id: event,
             person: person.clone(),
             device: self.config().device_id,
             confirmed: findings.confirmed_codes(confirmed),
@@ -385,6 +434,21 @@ impl Desk {
     // ---- doses -----------------------------------------------------------
 
     fn dose_from(&self, draft: &DoseDraft) -> Result<Dose> {
+        if draft.given_elsewhere.is_some() {
+            // Nothing of today applies to a dose given elsewhere.
+            let vaccine = draft.vaccine.clone().filter(|v| !v.trim().is_empty()).ok_or_else(|| Error::input("vaccine", "a dose given elsewhere needs its vaccine"))?;
+            let at = draft.administered_at.ok_or_else(|| Error::input("administered_at", "a dose given elsewhere needs the date it was given"))?;
+            return Ok(Dose {
+                vaccine,
+                lot: draft.lot.clone(),
+                lot_expiry: draft.lot_expiry,
+                dose_number: draft.dose_number,
+                administered_at: at,
+                outcome: draft.outcome,
+                note: draft.note.clone(),
+                given_elsewhere: draft.given_elsewhere.clone(),
+            });
+        }
         let session = self.session()?;
         let vaccine = draft
             .vaccine
@@ -404,18 +468,15 @@ impl Desk {
             administered_at: draft.administered_at.unwrap_or_else(|| self.now()),
             outcome: draft.outcome,
             note: draft.note.clone(),
+            given_elsewhere: None,
         })
     }
 
     /// What saving this draft would find, and the dose as it would be stored.
     pub fn check_dose(&self, draft: &DoseDraft) -> Result<(Findings, Dose)> {
-        self.check_dose_excluding(draft, None)
-    }
-
-    fn check_dose_excluding(&self, draft: &DoseDraft, amended: Option<EventId>) -> Result<(Findings, Dose)> {
         let person = self.person(draft.person)?;
         let dose = self.dose_from(draft)?;
-        let history: Vec<DoseRecord> = self.history(draft.person)?.into_iter().filter(|r| Some(r.id) != amended).collect();
+        let history = self.history(draft.person)?;
         let catalog = self.catalog();
         let ctx = DoseContext { catalog: &catalog, person: &person, history: &history, now: self.now() };
         Ok(validate::check_dose(ctx, &dose))
@@ -423,39 +484,70 @@ impl Desk {
 
     /// Record a dose (or a deferral / refusal).
     pub fn record_dose(&self, draft: &DoseDraft, confirmed: &[String]) -> Result<DoseEvent> {
+        self.record_dose_as(EventId::new(), draft, confirmed)
+    }
+
+    /// [`Desk::record_dose`] with the event's id chosen by the caller (a
+    /// visit's, so a retried save finds the first).
+    pub(crate) fn record_dose_as(&self, id: EventId, draft: &DoseDraft, confirmed: &[String]) -> Result<DoseEvent> {
         let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
         let (findings, dose) = self.check_dose(draft)?;
-        self.write_dose(draft.person, DoseKind::Record, Some(dose), &findings, confirmed)
+        self.write_dose(id, draft.person, DoseKind::Record, Some(dose), &findings, confirmed)
     }
 
     /// Correct a dose record: the new content replaces the old, which stays
-    /// in the history of events.
+    /// in the history of events. Start the draft from
+    /// [`Desk::dose_draft_of`] so untouched fields keep their values.
     pub fn amend_dose(&self, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
+        self.amend_dose_as(EventId::new(), target, draft, reason, confirmed)
+    }
+
+    fn amend_dose_as(&self, id: EventId, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
         let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (root, mut findings) = self.check_target(target, draft.person, reason)?;
-        let (f, dose) = self.check_dose_excluding(draft, root)?;
-        findings.extend(f);
-        let root = root.unwrap_or(target);
-        self.write_dose(draft.person, DoseKind::Amend { corrects: root, reason: reason.trim().to_string() }, Some(dose), &findings, confirmed)
+        let plan = self.plan_correction(target, draft.person, Some(draft), reason)?;
+        self.write_dose(id, draft.person, plan.kind, plan.dose, &plan.findings, confirmed)
     }
 
     /// Void a dose record entered by mistake (wrong person, entered twice).
     pub fn void_dose(&self, target: EventId, reason: &str) -> Result<DoseEvent> {
         let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
         let person = self.store.dose_state(target)?.map(|(_, s)| s.person).unwrap_or_default();
-        let (root, findings) = self.check_target(target, person, reason)?;
-        let root = root.unwrap_or(target);
-        self.write_dose(person, DoseKind::Void { corrects: root, reason: reason.trim().to_string() }, None, &findings, &[])
+        let plan = self.plan_correction(target, person, None, reason)?;
+        self.write_dose(EventId::new(), person, plan.kind, plan.dose, &plan.findings, &[])
     }
 
-    fn check_target(&self, target: EventId, person: PersonId, reason: &str) -> Result<(Option<EventId>, Findings)> {
+    /// The draft every correction of a record starts from: the record as it
+    /// stands (after earlier corrections). `target` may name the record or
+    /// any correction of it.
+    pub fn dose_draft_of(&self, target: EventId) -> Result<DoseDraft> {
+        let not_found = || Error::NotFound { what: "dose record", id: target.to_string() };
+        let (root, state) = self.store.dose_state(target)?.ok_or_else(not_found)?;
+        if state.voided {
+            return Err(Error::input("corrects", "this dose record was voided: there is nothing left to correct"));
+        }
+        let record = self.history(state.person)?.into_iter().find(|r| r.id == root).ok_or_else(not_found)?;
+        Ok(DoseDraft::of_record(&record))
+    }
+
+    /// Plan an amend (`Some(draft)`) or a void of `target` with the shared
+    /// correction rules ([`crate::correction::plan`]), at this desk's now.
+    fn plan_correction(&self, target: EventId, person: PersonId, draft: Option<&DoseDraft>, reason: &str) -> Result<CorrectionPlan> {
         let state = self.store.dose_state(target)?;
         let t = match state {
             None => CorrectionTarget::Unknown,
             Some((_, s)) if s.voided => CorrectionTarget::Voided,
             Some((_, s)) => CorrectionTarget::Live { person: s.person },
         };
-        Ok((state.map(|(root, _)| root), validate::check_correction(t, person, reason)))
+        let root = state.map_or(target, |(root, _)| root);
+        if t == CorrectionTarget::Unknown {
+            return Err(Error::Refused(validate::check_correction(t, person, reason)));
+        }
+        let p = self.person(person)?;
+        let doses = self.history(person)?;
+        let dose = draft.map(|d| self.dose_from(d)).transpose()?;
+        let catalog = self.catalog();
+        let ctx = CorrectionContext { catalog: &catalog, person: &p, doses: &doses, root, target: t, now: self.now() };
+        Ok(crate::correction::plan(ctx, dose, reason))
     }
 
     /// Correct a dose record, as the queue's "fix" does. When the hub has the
@@ -464,29 +556,37 @@ impl Desk {
     /// and the corrected dose recorded afresh, both in one transaction, and
     /// only the fresh record goes to the hub.
     pub fn correct_dose(&self, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
+        self.correct_dose_as(EventId::new(), target, draft, reason, confirmed)
+    }
+
+    /// [`Desk::correct_dose`] with the id of the event that carries the new
+    /// content chosen by the caller.
+    pub(crate) fn correct_dose_as(&self, id: EventId, target: EventId, draft: &DoseDraft, reason: &str, confirmed: &[String]) -> Result<DoseEvent> {
         let root = self.store.dose_state(target)?.map(|(root, _)| root).unwrap_or(target);
         if !self.store.is_refused(&root.to_string())? {
-            return self.amend_dose(target, draft, reason, confirmed);
+            return self.amend_dose_as(id, target, draft, reason, confirmed);
         }
         let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, mut findings) = self.check_target(target, draft.person, reason)?;
-        let (f, dose) = self.check_dose_excluding(draft, Some(root))?;
-        findings.extend(f);
-        let void = self.dose_event(draft.person, DoseKind::Void { corrects: root, reason: reason.trim().to_string() }, None, &Findings::default(), &[])?;
-        let record = self.dose_event(draft.person, DoseKind::Record, Some(dose), &findings, confirmed)?;
+        let plan = self.plan_correction(target, draft.person, Some(draft), reason)?;
+        let DoseKind::Amend { reason, .. } = plan.kind else {
+            return Err(Error::input("corrects", "a correction with new content is an amend"));
+        };
+        let void = self.dose_event(EventId::new(), draft.person, DoseKind::Void { corrects: root, reason }, None, &Findings::default(), &[])?;
+        let record = self.dose_event(id, draft.person, DoseKind::Record, plan.dose, &plan.findings, confirmed)?;
         self.store.append_replacement(&void, &record)?;
         Ok(record)
     }
 
     fn write_dose(
         &self,
+        id: EventId,
         person: PersonId,
         kind: DoseKind,
         dose: Option<Dose>,
         findings: &Findings,
         confirmed: &[String],
     ) -> Result<DoseEvent> {
-        let event = self.dose_event(person, kind, dose, findings, confirmed)?;
+        let event = self.dose_event(id, person, kind, dose, findings, confirmed)?;
         self.store.append_dose_event(&event)?;
         Ok(event)
     }
@@ -494,6 +594,7 @@ impl Desk {
     /// The event a save would write, or the refusal.
     fn dose_event(
         &self,
+        id: EventId,
         person: PersonId,
         kind: DoseKind,
         dose: Option<Dose>,
@@ -506,7 +607,7 @@ impl Desk {
         }
         let (site, desk) = self.site_and_desk()?;
         let event = DoseEvent {
-            id: EventId::new(),
+            id,
             person_id: person,
             site,
             desk,

@@ -38,7 +38,7 @@ impl DoseSource for Store {
     }
 }
 
-pub const CSV_HEADER: [&str; 18] = [
+pub const CSV_HEADER: [&str; COLUMNS] = [
     "Họ và tên",
     "Ngày sinh",
     "Giới tính",
@@ -57,11 +57,20 @@ pub const CSV_HEADER: [&str; 18] = [
     "Nước sản xuất",
     "Số lô",
     "Hạn sử dụng",
+    "Nơi tiêm khác",
 ];
 
+/// The platform's 18 dose fields, then where a dose given elsewhere was
+/// given (empty for a dose given at a vaxdesk site).
+pub const COLUMNS: usize = 19;
+
+/// What the "Nơi tiêm khác" column says when the place was not told.
+pub const ELSEWHERE_UNKNOWN: &str = "không rõ";
+
 /// One dose's row of the national platform's import fields, or `None` for
-/// a deferral or refusal (not doses).
-pub fn dose_row(p: &Person, catalog: &Catalog, r: &DoseRecord) -> Option<[String; 18]> {
+/// a deferral or refusal (not doses). A dose given elsewhere has no
+/// facility code (the site only typed it in) and names its place.
+pub fn dose_row(p: &Person, catalog: &Catalog, r: &DoseRecord) -> Option<[String; COLUMNS]> {
     if r.dose.outcome != Outcome::Vaccinated {
         return None;
     }
@@ -82,7 +91,7 @@ pub fn dose_row(p: &Person, catalog: &Catalog, r: &DoseRecord) -> Option<[String
         p.address.province_code.clone().unwrap_or_default(),
         p.address.district_code.clone().unwrap_or_default(),
         p.address.ward_code.clone().unwrap_or_default(),
-        r.site.clone(),
+        if d.given_elsewhere.is_some() { String::new() } else { r.site.clone() },
         d.dose_number.map(|n| n.to_string()).unwrap_or_default(),
         d.administered_at.format("%d/%m/%Y").to_string(),
         d.administered_at.format("%H:%M").to_string(),
@@ -90,6 +99,11 @@ pub fn dose_row(p: &Person, catalog: &Catalog, r: &DoseRecord) -> Option<[String
         vaccine.map(|v| v.country.clone()).unwrap_or_default(),
         d.lot.clone().unwrap_or_default(),
         d.lot_expiry.map(|e| e.format("%d/%m/%Y").to_string()).unwrap_or_default(),
+        match &d.given_elsewhere {
+            Some(g) if g.place.trim().is_empty() => ELSEWHERE_UNKNOWN.to_string(),
+            Some(g) => g.place.clone(),
+            None => String::new(),
+        },
     ])
 }
 
@@ -291,8 +305,22 @@ pub mod fhir {
             "vaccineCode": {"coding": coding},
             "patient": {"reference": format!("Patient/{}", r.person_id)},
             "occurrenceDateTime": d.administered_at.to_rfc3339(),
-            "location": {"display": r.site},
+            "primarySource": d.given_elsewhere.is_none(),
         });
+        match &d.given_elsewhere {
+            None => out["location"] = json!({"display": r.site}),
+            Some(g) => {
+                // Told by the person or read from their papers, typed at a
+                // vaxdesk site: a secondary report, from a written record.
+                out["reportOrigin"] = json!({
+                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/immunization-origin", "code": "record"}],
+                    "text": "Tiêm ở nơi khác",
+                });
+                if !g.place.trim().is_empty() {
+                    out["location"] = json!({"display": g.place});
+                }
+            }
+        }
         if let Some(lot) = &d.lot {
             out["lotNumber"] = json!(lot);
         }

@@ -4,6 +4,8 @@
 
 pub mod catalog;
 pub mod cert;
+pub mod correction;
+pub mod dates;
 pub mod desk;
 pub mod error;
 pub mod export;

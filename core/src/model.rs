@@ -52,6 +52,13 @@ uuid_id!(
     /// One event (a person upsert or a dose record / amend / void).
     EventId
 );
+uuid_id!(
+    /// One visit at a desk, made when the visit starts and kept with it
+    /// (across a screen's recreation too). A new person saved in the visit
+    /// takes this id, and so does its dose event: a save tried again finds
+    /// what the first one wrote instead of writing it twice.
+    VisitId
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -308,6 +315,20 @@ pub struct Dose {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A dose given before this desk saw the person (another province,
+    /// abroad, before vaxdesk), entered so the series counts it. It is
+    /// checked only for what is impossible, never against today's schedule,
+    /// and is exported as given elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_elsewhere: Option<GivenElsewhere>,
+}
+
+/// Where a dose given elsewhere was given, as the citizen or their paper
+/// says it ("Bệnh viện Bạch Mai", "Singapore"); empty when unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GivenElsewhere {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub place: String,
 }
 
 /// Record, or a correction of an earlier record. A correction always points
@@ -438,6 +459,7 @@ mod tests {
             administered_at: DateTime::parse_from_rfc3339(&format!("2021-09-{day:02}T08:00:00+07:00")).unwrap(),
             outcome: Outcome::Vaccinated,
             note: None,
+            given_elsewhere: None,
         }
     }
 

@@ -108,6 +108,20 @@ pub fn catalog_with_lots(base: &Catalog) -> Catalog {
     c
 }
 
+/// The built-in rules with one sample lot per vaccine, good for a year
+/// from `today` (`<CODE>-MAU-1`, "mẫu" = sample), and one already expired
+/// (`<CODE>-MAU-HET`): for trying a desk without a hub. Not real lots.
+pub fn sample_catalog(base: &Catalog, today: NaiveDate) -> Catalog {
+    let mut c = base.clone();
+    c.version = base.version + 1;
+    c.name = "sample lots for trying vaxdesk (not real lots)".into();
+    for v in &base.vaccines {
+        c.lots.push(Lot { number: format!("{}-MAU-1", v.code), vaccine: v.code.clone(), expiry: today + Duration::days(365) });
+        c.lots.push(Lot { number: format!("{}-MAU-HET", v.code), vaccine: v.code.clone(), expiry: today - Duration::days(1) });
+    }
+    c
+}
+
 pub fn vietnam() -> FixedOffset {
     FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc))
 }
@@ -134,6 +148,7 @@ pub fn first_dose(index: u64, person: &Person) -> DoseEvent {
             administered_at,
             outcome: Outcome::Vaccinated,
             note: None,
+            given_elsewhere: None,
         }),
         confirmed: vec![],
         recorded_at: administered_at.with_timezone(&Utc),

@@ -5,11 +5,12 @@
 //! pull. Blocking: call from the blocking pool.
 
 use axum::http::StatusCode;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{derive_history, Dose, DoseEvent, DoseKind, DoseRecord, EventId, Person, PersonEvent, PersonId};
 use vaxdesk_core::sync::protocol::WireEvent;
-use vaxdesk_core::validate::{check_correction, check_dose, CorrectionTarget, DoseContext, Findings};
+use vaxdesk_core::correction::{self, CorrectionContext, CorrectionPlan};
+use vaxdesk_core::validate::{CorrectionTarget, Findings};
 
 use crate::db::{now_text, AuditEntry, Coordinator, DbError, HubDb, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
@@ -176,19 +177,24 @@ pub enum Correction {
     Void,
 }
 
+/// A coordinator's correction of one record, at the time `now` (passed in so
+/// tests choose the clock).
+#[derive(Debug, Clone)]
+pub struct CorrectionRequest {
+    pub record: EventId,
+    pub correction: Correction,
+    pub reason: String,
+    pub confirmed: Vec<String>,
+    pub now: DateTime<Utc>,
+}
+
 /// Amend or void a dose record from the hub. Checked like a desk's
 /// correction (reason, live target, and for an amend the dose rules against
 /// the person's other doses); warnings pass only when `confirmed`. Returns
 /// the new event, or the findings that refused it.
-pub fn correct_dose(
-    db: &HubDb,
-    catalog: &Catalog,
-    who: &Coordinator,
-    record: EventId,
-    correction: Correction,
-    reason: &str,
-    confirmed: &[String],
-) -> HubResult<Result<DoseEvent, Findings>> {
+pub fn correct_dose(db: &HubDb, catalog: &Catalog, who: &Coordinator, req: CorrectionRequest) -> HubResult<Result<DoseEvent, Findings>> {
+    let CorrectionRequest { record, correction, reason, confirmed, now } = req;
+    let (reason, confirmed) = (reason.as_str(), confirmed.as_slice());
     let root_event = find_dose_event(db, record)?;
     let root = root_event.root();
     let original = if root == root_event.id { root_event } else { find_dose_event(db, root)? };
@@ -201,18 +207,14 @@ pub fn correct_dose(
     } else {
         CorrectionTarget::Voided
     };
-    let mut findings = check_correction(target, file.person.id, reason);
-    let reason = reason.trim().to_string();
-    let (kind, dose) = match correction {
-        Correction::Void => (DoseKind::Void { corrects: root, reason }, None),
-        Correction::Amend(d) => {
-            let history: Vec<DoseRecord> = file.doses.iter().filter(|r| r.id != root).cloned().collect();
-            let now: DateTime<FixedOffset> = Utc::now().with_timezone(&d.administered_at.timezone());
-            let (f, checked) = check_dose(DoseContext { catalog, person: &file.person, history: &history, now }, &d);
-            findings.extend(f);
-            (DoseKind::Amend { corrects: root, reason }, Some(checked))
-        }
+    let amended = match correction {
+        Correction::Void => None,
+        Correction::Amend(d) => Some(d),
     };
+    // "Now" in the dose's own offset, as a desk sees it.
+    let tz = amended.as_ref().map_or_else(crate::web::vn, |d| d.administered_at.timezone());
+    let ctx = CorrectionContext { catalog, person: &file.person, doses: &file.doses, root, target, now: now.with_timezone(&tz) };
+    let CorrectionPlan { kind, dose, findings } = correction::plan(ctx, amended, reason);
     let blocking = findings.blocking(confirmed);
     if !blocking.is_empty() {
         return Ok(Err(blocking));
@@ -226,7 +228,7 @@ pub fn correct_dose(
         kind,
         dose,
         confirmed: findings.confirmed_codes(confirmed),
-        recorded_at: Utc::now(),
+        recorded_at: now,
     };
     let inc = Incoming::new(WireEvent::Dose(event.clone()));
     let (id, person, now) = (event.id.to_string(), event.person_id.to_string(), now_text());

@@ -13,7 +13,7 @@ use common::*;
 use serde_json::json;
 use vaxdesk_core::export::{doses_csv, DoseSource};
 use vaxdesk_core::model::{Dose, EventId, Outcome};
-use vaxdesk_hub::actions::{correct_dose, dismiss_duplicate, merge_duplicate, Correction};
+use vaxdesk_hub::actions::{correct_dose, dismiss_duplicate, merge_duplicate, Correction, CorrectionRequest};
 use vaxdesk_hub::export::HubDoses;
 
 /// A browser, as far as the hub can tell: cookies kept, redirects not followed.
@@ -238,12 +238,18 @@ fn corrections_from_the_hub_reach_desks_and_exports() {
     assert_eq!(export_rows(&hub).len(), 2);
     let cursor = other.get("/changes").ok()["cursor"].as_str().unwrap().to_string();
 
+    // The clock is the test's: corrections are judged at this moment.
+    let now: chrono::DateTime<chrono::Utc> = "2021-12-01T03:00:00Z".parse().unwrap();
+    let fix = |record: EventId, correction: Correction, reason: &str, confirmed: &[String], now| {
+        let req = CorrectionRequest { record, correction, reason: reason.into(), confirmed: confirmed.to_vec(), now };
+        correct_dose(&hub.db, &catalog, &who, req).unwrap()
+    };
     // A void needs a reason.
     let r1: EventId = rec1.parse().unwrap();
-    let refused = correct_dose(&hub.db, &catalog, &who, r1, Correction::Void, "  ", &[]).unwrap().unwrap_err();
+    let refused = fix(r1, Correction::Void, "  ", &[], now).unwrap_err();
     assert!(refused.iter().any(|f| f.code.as_str() == "correction.reason_missing"), "{refused:?}");
-    correct_dose(&hub.db, &catalog, &who, r1, Correction::Void, "nhập nhầm người", &[]).unwrap().unwrap();
-    let again = correct_dose(&hub.db, &catalog, &who, r1, Correction::Void, "lần hai", &[]).unwrap().unwrap_err();
+    fix(r1, Correction::Void, "nhập nhầm người", &[], now).unwrap();
+    let again = fix(r1, Correction::Void, "lần hai", &[], now).unwrap_err();
     assert!(again.iter().any(|f| f.code.as_str() == "correction.target_voided"), "{again:?}");
 
     // An amend is checked like a desk's: an unknown lot warns until confirmed.
@@ -256,11 +262,17 @@ fn corrections_from_the_hub_reach_desks_and_exports() {
         administered_at: chrono::DateTime::parse_from_rfc3339("2021-10-05T10:30:00+07:00").unwrap(),
         outcome: Outcome::Vaccinated,
         note: None,
+        given_elsewhere: None,
     };
-    let warned = correct_dose(&hub.db, &catalog, &who, r2, Correction::Amend(dose.clone()), "số lô sai", &[]).unwrap().unwrap_err();
+    // Judged on 1 October, a dose on the 5th is in the future.
+    let early: chrono::DateTime<chrono::Utc> = "2021-10-01T03:00:00Z".parse().unwrap();
+    let future = fix(r2, Correction::Amend(dose.clone()), "số lô sai", &[], early).unwrap_err();
+    assert!(future.iter().any(|f| f.code.as_str() == "administered_at.future"), "{future:?}");
+    let warned = fix(r2, Correction::Amend(dose.clone()), "số lô sai", &[], now).unwrap_err();
     let codes: Vec<String> = warned.iter().map(|f| f.code.as_str().to_string()).collect();
     assert!(codes.contains(&"lot.unknown".to_string()), "{codes:?}");
-    let amend = correct_dose(&hub.db, &catalog, &who, r2, Correction::Amend(dose), "số lô sai", &codes).unwrap().unwrap();
+    let amend = fix(r2, Correction::Amend(dose), "số lô sai", &codes, now).unwrap();
+    assert_eq!(amend.recorded_at, now, "the hub's event carries the clock it was given");
     assert_eq!(amend.device, "hub");
 
     // Desks of the site pull both corrections.
@@ -408,4 +420,40 @@ fn bad_dates_and_export_parameters_are_refused_cleanly() {
     let cd = r.headers().get("content-disposition").unwrap().to_str().unwrap().to_string();
     assert_eq!(cd, "attachment; filename=\"vaxdesk-S1-2021-09-01-2021-09-30.csv\"; filename*=UTF-8''vaxdesk-S1-2021-09-01-2021-09-30.csv");
     assert_eq!(audits(&hub), 1);
+}
+
+/// A dose a desk typed as given elsewhere (no lot, a place): accepted, shown
+/// on the person's page with its place, kept as given elsewhere through a
+/// page amend, and exported without this site's facility code.
+#[test]
+fn a_dose_given_elsewhere_is_shown_kept_and_exported_as_such() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let desk = hub.device(&admin, "S1", "D1", "phone-a");
+    let person = uuid::Uuid::now_v7().to_string();
+    let mut dose = dose_event("phone-a", "S1", &person, "AB");
+    dose["event"]["dose"] = json!({"vaccine": "AB", "dose_number": 1, "administered_at": "2021-08-10T00:00:00+07:00",
+        "outcome": "vaccinated", "note": "giấy xác nhận", "given_elsewhere": {"place": "TYT Ninh Kiều, Cần Thơ"}});
+    let record = dose["event"]["id"].as_str().unwrap().to_string();
+    let r = desk.post("/events", json!({"events": [person_event("phone-a", &person, None, "Y Bình Ayun", "2004-03-01"), dose]})).ok();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "accepted"), "no lot, Abdala at 17: still accepted: {r}");
+
+    let mut b = Browser::new(&hub.url);
+    assert_eq!(b.log_in(ADMIN.0, ADMIN.1), 303);
+    let (status, _, page) = b.get(&format!("/persons/{person}"));
+    assert_eq!(status, 200);
+    assert!(page.contains("tiêm ở nơi khác: TYT Ninh Kiều, Cần Thơ"), "{page}");
+    // The page's amend form has no place or note field: both stay.
+    let csrf = Browser::csrf(&page);
+    let form = [("csrf", csrf.as_str()), ("vaccine", "AB"), ("dose_number", "1"), ("lot", ""), ("date", "2021-08-11"), ("time", "00:00"), ("outcome", "vaccinated"), ("reason", "ngày trên giấy là 11/8")];
+    let (status, _, body) = b.post(&format!("/persons/{person}/doses/{record}/amend"), &form);
+    assert_eq!(status, 303, "{body}");
+    let file = admin.get(&format!("/persons/{person}")).ok();
+    let d = &file["doses"][0]["dose"];
+    assert_eq!((d["given_elsewhere"]["place"].as_str(), d["note"].as_str()), (Some("TYT Ninh Kiều, Cần Thơ"), Some("giấy xác nhận")), "{file}");
+    assert!(d["administered_at"].as_str().unwrap().starts_with("2021-08-11"), "{file}");
+
+    let rows = export_rows(&hub);
+    let row = rows.iter().find(|r| r.contains("Y Bình Ayun")).expect("exported");
+    assert!(row.contains(",,1,11/08/2021,00:00,") && row.ends_with(",\"TYT Ninh Kiều, Cần Thơ\""), "{row}");
 }

@@ -43,11 +43,18 @@ class CoreTest {
                 assertEquals("cccd", scanned.kind)
                 val draft = scanned.draft!!
                 assertEquals("Nguyễn Thị Hoa", draft.fullName)
-                val person = desk.savePerson(draft, emptyList())
-                assertEquals(1, desk.nextDose(person.id).doseNumber.toInt())
-
-                val saved = desk.recordDose(DoseDraftInfo(person.id, null, null, null, null, null, DoseOutcome.VACCINATED, null), emptyList())
-                assertEquals(1, saved.doseNumber!!.toInt())
+                // The visit: the core matches (nobody yet), then saves the
+                // person and the session's dose; the same visit again saves nothing.
+                val plan = desk.prepareVisit(draft)
+                assertEquals(null, plan.matched)
+                assertTrue(plan.findings.isEmpty())
+                val visit = VisitSaveInfo(newVisitId(), plan.draft, VisitDoseInfo(null, null, DoseOutcome.VACCINATED, null), null, null, emptyList())
+                val saved = desk.saveVisit(visit)
+                assertEquals(1, saved.dose!!.doseNumber!!.toInt())
+                assertEquals("AZ2107", saved.dose!!.lot)
+                assertTrue(desk.saveVisit(visit).repeated)
+                val person = saved.person
+                assertEquals(2, desk.nextDose(person.id).doseNumber.toInt())
                 assertEquals(1, desk.todaysDoses().size)
 
                 val sync = desk.syncNow()
@@ -58,6 +65,20 @@ class CoreTest {
                 assertEquals(2uL, q.accepted)
                 assertTrue(q.toFix.isEmpty())
                 assertEquals(hub.url, desk.status().hub)
+
+                // A dose given in another province, known by its day: no lot,
+                // no schedule rule (Abdala at 17), counted in the series.
+                val ayun = desk.savePerson(PersonDraftInfo(null, null, false, "Y Bình Ayun", "2004-03-01", "male", null, null, null, null, null, null, null, "manual"), emptyList())
+                val before = DoseDraftInfo(ayun.id, "AB", null, null, null, "10/08/2021", DoseOutcome.VACCINATED, null, "TYT Ninh Kiều, Cần Thơ")
+                assertEquals(1, desk.recordDose(before, emptyList()).doseNumber!!.toInt())
+                val history = desk.history(ayun.id)
+                assertEquals("TYT Ninh Kiều, Cần Thơ", history[0].givenElsewhere)
+                assertTrue(history[0].administeredAt.startsWith("2021-08-10T00:00:00+07:00"))
+                assertEquals(2, desk.nextDose(ayun.id).doseNumber.toInt())
+                // The fix of a record starts from the record, not from today.
+                val start = desk.doseDraftOf(history[0].id)
+                assertEquals("AB", start.vaccine)
+                assertEquals("TYT Ninh Kiều, Cần Thơ", start.givenElsewhere)
             }
         }
     }
@@ -78,7 +99,7 @@ class CoreTest {
             assertEquals("male", p.sex)
 
             assertFailsWith<VaxdeskException.NotSetUp> {
-                desk.recordDose(DoseDraftInfo(p.id, "AZ", "L1", null, null, null, DoseOutcome.VACCINATED, null), listOf("lot.unknown"))
+                desk.recordDose(DoseDraftInfo(p.id, "AZ", "L1", null, null, null, DoseOutcome.VACCINATED, null, null), listOf("lot.unknown"))
             }
             assertFailsWith<VaxdeskException.Input> { desk.person("not-a-uuid") }
             val refused = assertFailsWith<VaxdeskException.Sync> { desk.enroll("VXD1:nonsense", null) }
@@ -151,7 +172,7 @@ class CoreTest {
                             val name = "Người Thử " + listOf("An", "Bình", "Chi", "Dũng", "Hà", "Lan", "Minh", "Nam")[t]
                             val draft = PersonDraftInfo(null, id, false, name, "19${90 + t}", "male", null, null, null, null, null, null, null, "manual")
                             val p = desk.savePerson(draft, emptyList())
-                            doses.add(desk.recordDose(DoseDraftInfo(p.id, null, null, null, null, null, DoseOutcome.VACCINATED, null), emptyList()).id)
+                            doses.add(desk.recordDose(DoseDraftInfo(p.id, null, null, null, null, null, DoseOutcome.VACCINATED, null, null), emptyList()).id)
                         }
                     }
                 }

@@ -1,6 +1,7 @@
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset};
+use vaxdesk_core::dates;
 use vaxdesk_core::desk::{Desk, DoseDraft};
-use vaxdesk_core::model::{DoseEvent, DoseRecord, EventId, Outcome};
+use vaxdesk_core::model::{DoseEvent, DoseRecord, EventId, GivenElsewhere, Outcome};
 
 use super::{parse_date, person::resolve, with_confirmation};
 use crate::args::{DoseCmd, DoseFields, OutcomeArg};
@@ -9,9 +10,10 @@ use crate::{CliResult, Failure};
 
 pub fn run(desk: &Desk, out: Out, c: DoseCmd) -> CliResult {
     match c {
-        DoseCmd::Record { person, fields, confirm } => {
+        DoseCmd::Record { person, fields, given_elsewhere, confirm } => {
             let p = resolve(desk, &person)?;
             let mut draft = DoseDraft::vaccinated(p.id);
+            draft.given_elsewhere = given_elsewhere.map(|place| GivenElsewhere { place });
             apply(desk, &mut draft, &fields)?;
             let e = with_confirmation(out, &confirm, |codes| desk.record_dose(&draft, codes))?;
             out.show(&e, || saved(&e));
@@ -19,23 +21,7 @@ pub fn run(desk: &Desk, out: Out, c: DoseCmd) -> CliResult {
         }
         DoseCmd::Amend { id, reason, fields, confirm } => {
             let id = event_id(&id)?;
-            let event = desk.store().dose_event(id)?.ok_or_else(|| Failure::Input(format!("id: no dose event {id}")))?;
-            let current = desk
-                .history(event.person_id)?
-                .into_iter()
-                .find(|r| r.id == event.root())
-                .ok_or_else(|| Failure::Input(format!("id: dose record {} was voided", event.root())))?;
-            let d = &current.dose;
-            let mut draft = DoseDraft {
-                person: event.person_id,
-                vaccine: Some(d.vaccine.clone()),
-                lot: d.lot.clone(),
-                lot_expiry: d.lot_expiry,
-                dose_number: d.dose_number,
-                administered_at: Some(d.administered_at),
-                outcome: d.outcome,
-                note: d.note.clone(),
-            };
+            let mut draft = desk.dose_draft_of(id)?;
             apply(desk, &mut draft, &fields)?;
             let e = with_confirmation(out, &confirm, |codes| desk.amend_dose(id, &draft, &reason, codes))?;
             out.show(&e, || saved(&e));
@@ -92,22 +78,18 @@ fn apply(desk: &Desk, d: &mut DoseDraft, f: &DoseFields) -> CliResult {
     Ok(())
 }
 
-/// RFC 3339, or a local "YYYY-MM-DD HH:MM" in the desk's offset.
+/// RFC 3339, or a local day with an optional time in the desk's offset
+/// (a bare day: time unknown, stored at midnight).
 fn parse_time(desk: &Desk, s: &str) -> CliResult<DateTime<FixedOffset>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(t);
-    }
-    let local = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M")
-        .map_err(|_| Failure::Input(format!("at: RFC 3339 or \"YYYY-MM-DD HH:MM\" expected, got {s:?}")))?;
-    desk.now()
-        .offset()
-        .from_local_datetime(&local)
-        .single()
-        .ok_or_else(|| Failure::Input(format!("at: {s:?} is not a valid local time")))
+    Ok(dates::parse_moment("at", s, *desk.now().offset())?.at)
 }
 
 fn saved(e: &DoseEvent) -> String {
     let what = match &e.dose {
+        Some(d) if d.given_elsewhere.is_some() => {
+            let place = d.given_elsewhere.as_ref().map(|g| g.place.trim()).filter(|p| !p.is_empty()).unwrap_or("place not told");
+            format!("dose {} of {} given elsewhere ({place}) on {}", d.dose_number.unwrap_or(0), d.vaccine, d.administered_at.format("%Y-%m-%d"))
+        }
         Some(d) if d.outcome == Outcome::Vaccinated => {
             format!("dose {} of {} lot {}", d.dose_number.unwrap_or(0), d.vaccine, d.lot.as_deref().unwrap_or("-"))
         }
@@ -133,6 +115,6 @@ fn listing(desk: &Desk, list: &[DoseRecord]) -> String {
             r.id
         ));
     }
-    s.push_str(&format!("{} record(s)", list.len()));
+    s.push_str(&format!("{} record(s); times in UTC{}", list.len(), desk.now().format("%:z")));
     s
 }

@@ -89,24 +89,27 @@ fn export_file(db: Option<PathBuf>, out: Out, r: &ExportRange, path: &Path, form
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} doses exported ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
     let progress = |n: u64| bar.set_position(n);
-    let s = match format {
+    let shown = path.display().to_string();
+    let (s, said) = match format {
         Format::FhirNdjson => {
             std::fs::create_dir_all(path).map_err(|e| Failure::Input(format!("out: cannot create {}: {e}", path.display())))?;
             let (patients, immunizations) = source.with(|src| export::doses_fhir(src, &catalog, from, to, site, path, progress))?;
-            serde_json::json!({ "dir": path.display().to_string(), "patients": patients, "immunizations": immunizations })
+            let said = format!("{immunizations} doses of {patients} persons written to {shown}/Immunization.ndjson and Patient.ndjson");
+            (serde_json::json!({ "dir": shown, "patients": patients, "immunizations": immunizations }), said)
         }
         Format::FhirBundle => {
             let f = create(path)?;
             let (patients, immunizations) = source.with(|src| export::doses_fhir_bundle(src, &catalog, from, to, site, f, progress))?;
-            serde_json::json!({ "file": path.display().to_string(), "patients": patients, "immunizations": immunizations })
+            let said = format!("{immunizations} doses of {patients} persons written to {shown} (one FHIR Bundle)");
+            (serde_json::json!({ "file": shown, "patients": patients, "immunizations": immunizations }), said)
         }
         Format::Xlsx => {
             let rows = source.with(|src| export::doses_xlsx(src, &catalog, from, to, site, path, progress))?;
-            serde_json::json!({ "file": path.display().to_string(), "rows": rows })
+            (serde_json::json!({ "file": shown, "rows": rows }), format!("{rows} doses written to {shown}"))
         }
     };
     bar.finish_and_clear();
-    out.show(&s, || format!("exported: {s}"));
+    out.show(&s, || said);
     Ok(())
 }
 

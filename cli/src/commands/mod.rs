@@ -129,8 +129,21 @@ fn init(db: Option<PathBuf>, out: Out, a: &crate::args::InitArgs) -> CliResult {
     let desk = open(db)?;
     let offset = a.utc_offset.as_deref().map(parse_offset).transpose()?;
     let c = desk.set_up(&a.site, &a.desk, offset)?;
+    let sample = if a.sample_catalog {
+        let catalog = vaxdesk_core::synth::sample_catalog(&desk.catalog(), desk.today());
+        desk.load_catalog(catalog)?;
+        "; sample lots loaded (AZ-MAU-1, PF-MAU-1, ... good for a year; AZ-MAU-HET, ... expired): not real lots"
+    } else {
+        ""
+    };
     out.show(&c, || {
-        format!("desk {} at site {} ready ({}), device {}", c.desk.clone().unwrap_or_default(), c.site.clone().unwrap_or_default(), desk.store().path().display(), c.device_id)
+        format!(
+            "desk {} at site {} ready ({}), device {}{sample}",
+            c.desk.clone().unwrap_or_default(),
+            c.site.clone().unwrap_or_default(),
+            desk.store().path().display(),
+            c.device_id
+        )
     });
     Ok(())
 }
@@ -184,8 +197,9 @@ fn ask(out: Out, f: &Findings) -> bool {
     std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim().to_lowercase().as_str(), "y" | "yes" | "c" | "co" | "có")
 }
 
+/// A day as `YYYY-MM-DD` or `DD/MM/YYYY` (the core's one rule).
 pub fn parse_date(field: &str, s: &str) -> CliResult<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| Failure::Input(format!("{field}: YYYY-MM-DD expected, got {s:?}")))
+    Ok(vaxdesk_core::dates::parse_day(field, s)?)
 }
 
 

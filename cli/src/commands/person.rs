@@ -35,14 +35,43 @@ pub fn run(desk: &Desk, out: Out, c: PersonCmd) -> CliResult {
     }
 }
 
-/// A person by id (UUID) or by national id.
+/// A person by id (UUID, or its first characters), by national id, or by
+/// a name query that finds exactly one person (else the candidates are
+/// listed: someone without a CCCD need not copy a 36-character id).
 pub fn resolve(desk: &Desk, s: &str) -> CliResult<Person> {
-    if let Ok(id) = s.parse::<PersonId>() {
+    let t = s.trim();
+    if let Ok(id) = t.parse::<PersonId>() {
         return Ok(desk.person(id)?);
     }
-    desk.store()
-        .person_by_national_id(s.trim())?
-        .ok_or_else(|| Failure::Input(format!("person: no person with id or national id {s:?}")))
+    if t.len() >= 4 && t.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(p) = desk.store().person_by_national_id(t)? {
+            return Ok(p);
+        }
+    }
+    let listed = |people: &[Person]| people.iter().map(|p| format!("\n  {}", line(p))).collect::<String>();
+    if t.len() >= 6 {
+        match desk.store().persons_by_id_prefix(t, 11)?.as_slice() {
+            [] => {}
+            [one] => return Ok(one.clone()),
+            many => {
+                let more = if many.len() > 10 { "more than 10" } else { "several" };
+                return Err(Failure::Input(format!("person: {more} ids start with {t:?}; type more of it:{}", listed(&many[..many.len().min(10)]))));
+            }
+        }
+    }
+    let found = desk.find(&SearchQuery { per_page: 10, ..SearchQuery::new(t.to_string()) })?;
+    match found.hits.as_slice() {
+        [] => Err(Failure::Input(format!("person: nobody with id, national id or name {s:?} (`vaxdesk person find` searches)"))),
+        [one] if found.total == 1 => Ok(one.person.clone()),
+        hits => {
+            let people: Vec<Person> = hits.iter().map(|h| h.person.clone()).collect();
+            Err(Failure::Input(format!(
+                "person: {s:?} matches {} persons; give the id (its first characters are enough) or the national id:{}",
+                found.total,
+                listed(&people)
+            )))
+        }
+    }
 }
 
 fn line(p: &Person) -> String {
@@ -63,13 +92,18 @@ fn show(v: &PersonView) -> String {
     for r in &v.history {
         let d = &r.dose;
         s.push_str(&format!(
-            "\n  {}  dose {}  {}  lot {}  {}  {}{}",
-            d.administered_at.format("%Y-%m-%d %H:%M"),
+            "\n  {}  dose {}  {}  lot {}  {}  {}{}{}",
+            d.administered_at.format("%Y-%m-%d %H:%M %:z"),
             d.dose_number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
             d.vaccine,
             d.lot.as_deref().unwrap_or("-"),
             d.outcome.as_str(),
             r.id,
+            match &d.given_elsewhere {
+                Some(g) if g.place.trim().is_empty() => " (given elsewhere)".to_string(),
+                Some(g) => format!(" (given elsewhere: {})", g.place),
+                None => String::new(),
+            },
             if r.amended { " (corrected)" } else { "" }
         ));
     }
@@ -91,11 +125,15 @@ fn show(v: &PersonView) -> String {
 fn add(desk: &Desk, out: Out, a: &PersonAddArgs) -> CliResult {
     let mut draft = match &a.qr {
         Some(text) => {
+            use vaxdesk_core::qr::payload::Payload;
             let payload = vaxdesk_core::qr::payload::parse(text);
-            if let Some(e) = payload.errors().first() {
-                return Err(Failure::Input(format!("qr {}: {e}", payload.kind())));
+            if let Payload::Unknown { .. } = payload {
+                return Err(Failure::NotValid("qr: not a CCCD or PC-Covid code (nothing was saved)".into()));
             }
-            payload.person_draft().ok_or_else(|| Failure::Input(format!("qr: a {} code carries no person", payload.kind())))?
+            if let Some(e) = payload.errors().first() {
+                return Err(Failure::NotValid(format!("qr: the {} code has an error: {e} (nothing was saved)", payload.kind())));
+            }
+            payload.person_draft().ok_or_else(|| Failure::NotValid(format!("qr: a {} code carries no person (nothing was saved)", payload.kind())))?
         }
         None => PersonDraft::default(),
     };

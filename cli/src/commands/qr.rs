@@ -26,9 +26,20 @@ pub fn run(out: Out, c: QrCmd) -> CliResult {
             Ok(())
         }
         QrCmd::Parse { text } => {
+            let text = if text == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| Failure::Input(format!("text: reading standard input: {e}")))?;
+                s.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                text
+            };
             let p = payload::parse(&text);
-            out.show(&code_json(&text, &p, "typed"), || format!("{:#?}", p));
-            Ok(())
+            out.show(&code_json(&text, &p, "typed"), || describe(&p));
+            match (&p, p.errors()) {
+                (payload::Payload::Unknown { .. }, _) => Err(Failure::NotValid(format!("not a CCCD, PC-Covid, vaccination certificate (HC1) or vaxdesk enrollment code ({} characters)", text.chars().count()))),
+                (_, []) => Ok(()),
+                (_, errors) => Err(Failure::NotValid(format!("a {} code with {} field error(s)", kind_name(&p), errors.len()))),
+            }
         }
     }
 }
@@ -54,6 +65,38 @@ pub fn decode_image(img: &Image) -> Result<(Vec<Code>, f64), String> {
     Ok((codes, t.elapsed().as_secs_f64() * 1000.0))
 }
 
+/// What the code is, in words a tester reads.
+fn kind_name(p: &payload::Payload) -> &'static str {
+    match p {
+        payload::Payload::Cccd(_) => "CCCD chip-ID card",
+        payload::Payload::Health(_) => "PC-Covid health",
+        payload::Payload::Hc1(_) => "vaccination certificate (HC1)",
+        payload::Payload::Enroll(_) => "vaxdesk enrollment",
+        payload::Payload::Unknown { .. } => "unrecognised",
+    }
+}
+
+/// A parsed code as lines of `field: value`, then its errors, each naming
+/// the field.
+fn describe(p: &payload::Payload) -> String {
+    let mut out = format!("{} code", kind_name(p));
+    let v = serde_json::to_value(p).unwrap_or(Value::Null);
+    if let Some(Value::Object(fields)) = v.get("value") {
+        for (k, v) in fields {
+            let shown = match v {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("\n  {k}: {shown}"));
+        }
+    }
+    for e in p.errors() {
+        out.push_str(&format!("\n  error: {e}"));
+    }
+    out
+}
+
 fn code_json(text: &str, p: &payload::Payload, step: &str) -> Value {
     let v = serde_json::to_value(p).unwrap_or(Value::Null);
     json!({
@@ -70,6 +113,10 @@ fn decode_files(files: &[PathBuf]) -> CliResult {
     for f in files {
         let line = match load(f).and_then(|img| decode_image(&img)) {
             Ok((codes, ms)) => {
+                if codes.is_empty() {
+                    // Said on stderr too: an empty list is easy to miss.
+                    eprintln!("vaxdesk: {}: no QR code found in the picture", f.display());
+                }
                 let codes: Vec<Value> = codes.iter().map(|c| code_json(&c.text, &payload::parse(&c.text), c.step)).collect();
                 json!({ "file": f.display().to_string(), "codes": codes, "ms": (ms * 1000.0).round() / 1000.0 })
             }

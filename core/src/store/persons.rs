@@ -21,6 +21,23 @@ impl Store {
         self.read_with(|c| person_where(c, "national_id = ?1", number))
     }
 
+    /// Persons whose id starts with `prefix` (lower-case hex and dashes),
+    /// at most `limit`: a tester may type the first characters of an id.
+    /// The id is the primary key, so this is a range scan.
+    pub fn persons_by_id_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<Person>> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Ok(Vec::new());
+        }
+        // Every id character sorts below '~': [prefix, prefix + "~") is the range.
+        let end = format!("{prefix}~");
+        self.read_with(|c| {
+            let mut st = c.prepare_cached("SELECT body FROM persons WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3")?;
+            let bodies = st.query_map(params![prefix, end, limit], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            bodies.iter().map(|b| from_json("persons", b)).collect()
+        })
+    }
+
     pub fn persons_by_phone(&self, phone: &str) -> Result<Vec<Person>> {
         self.read_with(|c| {
             let mut st = c.prepare_cached("SELECT body FROM persons WHERE phone = ?1 ORDER BY name_key LIMIT 50")?;

@@ -109,21 +109,23 @@ pub fn next_dose(c: &Catalog, person: &Person, history: &[DoseRecord]) -> NextDo
     if boosters >= usize::from(c.booster.max_boosters) {
         return NextDose { kind: NextDoseKind::Complete, dose_number: number, earliest: None, recommended: None, vaccines: vec![] };
     }
-    let wait = booster_wait(c, person);
+    let primary = given.first().map_or("", |r| r.dose.vaccine.as_str());
+    let (vaccines, wait) = c.booster_for(primary);
     NextDose {
         kind: NextDoseKind::Booster,
         dose_number: number,
-        earliest: Some(plus_days(day(last), wait)),
+        earliest: Some(plus_days(day(last), booster_wait(c, person, wait))),
         recommended: None,
-        vaccines: c.vaccines.iter().filter(|v| v.booster).map(|v| v.code.clone()).collect(),
+        vaccines,
     }
 }
 
-fn booster_wait(c: &Catalog, person: &Person) -> u32 {
+/// The catalog's wait for a booster, or a special group's shorter one.
+fn booster_wait(c: &Catalog, person: &Person, wait: u32) -> u32 {
     let special = c.booster.additional_dose.as_ref().filter(|a| {
         person.priority_group.as_deref().is_some_and(|g| a.priority_groups.iter().any(|x| x.eq_ignore_ascii_case(g)))
     });
-    special.map_or(c.booster.min_days_after_series, |a| a.min_days)
+    special.map_or(wait, |a| a.min_days.min(wait))
 }
 
 /// Check a dose about to be saved. Returns the findings and the dose as it
@@ -147,8 +149,15 @@ pub fn check_dose(ctx: DoseContext<'_>, dose: &Dose) -> (Findings, Dose) {
     dose.vaccine = vaccine.code.clone();
 
     if dose.outcome != Outcome::Vaccinated {
+        if dose.given_elsewhere.is_some() {
+            out.error(Code::ElsewhereNotGiven, "given_elsewhere", format!("a dose given elsewhere is a dose given, not {}", dose.outcome.as_str()));
+        }
         // A deferral or refusal gives no dose: no lot, no number.
         dose.dose_number = None;
+        return (out, dose);
+    }
+    if dose.given_elsewhere.is_some() {
+        check_elsewhere(&mut out, &ctx, c, vaccine, &mut dose, on);
         return (out, dose);
     }
 
@@ -186,6 +195,43 @@ pub fn check_dose(ctx: DoseContext<'_>, dose: &Dose) -> (Findings, Dose) {
     (out, dose)
 }
 
+/// A dose given elsewhere: only what is impossible is an error (the same
+/// day twice, a dose number out of range, a lot of another vaccine); no
+/// schedule, age, interval or lot-expiry rule applies, because the dose was
+/// given already and the desk only records it. The place is tidied; a lot is
+/// optional and its expiry filled in when the catalog knows it.
+fn check_elsewhere(out: &mut Findings, ctx: &DoseContext<'_>, c: &Catalog, vaccine: &Vaccine, dose: &mut Dose, on: NaiveDate) {
+    if let Some(g) = dose.given_elsewhere.as_mut() {
+        g.place = check_text(out, "given_elsewhere", &g.place, 200);
+    }
+    dose.lot = dose.lot.as_deref().map(|l| check_text(out, "lot", l, 40)).filter(|l| !l.is_empty());
+    if let Some(number) = dose.lot.clone() {
+        match c.lots_numbered(&number).find(|l| l.vaccine.eq_ignore_ascii_case(&vaccine.code)) {
+            Some(lot) => {
+                dose.lot = Some(lot.number.clone());
+                dose.lot_expiry = Some(lot.expiry);
+            }
+            None => {
+                if let Some(other) = c.lots_numbered(&number).next() {
+                    out.error(Code::LotVaccineMismatch, "lot", format!("{number} is a {} lot, not {}", other.vaccine, vaccine.code));
+                }
+            }
+        }
+    }
+    if let Some(same) = given(ctx.history).into_iter().find(|r| day(r) == on) {
+        out.error(Code::SameDay, "administered_at", format!("a dose ({}, {}) is already recorded for {on}", same.dose.vaccine, same.id));
+    }
+    let before: Vec<DoseRecord> = ctx.history.iter().filter(|r| day(r) < on).cloned().collect();
+    let computed = next_dose(c, ctx.person, &before).dose_number;
+    match dose.dose_number {
+        Some(n) if n == 0 || n > MAX_DOSE_NUMBER => {
+            out.error(Code::DoseNumberInvalid, "dose_number", format!("1 to {MAX_DOSE_NUMBER} expected, got {n}"));
+        }
+        Some(_) => {}
+        None => dose.dose_number = Some(computed),
+    }
+}
+
 /// The checks of a dose's own content that need no desk state (no person,
 /// no history): the time within bounds, the vaccine, the dose number and the
 /// lot against the catalog. The desk runs them inside [`check_dose`]; the hub
@@ -200,12 +246,23 @@ pub fn check_dose_content(c: &Catalog, dose: &Dose, now: DateTime<FixedOffset>, 
         return out;
     };
     if dose.outcome != Outcome::Vaccinated {
+        if dose.given_elsewhere.is_some() {
+            out.error(Code::ElsewhereNotGiven, "given_elsewhere", format!("a dose given elsewhere is a dose given, not {}", dose.outcome.as_str()));
+        }
         return out;
     }
     if let Some(n) = dose.dose_number.filter(|n| *n == 0 || *n > MAX_DOSE_NUMBER) {
         out.error(Code::DoseNumberInvalid, "dose_number", format!("1 to {MAX_DOSE_NUMBER} expected, got {n}"));
     }
     let mut d = dose.clone();
+    if let Some(g) = &dose.given_elsewhere {
+        // Given already, elsewhere: no lot rule applies; text stays bounded.
+        check_text(&mut out, "given_elsewhere", &g.place, 200);
+        if let Some(l) = &dose.lot {
+            check_text(&mut out, "lot", l, 40);
+        }
+        return out;
+    }
     check_lot(&mut out, c, vaccine, &mut d, dose.administered_at.date_naive());
     out
 }
@@ -230,7 +287,7 @@ fn check_time(out: &mut Findings, ctx: &DoseContext<'_>, dose: &Dose) {
     check_time_bounds(&mut bounds, at, ctx.now, Duration::minutes(CLOCK_SKEW_MINUTES));
     let out_of_bounds = !bounds.0.is_empty();
     out.0.extend(bounds.0);
-    if !out_of_bounds && at < ctx.now - Duration::days(BACK_ENTRY_DAYS) {
+    if !out_of_bounds && dose.given_elsewhere.is_none() && at < ctx.now - Duration::days(BACK_ENTRY_DAYS) {
         out.warn(Code::AdministeredLongAgo, "administered_at", format!("{} is more than {BACK_ENTRY_DAYS} days ago", at.date_naive()));
     }
     if ctx.person.birth_date.earliest().is_some_and(|b| at.date_naive() < b) {
@@ -280,7 +337,9 @@ fn check_age(out: &mut Findings, p: &Person, v: &Vaccine, on: NaiveDate) {
         None => format!("{min}+"),
     };
     if hi < min || max.is_some_and(|m| lo > m) {
-        out.error(Code::AgeOutOfRange, "birth_date", format!("{} is for ages {range}, the person is {hi}", v.name));
+        // The doctor may decide otherwise (a trial, a new licence): confirmed, stored.
+        let age = if hi < min { hi } else { lo };
+        out.warn(Code::AgeOutOfRange, "birth_date", format!("{} is for ages {range}, the person is {age}", v.name));
     } else if lo < min || max.is_some_and(|m| hi > m) {
         out.warn(Code::AgeUncertain, "birth_date", format!("{} is for ages {range}; with birth year only the person is {lo} or {hi}", v.name));
     }
@@ -290,7 +349,9 @@ fn check_schedule(out: &mut Findings, c: &Catalog, next: &NextDose, before: &[Do
     let given = given(before);
     let Some(last) = given.last() else { return };
     match next.kind {
-        NextDoseKind::Complete => out.error(
+        // What follows are the catalog's advice; the doctor may decide
+        // otherwise, so each is a warning to confirm, stored with the dose.
+        NextDoseKind::Complete => out.warn(
             Code::SeriesComplete,
             "vaccine",
             format!("primary series and {} booster(s) are complete", c.booster.max_boosters),
@@ -299,7 +360,7 @@ fn check_schedule(out: &mut Findings, c: &Catalog, next: &NextDose, before: &[Do
             let Some(prev) = c.vaccine(&last.dose.vaccine) else { return };
             let step = u8::try_from(given.len()).unwrap_or(u8::MAX);
             match c.series_step(prev, step, &vaccine.code) {
-                None => out.error(
+                None => out.warn(
                     Code::MixNotAllowed,
                     "vaccine",
                     format!("dose {} after {} must be one of {}, got {}", next.dose_number, prev.code, next.vaccines.join(", "), vaccine.code),
@@ -308,13 +369,15 @@ fn check_schedule(out: &mut Findings, c: &Catalog, next: &NextDose, before: &[Do
             }
         }
         NextDoseKind::Booster => {
-            if !vaccine.booster {
-                out.error(
+            if !next.vaccines.iter().any(|v| v.eq_ignore_ascii_case(&vaccine.code)) {
+                let primary = given.first().map_or("?", |r| r.dose.vaccine.as_str());
+                out.warn(
                     Code::NotABooster,
                     "vaccine",
-                    format!("dose {} is a booster; boosters are {}, got {}", next.dose_number, next.vaccines.join(", "), vaccine.code),
+                    format!("dose {} is a booster; after a {primary} series the catalog lists {}, got {}", next.dose_number, next.vaccines.join(", "), vaccine.code),
                 );
-            } else if let Some(earliest) = next.earliest {
+            }
+            if let Some(earliest) = next.earliest {
                 interval(out, day(last), on, u32::try_from((earliest - day(last)).num_days()).unwrap_or(0), next.dose_number);
             }
         }
@@ -407,7 +470,12 @@ mod tests {
             administered_at: at(date),
             outcome: Outcome::Vaccinated,
             note: None,
+            given_elsewhere: None,
         }
+    }
+
+    fn elsewhere(vaccine: &str, date: &str, place: &str) -> Dose {
+        Dose { lot: None, given_elsewhere: Some(crate::model::GivenElsewhere { place: place.into() }), ..dose(vaccine, date) }
     }
 
     fn record(p: &Person, d: Dose) -> DoseRecord {
@@ -475,11 +543,12 @@ mod tests {
     }
 
     #[test]
-    fn abdala_age_range_is_enforced() {
+    fn abdala_age_range_is_a_warning() {
         let c = catalog();
         let young = person(BirthDate::Full(NaiveDate::from_ymd_opt(2003, 6, 1).unwrap()));
         let (f, _) = run(&young, &c, &[dose("AB", "2021-09-01")]);
-        assert!(f.has(Code::AgeOutOfRange), "{f}");
+        assert!(f.has(Code::AgeOutOfRange) && f.errors().count() == 0, "{f}");
+        assert!(f.to_string().contains("the person is 18"), "{f}");
         let old = person(BirthDate::Year(1950));
         assert!(run(&old, &c, &[dose("AB", "2021-09-01")]).0.has(Code::AgeOutOfRange));
         let borderline = person(BirthDate::Year(2002));
@@ -509,7 +578,9 @@ mod tests {
         let ok = [&series[..], &[dose("PF", "2022-01-10")]].concat();
         assert!(run(&p, &c, &ok).0.is_empty());
         let wrong = [&series[..], &[dose("VC", "2022-01-10")]].concat();
-        assert!(run(&p, &c, &wrong).0.has(Code::NotABooster));
+        let (f, _) = run(&p, &c, &wrong);
+        assert!(f.has(Code::NotABooster) && f.errors().count() == 0, "{f}");
+        assert!(f.to_string().contains("after a VC series"), "{f}");
         // Janssen is done after one dose: next is a booster.
         let n = next_dose(&c, &p, &[record(&p, dose("JJ", "2021-06-01"))]);
         assert_eq!((n.kind, n.dose_number), (NextDoseKind::Booster, 2));
@@ -591,6 +662,132 @@ mod tests {
         let (f, d) = check_dose(ctx, &dose("AZ", "2022-08-01"));
         assert_eq!(d.dose_number, Some(1));
         assert!(f.errors().count() == 0, "{f}");
+    }
+
+    #[test]
+    fn booster_products_and_wait_come_from_the_primary_products_rule() {
+        let mut c = catalog();
+        c.booster.after = vec![crate::catalog::BoosterAfter { primary: vec!["JJ".into()], products: vec!["JJ".into(), "PF".into()], min_days: Some(60) }];
+        let p = adult();
+        let n = next_dose(&c, &p, &[record(&p, dose("JJ", "2021-06-01"))]);
+        assert_eq!((n.vaccines.clone(), n.earliest), (vec!["JJ".to_string(), "PF".into()], NaiveDate::from_ymd_opt(2021, 7, 31)));
+        // Janssen after Janssen is now on the list: no finding at all.
+        assert!(run(&p, &c, &[dose("JJ", "2021-06-01"), dose("JJ", "2021-08-01")]).0.is_empty());
+        // AZ is not on the JJ list: a warning, never a wall.
+        let (f, _) = run(&p, &c, &[dose("JJ", "2021-06-01"), dose("AZ", "2021-08-01")]);
+        assert!(f.has(Code::NotABooster) && f.errors().count() == 0, "{f}");
+        // A special group's shorter wait still applies, never a longer one.
+        let mut frail = adult();
+        frail.priority_group = Some("immunocompromised".into());
+        let n = next_dose(&c, &frail, &[record(&frail, dose("JJ", "2021-06-01"))]);
+        assert_eq!(n.earliest, NaiveDate::from_ymd_opt(2021, 6, 29));
+    }
+
+    /// What is an error, what a warning, and what a dose given elsewhere
+    /// escapes: one row per rule, each checked for its severity and for
+    /// being the only blocking finding of its kind.
+    #[test]
+    fn errors_warnings_and_doses_given_elsewhere() {
+        use crate::validate::Severity::{self, Error as E, Warning as W};
+        let c = catalog();
+        let adult = adult();
+        let seventeen = person(BirthDate::Full(NaiveDate::from_ymd_opt(2004, 3, 1).unwrap()));
+        let baby = person(BirthDate::Full(NaiveDate::from_ymd_opt(2021, 3, 1).unwrap()));
+        let (seventy_one, eleven) = (adult_born(1950), adult_born(2010));
+        let two_vc = [dose("VC", "2021-06-01"), dose("VC", "2021-06-29")];
+        let full = [dose("PF", "2021-01-01"), dose("PF", "2021-02-01"), dose("PF", "2021-09-01"), dose("PF", "2022-04-01")];
+        // (what, person, history, the dose, the finding expected or None for a clean save)
+        type Case<'a> = (&'a str, &'a Person, Vec<Dose>, Dose, Option<(Code, Severity)>);
+        let cases: Vec<Case> = vec![
+            ("future date", &adult, vec![], dose("AZ", "2030-01-01"), Some((Code::AdministeredFuture, E))),
+            ("expired lot", &adult, vec![], Dose { lot: Some("OLD".into()), ..dose("AZ", "2021-09-10") }, Some((Code::LotExpired, E))),
+            ("same dose twice in a day", &adult, vec![dose("AZ", "2021-09-10")], dose("AZ", "2021-09-10"), Some((Code::SameDay, E))),
+            ("unknown vaccine", &adult, vec![], dose("XX", "2021-09-10"), Some((Code::VaccineUnknown, E))),
+            ("before vaccines existed", &adult, vec![], dose("PF", "2019-06-01"), Some((Code::AdministeredTooEarly, E))),
+            ("before birth", &baby, vec![], dose("PF", "2021-02-01"), Some((Code::AdministeredBeforeBirth, E))),
+            ("lot of another vaccine", &adult, vec![], Dose { lot: Some("PF-LOT".into()), ..dose("AZ", "2021-09-10") }, Some((Code::LotVaccineMismatch, E))),
+            ("no lot", &adult, vec![], Dose { lot: None, ..dose("AZ", "2021-09-10") }, Some((Code::LotMissing, E))),
+            ("Abdala at 17", &seventeen, vec![], dose("AB", "2021-09-10"), Some((Code::AgeOutOfRange, W))),
+            ("Abdala at 71", &seventy_one, vec![], dose("AB", "2021-09-10"), Some((Code::AgeOutOfRange, W))),
+            ("Pfizer at 11", &eleven, vec![], dose("PF", "2021-11-10"), Some((Code::AgeOutOfRange, W))),
+            ("interval short", &adult, vec![dose("AZ", "2021-08-01")], dose("AZ", "2021-08-20"), Some((Code::IntervalShort, W))),
+            ("mix outside the list", &adult, vec![dose("PF", "2021-06-01")], dose("AZ", "2021-07-01"), Some((Code::MixNotAllowed, W))),
+            ("Vero Cell after two Vero Cell", &adult, two_vc.to_vec(), dose("VC", "2022-01-10"), Some((Code::NotABooster, W))),
+            ("Janssen after Janssen", &adult, vec![dose("JJ", "2021-06-01")], dose("JJ", "2022-01-10"), Some((Code::NotABooster, W))),
+            ("Abdala after Abdala", &adult, vec![dose("AB", "2021-06-01"), dose("AB", "2021-06-15"), dose("AB", "2021-06-29")], dose("AB", "2022-01-10"), Some((Code::NotABooster, W))),
+            ("a third booster", &adult, full.to_vec(), dose("PF", "2022-11-01"), Some((Code::SeriesComplete, W))),
+            ("near expiry", &adult, vec![], Dose { lot: Some("SOON".into()), ..dose("AZ", "2021-09-01") }, Some((Code::LotNearExpiry, W))),
+            ("Pfizer booster after Vero Cell", &adult, two_vc.to_vec(), dose("PF", "2022-01-10"), None),
+            // Given elsewhere: today's schedule never applies.
+            ("elsewhere: Abdala at 17", &seventeen, vec![], elsewhere("AB", "2021-09-10", "La Habana"), None),
+            ("elsewhere: a mix outside the list", &adult, vec![dose("PF", "2021-06-01")], elsewhere("AZ", "2021-06-10", "Singapore"), None),
+            ("elsewhere: no lot, long ago", &adult, vec![], elsewhere("SP", "2021-03-01", ""), None),
+            ("elsewhere: an expired lot", &adult, vec![], Dose { lot: Some("OLD".into()), ..elsewhere("AZ", "2021-09-10", "Hà Nội") }, None),
+            ("elsewhere: a third booster", &adult, full.to_vec(), elsewhere("MD", "2022-11-01", "Tokyo"), None),
+            ("elsewhere: future date", &adult, vec![], elsewhere("AZ", "2030-01-01", "Huế"), Some((Code::AdministeredFuture, E))),
+            ("elsewhere: unknown vaccine", &adult, vec![], elsewhere("XX", "2021-09-10", "Huế"), Some((Code::VaccineUnknown, E))),
+            ("elsewhere: same day as a dose", &adult, vec![dose("AZ", "2021-09-10")], elsewhere("AZ", "2021-09-10", "Huế"), Some((Code::SameDay, E))),
+            ("elsewhere: a deferral", &adult, vec![], Dose { outcome: Outcome::Deferred, ..elsewhere("AZ", "2021-09-10", "Huế") }, Some((Code::ElsewhereNotGiven, E))),
+            ("elsewhere: dose 0", &adult, vec![], Dose { dose_number: Some(0), ..elsewhere("AZ", "2021-09-10", "Huế") }, Some((Code::DoseNumberInvalid, E))),
+            ("elsewhere: lot of another vaccine", &adult, vec![], Dose { lot: Some("PF-LOT".into()), ..elsewhere("AZ", "2021-09-10", "Huế") }, Some((Code::LotVaccineMismatch, E))),
+        ];
+        let now = at("2022-12-01");
+        for (what, p, history, d, expected) in cases {
+            let mut doses = history;
+            doses.push(d);
+            let (f, _) = run_at(p, &c, &doses, Some(now));
+            // Back-entry is normal in this table: the long-ago reminder is not what is tested.
+            let f = Findings(f.0.into_iter().filter(|x| x.code != Code::AdministeredLongAgo).collect());
+            match expected {
+                None => assert!(f.is_empty(), "{what}: expected a clean save, got {f}"),
+                Some((code, severity)) => {
+                    let hit = f.0.iter().find(|x| x.code == code);
+                    assert_eq!(hit.map(|x| x.severity), Some(severity), "{what}: expected {code} as {severity:?}, got {f}");
+                    if severity == W {
+                        assert_eq!(f.errors().count(), 0, "{what}: a doctor's call must not be an error: {f}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn adult_born(year: i32) -> Person {
+        person(BirthDate::Full(NaiveDate::from_ymd_opt(year, 1, 15).unwrap()))
+    }
+
+    #[test]
+    fn a_dose_given_elsewhere_counts_in_the_series() {
+        let c = catalog();
+        let p = adult();
+        let (f, first) = run(&p, &c, &[elsewhere("AZ", "2021-07-01", "Đà Nẵng")]);
+        assert!(f.is_empty(), "{f}");
+        assert_eq!(first.dose_number, Some(1));
+        let history = [record(&p, first)];
+        let n = next_dose(&c, &p, &history);
+        assert_eq!((n.dose_number, n.earliest), (2, NaiveDate::from_ymd_opt(2021, 7, 29)));
+        // The dose given here next is dose 2, checked against the one given elsewhere.
+        let ctx = DoseContext { catalog: &c, person: &p, history: &history, now: at("2021-08-02") };
+        let (f, second) = check_dose(ctx, &dose("AZ", "2021-07-20"));
+        assert!(f.has(Code::IntervalShort), "{f}");
+        assert_eq!(second.dose_number, Some(2));
+        // A place is tidied and bounded.
+        let (f, d) = run(&p, &c, &[elsewhere("AZ", "2021-07-01", "  Bệnh  viện Bạch Mai ")]);
+        assert!(f.is_empty(), "{f}");
+        assert_eq!(d.given_elsewhere.unwrap().place, "Bệnh viện Bạch Mai");
+        let (f, _) = run(&p, &c, &[elsewhere("AZ", "2021-07-01", &"x".repeat(201))]);
+        assert!(f.has(Code::TextTooLong), "{f}");
+    }
+
+    #[test]
+    fn the_hub_takes_a_dose_given_elsewhere_without_a_lot() {
+        let c = catalog();
+        let now = at("2022-12-01");
+        let skew = Duration::hours(24);
+        assert!(check_dose_content(&c, &elsewhere("AZ", "2021-07-01", "Huế"), now, skew).is_empty());
+        assert!(check_dose_content(&c, &Dose { lot: None, ..dose("AZ", "2021-07-01") }, now, skew).has(Code::LotMissing));
+        let deferred = Dose { outcome: Outcome::Deferred, ..elsewhere("AZ", "2021-07-01", "Huế") };
+        assert!(check_dose_content(&c, &deferred, now, skew).has(Code::ElsewhereNotGiven));
+        assert!(check_dose_content(&c, &elsewhere("AZ", "2030-07-01", "Huế"), now, skew).has(Code::AdministeredFuture));
     }
 
     #[test]

@@ -88,6 +88,7 @@ codes! {
     SameDay = "dose.same_day",
     DoseNumberDiffers = "dose.number_differs",
     DoseNumberInvalid = "dose.number_invalid",
+    ElsewhereNotGiven = "given_elsewhere.not_vaccinated",
     ReasonMissing = "correction.reason_missing",
     CorrectionTargetUnknown = "correction.target_unknown",
     CorrectionTargetVoided = "correction.target_voided",

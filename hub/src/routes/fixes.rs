@@ -12,7 +12,7 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{Dose, DoseRecord, EventId, Person};
 use vaxdesk_core::validate::Finding;
 
-use crate::actions::{blocking, correct_dose, dismiss_duplicate, duplicates_for, merge_duplicate, person_file, Correction};
+use crate::actions::{blocking, correct_dose, CorrectionRequest, dismiss_duplicate, duplicates_for, merge_duplicate, person_file, Correction};
 use crate::auth::CoordinatorAuth;
 use crate::db::{Coordinator, PossibleDuplicate};
 use crate::error::{HubError, HubResult};
@@ -99,7 +99,7 @@ async fn apply(s: &AppState, me: Coordinator, record: &str, c: Correction, reaso
     let record: EventId = record.parse().map_err(|_| HubError::not_found("dose"))?;
     let outcome = blocking(s, move |db| {
         let catalog = db.current_catalog()?.unwrap_or_else(Catalog::builtin);
-        correct_dose(db, &catalog, &me, record, c, &reason, &confirm)
+        correct_dose(db, &catalog, &me, CorrectionRequest { record, correction: c, reason, confirmed: confirm, now: chrono::Utc::now() })
     })
     .await?;
     Ok(match outcome {

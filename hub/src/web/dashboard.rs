@@ -51,7 +51,8 @@ pub fn day_board(events: &[ReceivedEvent], day: NaiveDate) -> BTreeMap<String, D
     }
     let mut board: BTreeMap<String, DeskDay> = BTreeMap::new();
     for (e, received) in &parsed {
-        let on_day = e.dose.as_ref().is_some_and(|d| d.administered_at.date_naive() == day);
+        // A dose given elsewhere is history typed at the desk, not the day's work.
+        let on_day = e.dose.as_ref().is_some_and(|d| d.administered_at.date_naive() == day && d.given_elsewhere.is_none());
         if on_day && e.kind == vaxdesk_core::model::DoseKind::Record {
             if let Ok(r) = DateTime::parse_from_rfc3339(received) {
                 let lag = (r.with_timezone(&Utc) - e.recorded_at).num_seconds().max(0);
@@ -60,7 +61,7 @@ pub fn day_board(events: &[ReceivedEvent], day: NaiveDate) -> BTreeMap<String, D
         }
     }
     let events: Vec<DoseEvent> = parsed.into_iter().map(|(e, _)| e).collect();
-    for r in derive_history(&events).into_iter().filter(|r| r.dose.administered_at.date_naive() == day) {
+    for r in derive_history(&events).into_iter().filter(|r| r.dose.administered_at.date_naive() == day && r.dose.given_elsewhere.is_none()) {
         let desk = board.entry(r.desk.clone()).or_default();
         match r.dose.outcome {
             Outcome::Vaccinated => *desk.doses.entry((r.dose.vaccine.clone(), r.dose.dose_number.unwrap_or(0))).or_default() += 1,
@@ -202,6 +203,7 @@ mod tests {
                 administered_at,
                 outcome,
                 note: None,
+                given_elsewhere: None,
             }),
             confirmed: vec![],
             recorded_at: administered_at.with_timezone(&Utc),
@@ -223,11 +225,16 @@ mod tests {
         let other_day = event("D2", DoseKind::Record, Outcome::Vaccinated, "PF", Some(1), "2021-09-13T09:00:00+07:00");
         let amend = event("D1", DoseKind::Amend { corrects: b.0.id, reason: "số mũi".into() }, Outcome::Vaccinated, "AZ", Some(1), "2021-09-14T08:05:00+07:00");
         let void = event("D1", DoseKind::Void { corrects: a.0.id, reason: "nhập nhầm".into() }, Outcome::Vaccinated, "AZ", None, "2021-09-14T10:00:00+07:00");
-        let board = day_board(&received(&[a, b, c, other_day, amend, void]), day);
+        let mut elsewhere = event("D1", DoseKind::Record, Outcome::Vaccinated, "AB", Some(1), "2021-09-14T07:00:00+07:00");
+        if let Some(d) = elsewhere.0.dose.as_mut() {
+            d.given_elsewhere = Some(vaxdesk_core::model::GivenElsewhere { place: "Cần Thơ".into() });
+        }
+        let board = day_board(&received(&[a, b, c, other_day, amend, void, elsewhere]), day);
         let d1 = &board["D1"];
         assert_eq!(d1.given(), 1, "one voided, one amended to dose 1");
         assert_eq!(d1.doses.get(&("AZ".to_string(), 1)), Some(&1));
         assert_eq!(d1.doses.get(&("AZ".to_string(), 2)), None);
+        assert_eq!(d1.doses.get(&("AB".to_string(), 1)), None, "a dose given elsewhere is not the desk's work");
         assert_eq!(d1.lags, vec![90, 90]);
         assert_eq!(board["D2"].deferred, 1);
         assert_eq!(board["D2"].given(), 0, "the dose of the day before is not today's");

@@ -14,7 +14,7 @@ use vaxdesk_core::validate::Findings;
 
 use super::session::{Posted, Web, WithCsrf};
 use super::{answer, blocking, layout, vn};
-use crate::actions::{correct_dose, person_file, Correction, PersonFile};
+use crate::actions::{correct_dose, person_file, Correction, CorrectionRequest, PersonFile};
 use crate::error::HubError;
 use crate::AppState;
 
@@ -122,7 +122,13 @@ fn person_page(w: &Web, id: &str, f: &PersonFile, catalog: &Catalog, note: Optio
                     td { (d.dose.administered_at.with_timezone(&vn()).format("%d/%m/%Y %H:%M")) }
                     td { (d.dose.vaccine) } td.n { (d.dose.dose_number.map(|n| n.to_string()).unwrap_or_default()) }
                     td { (d.dose.lot.as_deref().unwrap_or("—")) }
-                    td { (outcome_text(d.dose.outcome)) @if d.amended { " " span.warn { "(" (t.amended) ")" } } }
+                    td {
+                        (outcome_text(d.dose.outcome))
+                        @if d.amended { " " span.warn { "(" (t.amended) ")" } }
+                        @if let Some(g) = &d.dose.given_elsewhere {
+                            br; small.elsewhere { (t.given_elsewhere) @if !g.place.trim().is_empty() { ": " (g.place) } }
+                        }
+                    }
                     td { code { (d.desk) } }
                     td {
                         details {
@@ -187,7 +193,10 @@ impl WithCsrf for AmendForm {
     }
 }
 
-fn amended_dose(f: &AmendForm) -> Result<Dose, HubError> {
+/// The record as it stands with the form's fields put over it: what the
+/// form does not show (the note, where a dose given elsewhere was given)
+/// stays as it was.
+fn amended_dose(f: &AmendForm, current: Option<&Dose>) -> Result<Dose, HubError> {
     let date: NaiveDate = f.date.parse().map_err(|_| HubError::bad_request("dose.date", format!("date: YYYY-MM-DD expected, got {:?}", f.date)))?;
     let time = NaiveTime::parse_from_str(&f.time, "%H:%M").map_err(|_| HubError::bad_request("dose.time", format!("time: HH:MM expected, got {:?}", f.time)))?;
     let administered_at = date.and_time(time).and_local_timezone(vn()).single().ok_or_else(|| HubError::bad_request("dose.time", "time: not a valid local time"))?;
@@ -202,12 +211,24 @@ fn amended_dose(f: &AmendForm) -> Result<Dose, HubError> {
         n => Some(n.parse::<u8>().map_err(|_| HubError::bad_request("dose.dose_number", format!("dose_number: 1 to 10 expected, got {n:?}")))?),
     };
     let lot = Some(f.lot.trim().to_string()).filter(|l| !l.is_empty());
-    Ok(Dose { vaccine: f.vaccine.trim().to_string(), lot, lot_expiry: None, dose_number, administered_at, outcome, note: None })
+    let base = current.cloned().unwrap_or(Dose {
+        vaccine: String::new(),
+        lot: None,
+        lot_expiry: None,
+        dose_number: None,
+        administered_at,
+        outcome,
+        note: None,
+        given_elsewhere: None,
+    });
+    Ok(Dose { vaccine: f.vaccine.trim().to_string(), lot, dose_number, administered_at, outcome, ..base })
 }
 
 pub async fn amend(State(s): State<AppState>, Path((id, record)): Path<(String, String)>, Posted(w, f): Posted<AmendForm>) -> Response {
     let r = async {
-        let dose = amended_dose(&f)?;
+        let (file, _) = load(&s, &w, &id).await?;
+        let current = record.parse::<EventId>().ok().and_then(|r| file.doses.iter().find(|d| d.id == r || d.head == r)).map(|d| &d.dose);
+        let dose = amended_dose(&f, current)?;
         let confirmed = f.confirm.is_some();
         apply(&s, &w, &id, &record, Correction::Amend(dose), &f.reason, confirmed).await
     }
@@ -239,8 +260,9 @@ async fn apply(s: &AppState, w: &Web, id: &str, record: &str, c: Correction, rea
     let (file, catalog) = load(s, w, id).await?;
     // Confirming means: every warning the rules raise on this correction.
     let warnings: Vec<String> = if confirm_warnings { vaxdesk_core::validate::Code::ALL.iter().map(|c| c.as_str().to_string()).collect() } else { vec![] };
-    let (who, reason_s, cat) = (w.who.clone(), reason.to_string(), catalog.clone());
-    let outcome = blocking(s, move |db| correct_dose(db, &cat, &who, record, c, &reason_s, &warnings)).await?;
+    let (who, cat) = (w.who.clone(), catalog.clone());
+    let req = CorrectionRequest { record, correction: c, reason: reason.to_string(), confirmed: warnings, now: chrono::Utc::now() };
+    let outcome = blocking(s, move |db| correct_dose(db, &cat, &who, req)).await?;
     match outcome {
         Ok(_) => Ok(Redirect::to(&format!("/persons/{id}?done=1")).into_response()),
         Err(findings) => {

@@ -65,6 +65,8 @@ abstract class Shell {
         const val NGA = "001185004567||Đỗ Thị Nga|11111985|Nữ|Cầu Giấy, Hà Nội|02022022"
         /** A woman's chip-ID card (Hồ Chí Minh City, born 1985). */
         const val THU = "079185001234||Phạm Thị Thu|20031985|Nữ|Quận 3, TP Hồ Chí Minh|05052021"
+        /** Born 2004: his first Abdala dose, at 17, was given in Cần Thơ. */
+        const val AYUN = "066204001111||Y Bình Ayun|01032004|Nam|Buôn Ma Thuột, Đắk Lắk|10052021"
         /** A young man's chip-ID card (Hà Nội, born 2000). */
         const val KHANH = "001200009999||Vũ Văn Khánh|01012000|Nam|Hà Đông, Hà Nội|03032023"
         const val PIN = "2468"

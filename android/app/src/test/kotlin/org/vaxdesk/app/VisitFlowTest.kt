@@ -140,6 +140,12 @@ class VisitFlowTest : Shell() {
         filter("vaccines") { it.getString("code") != vaccine }
         filter("lots") { it.getString("vaccine") != vaccine }
         filter("mixes") { it.getString("first") != vaccine }
+        val booster = c.getJSONObject("booster")
+        val after = booster.optJSONArray("after") ?: org.json.JSONArray()
+        for (i in 0 until after.length()) for (key in listOf("primary", "products")) {
+            val list = after.getJSONObject(i).getJSONArray(key)
+            for (j in list.length() - 1 downTo 0) if (list.getString(j) == vaccine) list.remove(j)
+        }
         val mixes = c.getJSONArray("mixes")
         for (i in 0 until mixes.length()) {
             val then = mixes.getJSONObject(i).getJSONArray("then")
@@ -180,6 +186,8 @@ class VisitFlowTest : Shell() {
         tap("fix-0")
         assertEquals("fix", screen())
         assertTrue(text("fix-reason").contains("vaccine"))
+        // The fix starts from the record: its vaccine and time, not today's session and now.
+        assertTrue(text("visit-dose"), text("visit-dose").startsWith("Mũi cần sửa: AZ, "))
         assertEquals("Phạm Thị Thu", find<EditText>("field:full_name").text.toString())
         screenshot("14-fix")
         tap("visit-save")
@@ -192,13 +200,51 @@ class VisitFlowTest : Shell() {
         assertEquals("the refused record is voided, the fresh one listed", 1, rowTexts("dose-row").count { "Phạm Thị Thu" in it })
     }
 
+    @Test fun aDoseGivenElsewhereIsRecordedFromTheVisitAndCounted() {
+        enrollThroughTheScreens()
+        scan(AYUN)
+        assertTrue(text("visit-match").startsWith("Người mới"))
+        tap("visit-elsewhere") // saves him first, then asks for the earlier dose
+        assertEquals("elsewhere", screen())
+        assertEquals(1, app.core.withDesk { it.queue() }.pending.toInt())
+        tap("vaccine=AB")
+        type("given_elsewhere", "TYT Ninh Kiều, Cần Thơ")
+        // Only what is impossible is refused: a day not on the calendar, a day to come.
+        type("administered_at", "30/02/2021")
+        tap("elsewhere-save")
+        assertEquals("elsewhere", screen())
+        assertTrue(text("note:administered_at"), text("note:administered_at").contains("not a calendar date"))
+        type("administered_at", "01/01/2099")
+        tap("elsewhere-save")
+        assertEquals("elsewhere", screen())
+        assertTrue(text("note:administered_at"), text("note:administered_at").contains("tương lai"))
+        screenshot("19-elsewhere")
+        // Abdala at 17, no lot on his paper: saved as it happened, no schedule rule.
+        type("administered_at", "10/08/2021")
+        tap("elsewhere-save")
+        assertEquals("visit", screen())
+        assertTrue(text("visit-match"), text("visit-match").contains("Mũi tiếp theo: 2"))
+        val history = app.core.withDesk { d -> d.history(d.prepareVisit(org.vaxdesk.core.Scanner().use { it.parse(AYUN) }.draft!!).matched!!.id) }
+        assertEquals("TYT Ninh Kiều, Cần Thơ", history.single().givenElsewhere)
+
+        // Today the doctor gives AstraZeneca after Abdala: outside the catalog's
+        // mixes, a warning the doctor's call confirms, not a wall.
+        tap("visit-save")
+        assertEquals("visit", screen())
+        assertTrue(visible("visit-confirm"))
+        tap("visit-confirm")
+        assertEquals("scan", screen())
+        assertTrue(text("scan-saved"), text("scan-saved").contains("mũi 2"))
+        assertEquals("the person once, the dose given elsewhere, today's dose", 3, app.core.withDesk { it.queue() }.pending.toInt())
+    }
+
     @Test fun aCompletedSeriesShowsTheHubsCertificate() {
         enrollThroughTheScreens()
         // Her first dose, eight weeks ago (as another desk would have synced it).
         app.core.withDesk { desk ->
             val nga = desk.savePerson(org.vaxdesk.core.Scanner().use { it.parse(NGA) }.draft!!, emptyList())
             val earlier = java.time.OffsetDateTime.now().minusWeeks(8).format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ssXXX"))
-            desk.recordDose(org.vaxdesk.core.DoseDraftInfo(nga.id, "AZ", "AZ2107", null, null, earlier, org.vaxdesk.core.DoseOutcome.VACCINATED, null), emptyList())
+            desk.recordDose(org.vaxdesk.core.DoseDraftInfo(nga.id, "AZ", "AZ2107", null, null, earlier, org.vaxdesk.core.DoseOutcome.VACCINATED, null, null), emptyList())
         }
         // Today: scanned, matched, the second dose saved in one tap.
         scan(NGA)

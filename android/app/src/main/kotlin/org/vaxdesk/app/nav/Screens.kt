@@ -10,6 +10,7 @@ import org.vaxdesk.app.scan.ScanScreen
 import org.vaxdesk.app.session.SessionScreen
 import org.vaxdesk.app.settings.GuideScreen
 import org.vaxdesk.app.settings.SettingsScreen
+import org.vaxdesk.app.visit.ElsewhereScreen
 import org.vaxdesk.app.visit.VisitScreen
 
 /**
@@ -50,6 +51,7 @@ object Screens {
         "pin-change" -> PinScreen(host, PinScreen.Mode.CHANGE)
         "session" -> SessionScreen(host).also { it.restore(b) }
         "visit", "fix" -> VisitScreen.restore(host, b)
+        "elsewhere" -> ElsewhereScreen.restore(host, b)
         "queue" -> QueueScreen(host)
         "settings" -> SettingsScreen(host)
         "guide" -> GuideScreen(host)

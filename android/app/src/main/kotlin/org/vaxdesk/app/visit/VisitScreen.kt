@@ -22,6 +22,8 @@ import org.vaxdesk.core.PersonInfo
 import org.vaxdesk.core.ScanResult
 import org.vaxdesk.core.Severity
 import org.vaxdesk.core.ToFix
+import org.vaxdesk.core.VisitDoseInfo
+import org.vaxdesk.core.VisitSaveInfo
 import org.vaxdesk.core.VaxdeskException
 
 /**
@@ -32,7 +34,13 @@ import org.vaxdesk.core.VaxdeskException
  * found only after a new person is saved adds one more — never more than 3.
  *
  * With [fix], the page corrects what the hub refused: the person, or the
- * dose record (the core chooses amend or re-record).
+ * dose record, starting from the record as it stands (its vaccine and time
+ * stay; the core chooses amend or re-record).
+ *
+ * The decisions are the core's ([org.vaxdesk.core.Desk.prepareVisit],
+ * [org.vaxdesk.core.Desk.saveVisit]): who this is, what of the scan completes
+ * the record, whether the person needs saving, and a save that the same
+ * [visitId] cannot make twice. This screen shows and collects.
  *
  * What the volunteer typed and chose is kept in the saved state: a font
  * size change, a turn into multi-window or the system ending the app in
@@ -43,8 +51,8 @@ class VisitScreen(
     private var draft: PersonDraftInfo,
     private val scan: ScanResult?,
     private val fix: ToFix? = null,
-    /** Names this visit in [org.vaxdesk.app.state.AppState.savedVisits]. */
-    private val visitId: String = java.util.UUID.randomUUID().toString(),
+    /** Names this visit for the core (a save made twice saves once) and in [org.vaxdesk.app.state.AppState.savedVisits]. */
+    private val visitId: String = org.vaxdesk.core.newVisitId(),
 ) : Screen(host) {
     override val name = if (fix != null) "fix" else "visit"
     /** Masked fields of the scan (kept apart: a restored visit has no scan). */
@@ -59,12 +67,10 @@ class VisitScreen(
     private var matched: PersonInfo? = null
     private var next: NextDoseInfo? = null
     private var loaded: PersonDraftInfo? = null
-    /**
-     * Saved in this visit already, with the draft it was saved from: a dose
-     * refused after the person was saved does not save the person twice,
-     * unless the volunteer changed a field since.
-     */
-    @Volatile private var savedPerson: Pair<PersonDraftInfo, PersonInfo>? = null
+    /** The refused record a dose fix starts from (its vaccine, time and lot). */
+    private var record: DoseDraftInfo? = null
+    /** The person as saved in this visit (a new one has an id from now on). */
+    @Volatile private var savedPerson: PersonInfo? = null
     private val confirmed = linkedSetOf<String>()
     private var pending: List<Finding> = emptyList()
     private var lot: String? = null
@@ -111,15 +117,23 @@ class VisitScreen(
         ui.add(body, ui.choice("sex", listOf("female" to str(R.string.sex_female), "male" to str(R.string.sex_male)), sex) { sex = it })
         ui.add(body, sexNote)
         ui.add(body, phone.view)
-        if (!personOnly && session != null) {
+        val rec = record
+        if (fix?.recordId != null && rec != null) {
+            // A fix keeps the record's vaccine and time; the lot is what is usually wrong.
+            ui.add(body, ui.text(str(R.string.fix_dose, rec.vaccine ?: "-", dayTime(rec.administeredAt)), bold = true, tag = "visit-dose"))
+            val lots = (listOfNotNull(rec.lot) + session?.lots.orEmpty().takeIf { session?.vaccine == rec.vaccine }.orEmpty()).distinct()
+            if (lots.size > 1) ui.add(body, ui.choice("lot", lots.map { it to it }, lot) { lot = it })
+            else ui.add(body, ui.text(str(R.string.visit_lot, lot ?: "-"), muted = true))
+            addOutcome(body)
+        } else if (!personOnly && fix == null && session != null) {
             ui.add(body, ui.text(str(R.string.visit_dose, session.vaccine), bold = true, tag = "visit-dose"))
             if (session.lots.size > 1) ui.add(body, ui.choice("lot", session.lots.map { it to it }, lot) { lot = it })
             else ui.add(body, ui.text(str(R.string.visit_lot, lot ?: "-"), muted = true))
-            ui.add(body, ui.choice("outcome", listOf(
-                "vaccinated" to str(R.string.outcome_vaccinated),
-                "deferred" to str(R.string.outcome_deferred),
-                "refused" to str(R.string.outcome_refused),
-            ), outcome.name.lowercase()) { outcome = DoseOutcome.valueOf(it.uppercase()) })
+            addOutcome(body)
+        }
+        if (fix == null) {
+            // A dose given before (another province, abroad): recorded as such, then back here.
+            ui.add(body, ui.button(str(R.string.visit_elsewhere), "visit-elsewhere") { openElsewhere() })
         }
         ui.add(body, message)
         confirm = ui.button("", "visit-confirm") { confirmAndSave() }.apply { visibility = View.GONE; isEnabled = !saving }
@@ -127,6 +141,14 @@ class VisitScreen(
         showFindings(findings)
         showBanner()
         return ui.page(str(if (fix != null) R.string.fix_title else R.string.visit_title), body, confirm, save)
+    }
+
+    private fun addOutcome(body: LinearLayout) {
+        ui.add(body, ui.choice("outcome", listOf(
+            "vaccinated" to str(R.string.outcome_vaccinated),
+            "deferred" to str(R.string.outcome_deferred),
+            "refused" to str(R.string.outcome_refused),
+        ), outcome.name.lowercase()) { outcome = DoseOutcome.valueOf(it.uppercase()) })
     }
 
     override fun save(out: Bundle) {
@@ -169,40 +191,76 @@ class VisitScreen(
             host.back()
             return
         }
-        if (loaded != null) return
+        if (loaded != null) {
+            // Back from recording a dose given elsewhere: the dose due moved.
+            refreshNext()
+            return
+        }
         val scanned = draft
-        core({ d ->
-            val m = if (scanned.id != null) d.person(scanned.id!!) else d.matchDraft(scanned)
-            val base = m?.let { merge(d.draftOf(it.id), scanned) } ?: scanned
-            val nd = m?.let { d.nextDose(it.id) }
-            Triple(m, base, Pair(nd, d.checkPerson(base)))
-        }) { r ->
+        val recordId = fix?.recordId
+        core({ d -> Pair(d.prepareVisit(scanned), recordId?.let { d.doseDraftOf(it) }) }) { r ->
             when (r) {
                 is Outcome.Failed -> ui.showNote(message, Messages.error(host.activity, r.error))
                 is Outcome.Ok -> {
-                    val (m, base, rest) = r.value
-                    matched = m
-                    draft = base
-                    loaded = base
+                    val (plan, rec) = r.value
+                    matched = plan.matched
+                    draft = plan.draft
+                    loaded = plan.draft
+                    record = rec
+                    if (rec != null && restoredTyping == null) lot = rec.lot
                     // The match refills the fields; what was typed before a recreation wins.
                     reload = true
                     typed = restoredTyping
                     restoredTyping = null
-                    next = rest.first
-                    findings = rest.second
+                    next = plan.next
+                    findings = plan.findings
                     host.refresh()
                 }
             }
         }
     }
 
-    /** The record on file, with what the scan adds where the record is empty. */
-    private fun merge(onFile: PersonDraftInfo, scanned: PersonDraftInfo) = onFile.copy(
-        nationalId = onFile.nationalId ?: scanned.nationalId?.takeUnless { '*' in it },
-        sex = onFile.sex ?: scanned.sex,
-        phone = onFile.phone ?: scanned.phone,
-        addressLine = onFile.addressLine ?: scanned.addressLine,
-    )
+    private fun refreshNext() {
+        val id = savedPerson?.id ?: matched?.id ?: return
+        core({ d -> Pair(d.person(id), d.nextDose(id)) }) { r ->
+            if (r is Outcome.Ok) {
+                matched = r.value.first
+                next = r.value.second
+                if (::fields.isInitialized) typed = fields.associate { it.key to it.value }
+                host.refresh()
+            }
+        }
+    }
+
+    /**
+     * Record a dose given elsewhere for this person. Someone new is saved
+     * first (as this visit's person: saving the visit later does not save
+     * them again).
+     */
+    private fun openElsewhere() {
+        if (saving) return
+        val known = savedPerson ?: matched
+        if (known != null) {
+            host.go(ElsewhereScreen(host, known.id, known.fullName))
+            return
+        }
+        val person = current()
+        val codes = confirmed.toList()
+        saving = true
+        core({ d -> d.saveVisit(VisitSaveInfo(visitId, person, null, null, null, codes)).person }) { r ->
+            saving = false
+            when (r) {
+                is Outcome.Failed -> {
+                    val e = r.error
+                    if (e is VaxdeskException.Refused) showFindings(e.findings) else ui.showNote(message, Messages.error(host.activity, e))
+                }
+                is Outcome.Ok -> {
+                    savedPerson = r.value
+                    host.go(ElsewhereScreen(host, r.value.id, r.value.fullName))
+                }
+            }
+        }
+    }
 
     private fun showBanner() {
         val m = matched
@@ -260,14 +318,10 @@ class VisitScreen(
 
     private fun save() {
         if (saving) return
-        val person = current()
-        val unchanged = matched != null && person == loaded && !personOnly
-        val doseOutcome = outcome
-        val chosenLot = lot
-        val codes = confirmed.toList()
-        val matchedNow = matched
+        val person = current().let { p -> savedPerson?.let { p.copy(id = it.id) } ?: p }
+        val dose = if (personOnly) null else VisitDoseInfo(null, if (outcome == DoseOutcome.VACCINATED) lot else null, outcome, null)
+        val visit = VisitSaveInfo(visitId, person, dose, fix?.recordId, fix?.let { str(R.string.fix_reason_text, it.code ?: "") }, confirmed.toList())
         val state = app.state
-        val reasonText = fix?.let { str(R.string.fix_reason_text, it.code ?: "") }
         val ctx = host.activity // its resources are in the app's language
         saving = true
         save.isEnabled = false
@@ -276,26 +330,16 @@ class VisitScreen(
         // the visit marked done, a sync asked for) happens on the core's
         // thread: it holds even when the volunteer left this screen meanwhile.
         core({ d ->
-            val earlier = savedPerson
-            val p = when {
-                earlier != null && earlier.first == person -> earlier.second
-                // Changed after a first save: the same person, saved again.
-                earlier != null -> d.savePerson(person.copy(id = earlier.second.id), codes)
-                unchanged && matchedNow != null -> matchedNow
-                else -> d.savePerson(person, codes)
-            }
-            savedPerson = Pair(person, p)
-            val ev = if (personOnly) null else {
-                val dose = DoseDraftInfo(p.id, null, if (doseOutcome == DoseOutcome.VACCINATED) chosenLot else null, null, null, null, doseOutcome, null)
-                val recordId = fix?.recordId
-                if (recordId != null) d.correctDose(recordId, dose, reasonText ?: "", codes) else d.recordDose(dose, codes)
-            }
+            val saved = d.saveVisit(visit)
+            savedPerson = saved.person
+            val p = saved.person
+            val ev = saved.dose
             state.savedVisits.add(visitId)
             state.lastSavedPerson = p.id
             state.lastSaved = if (ev == null) ctx.getString(R.string.saved_person, p.fullName)
-            else ctx.getString(R.string.saved_dose, p.fullName, ev.doseNumber?.toInt() ?: 0, chosenLot ?: "-")
-            SyncScheduler.syncSoon(ctx)
-            Pair(p, ev)
+            else ctx.getString(R.string.saved_dose, p.fullName, ev.doseNumber?.toInt() ?: 0, ev.lot ?: "-")
+            if (!saved.repeated) SyncScheduler.syncSoon(ctx)
+            saved
         }) { r ->
             saving = false
             save.isEnabled = true
@@ -309,5 +353,12 @@ class VisitScreen(
                 is Outcome.Ok -> host.back()
             }
         }
+    }
+
+    /** "2021-10-04T15:30:00+07:00" as the volunteer reads it: "04/10/2021 15:30". */
+    private fun dayTime(rfc3339: String?): String {
+        val t = rfc3339 ?: return "-"
+        val day = dayFirst(t.take(10))
+        return if (t.length >= 16) "$day ${t.substring(11, 16)}" else day
     }
 }
