@@ -487,6 +487,8 @@ pub struct CertificateInfo {
     /// `verified`, `unknown_key`, `bad_signature` or `unsupported_algorithm`.
     pub signature: String,
     pub expired: bool,
+    /// Signed by a signer this desk trusts, and not expired.
+    pub valid: bool,
     pub name: String,
     pub birth_date: String,
     pub dose_number: u32,
@@ -496,24 +498,24 @@ pub struct CertificateInfo {
 }
 
 impl CertificateInfo {
-    pub(crate) fn from_cert(text: String, c: &vaxdesk_core::qr::payload::Hc1Cert) -> Self {
-        let v = c.dcc.v.first();
-        let name = [c.dcc.nam.family.as_deref(), c.dcc.nam.given.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    /// The core's one verdict ([`vaxdesk_core::cert::verdict`]) as the shell shows it.
+    pub(crate) fn from_verdict(text: String, v: vaxdesk_core::cert::CertVerdict) -> Self {
         CertificateInfo {
             text,
-            signature: match c.signature {
+            signature: match v.signature {
                 SignatureStatus::Verified => "verified",
                 SignatureStatus::UnknownKey => "unknown_key",
                 SignatureStatus::BadSignature => "bad_signature",
                 SignatureStatus::UnsupportedAlgorithm => "unsupported_algorithm",
             }
             .into(),
-            expired: c.expired(chrono::Utc::now().timestamp()),
-            name: if name.is_empty() { c.dcc.nam.family_std.replace('<', " ") } else { name },
-            birth_date: c.dcc.dob.clone(),
-            dose_number: v.map(|v| v.dn).unwrap_or(0),
-            series_doses: v.map(|v| v.sd).unwrap_or(0),
-            date: v.map(|v| v.dt.clone()).unwrap_or_default(),
+            expired: v.expired,
+            valid: v.valid,
+            name: v.holder,
+            birth_date: v.birth_date,
+            dose_number: v.dose_number,
+            series_doses: v.series_doses,
+            date: v.date,
         }
     }
 }
@@ -603,5 +605,39 @@ pub struct VisitSavedInfo {
 impl From<VisitSaved> for VisitSavedInfo {
     fn from(v: VisitSaved) -> Self {
         VisitSavedInfo { person: v.person.into(), person_saved: v.person_saved, dose: v.dose.map(Into::into), repeated: v.repeated }
+    }
+}
+
+/// What a screen scans for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ScanPurpose {
+    Person,
+    Enroll,
+}
+
+/// The core's choice among one frame's codes ([`vaxdesk_core::qr::scan::choose`]).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ScanChoiceInfo {
+    /// Take `found[taken]`.
+    pub taken: Option<u32>,
+    /// Only codes of other kinds: the first one's kind, to name it.
+    pub wrong_kind: Option<String>,
+    /// A code of the right kind that cannot fill the form: why.
+    pub unreadable: Vec<FieldErrorInfo>,
+}
+
+pub(crate) fn scan_choice(purpose: ScanPurpose, found: &[ScanResult]) -> ScanChoiceInfo {
+    use vaxdesk_core::qr::scan::{choose, ScanChoice, ScanPurpose as P};
+    let payloads: Vec<Payload> = found.iter().map(|r| payload::parse(&r.text)).collect();
+    let p = match purpose {
+        ScanPurpose::Person => P::Person,
+        ScanPurpose::Enroll => P::Enroll,
+    };
+    let none = ScanChoiceInfo { taken: None, wrong_kind: None, unreadable: vec![] };
+    match choose(p, &payloads) {
+        ScanChoice::Take { index } => ScanChoiceInfo { taken: u32::try_from(index).ok(), ..none },
+        ScanChoice::WrongKind { kind } => ScanChoiceInfo { wrong_kind: Some(kind.into()), ..none },
+        ScanChoice::Unreadable { errors } => ScanChoiceInfo { unreadable: errors.into_iter().map(|e| FieldErrorInfo { field: e.field, message: e.message }).collect(), ..none },
+        ScanChoice::Nothing => none,
     }
 }

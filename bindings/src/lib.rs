@@ -14,7 +14,6 @@ use std::time::Instant;
 use vaxdesk_core::desk::Desk as CoreDesk;
 use vaxdesk_core::qr::decode::{decode, decode_with, Effort, Frame};
 use vaxdesk_core::search::SearchQuery;
-use vaxdesk_core::sync::engine::{META_DESK_NAME, META_HUB, META_LAST_SYNC, META_SITE_NAME};
 use vaxdesk_core::sync::SyncOptions;
 
 pub use convert::*;
@@ -180,9 +179,9 @@ impl Desk {
 
     /// Pending, sent, accepted, and the to-fix list with the hub's reasons.
     pub fn queue(&self) -> Result<QueueInfo> {
-        let q = self.inner.queue()?;
-        let to_fix = self.inner.store().to_fix_open(500)?;
-        Ok(QueueInfo { pending: q.pending, sent: q.sent, accepted: q.accepted, to_fix: to_fix.into_iter().map(Into::into).collect() })
+        let s = self.inner.status()?;
+        let q = s.queue;
+        Ok(QueueInfo { pending: q.pending, sent: q.sent, accepted: q.accepted, to_fix: s.to_fix.into_iter().map(Into::into).collect() })
     }
 
     /// Push and pull now (blocking; retries with backoff inside).
@@ -200,27 +199,20 @@ impl Desk {
 
     /// Check a certificate offline against the signers this desk trusts.
     pub fn verify_certificate(&self, text: String) -> Result<CertificateInfo> {
-        let parsed = vaxdesk_core::sync::verify_certificate(&self.inner, &text);
-        match parsed.value {
-            Some(c) => Ok(CertificateInfo::from_cert(text, &c)),
-            None => Err(VaxdeskError::Input {
-                field: "certificate".into(),
-                detail: parsed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "),
-            }),
-        }
+        let v = self.inner.certificate_verdict(&text)?;
+        Ok(CertificateInfo::from_verdict(text, v))
     }
 
     pub fn status(&self) -> Result<StatusInfo> {
-        let s = self.inner.store();
-        let c = self.inner.config();
+        let s = self.inner.status()?;
         Ok(StatusInfo {
-            hub: s.meta(META_HUB)?,
-            last_sync: s.meta(META_LAST_SYNC)?,
-            device_id: c.device_id,
-            site: c.site,
-            desk: c.desk,
-            site_name: s.meta(META_SITE_NAME)?,
-            desk_name: s.meta(META_DESK_NAME)?,
+            hub: s.hub,
+            last_sync: s.last_sync,
+            device_id: s.device_id,
+            site: s.site,
+            desk: s.desk,
+            site_name: s.site_name,
+            desk_name: s.desk_name,
         })
     }
 }
@@ -253,6 +245,12 @@ impl Scanner {
     /// The same from a copied ByteArray (for callers that hold one).
     pub fn decode_copy(&self, frame: Vec<u8>, width: u32, height: u32, stride: u32) -> Result<Vec<ScanResult>> {
         self.decode(&frame, width, height, stride)
+    }
+
+    /// Which of a frame's codes the screen takes (or why none): the core's
+    /// rule, so every front end takes the same.
+    pub fn choose(&self, purpose: ScanPurpose, found: Vec<ScanResult>) -> ScanChoiceInfo {
+        convert::scan_choice(purpose, &found)
     }
 
     /// Parse text typed or pasted instead of scanned.

@@ -117,7 +117,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
         if i % DESKS_PER_SITE == 0 {
             db.upsert_site(&vaxdesk_core::model::Site { code: site.clone(), name: format!("Điểm tiêm {site}"), province_code: None }).map_err(storage)?;
         }
-        db.upsert_desk(&vaxdesk_core::model::Desk { site: site.clone(), code: desk.clone(), name: format!("Bàn {desk}") }).map_err(storage)?;
+        db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: site.clone(), code: desk.clone(), name: format!("Bàn {desk}") }).map_err(storage)?;
         let secret = auth::enrollment_code();
         db.create_enrollment_code(&auth::hash_token(&secret), &site, &desk, coordinator, &expires).map_err(storage)?;
         codes.push(secret);

@@ -166,7 +166,7 @@ fn postgres_admin(server: &str) -> CliResult<postgres::Client> {
 fn ingest_rate(db: &vaxdesk_hub::HubDb, events: u64) -> CliResult<f64> {
     use vaxdesk_hub::auth;
     db.upsert_site(&vaxdesk_core::model::Site { code: "INGEST".into(), name: "Ingest".into(), province_code: None }).map_err(storage)?;
-    db.upsert_desk(&vaxdesk_core::model::Desk { site: "INGEST".into(), code: "I".into(), name: "I".into() }).map_err(storage)?;
+    db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: "INGEST".into(), code: "I".into(), name: "I".into() }).map_err(storage)?;
     let who = db.create_coordinator(&format!("bench-{}", uuid::Uuid::now_v7().simple()), "-", true, &[]).map_err(storage)?;
     let code = auth::enrollment_code();
     let exp = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -107,7 +107,7 @@ pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
     let mut codes = Vec::new();
     for i in 0..a.desks {
         let desk = format!("D{}", i + 1);
-        db.upsert_desk(&vaxdesk_core::model::Desk { site: SITE.into(), code: desk.clone(), name: format!("Bàn {}", i + 1) }).map_err(storage)?;
+        db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: SITE.into(), code: desk.clone(), name: format!("Bàn {}", i + 1) }).map_err(storage)?;
         let secret = auth::enrollment_code();
         db.create_enrollment_code(&auth::hash_token(&secret), SITE, &desk, coordinator, &expires).map_err(storage)?;
         codes.push(secret);

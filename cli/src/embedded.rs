@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use vaxdesk_core::desk::Desk;
-use vaxdesk_core::model::{Desk as DeskInfo, Site};
+use vaxdesk_core::model::{Site, SiteDesk};
 use vaxdesk_hub::{auth, AppState, HubDb};
 
 use crate::{CliResult, Failure};
@@ -45,7 +45,7 @@ impl EmbeddedHub {
     pub fn site(&self, code: &str, name: &str, desks: &[&str]) -> CliResult {
         self.db.upsert_site(&Site { code: code.into(), name: name.into(), province_code: Some("22".into()) }).map_err(storage)?;
         for d in desks {
-            self.db.upsert_desk(&DeskInfo { site: code.into(), code: (*d).into(), name: format!("Bàn {d}") }).map_err(storage)?;
+            self.db.upsert_desk(&SiteDesk { site: code.into(), code: (*d).into(), name: format!("Bàn {d}") }).map_err(storage)?;
         }
         Ok(())
     }

@@ -18,6 +18,10 @@ pub enum CatalogError {
     Json(#[from] serde_json::Error),
     #[error("catalog {field}: {message}")]
     Invalid { field: String, message: String },
+    /// Not newer than the catalog in use: a stale file or a replayed
+    /// publication must not roll the rules back.
+    #[error("catalog.version: version {version} is not newer than the catalog in use (v{current})")]
+    NotNewer { version: u32, current: u32 },
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> CatalogError {
@@ -158,6 +162,16 @@ impl Catalog {
     pub fn to_json(&self) -> String {
         // A Catalog has only string keys and plain values: serialising cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// May this catalog replace `current`? Valid in itself and of a newer
+    /// version: the one succession rule of desks and the hub.
+    pub fn may_follow(&self, current: Option<&Catalog>) -> Result<(), CatalogError> {
+        self.check()?;
+        match current {
+            Some(cur) if self.version <= cur.version => Err(CatalogError::NotNewer { version: self.version, current: cur.version }),
+            _ => Ok(()),
+        }
     }
 
     pub fn check(&self) -> Result<(), CatalogError> {

@@ -308,3 +308,58 @@ mod tests {
         assert!(trust_list(&[p]).0.is_empty());
     }
 }
+
+/// One reading of a certificate, the same on the phone and in the CLI: who
+/// it is for, which dose, and whether this desk can trust it now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CertVerdict {
+    pub signature: crate::qr::payload::SignatureStatus,
+    pub expired: bool,
+    /// Signed by a signer this desk trusts, and not expired.
+    pub valid: bool,
+    /// The holder's name as printed: family then given names, with
+    /// diacritics when the certificate has them, else the ICAO form.
+    pub holder: String,
+    pub birth_date: String,
+    pub dose_number: u32,
+    pub series_doses: u32,
+    /// The day of the dose it certifies (YYYY-MM-DD).
+    pub date: String,
+    /// Why it is not valid, in words (empty when valid).
+    pub problems: Vec<String>,
+}
+
+/// The verdict on a verified-or-not certificate at `now` (Unix seconds).
+pub fn verdict(c: &crate::qr::payload::Hc1Cert, now: i64) -> CertVerdict {
+    use crate::qr::payload::SignatureStatus as S;
+    let expired = c.expired(now);
+    let mut problems = Vec::new();
+    match c.signature {
+        S::Verified => {}
+        S::UnknownKey => problems.push("signed by a key this desk does not trust".to_string()),
+        S::BadSignature => problems.push("bad signature: altered or forged".to_string()),
+        S::UnsupportedAlgorithm => problems.push("signed with an algorithm other than ES256".to_string()),
+    }
+    if expired {
+        problems.push("expired".to_string());
+    }
+    let n = &c.dcc.nam;
+    let printed = [n.family.as_deref(), n.given.as_deref()].into_iter().flatten().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join(" ");
+    let holder = if printed.is_empty() {
+        [n.family_std.as_str(), n.given_std.as_deref().unwrap_or("")].iter().map(|s| s.replace('<', " ").trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    } else {
+        printed
+    };
+    let v = c.dcc.v.first();
+    CertVerdict {
+        signature: c.signature,
+        expired,
+        valid: problems.is_empty(),
+        holder,
+        birth_date: c.dcc.dob.clone(),
+        dose_number: v.map_or(0, |v| v.dn),
+        series_doses: v.map_or(0, |v| v.sd),
+        date: v.map(|v| v.dt.clone()).unwrap_or_default(),
+        problems,
+    }
+}

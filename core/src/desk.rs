@@ -17,7 +17,9 @@ use crate::store::{OpenOptions, OutboxCounts, Store, StoreError};
 use crate::correction::{CorrectionContext, CorrectionPlan};
 use crate::validate::{self, Code, CorrectionTarget, DoseContext, Findings, NextDose, PersonDraft};
 
+mod status;
 mod visit;
+pub use status::DeskStatus;
 pub use visit::{VisitDose, VisitFix, VisitPlan, VisitSave, VisitSaved};
 
 /// Vietnam's offset (UTC+7), the default for dose times.
@@ -279,13 +281,12 @@ impl Desk {
     /// Take a newer catalog (from the hub, or a file). An older or equal
     /// version is refused so a stale file cannot roll rules back.
     pub fn load_catalog(&self, c: Catalog) -> Result<()> {
-        c.check()?;
-        let current = self.catalog();
-        if c.version <= current.version {
-            return Err(Error::input(
-                "catalog.version",
-                format!("version {} is not newer than the catalog in use (v{})", c.version, current.version),
-            ));
+        match c.may_follow(Some(&self.catalog())) {
+            Err(e @ crate::catalog::CatalogError::NotNewer { .. }) => {
+                let message = e.to_string().trim_start_matches("catalog.version: ").to_string();
+                return Err(Error::input("catalog.version", message));
+            }
+            other => other?,
         }
         self.store.save_catalog(&c)?;
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(c);

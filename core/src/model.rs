@@ -263,14 +263,17 @@ pub struct Site {
     pub province_code: Option<String>,
 }
 
+/// A desk of a site as the hub lists it (its code and name). Not to be
+/// confused with [`crate::desk::Desk`], the volunteer's desk on a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Desk {
+pub struct SiteDesk {
     pub code: String,
     pub site: String,
     pub name: String,
 }
 
-/// What a desk is doing today: which vaccine and lots it is giving.
+/// A clinic day at a desk: which vaccine and lots it is giving today. (A
+/// coordinator's log-in on the hub is a `LogIn`, never a session here.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub date: NaiveDate,

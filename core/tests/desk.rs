@@ -238,6 +238,7 @@ fn a_refused_record_is_corrected_by_voiding_it_and_recording_afresh() {
     t.desk.store().record_results(&[EventResult { id: rec.id, status: PushStatus::Rejected, code: Some("lot.unknown".into()), message: Some("lot: AZ2107 unknown".into()) }]).unwrap();
     let open = t.desk.store().to_fix_open(10).unwrap();
     assert_eq!(open.len(), 1);
+    assert_eq!(t.desk.status().unwrap().to_fix, open, "status lists the same open refusals");
     assert_eq!(open[0].record_id.as_deref(), Some(rec.id.to_string().as_str()));
     assert_eq!(open[0].person_id.as_deref(), Some(p.id.to_string().as_str()));
 
@@ -248,6 +249,10 @@ fn a_refused_record_is_corrected_by_voiding_it_and_recording_afresh() {
     assert_eq!(history.len(), 1, "the refused record is voided: {history:?}");
     assert_eq!(history[0].dose.lot.as_deref(), Some("AZ2108"));
     assert!(t.desk.store().to_fix_open(10).unwrap().is_empty(), "the correction settles the refusal");
+    // The desk's status: nothing open to fix, though the refusal is still counted.
+    let status = t.desk.status().unwrap();
+    assert!(status.to_fix.is_empty(), "{:?}", status.to_fix);
+    assert_eq!(status.queue.to_fix, 0, "the refused record is withdrawn, not waiting: {:?}", status.queue);
     // Only the fresh record goes to the hub: the refused record and its void are withdrawn.
     let q = t.desk.queue().unwrap();
     assert_eq!((q.to_fix, q.withdrawn), (0, 2), "{q:?}");

@@ -71,6 +71,10 @@ fn the_hub_signs_a_certificate_the_desk_verifies_offline() {
     assert_eq!(cert.dcc.nam.family_std, "NGUYEN");
     assert_eq!(cert.dcc.v[0].dt, "2021-10-05");
     assert_eq!(cert.kid.as_deref(), Some(reply.kid.as_str()));
+    // The one verdict the phone and the CLI show.
+    let v = desk.certificate_verdict(&reply.text).unwrap();
+    assert!(v.valid && v.problems.is_empty(), "{v:?}");
+    assert_eq!((v.holder.as_str(), v.dose_number, v.series_doses, v.date.as_str()), ("Nguyễn Thị Hoa", 2, 2, "2021-10-05"));
 
     // A tampered copy: one character of the payload changed.
     let mut tampered = reply.text.clone().into_bytes();
@@ -83,6 +87,8 @@ fn the_hub_signs_a_certificate_the_desk_verifies_offline() {
     let stranger = Signer::generate("not our hub").unwrap();
     let foreign = stranger.issue(&cert.dcc, Utc::now()).unwrap();
     assert_eq!(verify_certificate(&desk, &foreign).value.unwrap().signature, SignatureStatus::UnknownKey);
+    let v = desk.certificate_verdict(&foreign).unwrap();
+    assert_eq!((v.valid, v.problems.clone()), (false, vec!["signed by a key this desk does not trust".to_string()]));
 
     // Signed by the hub's own key but issued two years ago: verified, expired.
     let hub_signer = Signer::load_or_create(dir.path(), "unused").unwrap();
@@ -90,6 +96,12 @@ fn the_hub_signs_a_certificate_the_desk_verifies_offline() {
     let old = verify_certificate(&desk, &old).value.unwrap();
     assert_eq!(old.signature, SignatureStatus::Verified);
     assert!(old.expired(Utc::now().timestamp()));
+    // The verdict is judged at the desk's clock (5 October 2021 here).
+    let desk_now: chrono::DateTime<Utc> = "2021-10-05T03:00:00Z".parse().unwrap();
+    let old_text = hub_signer.issue(&cert.dcc, desk_now - chrono::Duration::days(730)).unwrap();
+    let v = desk.certificate_verdict(&old_text).unwrap();
+    assert_eq!((v.valid, v.expired, v.problems.clone()), (false, true, vec!["expired".to_string()]));
+    assert!(matches!(desk.certificate_verdict("HC1:not base45 at all"), Err(vaxdesk_core::Error::Input { field, .. }) if field == "certificate"));
 
     // Another site's desk cannot have this person's certificate.
     coordinator.site("HN-02", &["D1"]).unwrap();

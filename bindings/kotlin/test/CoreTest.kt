@@ -41,6 +41,12 @@ class CoreTest {
                 // A CCCD card, as text typed or scanned: the draft fills the form.
                 val scanned = Scanner().use { it.parse(HOA) }
                 assertEquals("cccd", scanned.kind)
+                // Which code a screen takes is the core's rule.
+                Scanner().use { sc ->
+                    val enrollCode = sc.parse("VXD1:{\"hub\":\"https://10.0.0.2:8443\",\"code\":\"ABCD-EFGH-JKLM\"}")
+                    assertEquals(1u, sc.choose(ScanPurpose.PERSON, listOf(enrollCode, scanned)).taken)
+                    assertEquals("cccd", sc.choose(ScanPurpose.ENROLL, listOf(scanned)).wrongKind)
+                }
                 val draft = scanned.draft!!
                 assertEquals("Nguyễn Thị Hoa", draft.fullName)
                 // The visit: the core matches (nobody yet), then saves the

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use vaxdesk_core::desk::Desk;
 use vaxdesk_core::qr::decode::{decode, Frame};
-use vaxdesk_core::qr::payload::SignatureStatus;
-use vaxdesk_core::sync::{fetch_certificate, verify_certificate, SyncOptions};
+use vaxdesk_core::sync::{fetch_certificate, SyncOptions};
 
 use crate::args::CertCmd;
 use crate::output::Out;
@@ -49,36 +48,13 @@ fn text_of(input: &str) -> CliResult<String> {
 
 fn verify(desk: &Desk, out: Out, input: &str) -> CliResult {
     let text = text_of(input)?;
-    let parsed = verify_certificate(desk, &text);
-    let Some(cert) = parsed.value else {
-        let why = parsed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
-        return Err(Failure::Input(format!("certificate: {why}")));
-    };
-    let expired = cert.expired(chrono::Utc::now().timestamp());
-    let v = cert.dcc.v.first();
-    out.show(&json!({ "signature": cert.signature, "expired": expired, "certificate": cert }), || {
-        let status = match cert.signature {
-            SignatureStatus::Verified => "signature verified",
-            SignatureStatus::UnknownKey => "signed by a key this desk does not trust",
-            SignatureStatus::BadSignature => "BAD SIGNATURE: altered or forged",
-            SignatureStatus::UnsupportedAlgorithm => "signed with an algorithm other than ES256",
-        };
-        format!(
-            "{status}{}\n{} {} born {}; dose {}/{} on {}",
-            if expired { ", EXPIRED" } else { "" },
-            cert.dcc.nam.family.as_deref().unwrap_or(&cert.dcc.nam.family_std),
-            cert.dcc.nam.given.as_deref().unwrap_or(""),
-            cert.dcc.dob,
-            v.map(|v| v.dn).unwrap_or(0),
-            v.map(|v| v.sd).unwrap_or(0),
-            v.map(|v| v.dt.as_str()).unwrap_or("-"),
-        )
+    let v = desk.certificate_verdict(&text)?;
+    out.show(&json!({ "signature": v.signature, "expired": v.expired, "valid": v.valid, "certificate": v }), || {
+        let status = if v.valid { "valid: signature verified".to_string() } else { format!("NOT VALID: {}", v.problems.join(", ")) };
+        format!("{status}\n{} born {}; dose {}/{} on {}", v.holder, v.birth_date, v.dose_number, v.series_doses, if v.date.is_empty() { "-" } else { &v.date })
     });
-    if cert.signature != SignatureStatus::Verified {
-        return Err(Failure::NotValid("certificate: the signature does not verify against this desk's trust list".into()));
-    }
-    if expired {
-        return Err(Failure::NotValid("certificate: expired".into()));
+    if !v.valid {
+        return Err(Failure::NotValid(format!("certificate: {}", v.problems.join(", "))));
     }
     Ok(())
 }

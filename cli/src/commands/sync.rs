@@ -2,8 +2,6 @@
 
 use serde::Serialize;
 use vaxdesk_core::desk::Desk;
-use vaxdesk_core::store::{OutboxEntry, OutboxState};
-use vaxdesk_core::sync::engine::{META_HUB, META_LAST_SYNC};
 use vaxdesk_core::sync::{sync_once, SyncError, SyncOptions};
 
 use crate::output::Out;
@@ -52,11 +50,14 @@ struct Status {
     pending: u64,
     sent: u64,
     accepted: u64,
+    /// Refusals still open.
     to_fix: u64,
+    /// Refusals corrected since.
+    fixed: u64,
     last_sync: Option<String>,
     /// `ok`, or what `PRAGMA quick_check` found.
     integrity: Vec<String>,
-    to_fix_list: Vec<OutboxEntry>,
+    to_fix_list: Vec<vaxdesk_core::store::ToFixItem>,
 }
 
 /// The desk's state, after checking every page of its database: a damaged
@@ -73,29 +74,33 @@ pub fn status(desk: &Desk, out: Out) -> CliResult {
             integrity.join("; ")
         )));
     }
-    let q = desk.queue()?;
+    let d = desk.status()?;
     let s = Status {
-        hub: desk.store().meta(META_HUB)?,
-        pending: q.pending,
-        sent: q.sent,
-        accepted: q.accepted,
-        to_fix: q.to_fix,
-        last_sync: desk.store().meta(META_LAST_SYNC)?,
+        hub: d.hub,
+        pending: d.queue.pending,
+        sent: d.queue.sent,
+        accepted: d.queue.accepted,
+        to_fix: d.to_fix.len() as u64,
+        fixed: d.queue.to_fix.saturating_sub(d.to_fix.len() as u64),
+        last_sync: d.last_sync,
         integrity,
-        to_fix_list: desk.store().outbox_entries(OutboxState::ToFix, 100)?,
+        to_fix_list: d.to_fix,
     };
     out.show(&s, || {
         let mut t = format!(
-            "hub {}\npending {}  sent {}  accepted {}  to fix {}\nlast sync {}\ndatabase checked: ok",
+            "hub {}\npending {}  sent {}  accepted {}  to fix {} (refused, then corrected: {})\nlast sync {}\ndatabase checked: ok",
             s.hub.as_deref().unwrap_or("(not enrolled)"),
             s.pending,
             s.sent,
             s.accepted,
             s.to_fix,
+            s.fixed,
             s.last_sync.as_deref().unwrap_or("never")
         );
-        for e in &s.to_fix_list {
-            t.push_str(&format!("\n  to fix: {} {} — {}", e.stream, e.event_id, e.reject_message.as_deref().unwrap_or("")));
+        for item in &s.to_fix_list {
+            let e = &item.entry;
+            let about = item.record_id.as_deref().map(|r| format!("dose record {r}")).or_else(|| item.person_id.as_deref().map(|p| format!("person {p}"))).unwrap_or_default();
+            t.push_str(&format!("\n  to fix: {} {} ({about}) — {}", e.stream, e.event_id, e.reject_message.as_deref().or(e.reject_code.as_deref()).unwrap_or("")));
         }
         t
     });

@@ -308,7 +308,8 @@ pub fn pull_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mu
         let (added, catalog) = store.apply_changes(&page.changes, &page.cursor)?;
         report.pulled += added;
         if let Some(c) = catalog {
-            if c.version > desk.catalog().version {
+            // The one succession rule (valid, and newer than the one in use).
+            if c.may_follow(Some(&desk.catalog())).is_ok() {
                 desk.adopt_catalog(c);
             }
         }

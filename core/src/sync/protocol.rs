@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::model::{Desk, DoseEvent, EventId, PersonEvent, PersonId, Site};
+use crate::model::{DoseEvent, EventId, PersonEvent, PersonId, Site, SiteDesk};
 
 pub const API: &str = "/api/v1";
 /// A push carries at most this many events; the hub refuses bigger batches.
@@ -75,7 +75,7 @@ pub struct PushReply {
 pub enum Change {
     Catalog { catalog: Catalog },
     Site { site: Site },
-    Desk { desk: Desk },
+    Desk { desk: SiteDesk },
     Event { event: WireEvent },
     /// Two person records were found to be one person (same national id):
     /// `from` now means `into`.
@@ -112,7 +112,7 @@ pub struct EnrollReply {
     /// Shown once; the hub keeps only its hash.
     pub token: String,
     pub site: Site,
-    pub desk: Desk,
+    pub desk: SiteDesk,
 }
 
 /// Every refusal from the hub has this body.

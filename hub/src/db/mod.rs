@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use vaxdesk_core::catalog::Catalog;
-use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::model::{Site, SiteDesk};
 use vaxdesk_core::sync::protocol::{Change, ChangesPage, EventResult, WireEvent};
 
 use crate::ingest::{self, Incoming, IngestTx};
@@ -247,8 +247,8 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn site(&self, code: &str) -> Result<Option<Site>> {
         Ok(self.sites()?.into_iter().find(|s| s.code == code))
     }
-    fn upsert_desk(&self, d: &Desk) -> Result<()>;
-    fn desks(&self, site: &str) -> Result<Vec<Desk>>;
+    fn upsert_desk(&self, d: &SiteDesk) -> Result<()>;
+    fn desks(&self, site: &str) -> Result<Vec<SiteDesk>>;
     fn current_catalog(&self) -> Result<Option<Catalog>>;
     /// Publish a catalog (the caller checked it is newer and consistent).
     fn publish_catalog(&self, c: &Catalog) -> Result<()>;

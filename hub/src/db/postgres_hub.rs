@@ -8,7 +8,7 @@
 use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use vaxdesk_core::catalog::Catalog;
-use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{change_of, enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
@@ -168,7 +168,7 @@ impl HubStore for PgHub {
         self.read(|c| Ok(c.query("SELECT code, name, province_code FROM sites ORDER BY code", &[])?.iter().map(|r| Site { code: r.get(0), name: r.get(1), province_code: r.get(2) }).collect()))
     }
 
-    fn upsert_desk(&self, d: &Desk) -> Result<()> {
+    fn upsert_desk(&self, d: &SiteDesk) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO desks (site, code, name) VALUES ($1, $2, $3) ON CONFLICT (site, code) DO UPDATE SET name = excluded.name",
@@ -178,8 +178,8 @@ impl HubStore for PgHub {
         })
     }
 
-    fn desks(&self, site: &str) -> Result<Vec<Desk>> {
-        self.read(|c| Ok(c.query("SELECT site, code, name FROM desks WHERE site = $1 ORDER BY code", &[&site])?.iter().map(|r| Desk { site: r.get(0), code: r.get(1), name: r.get(2) }).collect()))
+    fn desks(&self, site: &str) -> Result<Vec<SiteDesk>> {
+        self.read(|c| Ok(c.query("SELECT site, code, name FROM desks WHERE site = $1 ORDER BY code", &[&site])?.iter().map(|r| SiteDesk { site: r.get(0), code: r.get(1), name: r.get(2) }).collect()))
     }
 
     fn current_catalog(&self) -> Result<Option<Catalog>> {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use vaxdesk_core::catalog::Catalog;
-use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{change_of, enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
@@ -159,7 +159,7 @@ impl HubStore for SqliteHub {
         })
     }
 
-    fn upsert_desk(&self, d: &Desk) -> Result<()> {
+    fn upsert_desk(&self, d: &SiteDesk) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO desks (site, code, name) VALUES (?1, ?2, ?3)
@@ -170,10 +170,10 @@ impl HubStore for SqliteHub {
         })
     }
 
-    fn desks(&self, site: &str) -> Result<Vec<Desk>> {
+    fn desks(&self, site: &str) -> Result<Vec<SiteDesk>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT site, code, name FROM desks WHERE site = ?1 ORDER BY code")?;
-            let rows = st.query_map([site], |r| Ok(Desk { site: r.get(0)?, code: r.get(1)?, name: r.get(2)? }))?;
+            let rows = st.query_map([site], |r| Ok(SiteDesk { site: r.get(0)?, code: r.get(1)?, name: r.get(2)? }))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }

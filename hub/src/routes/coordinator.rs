@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use vaxdesk_core::catalog::{Catalog, Lot};
-use vaxdesk_core::model::{Desk, Site};
+use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::qr::payload::EnrollCode;
 
 use crate::auth::{check_login, enrollment_code, hash_password, hash_token, random_token, CoordinatorAuth};
@@ -25,13 +25,15 @@ pub struct Login {
     password: String,
 }
 
+/// A coordinator's log-in: the bearer token and when it ends (a clinic
+/// day at a desk is `model::Session`).
 #[derive(Debug, Serialize)]
-pub struct Session {
+pub struct LogIn {
     token: String,
     expires_at: String,
 }
 
-pub async fn login(State(s): State<AppState>, Peer(from): Peer, ApiJson(l): ApiJson<Login>) -> HubResult<Json<Session>> {
+pub async fn login(State(s): State<AppState>, Peer(from): Peer, ApiJson(l): ApiJson<Login>) -> HubResult<Json<LogIn>> {
     s.limits.login(from, &l.username)?;
     let db = s.db.clone();
     let user = l.username.trim().to_string();
@@ -52,7 +54,7 @@ pub async fn login(State(s): State<AppState>, Peer(from): Peer, ApiJson(l): ApiJ
     let expires_at = (chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (db, hash, exp) = (s.db.clone(), hash_token(&token), expires_at.clone());
     tokio::task::spawn_blocking(move || db.create_session(&hash, id, &exp)).await??;
-    Ok(Json(Session { token, expires_at }))
+    Ok(Json(LogIn { token, expires_at }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,7 +148,7 @@ fn scoped(me: &crate::db::Coordinator, site: &str) -> HubResult<()> {
     if me.may_see(site) { Ok(()) } else { Err(HubError::forbidden(format!("site {site} is not one of yours"))) }
 }
 
-pub async fn list_desks(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(site): Path<String>) -> HubResult<Json<Vec<Desk>>> {
+pub async fn list_desks(State(s): State<AppState>, CoordinatorAuth(me): CoordinatorAuth, Path(site): Path<String>) -> HubResult<Json<Vec<SiteDesk>>> {
     scoped(&me, &site)?;
     let db = s.db.clone();
     Ok(Json(tokio::task::spawn_blocking(move || db.desks(&site)).await??))
@@ -171,7 +173,7 @@ pub async fn save_desk(s: &AppState, me: &Coordinator, site: String, d: NewDesk)
     if !exists {
         return Err(HubError::not_found("site"));
     }
-    let desk = Desk { site, code: check_code("code", &d.code)?, name: check_name("name", &d.name)? };
+    let desk = SiteDesk { site, code: check_code("code", &d.code)?, name: check_name("name", &d.name)? };
     let who = me.clone();
     tokio::task::spawn_blocking(move || {
         db.upsert_desk(&desk)?;
@@ -216,10 +218,11 @@ async fn publish(s: &AppState, c: Catalog) -> HubResult<Json<Catalog>> {
     let _guard = s.catalog_lock.lock().await;
     let db = s.db.clone();
     let current = { let db = db.clone(); tokio::task::spawn_blocking(move || db.current_catalog()).await?? };
-    if let Some(cur) = current {
-        if c.version <= cur.version {
-            return Err(HubError::new(StatusCode::CONFLICT, "catalog.not_newer", format!("version: {} is not newer than v{}", c.version, cur.version)));
-        }
+    // The desks' succession rule, under the lock so two publications cannot both pass it.
+    match c.may_follow(current.as_ref()) {
+        Ok(()) => {}
+        Err(e @ vaxdesk_core::catalog::CatalogError::NotNewer { .. }) => return Err(HubError::new(StatusCode::CONFLICT, "catalog.not_newer", e.to_string())),
+        Err(e) => return Err(HubError::bad_request("catalog.invalid", e.to_string())),
     }
     let out = c.clone();
     tokio::task::spawn_blocking(move || db.publish_catalog(&c)).await??;

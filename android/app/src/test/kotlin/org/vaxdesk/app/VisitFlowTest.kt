@@ -200,6 +200,21 @@ class VisitFlowTest : Shell() {
         assertEquals("the refused record is voided, the fresh one listed", 1, rowTexts("dose-row").count { "Phạm Thị Thu" in it })
     }
 
+    @Test fun theScanScreenTakesACardAndNamesWhatItIsNot() {
+        enrollThroughTheScreens()
+        // A coordinator's enrollment code held up at the person's screen: named, not taken.
+        scan("VXD1:{\"hub\":\"https://10.0.0.2:8443\",\"code\":\"ABCD-EFGH-JKLM\"}")
+        assertEquals("scan", screen())
+        assertEquals("Đây là mã đăng ký máy, không phải CCCD hay PC-Covid.", text("scan-status"))
+        // A card whose birth date is not on the calendar: read, but not used to fill the form.
+        scan("022187001234|100234567|Nguyễn Thị Hoa|31021987|Nữ|Hạ Long, Quảng Ninh|15042021")
+        assertEquals("scan", screen())
+        assertTrue(text("scan-status"), text("scan-status").startsWith("Mã đọc được nhưng thiếu thông tin: birth_date"))
+        // The camera kept running: the right card next opens the visit.
+        scan(HOA)
+        assertEquals("visit", screen())
+    }
+
     @Test fun aDoseGivenElsewhereIsRecordedFromTheVisitAndCounted() {
         enrollThroughTheScreens()
         scan(AYUN)

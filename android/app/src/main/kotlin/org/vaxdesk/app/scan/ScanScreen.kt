@@ -21,6 +21,8 @@ import org.vaxdesk.app.queue.QueueScreen
 import org.vaxdesk.app.settings.SettingsScreen
 import org.vaxdesk.app.visit.VisitScreen
 import org.vaxdesk.core.PersonDraftInfo
+import org.vaxdesk.core.ScanChoiceInfo
+import org.vaxdesk.core.ScanPurpose
 import org.vaxdesk.core.ScanResult
 
 /**
@@ -260,29 +262,35 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
         } catch (e: Exception) {
             emptyList() // a frame the core cannot read is no code; the next frame comes
         }
-        if (found.isNotEmpty()) app.core.onMain { handle(found) }
+        if (found.isEmpty()) return
+        // The core chooses, here on the camera's thread: which code this screen takes, or why none.
+        val choice = try {
+            app.core.scanner.choose(if (purpose == Purpose.ENROLL) ScanPurpose.ENROLL else ScanPurpose.PERSON, found)
+        } catch (e: Exception) {
+            return // as an unreadable frame: the next one comes
+        }
+        app.core.onMain { handle(found, choice) }
     }
 
-    private fun handle(found: List<ScanResult>) {
+    private fun handle(found: List<ScanResult>, choice: ScanChoiceInfo) {
         if (delivered || !host.isShowing(this)) return
-        val wanted = if (purpose == Purpose.ENROLL) setOf("enroll") else setOf("cccd", "health")
-        val hit = found.firstOrNull { it.kind in wanted }
-        if (hit == null) {
-            status.text = str(R.string.scan_wrong_kind, kindLabel(found.first().kind))
+        choice.wrongKind?.let { kind ->
+            status.text = str(R.string.scan_wrong_kind, kindLabel(kind))
             return
         }
+        val taken = choice.taken?.toInt()
+        if (taken == null) {
+            status.text = str(R.string.scan_unreadable, choice.unreadable.joinToString { it.field + ": " + it.message })
+            return
+        }
+        val hit = found[taken]
+        val draft = hit.draft
+        if (purpose == Purpose.PERSON && draft == null) return // the core takes a person code only with its draft
         delivered = true
         stopCamera()
-        if (purpose == Purpose.ENROLL) {
+        if (purpose == Purpose.ENROLL || draft == null) {
             app.state.scannedEnrollCode = hit
             host.back()
-            return
-        }
-        val draft = hit.draft
-        if (draft == null || hit.errors.isNotEmpty() && draft.fullName.isEmpty()) {
-            delivered = false
-            status.text = str(R.string.scan_unreadable, hit.errors.joinToString { it.field + ": " + it.message })
-            maybeStart()
             return
         }
         host.go(VisitScreen(host, draft, hit))
