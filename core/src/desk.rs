@@ -460,7 +460,9 @@ impl Desk {
         let lot = draft.lot.clone().or_else(|| {
             session.as_ref().filter(|s| s.vaccine.eq_ignore_ascii_case(&vaccine) && s.lots.len() == 1).map(|s| s.lots[0].clone())
         });
-        let lot = if draft.outcome == Outcome::Vaccinated { lot } else { draft.lot.clone() };
+        // A lot belongs to a dose given: a deferral or refusal keeps none,
+        // whatever the screen sent (the one place this is decided).
+        let lot = if draft.outcome == Outcome::Vaccinated { lot } else { None };
         Ok(Dose {
             vaccine,
             lot,

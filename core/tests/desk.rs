@@ -99,8 +99,10 @@ fn amend_and_void_keep_every_event_and_derive_the_history() {
 fn deferral_is_recorded_without_lot_or_number() {
     let t = desk();
     let p = add(&t.desk, &hoa());
-    let d = DoseDraft { vaccine: Some("AZ".into()), outcome: Outcome::Deferred, note: Some("sốt 38.5".into()), ..DoseDraft::vaccinated(p.id) };
+    // The screen still had a lot chosen: a deferral keeps none.
+    let d = DoseDraft { vaccine: Some("AZ".into()), lot: Some("AZ2107".into()), outcome: Outcome::Deferred, note: Some("sốt 38.5".into()), ..DoseDraft::vaccinated(p.id) };
     let e = t.desk.record_dose(&d, &[]).unwrap();
+    assert_eq!(e.dose.as_ref().unwrap().lot, None);
     assert_eq!(e.dose.unwrap().dose_number, None);
     assert_eq!(t.desk.next_dose(p.id).unwrap().dose_number, 1);
 }

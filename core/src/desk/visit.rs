@@ -26,7 +26,7 @@ pub struct VisitPlan {
 }
 
 /// Today's dose in a visit. Vaccine (and, with one lot, the lot) default
-/// to today's session; a lot is kept only for a dose given.
+/// to today's session; a lot is kept only for a dose given (`Desk`'s rule).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitDose {
     #[serde(default)]
@@ -131,7 +131,6 @@ impl Desk {
             let repeated = saved_before && !person_saved;
             return Ok(VisitSaved { person, person_saved, dose: None, repeated });
         };
-        let lot = if d.outcome == Outcome::Vaccinated { d.lot.clone() } else { None };
         let event = match v.fix.as_ref().and_then(|f| f.record.map(|r| (r, f))) {
             Some((record, fix)) => {
                 // A correction starts from the record as it stands: its
@@ -140,7 +139,9 @@ impl Desk {
                 if d.vaccine.is_some() {
                     draft.vaccine.clone_from(&d.vaccine);
                 }
-                draft.lot = if d.outcome == Outcome::Vaccinated { lot.or(draft.lot) } else { None };
+                if d.lot.is_some() {
+                    draft.lot.clone_from(&d.lot);
+                }
                 draft.outcome = d.outcome;
                 if d.note.is_some() {
                     draft.note.clone_from(&d.note);
@@ -148,7 +149,7 @@ impl Desk {
                 self.correct_dose_as(dose_id, record, &draft, &fix.reason, &v.confirmed)?
             }
             None => {
-                let draft = DoseDraft { vaccine: d.vaccine.clone(), lot, note: d.note.clone(), outcome: d.outcome, ..DoseDraft::vaccinated(person.id) };
+                let draft = DoseDraft { vaccine: d.vaccine.clone(), lot: d.lot.clone(), note: d.note.clone(), outcome: d.outcome, ..DoseDraft::vaccinated(person.id) };
                 self.record_dose_as(dose_id, &draft, &v.confirmed)?
             }
         };
