@@ -157,6 +157,10 @@ pub struct PersonDraftInfo {
     pub ward_code: Option<String>,
     /// `cccd-qr`, `health-qr` or `manual`.
     pub source: String,
+    /// Set when the scanned code's text was not UTF-8 (`guessed-windows-1258`,
+    /// ...): saving then needs the warning `qr.charset_guessed` confirmed.
+    #[uniffi(default = None)]
+    pub charset_guessed: Option<String>,
 }
 
 impl TryFrom<PersonDraftInfo> for PersonDraft {
@@ -185,6 +189,7 @@ impl TryFrom<PersonDraftInfo> for PersonDraft {
             health_insurance: d.health_insurance,
             priority_group: d.priority_group,
             source,
+            charset_guessed: d.charset_guessed,
         })
     }
 }
@@ -206,6 +211,7 @@ impl From<PersonDraft> for PersonDraftInfo {
             district_code: d.address.district_code,
             ward_code: d.address.ward_code,
             source: source_text(d.source),
+            charset_guessed: d.charset_guessed,
         }
     }
 }
@@ -455,11 +461,18 @@ pub struct ScanResult {
     pub masked_fields: Vec<String>,
     /// The decoder step that read it (None for typed text).
     pub step: Option<String>,
+    /// How the code's bytes were read: `utf-8`, `eci-<n>` or `guessed-<name>`
+    /// (typed text is `utf-8`).
+    pub charset: String,
 }
 
 impl ScanResult {
     pub(crate) fn from_code(c: Code) -> ScanResult {
-        ScanResult::from_text(c.text, Some(c.step.to_string()))
+        let mut r = ScanResult::from_text(c.text.clone(), Some(c.step.to_string()));
+        let p = payload::parse(&c.text);
+        r.draft = vaxdesk_core::qr::scan::person_draft(&p, c.charset).map(Into::into);
+        r.charset = c.charset.label();
+        r
     }
 
     pub(crate) fn from_text(text: String, step: Option<String>) -> ScanResult {
@@ -475,6 +488,7 @@ impl ScanResult {
             masked_fields,
             step,
             text,
+            charset: "utf-8".into(),
         }
     }
 }

@@ -209,3 +209,31 @@ fn a_dark_mode_screen_is_read_on_the_fast_path_inverted() {
     let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
     assert_eq!(codes.iter().map(|c| (c.text.as_str(), c.step)).collect::<Vec<_>>(), vec![(CCCD, "finder-inverted")]);
 }
+
+/// A CCCD code printed by a system still on Windows-1258 (no ECI): its
+/// name is converted, the reading said to be a guess, and the person draft
+/// carries the warning to confirm before saving.
+#[test]
+fn a_card_in_windows_1258_is_converted_and_its_name_flagged() {
+    let bytes: &[u8] = b"079185001234||L\xea V\xe3n H\xe0|01011985|Nam|H\xe0 N\xf4\xf2i|01012021";
+    let img = draw(&QrCode::with_error_correction_level(bytes, EcLevel::M).unwrap(), 5, 480, 480);
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].text, "079185001234||Lê Văn Hà|01011985|Nam|Hà Nội|01012021", "not 'Lê Vãn Hà'");
+    assert_eq!(codes[0].charset.label(), "guessed-windows-1258");
+    let payload = vaxdesk_core::qr::payload::parse(&codes[0].text);
+    let draft = vaxdesk_core::qr::scan::person_draft(&payload, codes[0].charset).unwrap();
+    assert_eq!(draft.charset_guessed.as_deref(), Some("guessed-windows-1258"));
+    let (findings, _) = vaxdesk_core::validate::check_person(&draft, chrono::NaiveDate::from_ymd_opt(2021, 10, 5).unwrap());
+    let w = findings.iter().find(|f| f.code.as_str() == "qr.charset_guessed").expect("a warning to confirm");
+    assert_eq!((w.field.as_str(), w.severity), ("full_name", vaxdesk_core::validate::Severity::Warning));
+    assert!(w.message.contains("windows-1258") && w.message.contains("Lê Văn Hà"), "{}", w.message);
+    // The same card in UTF-8: read as such, nothing to confirm.
+    let img = render("079185001234||Lê Văn Hà|01011985|Nam|Hà Nội|01012021", 5, 480, 480);
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    assert_eq!(codes[0].charset.label(), "utf-8");
+    let payload = vaxdesk_core::qr::payload::parse(&codes[0].text);
+    assert_eq!(vaxdesk_core::qr::scan::person_draft(&payload, codes[0].charset).unwrap().charset_guessed, None);
+}

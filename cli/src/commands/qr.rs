@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use vaxdesk_core::qr::decode::{decode, Code, Frame};
+use vaxdesk_core::qr::decode::{decode, Charset, Code, Frame};
 use vaxdesk_core::qr::payload;
 
 use crate::args::QrCmd;
@@ -34,7 +34,7 @@ pub fn run(out: Out, c: QrCmd) -> CliResult {
                 text
             };
             let p = payload::parse(&text);
-            out.show(&code_json(&text, &p, "typed"), || describe(&p));
+            out.show(&code_json(&text, &p, "typed", Charset::Utf8), || describe(&p));
             match (&p, p.errors()) {
                 (payload::Payload::Unknown { .. }, _) => Err(Failure::NotValid(format!("not a CCCD, PC-Covid, vaccination certificate (HC1) or vaxdesk enrollment code ({} characters)", text.chars().count()))),
                 (_, []) => Ok(()),
@@ -97,14 +97,20 @@ fn describe(p: &payload::Payload) -> String {
     out
 }
 
-fn code_json(text: &str, p: &payload::Payload, step: &str) -> Value {
+/// A code as JSON: its text, how its bytes were read (`charset`), its kind,
+/// fields, errors and warnings (`qr.charset_guessed` when a person's text
+/// was guessed from its bytes).
+fn code_json(text: &str, p: &payload::Payload, step: &str, charset: Charset) -> Value {
     let v = serde_json::to_value(p).unwrap_or(Value::Null);
+    let guessed = vaxdesk_core::qr::scan::person_draft(p, charset).and_then(|d| d.charset_guessed).is_some();
     json!({
         "text": text,
+        "charset": charset.label(),
         "kind": p.kind(),
         "step": step,
         "fields": v.get("value").cloned().unwrap_or(Value::Null),
         "errors": p.errors(),
+        "warnings": if guessed { vec!["qr.charset_guessed"] } else { vec![] },
     })
 }
 
@@ -117,7 +123,7 @@ fn decode_files(files: &[PathBuf]) -> CliResult {
                     // Said on stderr too: an empty list is easy to miss.
                     eprintln!("vaxdesk: {}: no QR code found in the picture", f.display());
                 }
-                let codes: Vec<Value> = codes.iter().map(|c| code_json(&c.text, &payload::parse(&c.text), c.step)).collect();
+                let codes: Vec<Value> = codes.iter().map(|c| code_json(&c.text, &payload::parse(&c.text), c.step, c.charset)).collect();
                 json!({ "file": f.display().to_string(), "codes": codes, "ms": (ms * 1000.0).round() / 1000.0 })
             }
             Err(e) => {

@@ -5,7 +5,20 @@
 
 use serde::Serialize;
 
+use super::decode::Charset;
 use super::payload::{FieldError, Payload};
+use crate::validate::PersonDraft;
+
+/// The person draft a code fills the form with, marked when the code's text
+/// had to be guessed from its bytes (the name may be misread: a warning to
+/// confirm, `qr.charset_guessed`).
+pub fn person_draft(p: &Payload, charset: Charset) -> Option<PersonDraft> {
+    let mut d = p.person_draft()?;
+    if charset.guessed() && matches!(p, Payload::Cccd(_) | Payload::Health(_)) {
+        d.charset_guessed = Some(charset.label());
+    }
+    Some(d)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanPurpose {

@@ -58,6 +58,7 @@ codes! {
     NameEmpty = "full_name.empty",
     NameTooLong = "full_name.too_long",
     NameInvalidChar = "full_name.invalid_char",
+    CharsetGuessed = "qr.charset_guessed",
     BirthDateFormat = "birth_date.format",
     BirthDateFuture = "birth_date.future",
     BirthDateImplausible = "birth_date.implausible",

@@ -36,6 +36,11 @@ pub struct PersonDraft {
     pub priority_group: Option<String>,
     #[serde(default)]
     pub source: PersonSource,
+    /// The scanned code's bytes were not UTF-8 and were read as this
+    /// (`guessed-windows-1258`, ...): the name must be checked against the
+    /// card, a warning to confirm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset_guessed: Option<String>,
 }
 
 impl From<&Person> for PersonDraft {
@@ -53,6 +58,7 @@ impl From<&Person> for PersonDraft {
             health_insurance: p.health_insurance.clone(),
             priority_group: p.priority_group.clone(),
             source: p.source,
+            charset_guessed: None,
         }
     }
 }
@@ -67,6 +73,13 @@ pub fn check_person(d: &PersonDraft, today: NaiveDate) -> (Findings, Option<Pers
     let mut out = Findings::default();
 
     let full_name = check_name(&mut out, &d.full_name);
+    if let Some(cs) = &d.charset_guessed {
+        out.warn(
+            Code::CharsetGuessed,
+            "full_name",
+            format!("the code's text was not UTF-8 and was read as {}: check the name ({full_name}) against the card", cs.trim_start_matches("guessed-")),
+        );
+    }
 
     let birth_date = match d.birth_date.parse::<BirthDate>() {
         Ok(b) => {

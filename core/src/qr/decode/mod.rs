@@ -7,12 +7,13 @@
 mod binarize;
 mod finder;
 mod grid;
+pub mod legacy;
 mod steps;
 mod text;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use steps::Luma;
 pub use text::{bytes_to_text, bytes_to_text_with, Charset};
@@ -78,7 +79,7 @@ impl<'a> Frame<'a> {
 }
 
 /// One code found in a frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Code {
     /// The payload bytes exactly as the symbol carries them.
     pub bytes: Vec<u8>,

@@ -4,17 +4,52 @@
 //! Vietnamese codes seen are), else Shift_JIS when they are valid Shift_JIS
 //! (Japanese codes, and what Kanji-mode segments produce), else ISO-8859-1,
 //! which the QR standard names as the default and which never fails.
+//! Vietnamese text in a legacy encoding (Windows-1258, TCVN3, VNI) is
+//! recognised and converted when its bytes say so unambiguously
+//! ([`super::legacy`]); every reading but UTF-8 and an ECI is a guess, and
+//! says so.
 
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+use super::legacy::{self, Legacy};
+
+/// How a code's bytes were read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Charset {
+    /// Valid UTF-8 (what every Vietnamese code seen uses).
     Utf8,
-    ShiftJis,
-    Iso8859_1,
-    /// Another set named by the code's ECI designator (its number).
+    /// The set the code's ECI designator names (its number).
     Eci(u32),
+    /// Japanese, inferred as ZXing does.
+    ShiftJis,
+    /// A legacy Vietnamese encoding recognised from the bytes.
+    Legacy(Legacy),
+    /// None recognised: byte by byte (the QR standard's default).
+    Iso8859_1,
+}
+
+impl Charset {
+    /// `utf-8`, `eci-<n>`, or `guessed-<name>`.
+    pub fn label(self) -> String {
+        match self {
+            Charset::Utf8 => "utf-8".into(),
+            Charset::Eci(n) => format!("eci-{n}"),
+            Charset::ShiftJis => "guessed-shift_jis".into(),
+            Charset::Legacy(l) => format!("guessed-{}", l.name()),
+            Charset::Iso8859_1 => "guessed-iso-8859-1".into(),
+        }
+    }
+
+    /// The text was not in a set the code declared or in UTF-8.
+    pub fn guessed(self) -> bool {
+        !matches!(self, Charset::Utf8 | Charset::Eci(_))
+    }
+}
+
+impl Serialize for Charset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.label())
+    }
 }
 
 /// The encoding an ECI designator names (AIM ECI), if encoding_rs has it.
@@ -57,10 +92,10 @@ fn eci_encoding(eci: u32) -> Option<&'static encoding_rs::Encoding> {
 pub fn bytes_to_text_with(bytes: &[u8], eci: Option<u32>) -> (String, Charset) {
     match eci.and_then(|e| eci_encoding(e).map(|enc| (e, enc))) {
         Some((_, enc)) if enc == encoding_rs::UTF_8 => bytes_to_text(bytes),
-        Some((3 | 1, _)) => (bytes.iter().map(|&b| char::from(b)).collect(), Charset::Iso8859_1),
+        Some((e @ (3 | 1), _)) => (bytes.iter().map(|&b| char::from(b)).collect(), Charset::Eci(e)),
         Some((e, enc)) => {
             let (text, _) = enc.decode_without_bom_handling(bytes);
-            (text.into_owned(), if enc == encoding_rs::SHIFT_JIS { Charset::ShiftJis } else { Charset::Eci(e) })
+            (text.into_owned(), Charset::Eci(e))
         }
         None => bytes_to_text(bytes),
     }
@@ -69,6 +104,9 @@ pub fn bytes_to_text_with(bytes: &[u8], eci: Option<u32>) -> (String, Charset) {
 pub fn bytes_to_text(bytes: &[u8]) -> (String, Charset) {
     if let Ok(s) = std::str::from_utf8(bytes) {
         return (s.to_string(), Charset::Utf8);
+    }
+    if let Some((l, text)) = legacy::recognise(bytes) {
+        return (text, Charset::Legacy(l));
     }
     let (sjis, _, had_errors) = encoding_rs::SHIFT_JIS.decode(bytes);
     if !had_errors && looks_japanese(&sjis) {
@@ -112,6 +150,17 @@ mod tests {
     fn half_width_katakana_runs_are_japanese() {
         let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode("ﾃﾞｻﾞｲﾝQR");
         assert_eq!(bytes_to_text(&bytes), ("ﾃﾞｻﾞｲﾝQR".to_string(), Charset::ShiftJis));
+    }
+
+    /// The card: "Lê Văn Hà" in Windows-1258 once read as "Lê Vãn Hà".
+    #[test]
+    fn a_legacy_vietnamese_name_is_converted_and_marked_as_guessed() {
+        let (text, cs) = bytes_to_text(b"079185001234||L\xea V\xe3n H\xe0|01011985|Nam|H\xe0 N\xf4\xf2i|01012021");
+        assert_eq!(text, "079185001234||Lê Văn Hà|01011985|Nam|Hà Nội|01012021");
+        assert_eq!(cs, Charset::Legacy(Legacy::Windows1258));
+        assert_eq!((cs.label().as_str(), cs.guessed()), ("guessed-windows-1258", true));
+        assert_eq!((Charset::Utf8.label().as_str(), Charset::Utf8.guessed()), ("utf-8", false));
+        assert_eq!(serde_json::to_string(&Charset::Eci(26)).unwrap(), "\"eci-26\"");
     }
 
     #[test]

@@ -22,6 +22,7 @@ object Bundles {
             putString("districtCode", d.districtCode)
             putString("wardCode", d.wardCode)
             putString("source", d.source)
+            putString("charsetGuessed", d.charsetGuessed)
         })
     }
 
@@ -41,6 +42,7 @@ object Bundles {
             districtCode = b.getString("districtCode"),
             wardCode = b.getString("wardCode"),
             source = b.getString("source") ?: "manual",
+            charsetGuessed = b.getString("charsetGuessed"),
         )
     }
 
