@@ -219,7 +219,13 @@ class VisitFlowTest : Shell() {
         enrollThroughTheScreens()
         scan(AYUN)
         assertTrue(text("visit-match").startsWith("Người mới"))
+        // His card's id says male; the volunteer taps female: a warning on saving him first.
+        tap("sex=female")
         tap("visit-elsewhere") // saves him first, then asks for the earlier dose
+        assertEquals("visit", screen())
+        assertTrue(visible("visit-confirm"))
+        assertEquals("nothing saved yet", 0, app.core.withDesk { it.queue() }.pending.toInt())
+        tap("visit-confirm") // confirms and goes on to the dose given elsewhere, not to today's dose
         assertEquals("elsewhere", screen())
         assertEquals(1, app.core.withDesk { it.queue() }.pending.toInt())
         tap("vaccine=AB")
@@ -228,7 +234,7 @@ class VisitFlowTest : Shell() {
         type("administered_at", "30/02/2021")
         tap("elsewhere-save")
         assertEquals("elsewhere", screen())
-        assertTrue(text("note:administered_at"), text("note:administered_at").contains("not a calendar date"))
+        assertEquals("Ngày tiêm “30/02/2021” không có trên lịch hoặc không theo dạng dd/mm/yyyy.", text("note:administered_at"))
         type("administered_at", "01/01/2099")
         tap("elsewhere-save")
         assertEquals("elsewhere", screen())

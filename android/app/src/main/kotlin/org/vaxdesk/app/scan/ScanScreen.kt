@@ -275,12 +275,12 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
     private fun handle(found: List<ScanResult>, choice: ScanChoiceInfo) {
         if (delivered || !host.isShowing(this)) return
         choice.wrongKind?.let { kind ->
-            status.text = str(R.string.scan_wrong_kind, kindLabel(kind))
+            say(str(R.string.scan_wrong_kind, kindLabel(kind)))
             return
         }
         val taken = choice.taken?.toInt()
         if (taken == null) {
-            status.text = str(R.string.scan_unreadable, choice.unreadable.joinToString { it.field + ": " + it.message })
+            say(str(R.string.scan_unreadable, choice.unreadable.joinToString { it.field + ": " + it.message }))
             return
         }
         val hit = found[taken]
@@ -294,6 +294,11 @@ class ScanScreen(host: Host, val purpose: Purpose = Purpose.PERSON) : Screen(hos
             return
         }
         host.go(VisitScreen(host, draft, hit))
+    }
+
+    /** The status line, rewritten only when it changes: a live region re-announces every write. */
+    private fun say(text: String) {
+        if (status.text.toString() != text) status.text = text
     }
 
     private fun kindLabel(kind: String) = when (kind) {

@@ -8,6 +8,7 @@ import org.vaxdesk.app.core.Messages
 import org.vaxdesk.app.core.Outcome
 import org.vaxdesk.app.nav.Host
 import org.vaxdesk.app.nav.Screen
+import org.vaxdesk.app.sync.SyncScheduler
 import org.vaxdesk.core.DoseDraftInfo
 import org.vaxdesk.core.DoseOutcome
 import org.vaxdesk.core.Severity
@@ -40,7 +41,8 @@ class ElsewhereScreen(host: Host, private val personId: String, private val pers
         fields = listOf(day, place, lot, number)
         val body = ui.column(ui.card(ui.text(str(R.string.elsewhere_for, personName), bold = true, tag = "elsewhere-person")))
         ui.add(body, ui.text(str(R.string.elsewhere_vaccine), 15f, muted = true))
-        vaccines.chunked(2).forEach { pair -> ui.add(body, ui.choice("vaccine", pair.map { it.code to it.name }, vaccine) { vaccine = it }) }
+        // Rows of two; a tap redraws them all, so only one vaccine shows as chosen.
+        vaccines.chunked(2).forEach { pair -> ui.add(body, ui.choice("vaccine", pair.map { it.code to it.name }, vaccine) { vaccine = it; host.refresh() }) }
         fields.forEach { ui.add(body, it.view) }
         ui.add(body, message)
         val save = ui.button(str(R.string.elsewhere_save), "elsewhere-save", primary = true) { save() }.apply { isEnabled = !saving }
@@ -49,6 +51,8 @@ class ElsewhereScreen(host: Host, private val personId: String, private val pers
 
     /** Every vaccine of the catalog, lots or not: a dose given elsewhere may be of one this site never gives. */
     override fun onShown() {
+        // A result dropped while the PIN lock covered this screen must not leave Save dead.
+        if (saving) { saving = false; host.refresh() }
         if (vaccines.isNotEmpty()) return
         core({ d -> d.vaccines() }) { r ->
             when (r) {
@@ -80,7 +84,7 @@ class ElsewhereScreen(host: Host, private val personId: String, private val pers
         if (saving) return
         val v = fields.associate { it.key to it.value }
         val number = v["dose_number"].orEmpty()
-        val n = number.toIntOrNull()?.takeIf { it in 1..255 }
+        val n = number.toIntOrNull()?.takeIf { it in 1..10 }
         if (number.isNotEmpty() && n == null) return showFindings(listOf(org.vaxdesk.core.Finding("dose.number_range", Severity.ERROR, "dose_number", str(R.string.elsewhere_number_bad))))
         // The day as typed (dd/mm/yyyy or yyyy-mm-dd); the core reads it in the desk's offset.
         val draft = DoseDraftInfo(
@@ -89,7 +93,8 @@ class ElsewhereScreen(host: Host, private val personId: String, private val pers
         )
         saving = true
         host.refresh()
-        core({ d -> d.recordDose(draft, emptyList()) }) { r ->
+        val ctx = host.activity
+        core({ d -> d.recordDose(draft, emptyList()).also { SyncScheduler.syncSoon(ctx) } }) { r ->
             saving = false
             host.refresh()
             when (r) {
@@ -97,12 +102,16 @@ class ElsewhereScreen(host: Host, private val personId: String, private val pers
                     val e = r.error
                     when {
                         e is VaxdeskException.Refused -> showFindings(e.findings)
+                        // A day that is not dd/mm/yyyy or not on the calendar, in the volunteer's words.
+                        e is VaxdeskException.Input && e.field == "administered_at" ->
+                            showFindings(listOf(org.vaxdesk.core.Finding("input", Severity.ERROR, e.field, str(R.string.elsewhere_day_bad, v["administered_at"].orEmpty()))))
                         e is VaxdeskException.Input -> showFindings(listOf(org.vaxdesk.core.Finding("input", Severity.ERROR, e.field, Messages.error(host.activity, e))))
                         else -> ui.showNote(message, Messages.error(host.activity, e))
                     }
                 }
                 is Outcome.Ok -> {
                     app.state.lastSaved = str(R.string.saved_elsewhere, personName, r.value.doseNumber?.toInt() ?: 0, r.value.vaccine ?: "-")
+                    app.state.lastSavedPerson = personId
                     host.back()
                 }
             }

@@ -93,7 +93,8 @@ class VisitScreen(
         if (::fields.isInitialized && typed == null && !reload) typed = fields.associate { it.key to it.value }
         reload = false
         val session = app.core.facts?.session
-        if (lot == null) lot = session?.lots?.firstOrNull()
+        // A fix keeps the record's lot (even none); a visit starts from the session's.
+        if (lot == null && fix?.recordId == null) lot = session?.lots?.firstOrNull()
         sex = sex ?: draft.sex
         banner = ui.text("", tag = "visit-match", bold = true)
         val name = ui.field("full_name", str(R.string.field_full_name), draft.fullName)
@@ -186,6 +187,10 @@ class VisitScreen(
 
     /** Look the person up and check the draft before the volunteer taps anything. */
     override fun onShown() {
+        // A result that came back while another screen (the PIN lock) covered
+        // this one was dropped: the buttons work again (the core's save is
+        // safe to repeat).
+        saving = false
         if (visitId in app.state.savedVisits) {
             // Saved while the screen was being recreated: done, not to be saved twice.
             host.back()
@@ -207,7 +212,11 @@ class VisitScreen(
                     draft = plan.draft
                     loaded = plan.draft
                     record = rec
-                    if (rec != null && restoredTyping == null) lot = rec.lot
+                    if (rec != null && restoredTyping == null) {
+                        // A fix starts from the record: its lot and its outcome (a deferral stays one).
+                        lot = rec.lot
+                        outcome = rec.outcome
+                    }
                     // The match refills the fields; what was typed before a recreation wins.
                     reload = true
                     typed = restoredTyping
@@ -246,12 +255,15 @@ class VisitScreen(
         }
         val person = current()
         val codes = confirmed.toList()
+        val ctx = host.activity
         saving = true
-        core({ d -> d.saveVisit(VisitSaveInfo(visitId, person, null, null, null, codes)).person }) { r ->
+        core({ d -> d.saveVisit(VisitSaveInfo(visitId, person, null, null, null, codes)).person.also { SyncScheduler.syncSoon(ctx) } }) { r ->
             saving = false
             when (r) {
                 is Outcome.Failed -> {
                     val e = r.error
+                    // Confirming a warning found here goes on to the dose given elsewhere, not to today's dose.
+                    afterConfirm = ::openElsewhere
                     if (e is VaxdeskException.Refused) showFindings(e.findings) else ui.showNote(message, Messages.error(host.activity, e))
                 }
                 is Outcome.Ok -> {
@@ -310,14 +322,18 @@ class VisitScreen(
         } else confirm.visibility = View.GONE
     }
 
+    /** What the confirm button goes on with: the action whose warnings it confirms. */
+    private var afterConfirm: () -> Unit = ::save
+
     private fun confirmAndSave() {
         if (saving) return
         confirmed.addAll(pending.map { it.code })
-        save()
+        afterConfirm()
     }
 
     private fun save() {
         if (saving) return
+        afterConfirm = ::save
         val person = current().let { p -> savedPerson?.let { p.copy(id = it.id) } ?: p }
         val dose = if (personOnly) null else VisitDoseInfo(null, if (outcome == DoseOutcome.VACCINATED) lot else null, outcome, null)
         val visit = VisitSaveInfo(visitId, person, dose, fix?.recordId, fix?.let { str(R.string.fix_reason_text, it.code ?: "") }, confirmed.toList())
