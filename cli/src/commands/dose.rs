@@ -13,6 +13,15 @@ pub fn run(desk: &Desk, out: Out, c: DoseCmd) -> CliResult {
         DoseCmd::Record { person, fields, given_elsewhere, confirm } => {
             let p = resolve(desk, &person)?;
             let mut draft = DoseDraft::vaccinated(p.id);
+            if given_elsewhere.is_some() {
+                // Said in the flags' names: nothing of today fills these in.
+                if fields.vaccine.is_none() {
+                    return Err(Failure::Input("vaccine: a dose given elsewhere needs --vaccine (its code, e.g. AZ)".into()));
+                }
+                if fields.at.is_none() {
+                    return Err(Failure::Input("at: a dose given elsewhere needs --at (the day it was given, e.g. 10/08/2021)".into()));
+                }
+            }
             draft.given_elsewhere = given_elsewhere.map(|place| GivenElsewhere { place });
             apply(desk, &mut draft, &fields)?;
             let e = with_confirmation(out, &confirm, |codes| desk.record_dose(&draft, codes))?;
