@@ -337,7 +337,7 @@ fn triples(all: Vec<Center>) -> (Vec<Finders>, usize) {
         }
     }
     triples.sort_by(|a, b| a.0.total_cmp(&b.0));
-    (triples.into_iter().take(3).map(|t| t.1).collect(), seen)
+    (triples.into_iter().take(6).map(|t| t.1).collect(), seen)
 }
 
 /// Which pattern is which: top-left is opposite the longest side; the
@@ -362,11 +362,17 @@ fn order(a: Point, b: Point, c: Point, module: f32) -> Finders {
 /// The alignment pattern near `(x, y)`: a 1:1:1 light-dark-light run in a
 /// window of `allowance` pixels, confirmed down the column.
 pub(super) fn alignment(bits: &Bits<'_>, module: f32, x: f32, y: f32, allowance: f32) -> Option<Point> {
+    // An estimate off the frame (a wrong triple predicts anything) has no
+    // window; without this check `bottom - top` wrapped and the search ran
+    // for ever.
+    if !(x.is_finite() && y.is_finite() && allowance.is_finite()) || x + allowance < 0.0 || y + allowance < 0.0 {
+        return None;
+    }
     let left = (x - allowance).max(0.0) as usize;
     let right = ((x + allowance) as usize).min(bits.width - 1);
     let top = (y - allowance).max(0.0) as usize;
     let bottom = ((y + allowance) as usize).min(bits.height - 1);
-    if ((right - left) as f32) < module * 3.0 || ((bottom - top) as f32) < module * 3.0 {
+    if right <= left || bottom <= top || ((right - left) as f32) < module * 3.0 || ((bottom - top) as f32) < module * 3.0 {
         return None;
     }
     let middle = (top + bottom) / 2;
@@ -452,6 +458,17 @@ mod tests {
         assert!(is_finder_runs(&[3, 5, 11, 4, 4]));
         assert!(!is_finder_runs(&[4, 4, 4, 4, 4]));
         assert!(!is_finder_runs(&[1, 1, 2, 1, 1]), "too small to be a pattern");
+    }
+
+    #[test]
+    fn an_alignment_estimate_off_the_frame_is_no_pattern() {
+        // Once this looped for ever: the window's bottom above its top.
+        let px = vec![200u8; 120 * 100];
+        let frame = super::super::Frame::new(&px, 120, 100, 120).unwrap();
+        let bits = super::super::binarize::binarize(&frame).unwrap();
+        for (x, y) in [(5000.0, 50.0), (50.0, 5000.0), (-500.0, -500.0), (f32::NAN, 10.0), (60.0, 50.0)] {
+            assert_eq!(alignment(&bits, 4.0, x, y, 64.0), None, "({x}, {y})");
+        }
     }
 
     #[test]
