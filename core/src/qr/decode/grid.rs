@@ -82,6 +82,69 @@ impl Perspective {
     }
 }
 
+/// The finders with their module size measured along the code's own axes.
+/// The row scan measures a finder across a row, which is longer than the
+/// finder by 1/cos of the code's turn (√2 at 45°): that size misjudges the
+/// module count of a turned code by whole versions. Along the line from one
+/// finder centre to another the finder is 7 modules wide at any turn
+/// (ZXing measures it the same way).
+pub(super) fn square_up(bits: &Bits<'_>, f: &Finders) -> Finders {
+    let pair = |a: Point, b: Point| match (module_along(bits, a, b, f.module), module_along(bits, b, a, f.module)) {
+        (Some(x), Some(y)) => Some((x + y) / 2.0),
+        (x, y) => x.or(y),
+    };
+    let across = pair(f.top_left, f.top_right);
+    let down = pair(f.top_left, f.bottom_left);
+    let module = match (across, down) {
+        (Some(a), Some(d)) => (a + d) / 2.0,
+        (a, d) => a.or(d).unwrap_or(f.module),
+    };
+    Finders { module, ..*f }
+}
+
+/// A finder's width along the line from its centre `a` toward `b`, over 7:
+/// out from the centre through the dark core, the light ring and the dark
+/// ring, both ways. `None` when the runs do not look like a finder's.
+fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<f32> {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len = (dx * dx + dy * dy).sqrt();
+    if len < 1.0 {
+        return None;
+    }
+    let (ux, uy) = (dx / len, dy / len);
+    let limit = row_module * 6.0 + 4.0;
+    let edge = |sx: f32, sy: f32| -> Option<f32> {
+        let mut state = 0u8;
+        let mut t = 0.0f32;
+        while t <= limit {
+            let dark = bits.dark_at((a.x + sx * t).floor() as i32, (a.y + sy * t).floor() as i32);
+            match (state, dark) {
+                (0, false) => state = 1,
+                (1, true) => state = 2,
+                (2, false) => return Some(t),
+                _ => {}
+            }
+            t += 0.5;
+        }
+        None
+    };
+    if !bits.dark_at(a.x.floor() as i32, a.y.floor() as i32) {
+        return None;
+    }
+    let module = (edge(ux, uy)? + edge(-ux, -uy)?) / 7.0;
+    // Never larger than the row's measure (a row is at least as long), and
+    // not much smaller than a row at 45° gives.
+    (module >= row_module * 0.55 && module <= row_module * 1.3).then_some(module)
+}
+
+/// How much longer than a module a row's (or a column's) run across one
+/// is, for a code whose top edge runs from `a` to `b`.
+pub(super) fn row_factor(a: Point, b: Point) -> f32 {
+    let (dx, dy) = ((b.x - a.x).abs(), (b.y - a.y).abs());
+    let len = (dx * dx + dy * dy).sqrt().max(1e-3);
+    len / dx.max(dy).max(1e-3)
+}
+
 /// Modules across (21, 25, … 177) from the finder spacing, if plausible.
 fn dimension(f: &Finders) -> Option<usize> {
     let d = |a: Point, b: Point| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt();
@@ -153,11 +216,37 @@ fn version_info(bits: &Bits<'_>, f: &Finders) -> Option<usize> {
     })
 }
 
-/// The module grid, sampled as a code of `dim` modules, and its corners.
-pub(super) fn sample(bits: &Bits<'_>, f: &Finders, dim: usize) -> Option<(rqrr::SimpleGrid, [Point; 4])> {
+/// Alignment pattern centres (module rows and columns) by version, from
+/// ISO/IEC 18004 annex E; patterns are at every pair except over finders.
+const ALIGNMENT: [&[u8]; 41] = [
+    &[], &[], &[6, 18], &[6, 22], &[6, 26], &[6, 30], &[6, 34], &[6, 22, 38], &[6, 24, 42], &[6, 26, 46],
+    &[6, 28, 50], &[6, 30, 54], &[6, 32, 58], &[6, 34, 62], &[6, 26, 46, 66], &[6, 26, 48, 70], &[6, 26, 50, 74],
+    &[6, 30, 54, 78], &[6, 30, 56, 82], &[6, 30, 58, 86], &[6, 34, 62, 90], &[6, 28, 50, 72, 94],
+    &[6, 26, 50, 74, 98], &[6, 30, 54, 78, 102], &[6, 28, 54, 80, 106], &[6, 32, 58, 84, 110],
+    &[6, 30, 58, 86, 114], &[6, 34, 62, 90, 118], &[6, 26, 50, 74, 98, 122], &[6, 30, 54, 78, 102, 126],
+    &[6, 26, 52, 78, 104, 130], &[6, 30, 56, 82, 108, 134], &[6, 34, 60, 86, 112, 138], &[6, 30, 58, 86, 114, 142],
+    &[6, 34, 62, 90, 118, 146], &[6, 30, 54, 78, 102, 126, 150], &[6, 24, 50, 76, 102, 128, 154],
+    &[6, 28, 54, 80, 106, 132, 158], &[6, 32, 58, 84, 110, 136, 162], &[6, 26, 54, 82, 110, 138, 166],
+    &[6, 30, 58, 86, 114, 142, 170],
+];
+
+/// A code's grid as first seen: the transform from module coordinates to
+/// frame pixels that three finders (and the alignment pattern nearest the
+/// fourth corner) give.
+pub(super) struct Placement {
+    t: Perspective,
+    dim: usize,
+    row_module: f32,
+    module: f32,
+}
+
+/// Where the code of `dim` modules marked by these finders lies.
+pub(super) fn place(bits: &Bits<'_>, f: &Finders, dim: usize) -> Placement {
     let (tl, tr, bl) = (f.top_left, f.top_right, f.bottom_left);
     let version = (dim - 17) / 4;
     let far = dim as f32 - 3.5;
+    // The alignment search reads rows and columns, where a turned module is longer.
+    let row_module = f.module * row_factor(tl, tr);
     // Where the fourth corner would be on a flat code; with an alignment
     // pattern (version 2 up) the transform is anchored on it instead.
     let mut br = Point { x: tr.x - tl.x + bl.x, y: tr.y - tl.y + bl.y };
@@ -167,7 +256,7 @@ pub(super) fn sample(bits: &Bits<'_>, f: &Finders, dim: usize) -> Option<(rqrr::
         let correction = 1.0 - 3.0 / modules_between;
         let est = Point { x: tl.x + correction * (br.x - tl.x), y: tl.y + correction * (br.y - tl.y) };
         for factor in [4.0, 8.0, 16.0] {
-            if let Some(a) = alignment(bits, f.module, est.x, est.y, factor * f.module) {
+            if let Some(a) = alignment(bits, row_module, est.x, est.y, factor * f.module) {
                 br = a;
                 br_source = far - 3.0;
                 break;
@@ -175,18 +264,115 @@ pub(super) fn sample(bits: &Bits<'_>, f: &Finders, dim: usize) -> Option<(rqrr::
         }
     }
     let t = Perspective::quad_to_quad(
-        [
-            Point { x: 3.5, y: 3.5 },
-            Point { x: far, y: 3.5 },
-            Point { x: br_source, y: br_source },
-            Point { x: 3.5, y: far },
-        ],
+        [Point { x: 3.5, y: 3.5 }, Point { x: far, y: 3.5 }, Point { x: br_source, y: br_source }, Point { x: 3.5, y: far }],
         [tl, tr, br, bl],
     );
+    Placement { t, dim, row_module, module: f.module }
+}
+
+impl Placement {
+    /// The timing patterns read through the transform alone, before the
+    /// whole grid is: most wrong triples and sizes end here.
+    pub(super) fn timing_plausible(&self, bits: &Bits<'_>) -> bool {
+        let n = self.dim;
+        let cells = n - 16;
+        let (mut row, mut col) = (0usize, 0usize);
+        let dark_at = |u: usize, v: usize| {
+            let (x, y) = self.t.map(u as f32 + 0.5, v as f32 + 0.5);
+            x.is_finite() && y.is_finite() && bits.dark_at(x.floor() as i32, y.floor() as i32)
+        };
+        for i in 8..n - 8 {
+            let dark = i % 2 == 0;
+            row += usize::from(dark_at(i, 6) == dark);
+            col += usize::from(dark_at(6, i) == dark);
+        }
+        row * 10 >= cells * 7 && col * 10 >= cells * 7
+    }
+
+    /// The grid read through the transform alone, and the code's corners.
+    pub(super) fn sample(&self, bits: &Bits<'_>) -> Option<(rqrr::SimpleGrid, [Point; 4])> {
+        let grid = read_grid(bits, self.dim, |u, v| self.t.map(u, v))?;
+        let corner = |u: f32, v: f32| {
+            let (x, y) = self.t.map(u, v);
+            Point { x, y }
+        };
+        let d = self.dim as f32;
+        Some((grid, [corner(0.0, 0.0), corner(d, 0.0), corner(d, d), corner(0.0, d)]))
+    }
+
+    /// The grid read again with every alignment pattern located where the
+    /// transform predicts it: on a large code a centre off by half a pixel
+    /// puts the far modules a module off, and a bent or blurred card moves
+    /// them further. Each module is moved by the found patterns' offsets
+    /// near it (weighted by inverse distance, the finders anchored at no
+    /// offset). `None` when no pattern was found (nothing to correct).
+    pub(super) fn sample_refined(&self, bits: &Bits<'_>) -> Option<rqrr::SimpleGrid> {
+        let version = (self.dim - 17) / 4;
+        let centres = ALIGNMENT.get(version)?;
+        let last = self.dim as u8 - 7;
+        let mut anchors: Vec<(f32, f32, f32, f32)> = vec![(3.5, 3.5, 0.0, 0.0), (self.dim as f32 - 3.5, 3.5, 0.0, 0.0), (3.5, self.dim as f32 - 3.5, 0.0, 0.0)];
+        let mut found = 0;
+        for &r in centres.iter() {
+            for &c in centres.iter() {
+                // The three corners with finders have no alignment pattern.
+                let over_finder = (r == 6 && (c == 6 || c == last)) || (r == last && c == 6);
+                if over_finder {
+                    continue;
+                }
+                let (u, v) = (f32::from(c) + 0.5, f32::from(r) + 0.5);
+                let (x, y) = self.t.map(u, v);
+                if let Some(p) = alignment(bits, self.row_module, x, y, 2.5 * self.module) {
+                    let (dx, dy) = (p.x - x, p.y - y);
+                    if dx.hypot(dy) <= 2.0 * self.module {
+                        anchors.push((u, v, dx, dy));
+                        found += 1;
+                    }
+                }
+            }
+        }
+        if found == 0 {
+            return None;
+        }
+        read_grid(bits, self.dim, |u, v| {
+            let (x, y) = self.t.map(u, v);
+            let (mut wx, mut wy, mut wsum) = (0.0f32, 0.0f32, 0.0f32);
+            for &(au, av, dx, dy) in &anchors {
+                let d2 = (u - au).powi(2) + (v - av).powi(2);
+                let w = 1.0 / (d2 * d2 + 1.0);
+                wx += w * dx;
+                wy += w * dy;
+                wsum += w;
+            }
+            (x + wx / wsum, y + wy / wsum)
+        })
+    }
+}
+
+/// Whether the sampled grid's timing patterns (row 6 and column 6 between
+/// the finders, alternating dark and light) are mostly right: at least
+/// 70 % of their modules each, where a random grid gets about half.
+pub(super) fn timing_plausible(g: &rqrr::SimpleGrid) -> bool {
+    use rqrr::BitGrid;
+    let n = g.size();
+    if n < 21 {
+        return false;
+    }
+    let cells = n - 16;
+    let (mut row, mut col) = (0usize, 0usize);
+    for i in 8..n - 8 {
+        let dark = i % 2 == 0;
+        row += usize::from(g.bit(6, i) == dark);
+        col += usize::from(g.bit(i, 6) == dark);
+    }
+    row * 10 >= cells * 7 && col * 10 >= cells * 7
+}
+
+/// One sample at each module's centre through `map` (module → pixel).
+fn read_grid(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32)) -> Option<rqrr::SimpleGrid> {
     let mut cells = vec![false; dim * dim];
     for v in 0..dim {
         for u in 0..dim {
-            let (x, y) = t.map(u as f32 + 0.5, v as f32 + 0.5);
+            let (x, y) = map(u as f32 + 0.5, v as f32 + 0.5);
             if !x.is_finite() || !y.is_finite() {
                 return None;
             }
@@ -201,13 +387,7 @@ pub(super) fn sample(bits: &Bits<'_>, f: &Finders, dim: usize) -> Option<(rqrr::
             cells[v * dim + u] = bits.dark(xi as usize, yi as usize);
         }
     }
-    let corner = |u: f32, v: f32| {
-        let (x, y) = t.map(u, v);
-        Point { x, y }
-    };
-    let d = dim as f32;
-    let corners = [corner(0.0, 0.0), corner(d, 0.0), corner(d, d), corner(0.0, d)];
-    Some((rqrr::SimpleGrid::from_func(dim, |x, y| cells[y * dim + x]), corners))
+    Some(rqrr::SimpleGrid::from_func(dim, |x, y| cells[y * dim + x]))
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Frames → QR codes. Input is what Android's camera gives: a luma plane
-//! (`&[u8]`, width, height, row stride), read in place. Decoding is a
-//! pipeline of small named steps, tried in order until one finds a code:
-//! each step prepares a variant of the frame (scaled, stretched, inverted)
-//! and hands it to rqrr, which finds and reads the grids.
+//! (`&[u8]`, width, height, row stride), read in place. The fast path
+//! (finder patterns counted along rows, the grid sampled through a
+//! perspective transform, rqrr's error correction) reads the frame; with
+//! the full effort it reads gentler variants of the frame too (half size,
+//! smoothed, stretched, thresholded on a wide window), then rqrr's own
+//! detector looks once at the frame. Every step is named in `Code::step`.
 
 mod binarize;
 mod finder;
@@ -111,67 +113,131 @@ pub fn decode(frame: &Frame<'_>) -> Vec<Code> {
 
 pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // The fast path first: most frames at a desk hold one clear code.
-    let (mut found, maybe_more) = catch_unwind(AssertUnwindSafe(|| read_fast(frame))).unwrap_or_default();
+    let (mut found, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(frame))).unwrap_or_default();
+    let maybe_more = seen >= 3 * (found.len() + 1);
     if effort == Effort::Quick || (!found.is_empty() && !maybe_more) {
         return found;
     }
-    // The frame itself through rqrr's detector, which finds every code.
-    let codes = read_codes(frame.width, frame.height, |x, y| frame.at(x, y), 1.0, "as-is");
-    for c in codes {
+    if found.is_empty() {
+        // The fast path again on gentler versions of the frame (half size,
+        // smoothed, stretched, thresholded on a wider window): each reads
+        // codes the others miss, at a few milliseconds each. They replace
+        // rqrr's detector on each variant, which cost ~20 ms a variant and
+        // made a frame without a code cost ~200 ms.
+        let original = Luma::from_frame(frame);
+        for step in steps::FAST_STEPS {
+            let Some((img, scale)) = (step.prepare)(&original) else { continue };
+            let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
+            let (codes, _) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
+            let codes: Vec<Code> = codes.into_iter().map(|c| Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name, ..c }).collect();
+            if !codes.is_empty() {
+                return codes;
+            }
+        }
+    }
+    // rqrr's detector, which grows regions rather than counting runs: it
+    // finds every code (the others beside one already read), and some the
+    // run counting misses.
+    for c in read_codes(frame.width, frame.height, |x, y| frame.at(x, y), 1.0, "as-is") {
         if !found.iter().any(|f| f.bytes == c.bytes) {
             found.push(c);
         }
     }
-    if !found.is_empty() {
-        return found;
-    }
-    let original = Luma::from_frame(frame);
-    for step in steps::PIPELINE {
-        let Some((img, scale)) = (step.prepare)(&original) else { continue };
-        let codes = read_codes(img.width, img.height, |x, y| img.px[y * img.width + x], scale, step.name);
-        if !codes.is_empty() {
-            return codes;
-        }
-    }
-    Vec::new()
+    found
 }
 
 /// Our finder-pattern search on the binarised frame (then on it inverted,
 /// for light-on-dark screens), rqrr's decoder on the sampled grid. Also
-/// says whether the frame shows more finder patterns than one code has, so
-/// that `decode` looks for the others.
-fn read_fast(frame: &Frame<'_>) -> (Vec<Code>, bool) {
-    let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), false) };
+/// says how many finder patterns the frame shows, so that `decode` looks
+/// for other codes when there are more than the codes read account for.
+fn read_fast(frame: &Frame<'_>) -> (Vec<Code>, usize) {
+    let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), 0) };
     let (codes, seen) = read_bits(&bits, "finder");
     if !codes.is_empty() {
-        return (codes, seen >= 6);
+        return (codes, seen);
     }
-    let (codes, seen) = read_bits(&bits.inverted(), "finder-inverted");
-    (codes, seen >= 6)
+    let (codes, seen_inverted) = read_bits(&bits.inverted(), "finder-inverted");
+    (codes, seen.max(seen_inverted))
 }
 
 fn read_bits(bits: &binarize::Bits<'_>, step: &'static str) -> (Vec<Code>, usize) {
     let quick = finder::find(bits, true);
-    if let Some(code) = read_triples(bits, &quick.triples, step) {
-        return (vec![code], quick.seen);
-    }
+    let mut codes = read_triples(bits, &quick.triples, step, Vec::new());
     if !quick.stopped_early {
-        return (Vec::new(), quick.seen);
+        return (codes, quick.seen);
     }
-    // The first three patterns did not make a code: look at the whole frame.
+    // The scan stopped at the first three patterns: the rest of the frame
+    // may hold the patterns of this code (when those three did not make
+    // it) or of others (a CCCD beside a phone's PC-Covid code).
     let full = finder::find(bits, false);
-    match read_triples(bits, &full.triples, step) {
-        Some(code) => (vec![code], full.seen),
-        None => (Vec::new(), full.seen),
-    }
+    codes = read_triples(bits, &full.triples, step, codes);
+    (codes, full.seen)
 }
 
-fn read_triples(bits: &binarize::Bits<'_>, triples: &[finder::Finders], step: &'static str) -> Option<Code> {
+/// Every code the triples make, after those already read; a triple with a
+/// pattern inside a code already read is that code's (or a mix) and skipped.
+fn read_triples(bits: &binarize::Bits<'_>, triples: &[finder::Finders], step: &'static str, mut codes: Vec<Code>) -> Vec<Code> {
     for f in triples {
+        let inside_read = [f.top_left, f.top_right, f.bottom_left].iter().any(|p| codes.iter().any(|c| inside(&c.corners, p.x, p.y)));
+        if inside_read {
+            continue;
+        }
+        if let Some(code) = read_triple(bits, f, step) {
+            if !codes.iter().any(|c| c.bytes == code.bytes) {
+                codes.push(code);
+            }
+        }
+    }
+    codes
+}
+
+/// Whether (x, y) is inside the convex quadrilateral `q`.
+fn inside(q: &[(i32, i32); 4], x: f32, y: f32) -> bool {
+    let mut sign = 0.0f32;
+    for i in 0..4 {
+        let (ax, ay) = (q[i].0 as f32, q[i].1 as f32);
+        let (bx, by) = (q[(i + 1) % 4].0 as f32, q[(i + 1) % 4].1 as f32);
+        let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
+        if cross != 0.0 {
+            if sign != 0.0 && cross.signum() != sign {
+                return false;
+            }
+            sign = cross.signum();
+        }
+    }
+    true
+}
+
+fn read_triple(bits: &binarize::Bits<'_>, f: &finder::Finders, step: &'static str) -> Option<Code> {
+    {
+        let f = &grid::square_up(bits, f);
         for dim in grid::dimensions(bits, f) {
-            let Some((g, corners)) = grid::sample(bits, f, dim) else { continue };
+            let placed = grid::place(bits, f, dim);
+            // Not this size, or not a code at all (a triple of look-alikes in
+            // printed text): rqrr would read it anyway, its format check
+            // passes half of all random grids, so the timing rows decide.
+            if !placed.timing_plausible(bits) {
+                continue;
+            }
+            let Some((g, corners)) = placed.sample(bits) else { continue };
             let mut bytes = Vec::new();
-            let Ok(meta) = rqrr::Grid::new(g).decode_to(&mut bytes) else { continue };
+            let meta = match rqrr::Grid::new(g).decode_to(&mut bytes) {
+                Ok(meta) => meta,
+                // Read the format but not the data: the grid is this code's,
+                // its far modules are off. Sample again on its alignment patterns.
+                Err(rqrr::DeQRError::DataEcc | rqrr::DeQRError::DataUnderflow | rqrr::DeQRError::DataOverflow | rqrr::DeQRError::UnknownDataType | rqrr::DeQRError::EncodingError) => {
+                    bytes.clear();
+                    let Some(g) = placed.sample_refined(bits) else { continue };
+                    if !grid::timing_plausible(&g) {
+                        continue;
+                    }
+                    match rqrr::Grid::new(g).decode_to(&mut bytes) {
+                        Ok(meta) => meta,
+                        Err(_) => continue,
+                    }
+                }
+                Err(_) => continue,
+            };
             let (text, charset) = bytes_to_text_with(&bytes, meta.eci);
             let corners = corners.map(|p| (p.x as i32, p.y as i32));
             return Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step });

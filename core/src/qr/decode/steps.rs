@@ -1,9 +1,11 @@
 //! The decoder's steps after reading the frame as it is. Each prepares one
-//! variant of the frame for rqrr; `decode` tries them in order and stops at
-//! the first that reads a code, so cheap, often-sufficient steps come first.
-//! The variants combine a scale (half, quarter, double) with a binarisation
-//! (rqrr's own row threshold, or a 2-D local mean with a wide or fine
-//! window): codes come small or large, and light comes even or with glare.
+//! variant of the frame for the fast path; `decode` tries them in order and
+//! stops at the first that reads a code, so cheap, often-sufficient steps
+//! come first. Codes come small or large, blurred or noisy, and light comes
+//! even, washed out or with glare: half size averages noise and blur away,
+//! smoothing keeps small modules, stretching lifts a washed-out frame, and
+//! a wide local mean follows light the 40-pixel blocks of the fast path's
+//! own threshold do not.
 
 use super::Frame;
 
@@ -37,16 +39,13 @@ pub(super) struct Step {
     pub prepare: fn(&Luma) -> Option<(Luma, f32)>,
 }
 
-pub(super) const PIPELINE: &[Step] = &[
-    Step { name: "half", prepare: |l| (l.width.min(l.height) >= 480).then(|| (half(l), 2.0)) },
-    Step { name: "local-mean", prepare: |l| Some((local_mean_threshold(&smooth(l)), 1.0)) },
-    Step { name: "stretched", prepare: |l| stretch(l).map(|s| (s, 1.0)) },
-    Step { name: "double", prepare: |l| (l.width.max(l.height) <= 640).then(|| (double(l), 0.5)) },
-    Step { name: "inverted", prepare: |l| Some((invert(l), 1.0)) },
-    Step { name: "half-local-mean", prepare: |l| (l.width.min(l.height) >= 480).then(|| (local_mean_threshold(&half(l)), 2.0)) },
-    Step { name: "quarter-local-mean", prepare: |l| (l.width.min(l.height) >= 600).then(|| (local_mean_threshold(&half(&half(l))), 4.0)) },
-    Step { name: "local-mean-fine", prepare: |l| Some((local_mean_threshold_window(&smooth(l), 40), 1.0)) },
-    Step { name: "double-local-mean", prepare: |l| (l.width.max(l.height) <= 640).then(|| (local_mean_threshold(&double(l)), 0.5)) },
+/// Variants read by the fast path (finder search) rather than rqrr.
+pub(super) const FAST_STEPS: &[Step] = &[
+    Step { name: "finder-half", prepare: |l| (l.width.min(l.height) >= 240).then(|| (half(l), 2.0)) },
+    Step { name: "finder-smooth", prepare: |l| Some((smooth(l), 1.0)) },
+    Step { name: "finder-stretched", prepare: |l| stretch(l).map(|s| (s, 1.0)) },
+    Step { name: "finder-local-mean", prepare: |l| Some((local_mean_threshold(&smooth(l)), 1.0)) },
+    Step { name: "finder-half-stretched", prepare: |l| (l.width.min(l.height) >= 240).then(|| stretch(&half(l)).map(|s| (s, 2.0))).flatten() },
 ];
 
 /// Half size by 2×2 averaging: big frames of blurred codes read better
@@ -61,29 +60,6 @@ pub fn half(l: &Luma) -> Luma {
                 + u16::from(l.at(2 * x, 2 * y + 1))
                 + u16::from(l.at(2 * x + 1, 2 * y + 1));
             px.push((s / 4) as u8);
-        }
-    }
-    Luma { width: w, height: h, px }
-}
-
-/// Double size with bilinear interpolation: small codes get modules wide
-/// enough for the finder-pattern search.
-pub fn double(l: &Luma) -> Luma {
-    let (w, h) = (l.width * 2, l.height * 2);
-    let mut px = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let sy = (y as f32 - 0.5) / 2.0;
-        let y0 = sy.floor().max(0.0) as usize;
-        let y1 = (y0 + 1).min(l.height - 1);
-        let fy = (sy - y0 as f32).clamp(0.0, 1.0);
-        for x in 0..w {
-            let sx = (x as f32 - 0.5) / 2.0;
-            let x0 = sx.floor().max(0.0) as usize;
-            let x1 = (x0 + 1).min(l.width - 1);
-            let fx = (sx - x0 as f32).clamp(0.0, 1.0);
-            let top = f32::from(l.at(x0, y0)) * (1.0 - fx) + f32::from(l.at(x1, y0)) * fx;
-            let bottom = f32::from(l.at(x0, y1)) * (1.0 - fx) + f32::from(l.at(x1, y1)) * fx;
-            px.push((top * (1.0 - fy) + bottom * fy).round() as u8);
         }
     }
     Luma { width: w, height: h, px }
@@ -118,23 +94,33 @@ pub fn stretch(l: &Luma) -> Option<Luma> {
 }
 
 /// 3×3 box blur: sensor noise and JPEG blocks break the dark/light runs
-/// the finder-pattern search counts; averaging restores them.
+/// the finder-pattern search counts; averaging restores them. Separable
+/// (row sums of three, then three of those down the column); at the edges
+/// only the pixels inside count.
 pub fn smooth(l: &Luma) -> Luma {
     let (w, h) = (l.width, l.height);
+    if w < 3 || h < 3 {
+        return l.clone();
+    }
+    let mut rows = vec![0u16; w * h];
+    for (src, dst) in l.px.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        dst[0] = u16::from(src[0]) + u16::from(src[1]);
+        for x in 1..w - 1 {
+            dst[x] = u16::from(src[x - 1]) + u16::from(src[x]) + u16::from(src[x + 1]);
+        }
+        dst[w - 1] = u16::from(src[w - 2]) + u16::from(src[w - 1]);
+    }
     let mut px = vec![0u8; w * h];
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        let n_rows = (y1 - y0 + 1) as u32;
+        let out = &mut px[y * w..(y + 1) * w];
+        let (a, b, c) = (&rows[y0 * w..(y0 + 1) * w], &rows[y * w..(y + 1) * w], &rows[y1 * w..(y1 + 1) * w]);
+        let middle = if y0 == y || y1 == y { None } else { Some(()) };
         for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let mut sum = 0u32;
-            let mut n = 0u32;
-            for yy in y0..=y1 {
-                for xx in x0..=x1 {
-                    sum += u32::from(l.at(xx, yy));
-                    n += 1;
-                }
-            }
-            px[y * w + x] = (sum / n) as u8;
+            let sum = u32::from(a[x]) + u32::from(c[x]) + if middle.is_some() { u32::from(b[x]) } else { 0 };
+            let n_cols = if x == 0 || x == w - 1 { 2 } else { 3 };
+            out[x] = (sum / (n_rows * n_cols)) as u8;
         }
     }
     Luma { width: w, height: h, px }
@@ -152,12 +138,12 @@ pub fn local_mean_threshold(l: &Luma) -> Luma {
 /// windows follow faster changes of light (glare across a card).
 pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
     let (w, h) = (l.width, l.height);
-    let mut integral = vec![0u64; (w + 1) * (h + 1)];
+    let mut integral = vec![0u32; (w + 1) * (h + 1)];
     for y in 0..h {
-        let mut row = 0u64;
+        let mut row = 0u32;
         for x in 0..w {
-            row += u64::from(l.at(x, y));
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+            row += u32::from(l.at(x, y));
+            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1].wrapping_add(row);
         }
     }
     let r = (w.min(h) / divisor.max(1)).max(4);
@@ -166,7 +152,9 @@ pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0];
+            // Wrapping sums: the table overflows on large frames, but a window's
+            // sum fits, and modular arithmetic gets it right.
+            let sum = u64::from(integral[y1 * (w + 1) + x1].wrapping_add(integral[y0 * (w + 1) + x0]).wrapping_sub(integral[y0 * (w + 1) + x1]).wrapping_sub(integral[y1 * (w + 1) + x0]));
             let n = ((x1 - x0) * (y1 - y0)) as u64;
             // Dark when clearly below the local mean (by 5 %).
             let dark = u64::from(l.at(x, y)) * 100 * n < sum * 95;
@@ -174,11 +162,6 @@ pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
         }
     }
     Luma { width: w, height: h, px }
-}
-
-/// Light-on-dark codes (dark-mode phone screens).
-pub fn invert(l: &Luma) -> Luma {
-    Luma { width: l.width, height: l.height, px: l.px.iter().map(|&p| 255 - p).collect() }
 }
 
 #[cfg(test)]
@@ -193,16 +176,6 @@ mod tests {
     fn half_averages_blocks() {
         let l = img(4, 2, |x, _| if x < 2 { 0 } else { 200 });
         assert_eq!(half(&l), Luma { width: 2, height: 1, px: vec![0, 200] });
-    }
-
-    #[test]
-    fn double_keeps_flat_areas_and_size() {
-        let l = img(3, 3, |_, _| 77);
-        let d = double(&l);
-        assert_eq!((d.width, d.height), (6, 6));
-        assert!(d.px.iter().all(|&p| p == 77));
-        let edge = double(&img(2, 1, |x, _| if x == 0 { 0 } else { 255 }));
-        assert!(edge.px[0] < 10 && edge.px[3] > 245, "{:?}", edge.px);
     }
 
     #[test]
@@ -253,11 +226,5 @@ mod tests {
         assert_eq!(fine.px[201 * 400 + 204], 255);
         assert_eq!(local_mean_threshold_window(&l, 16), local_mean_threshold(&l));
         assert!(fine.px.iter().all(|&p| p == 0 || p == 255));
-    }
-
-    #[test]
-    fn invert_is_its_own_inverse() {
-        let l = img(5, 5, |x, y| (x * 40 + y) as u8);
-        assert_eq!(invert(&invert(&l)), l);
     }
 }

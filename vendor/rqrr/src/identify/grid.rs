@@ -247,6 +247,11 @@ where
     let size_estimate = ((a.x - align_seed.x) * -(c.y - align_seed.y)
         + (a.y - align_seed.y) * (c.x - align_seed.x))
         .unsigned_abs() as usize;
+    // vaxdesk: a wrong group of capstones can estimate a module of any
+    // area, and the spiral below covers 100 times it, flood-filling as it
+    // goes: one field frame took 2.5 s here. No camera frame has modules
+    // larger than 32 px (PATCHES.md, 3).
+    let size_estimate = size_estimate.min(32 * 32);
 
     /* Spiral outwards from the estimate point until we find something
      * roughly the right size. Don't look too far from the estimate
