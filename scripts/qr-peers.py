@@ -8,6 +8,12 @@ Folders: every ../shared/qr-samples/zxing/qrcode-* set, and the same images
 scaled to 720 px high and padded to 1280x720 (the phone-frame size the speed
 bar is about), written under target/qr-720p/.
 
+With --frames SEED: a fresh seeded test bed instead (`vaxdesk qr frames`,
+phone-like frames of CCCD, PC-Covid, HC1 and VXD1 codes, --count of each
+size), scored per condition from its manifest: exact / wrong per decoder,
+median and p95 times, and vaxdesk's fast path alone (`Effort::Quick`).
+Tune on one seed, judge on another.
+
 Run through scripts/qr-peers, which installs the peers."""
 
 import json
@@ -85,7 +91,129 @@ def vaxdesk(folders):
     return {Path(r["folder"]).resolve(): r for r in json.loads(out)}
 
 
+def percentile(times, q):
+    if not times:
+        return 0.0
+    t = sorted(times)
+    return t[min(len(t) - 1, max(0, round(len(t) * q) - 1))]
+
+
+def bands(f):
+    """The condition groups a frame belongs to, as (group, band) pairs."""
+    turn = f["rotation_deg"] % 90
+    tilt, module = f["tilt_deg"], f["module_px"]
+    q = f["jpeg"]
+    out = [
+        ("size", f"{f['width']}x{f['height']}"),
+        ("kind", f["kind"]),
+        ("rotation (mod 90)", "0-15" if turn < 15 else "15-30" if turn < 30 else "30-60" if turn < 60 else "60-75" if turn < 75 else "75-90"),
+        ("tilt", "0-10" if tilt < 10 else "10-20" if tilt < 20 else "20-28" if tilt < 28 else "28-35"),
+        ("module px", "<2" if module < 2 else "2-3" if module < 3 else "3-4" if module < 4 else "4-6" if module < 6 else ">=6"),
+        ("blur", f["blur"]),
+        ("noise", "<4" if f["noise"] < 4 else "4-8" if f["noise"] < 8 else ">=8"),
+        ("jpeg", "png" if q is None else "q30-49" if q < 50 else "q50-69" if q < 70 else "q70-90"),
+        ("contrast", f["contrast"]),
+        ("light", f["light"]),
+        ("medium", f["medium"]),
+        ("codes", {0: "none", 1: "one"}.get(len(f["texts"]), "two")),
+    ]
+    return out
+
+
+def judge(expected, texts):
+    """exact, wrong: every expected text read; any text read that is not expected."""
+    exp = {e.encode("utf-8") for e in expected}
+    got = set(texts)
+    return bool(exp) and exp <= got, bool(got - exp)
+
+
+def vaxdesk_each(folder, quick):
+    args = [str(VAXDESK), "qr", "bench", "--each", str(folder)] + (["--quick"] if quick else [])
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        r = json.loads(line)
+        rows[Path(r["file"]).name] = ([t.encode("utf-8") for t in r["texts"]], r["ms"])
+    return rows
+
+
+def peer_each(folder, names, decoder):
+    rows = {}
+    for name in names:
+        grey = np.asarray(Image.open(folder / name).convert("L"))
+        t = time.perf_counter()
+        texts = decoder(grey)
+        rows[name] = (texts, (time.perf_counter() - t) * 1000)
+    return rows
+
+
+def frame_bed(seed, count, sizes):
+    folder = ROOT / "target" / "qr-frames" / f"seed-{seed}"
+    manifest = folder / "manifest.json"
+    if not manifest.exists() or json.load(open(manifest))["frames"].__len__() != count * len(sizes):
+        subprocess.run([str(VAXDESK), "qr", "frames", "--seed", str(seed), "--count", str(count), "--out", str(folder)]
+                       + [a for s in sizes for a in ("--size", s)], check=True)
+    specs = json.load(open(manifest))["frames"]
+    names = [f["file"] for f in specs]
+    results = {
+        "vaxdesk": vaxdesk_each(folder, False),
+        "vaxdesk quick": vaxdesk_each(folder, True),
+        "zxing-cpp": peer_each(folder, names, zxing_texts),
+        "zbar": peer_each(folder, names, zbar_texts),
+    }
+    decoders = list(results)
+    groups = {}
+    for f in specs:
+        for key in [("all", "all")] + bands(f):
+            groups.setdefault(key, []).append(f)
+    from importlib.metadata import version
+    print(f"seed {seed}: {len(specs)} frames; zxing-cpp {version('zxing-cpp')}, pyzbar {version('pyzbar')} (libzbar0), vaxdesk release build")
+    print("exact / wrong per decoder; times in ms (median, p95); ◀ where vaxdesk reads fewer than zxing-cpp")
+    print("| group | band | frames | " + " | ".join(decoders) + " | " + " | ".join(f"{d} ms" for d in decoders) + " |")
+    print("|---|---|---:|" + "---:|" * (2 * len(decoders)))
+    summary = {}
+    for (group, band), fs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "all", kv[0])):
+        cells, times = [], []
+        counts = {}
+        for d in decoders:
+            exact = wrong = 0
+            ts = []
+            for f in fs:
+                texts, ms = results[d][f["file"]]
+                e, w = judge(f["texts"], texts)
+                exact += e
+                wrong += w
+                ts.append(ms)
+            counts[d] = (exact, wrong)
+            cells.append(f"{exact} / {wrong}")
+            times.append(f"{statistics.median(ts):.1f}, {percentile(ts, 0.95):.1f}")
+        mark = " ◀" if counts["vaxdesk"][0] < counts["zxing-cpp"][0] else ""
+        print(f"| {group} | {band}{mark} | {len(fs)} | " + " | ".join(cells) + " | " + " | ".join(times) + " |")
+        summary[f"{group}={band}"] = {"frames": len(fs), **{d: {"exact": counts[d][0], "wrong": counts[d][1]} for d in decoders}}
+    # The speed targets, on the target size.
+    for size in sorted({f"{f['width']}x{f['height']}" for f in specs}):
+        fs = [f for f in specs if f"{f['width']}x{f['height']}" == size]
+        none = [f for f in fs if not f["texts"]]
+        failed = [f for f in fs if f["texts"] and not judge(f["texts"], results["vaxdesk"][f["file"]][0])[0]]
+        for d in ("vaxdesk", "vaxdesk quick", "zxing-cpp"):
+            ts = [results[d][f["file"]][1] for f in fs]
+            print(f"{size} {d}: median {statistics.median(ts):.2f} ms, p95 {percentile(ts, 0.95):.2f} ms, max {max(ts):.1f} ms"
+                  + (f"; frames without a code: max {max(results[d][f['file']][1] for f in none):.1f} ms" if none else "")
+                  + (f"; frames it missed: median {statistics.median([results[d][f['file']][1] for f in failed]):.1f} ms" if failed and d.startswith("vaxdesk") else ""))
+    json.dump({"seed": seed, "groups": summary,
+               "frames": [{"file": f["file"], **{d: {"texts": [t.decode("utf-8", "replace") for t in results[d][f["file"]][0]], "ms": results[d][f["file"]][1]} for d in decoders}} for f in specs]},
+              open(ROOT / "target" / f"qr-frames-{seed}.json", "w"), indent=1, ensure_ascii=False)
+
+
 def main():
+    if "--frames" in sys.argv:
+        import argparse
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--frames", type=int, required=True, metavar="SEED")
+        ap.add_argument("--count", type=int, default=500)
+        ap.add_argument("--size", action="append")
+        a = ap.parse_args()
+        return frame_bed(a.frames, a.count, a.size or ["1280x720", "1920x1080"])
     sets = sorted(p for p in SAMPLES.glob("qrcode-*") if p.is_dir())
     frames = [ROOT / "target" / "qr-720p" / s.name for s in sets]
     for s, f in zip(sets, frames):

@@ -364,6 +364,31 @@ pub enum QrCmd {
         /// Folders of pictures, each beside its expected text.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// One JSON row per picture (file, texts read, milliseconds, step),
+        /// every picture with or without an expected text: for
+        /// scripts/qr-peers, which scores them against the frames' manifest.
+        #[arg(long)]
+        each: bool,
+        /// Decode with the live camera's effort (the fast path only).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Make a seeded test bed of phone-like camera frames: CCCD, PC-Covid,
+    /// HC1 and VXD1 codes on cards and screens, turned, tilted, blurred,
+    /// noisy, JPEG-compressed; the conditions of each in manifest.json.
+    Frames {
+        /// The same seed makes the same frames.
+        #[arg(long)]
+        seed: u64,
+        /// Frames of each size.
+        #[arg(long, default_value_t = 500)]
+        count: usize,
+        /// Frame sizes, WIDTHxHEIGHT (repeat the flag for several).
+        #[arg(long = "size", default_values_t = ["1280x720".to_string(), "1920x1080".to_string()])]
+        sizes: Vec<String>,
+        /// Folder for the frames and manifest.json.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Parse the text of a QR code into its fields. Exit 1 when the text is
     /// not a known code or has field errors.

@@ -11,6 +11,7 @@ mod demo;
 mod drill;
 mod embedded;
 mod output;
+mod qrframes;
 mod qrimage;
 
 

@@ -509,3 +509,51 @@ fn the_drill_loses_doubles_and_strands_nothing() {
     assert_eq!(r["certificates"], 2);
     assert!(r["faulted_connections"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn qr_frames_make_a_seeded_test_bed_the_decoder_never_misreads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let made = vaxdesk(&db, &["qr", "frames", "--seed", "9", "--count", "10", "--size", "640x360", "--out", out.to_str().unwrap()]);
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        assert!(text(&made.stdout).contains("wrote 10 frames"), "{}", text(&made.stdout));
+    }
+    // The same seed makes the same frames, byte for byte.
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(std::fs::read(a.join("manifest.json")).unwrap(), std::fs::read(b.join("manifest.json")).unwrap());
+    let frames = manifest["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 10);
+    for f in frames {
+        let file = f["file"].as_str().unwrap();
+        assert_eq!(std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap(), "{file}");
+        for key in ["kind", "module_px", "rotation_deg", "tilt_deg", "blur", "noise", "contrast", "light", "medium"] {
+            assert!(!f[key].is_null(), "{file}: {key} in the manifest");
+        }
+    }
+    // Another seed, other frames.
+    let c = dir.path().join("c");
+    assert!(vaxdesk(&db, &["qr", "frames", "--seed", "10", "--count", "2", "--size", "640x360", "--out", c.to_str().unwrap()]).status.success());
+    let other: serde_json::Value = serde_json::from_slice(&std::fs::read(c.join("manifest.json")).unwrap()).unwrap();
+    assert_ne!(other["frames"][0]["texts"], frames[0]["texts"]);
+
+    // Every frame decoded: never a text the frame does not hold.
+    let each = vaxdesk(&db, &["qr", "bench", "--each", a.to_str().unwrap()]);
+    assert!(each.status.success(), "{}", text(&each.stderr));
+    let mut exact = 0;
+    for line in text(&each.stdout).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = std::path::Path::new(r["file"].as_str().unwrap()).file_name().unwrap().to_str().unwrap().to_string();
+        let f = frames.iter().find(|f| f["file"] == name.as_str()).unwrap();
+        let expected: Vec<&str> = f["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let got: Vec<&str> = r["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        assert!(got.iter().all(|t| expected.contains(t)), "{name}: read {got:?}, holds {expected:?}");
+        exact += usize::from(!expected.is_empty() && expected.iter().all(|t| got.contains(t)));
+    }
+    assert!(exact >= 3, "only {exact} of 10 frames read");
+
+    let bad = vaxdesk(&db, &["qr", "frames", "--seed", "1", "--size", "640", "--out", c.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("size"), "{}", text(&bad.stderr));
+}

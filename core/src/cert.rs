@@ -98,6 +98,15 @@ impl Signer {
         Signer::from_der(&pair.serialize_der(), cert.der())
     }
 
+    /// A signer made from 32 seed bytes, with no certificate: for generated
+    /// test material (the decoder's frames), where the same seed must give
+    /// the same signed text. Nobody's trust list holds it.
+    pub fn seeded(seed: [u8; 32]) -> Result<Signer, CertError> {
+        let key = SigningKey::from_slice(&seed).map_err(|e| CertError::Signer(format!("seed: {e}")))?;
+        let kid = TrustedKey::kid_of_certificate(key.verifying_key().to_encoded_point(false).as_bytes());
+        Ok(Signer { key, pkcs8: Vec::new(), certificate: Vec::new(), kid })
+    }
+
     fn from_der(pkcs8: &[u8], certificate: &[u8]) -> Result<Signer, CertError> {
         let key = SigningKey::from_pkcs8_der(pkcs8).map_err(|e| CertError::Signer(format!("key: {e}")))?;
         Ok(Signer { key, pkcs8: pkcs8.to_vec(), certificate: certificate.to_vec(), kid: TrustedKey::kid_of_certificate(certificate) })

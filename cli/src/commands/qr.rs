@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use vaxdesk_core::qr::decode::{decode, Charset, Code, Frame};
+use vaxdesk_core::qr::decode::{decode_with, Charset, Code, Effort, Frame};
 use vaxdesk_core::qr::payload;
 
 use crate::args::QrCmd;
@@ -18,7 +18,23 @@ use crate::{CliResult, Failure};
 pub fn run(out: Out, c: QrCmd) -> CliResult {
     match c {
         QrCmd::Decode { files } => decode_files(&files),
-        QrCmd::Bench { dirs } => bench(out, &dirs),
+        QrCmd::Bench { dirs, each: true, quick } => bench_each(&dirs, if quick { Effort::Quick } else { Effort::Thorough }),
+        QrCmd::Bench { dirs, each: false, quick } => bench(out, &dirs, if quick { Effort::Quick } else { Effort::Thorough }),
+        QrCmd::Frames { seed, count, sizes, out: dir } => {
+            let sizes = sizes.iter().map(|s| crate::qrframes::parse_size(s)).collect::<Result<Vec<_>, _>>().map_err(Failure::Input)?;
+            if count == 0 {
+                return Err(Failure::Input("count: at least one frame".into()));
+            }
+            let bar = indicatif::ProgressBar::new((count * sizes.len()) as u64);
+            bar.set_style(indicatif::ProgressStyle::with_template("frames {bar:30} {pos}/{len} {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+            let m = crate::qrframes::generate(seed, count, &sizes, &dir, |n, _| bar.set_position(n as u64)).map_err(Failure::Input)?;
+            bar.finish_and_clear();
+            let with_code = m.frames.iter().filter(|f| !f.texts.is_empty()).count();
+            out.show(&json!({ "dir": dir.display().to_string(), "seed": seed, "frames": m.frames.len(), "with_code": with_code }), || {
+                format!("wrote {} frames ({} with a code, {} without) and manifest.json to {}", m.frames.len(), with_code, m.frames.len() - with_code, dir.display())
+            });
+            Ok(())
+        }
         QrCmd::Render { text, out: file, module, width, height } => {
             let img = crate::qrimage::photo(&text, module, width, height, 8).map_err(Failure::Input)?;
             img.save(&file).map_err(|e| Failure::Input(format!("out: {}: {e}", file.display())))?;
@@ -59,9 +75,13 @@ pub fn load(path: &Path) -> Result<Image, String> {
 
 /// Decode a loaded image; the time covers the decoder only.
 pub fn decode_image(img: &Image) -> Result<(Vec<Code>, f64), String> {
+    decode_image_with(img, Effort::Thorough)
+}
+
+pub fn decode_image_with(img: &Image, effort: Effort) -> Result<(Vec<Code>, f64), String> {
     let frame = Frame::new(&img.luma, img.width, img.height, img.width).map_err(|e| e.to_string())?;
     let t = Instant::now();
-    let codes = decode(&frame);
+    let codes = decode_with(&frame, effort);
     Ok((codes, t.elapsed().as_secs_f64() * 1000.0))
 }
 
@@ -169,13 +189,13 @@ pub fn labelled_images(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     Ok(out)
 }
 
-pub fn bench_folder(dir: &Path) -> Result<FolderResult, String> {
+pub fn bench_folder(dir: &Path, effort: Effort) -> Result<FolderResult, String> {
     let images = labelled_images(dir)?;
     let (mut exact, mut wrong, mut missed) = (0, 0, 0);
     let mut times = Vec::new();
     for (path, expected) in &images {
         let img = load(path)?;
-        let (codes, ms) = decode_image(&img)?;
+        let (codes, ms) = decode_image_with(&img, effort)?;
         times.push(std::time::Duration::from_secs_f64(ms / 1000.0));
         if codes.iter().any(|c| c.text.as_bytes() == expected.as_slice()) {
             exact += 1;
@@ -189,10 +209,31 @@ pub fn bench_folder(dir: &Path) -> Result<FolderResult, String> {
     Ok(FolderResult { folder: dir.display().to_string(), images: images.len(), exact, wrong, missed, median_ms: t.p50_ms, p95_ms: t.p95_ms })
 }
 
-fn bench(out: Out, dirs: &[PathBuf]) -> CliResult {
+/// Every picture in the folders, one JSON line each: what was read and how long it took.
+fn bench_each(dirs: &[PathBuf], effort: Effort) -> CliResult {
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")))
+            .collect();
+        files.sort();
+        for f in files {
+            let img = load(&f).map_err(|e| Failure::Input(format!("{}: {e}", f.display())))?;
+            let (codes, ms) = decode_image_with(&img, effort).map_err(|e| Failure::Input(format!("{}: {e}", f.display())))?;
+            let texts: Vec<&str> = codes.iter().map(|c| c.text.as_str()).collect();
+            let steps: Vec<&str> = codes.iter().map(|c| c.step).collect();
+            println!("{}", json!({ "file": f.display().to_string(), "texts": texts, "steps": steps, "ms": (ms * 1000.0).round() / 1000.0 }));
+        }
+    }
+    Ok(())
+}
+
+fn bench(out: Out, dirs: &[PathBuf], effort: Effort) -> CliResult {
     let mut results = Vec::new();
     for d in dirs {
-        results.push(bench_folder(d).map_err(Failure::Input)?);
+        results.push(bench_folder(d, effort).map_err(Failure::Input)?);
     }
     out.show(&results, || {
         let mut s = format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}\n", "folder", "images", "exact", "wrong", "missed", "median ms", "p95 ms");
