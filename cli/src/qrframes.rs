@@ -34,11 +34,11 @@ pub struct FrameSpec {
     pub texts: Vec<String>,
     /// cccd, pccovid, hc1, vxd1, or none.
     pub kind: &'static str,
-    /// QR version of the first code.
-    pub version: u8,
-    pub ec: &'static str,
-    /// Pixels per module at the code's centre, as drawn.
-    pub module_px: f32,
+    /// QR version of the first code (none in a frame without a code).
+    pub version: Option<u8>,
+    pub ec: Option<&'static str>,
+    /// Pixels per module at the first code's centre, as drawn.
+    pub module_px: Option<f32>,
     /// Turn of the card in its plane, degrees, 0–360.
     pub rotation_deg: f32,
     /// Angle between the card and the image plane, degrees.
@@ -53,9 +53,10 @@ pub struct FrameSpec {
     pub jpeg: Option<u8>,
     /// normal or low.
     pub contrast: &'static str,
-    /// Grey levels between ink and paper after exposure.
+    /// Grey levels between ink and paper after exposure (on a screen its
+    /// pixel grid lowers the mean contrast by about a quarter more).
     pub contrast_levels: f32,
-    /// even, gradient or glare.
+    /// even, gradient or glare (a screen lights itself: even or glare).
     pub light: &'static str,
     /// card, screen or screen-dark (light modules on a dark screen).
     pub medium: &'static str,
@@ -69,8 +70,9 @@ pub struct Manifest {
 }
 
 /// Bump when the scenes change, so two runs of one seed are comparable only
-/// when they were drawn by the same generator.
-const GENERATOR: &str = "vaxdesk-frames/1";
+/// when they were drawn by the same generator (scripts/qr-peers.py checks a
+/// folder's manifest against the same string and makes stale frames again).
+const GENERATOR: &str = "vaxdesk-frames/2";
 
 /// `count` frames of each size in `sizes`, into `dir` (images, `<stem>.txt`
 /// for frames with exactly one code, `manifest.json`).
@@ -108,7 +110,7 @@ pub fn generate(seed: u64, count: usize, sizes: &[(u32, u32)], dir: &Path, progr
 }
 
 fn frame(seed: u64, index: usize, width: u32, height: u32, signer: &Signer, dir: &Path) -> Result<FrameSpec, String> {
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((index as u64) << 20) ^ u64::from(width));
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((index as u64) << 20) ^ u64::from(width) ^ (u64::from(height) << 52));
     let mut scene = Scene::draw(&mut rng, seed, index, width, height, signer)?;
     let pixels = scene.render(&mut rng);
     let stem = format!("f{seed}-{index:05}-{width}x{height}");
@@ -400,7 +402,9 @@ impl Scene {
         let contrast_levels = if low { rng.random_range(35.0..80.0f32) } else { rng.random_range(110.0..200.0f32) };
         let light = match rng.random_range(0..100) {
             0..=39 => "even",
-            40..=74 => "gradient",
+            // Room light falls across a card, not across a lit screen.
+            40..=74 if medium == "card" => "gradient",
+            40..=74 => "even",
             _ => "glare",
         };
         let glare = (light == "glare").then(|| {
@@ -421,9 +425,9 @@ impl Scene {
             height,
             texts,
             kind: if no_code { "none" } else { kind },
-            version,
-            ec: ec_name,
-            module_px: (module_drawn * 100.0).round() / 100.0,
+            version: (!no_code).then_some(version),
+            ec: (!no_code).then_some(ec_name),
+            module_px: (!no_code).then_some((module_drawn * 100.0).round() / 100.0),
             rotation_deg: (rotation * 10.0).round() / 10.0,
             tilt_deg: (tilt * 10.0).round() / 10.0,
             blur,

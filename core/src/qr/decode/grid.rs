@@ -321,7 +321,9 @@ impl Placement {
                 }
                 let (u, v) = (f32::from(c) + 0.5, f32::from(r) + 0.5);
                 let (x, y) = self.t.map(u, v);
-                if let Some(p) = alignment(bits, self.row_module, x, y, 2.5 * self.module) {
+                // The search needs the whole light-dark-light run inside its
+                // window: 4 modules each way finds a pattern up to 2 off.
+                if let Some(p) = alignment(bits, self.row_module, x, y, 4.0 * self.module) {
                     let (dx, dy) = (p.x - x, p.y - y);
                     if dx.hypot(dy) <= 2.0 * self.module {
                         anchors.push((u, v, dx, dy));

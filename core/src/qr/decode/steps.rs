@@ -146,7 +146,9 @@ pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
             integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1].wrapping_add(row);
         }
     }
-    let r = (w.min(h) / divisor.max(1)).max(4);
+    // A divisor of 8 or more keeps a window's sum below 2³² on the
+    // largest frame (16384 px: 2049² × 255), which the wrapping table needs.
+    let r = (w.min(h) / divisor.max(8)).max(4);
     let mut px = vec![0u8; w * h];
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));

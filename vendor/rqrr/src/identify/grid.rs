@@ -249,9 +249,10 @@ where
         .unsigned_abs() as usize;
     // vaxdesk: a wrong group of capstones can estimate a module of any
     // area, and the spiral below covers 100 times it, flood-filling as it
-    // goes: one field frame took 2.5 s here. No camera frame has modules
-    // larger than 32 px (PATCHES.md, 3).
-    let size_estimate = size_estimate.min(32 * 32);
+    // goes: one field frame took 2.5 s here. The spiral is bounded to what a
+    // 32-pixel module would need; the size check keeps the estimate
+    // (PATCHES.md, 3).
+    let spiral_area = size_estimate.min(32 * 32);
 
     /* Spiral outwards from the estimate point until we find something
      * roughly the right size. Don't look too far from the estimate
@@ -260,7 +261,7 @@ where
     let mut dir = 0;
     let mut step_size = 1;
 
-    while step_size * step_size < size_estimate * 100 {
+    while step_size * step_size < spiral_area * 100 {
         const DX_MAP: [i32; 4] = [1, 0, -1, 0];
         const DY_MAP: [i32; 4] = [0, -1, 0, 1];
         for _pass in 0..step_size {
