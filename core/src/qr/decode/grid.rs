@@ -132,8 +132,9 @@ fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<
         return None;
     }
     let module = (edge(ux, uy)? + edge(-ux, -uy)?) / 7.0;
-    // Never larger than the row's measure (a row is at least as long), and
-    // not much smaller than a row at 45° gives.
+    // About the row's measure or less (a row is at least as long; the three
+    // finders' sizes differ under perspective, hence the 1.3), and not much
+    // smaller than a row at 45° gives (1/√2).
     (module >= row_module * 0.55 && module <= row_module * 1.3).then_some(module)
 }
 
