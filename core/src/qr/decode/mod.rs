@@ -115,6 +115,8 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // The fast path first: most frames at a desk hold one clear code.
     let (mut found, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(frame))).unwrap_or_default();
     let maybe_more = seen >= 3 * (found.len() + 1);
+    // The most finder patterns any variant showed: rqrr needs three too.
+    let mut seen_most = seen;
     if effort == Effort::Quick || (!found.is_empty() && !maybe_more) {
         return found;
     }
@@ -124,12 +126,13 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
         // codes the others miss, at a few milliseconds each. They replace
         // rqrr's detector on each variant, which cost ~20 ms a variant and
         // made a frame without a code cost ~200 ms.
-        let original = Luma::from_frame(frame);
-        for step in steps::FAST_STEPS {
-            let Some((img, scale)) = (step.prepare)(&original) else { continue };
+        let mut variants = steps::Variants::new(frame);
+        for step in steps::Step::ALL {
+            let Some((img, scale)) = variants.prepare(step) else { continue };
             let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
-            let (codes, _) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
-            let codes: Vec<Code> = codes.into_iter().map(|c| Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name, ..c }).collect();
+            let (codes, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
+            seen_most = seen_most.max(seen);
+            let codes: Vec<Code> = codes.into_iter().map(|c| Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c }).collect();
             if !codes.is_empty() {
                 return codes;
             }
@@ -137,7 +140,12 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     }
     // rqrr's detector, which grows regions rather than counting runs: it
     // finds every code (the others beside one already read), and some the
-    // run counting misses.
+    // run counting misses. It costs ~20 ms on a 720p frame, so not when no
+    // variant showed even three finder-like patterns (on the tuning frames
+    // it read none of those).
+    if seen_most < 3 {
+        return found;
+    }
     for c in read_codes(frame.width, frame.height, |x, y| frame.at(x, y), 1.0, "as-is") {
         if !found.iter().any(|f| f.bytes == c.bytes) {
             found.push(c);

@@ -21,7 +21,7 @@ impl Luma {
     pub fn from_frame(f: &Frame<'_>) -> Luma {
         let mut px = Vec::with_capacity(f.width() * f.height());
         for y in 0..f.height() {
-            px.extend((0..f.width()).map(|x| f.at(x, y)));
+            px.extend_from_slice(f.row(y));
         }
         Luma { width: f.width(), height: f.height(), px }
     }
@@ -32,21 +32,68 @@ impl Luma {
     }
 }
 
-pub(super) struct Step {
-    pub name: &'static str,
-    /// The image to read and the factor from its coordinates to the
-    /// frame's, or `None` when the step does not apply to this frame.
-    pub prepare: fn(&Luma) -> Option<(Luma, f32)>,
+/// The steps in the order `decode` tries them: cheap, often-sufficient ones first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    Half,
+    Smooth,
+    Stretched,
+    LocalMean,
+    HalfStretched,
 }
 
-/// Variants read by the fast path (finder search) rather than rqrr.
-pub(super) const FAST_STEPS: &[Step] = &[
-    Step { name: "finder-half", prepare: |l| (l.width.min(l.height) >= 240).then(|| (half(l), 2.0)) },
-    Step { name: "finder-smooth", prepare: |l| Some((smooth(l), 1.0)) },
-    Step { name: "finder-stretched", prepare: |l| stretch(l).map(|s| (s, 1.0)) },
-    Step { name: "finder-local-mean", prepare: |l| Some((local_mean_threshold(&smooth(l)), 1.0)) },
-    Step { name: "finder-half-stretched", prepare: |l| (l.width.min(l.height) >= 240).then(|| stretch(&half(l)).map(|s| (s, 2.0))).flatten() },
-];
+impl Step {
+    pub const ALL: [Step; 5] = [Step::Half, Step::Smooth, Step::Stretched, Step::LocalMean, Step::HalfStretched];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Half => "finder-half",
+            Step::Smooth => "finder-smooth",
+            Step::Stretched => "finder-stretched",
+            Step::LocalMean => "finder-local-mean",
+            Step::HalfStretched => "finder-half-stretched",
+        }
+    }
+}
+
+/// The variants of one frame, each made at most once: half size and
+/// smoothing feed two steps each, and a frame without a code goes through
+/// every step.
+pub(super) struct Variants {
+    original: Luma,
+    half: Option<Option<Luma>>,
+    smooth: Option<Luma>,
+}
+
+impl Variants {
+    pub fn new(frame: &Frame<'_>) -> Variants {
+        Variants { original: Luma::from_frame(frame), half: None, smooth: None }
+    }
+
+    fn half(&mut self) -> Option<&Luma> {
+        let original = &self.original;
+        // Below 240 px a side, half size leaves too few pixels per module.
+        self.half.get_or_insert_with(|| (original.width.min(original.height) >= 240).then(|| half(original))).as_ref()
+    }
+
+    fn smooth(&mut self) -> &Luma {
+        let original = &self.original;
+        self.smooth.get_or_insert_with(|| smooth(original))
+    }
+
+    /// The image a step reads and the factor from its coordinates to the
+    /// frame's, or `None` when the step does not apply to this frame.
+    pub fn prepare(&mut self, step: Step) -> Option<(std::borrow::Cow<'_, Luma>, f32)> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match step {
+            Step::Half => self.half().map(|h| (Borrowed(h), 2.0)),
+            Step::Smooth => Some((Borrowed(self.smooth()), 1.0)),
+            Step::Stretched => stretch(&self.original).map(|s| (Owned(s), 1.0)),
+            Step::LocalMean => Some((Owned(local_mean_threshold(self.smooth())), 1.0)),
+            Step::HalfStretched => self.half().and_then(stretch).map(|s| (Owned(s), 2.0)),
+        }
+    }
+}
 
 /// Half size by 2×2 averaging: big frames of blurred codes read better
 /// smaller, and faster.
@@ -89,7 +136,8 @@ pub fn stretch(l: &Luma) -> Option<Luma> {
         return None;
     }
     let span = (hi - lo) as f32;
-    let px = l.px.iter().map(|&p| ((f32::from(p) - lo as f32) * 255.0 / span).clamp(0.0, 255.0) as u8).collect();
+    let lut: [u8; 256] = std::array::from_fn(|p| ((p as f32 - lo as f32) * 255.0 / span).clamp(0.0, 255.0) as u8);
+    let px = l.px.iter().map(|&p| lut[usize::from(p)]).collect();
     Some(Luma { width: l.width, height: l.height, px })
 }
 
@@ -105,22 +153,32 @@ pub fn smooth(l: &Luma) -> Luma {
     let mut rows = vec![0u16; w * h];
     for (src, dst) in l.px.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
         dst[0] = u16::from(src[0]) + u16::from(src[1]);
-        for x in 1..w - 1 {
-            dst[x] = u16::from(src[x - 1]) + u16::from(src[x]) + u16::from(src[x + 1]);
+        for ((d, a), (b, c)) in dst[1..w - 1].iter_mut().zip(&src[..w - 2]).zip(src[1..w - 1].iter().zip(&src[2..])) {
+            *d = u16::from(*a) + u16::from(*b) + u16::from(*c);
         }
         dst[w - 1] = u16::from(src[w - 2]) + u16::from(src[w - 1]);
     }
     let mut px = vec![0u8; w * h];
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        let n_rows = (y1 - y0 + 1) as u32;
         let out = &mut px[y * w..(y + 1) * w];
-        let (a, b, c) = (&rows[y0 * w..(y0 + 1) * w], &rows[y * w..(y + 1) * w], &rows[y1 * w..(y1 + 1) * w]);
-        let middle = if y0 == y || y1 == y { None } else { Some(()) };
-        for x in 0..w {
-            let sum = u32::from(a[x]) + u32::from(c[x]) + if middle.is_some() { u32::from(b[x]) } else { 0 };
-            let n_cols = if x == 0 || x == w - 1 { 2 } else { 3 };
-            out[x] = (sum / (n_rows * n_cols)) as u8;
+        if y0 + 2 == y1 {
+            // Inside: nine pixels. `× 7282 >> 16` is `/ 9` exactly for sums up
+            // to 9 × 255, and lets the loop run eight or sixteen wide.
+            let (a, b, c) = (&rows[y0 * w..(y0 + 1) * w], &rows[y * w..(y + 1) * w], &rows[y1 * w..(y1 + 1) * w]);
+            for (o, ((a, b), c)) in out[1..w - 1].iter_mut().zip(a[1..w - 1].iter().zip(&b[1..w - 1]).zip(&c[1..w - 1])) {
+                *o = (((u32::from(*a) + u32::from(*b) + u32::from(*c)) * 7282) >> 16) as u8;
+            }
+            for x in [0, w - 1] {
+                out[x] = ((u32::from(a[x]) + u32::from(b[x]) + u32::from(c[x])) / 6) as u8;
+            }
+        } else {
+            // The first and last rows: two rows of pixels.
+            let (a, c) = (&rows[y0 * w..(y0 + 1) * w], &rows[y1 * w..(y1 + 1) * w]);
+            for x in 0..w {
+                let n_cols = if x == 0 || x == w - 1 { 2 } else { 3 };
+                out[x] = ((u32::from(a[x]) + u32::from(c[x])) / (2 * n_cols)) as u8;
+            }
         }
     }
     Luma { width: w, height: h, px }
@@ -138,29 +196,43 @@ pub fn local_mean_threshold(l: &Luma) -> Luma {
 /// windows follow faster changes of light (glare across a card).
 pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
     let (w, h) = (l.width, l.height);
-    let mut integral = vec![0u32; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0u32;
-        for x in 0..w {
-            row += u32::from(l.at(x, y));
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1].wrapping_add(row);
+    let r = (w.min(h) / divisor.max(1)).max(4);
+    // Sums over a sliding window: the column sums of the window's rows,
+    // moved down a row at a time, then a running sum along the row. Each
+    // pixel costs a few additions, whatever the window.
+    let mut columns = vec![0u32; w];
+    for y in 0..r.min(h) {
+        for (c, &p) in columns.iter_mut().zip(l.px[y * w..(y + 1) * w].iter()) {
+            *c += u32::from(p);
         }
     }
-    // A divisor of 8 or more keeps a window's sum below 2³² on the
-    // largest frame (16384 px: 2049² × 255), which the wrapping table needs.
-    let r = (w.min(h) / divisor.max(8)).max(4);
+    let mut running = vec![0u64; w + 1];
     let mut px = vec![0u8; w * h];
     for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        // The window's rows are y - r ..= y + r (cut at the edges).
+        if y + r < h {
+            for (c, &p) in columns.iter_mut().zip(l.px[(y + r) * w..(y + r + 1) * w].iter()) {
+                *c += u32::from(p);
+            }
+        }
+        if y > r {
+            for (c, &p) in columns.iter_mut().zip(l.px[(y - r - 1) * w..(y - r) * w].iter()) {
+                *c -= u32::from(p);
+            }
+        }
+        let n_rows = ((y + r + 1).min(h) - y.saturating_sub(r)) as u64;
+        for x in 0..w {
+            running[x + 1] = running[x] + u64::from(columns[x]);
+        }
+        let row = &l.px[y * w..(y + 1) * w];
+        let out = &mut px[y * w..(y + 1) * w];
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            // Wrapping sums: the table overflows on large frames, but a window's
-            // sum fits, and modular arithmetic gets it right.
-            let sum = u64::from(integral[y1 * (w + 1) + x1].wrapping_add(integral[y0 * (w + 1) + x0]).wrapping_sub(integral[y0 * (w + 1) + x1]).wrapping_sub(integral[y1 * (w + 1) + x0]));
-            let n = ((x1 - x0) * (y1 - y0)) as u64;
+            let sum = running[x1] - running[x0];
+            let n = (x1 - x0) as u64 * n_rows;
             // Dark when clearly below the local mean (by 5 %).
-            let dark = u64::from(l.at(x, y)) * 100 * n < sum * 95;
-            px[y * w + x] = if dark { 0 } else { 255 };
+            let dark = u64::from(row[x]) * 100 * n < sum * 95;
+            out[x] = if dark { 0 } else { 255 };
         }
     }
     Luma { width: w, height: h, px }
@@ -194,6 +266,67 @@ mod tests {
         assert_eq!(smooth(&flat), flat);
         let dot = img(3, 3, |x, y| if (x, y) == (1, 1) { 90 } else { 0 });
         assert_eq!(smooth(&dot).px[4], 10);
+    }
+
+    /// Pixels from a fixed-seed generator: the fast loops below must give
+    /// what the plain definitions give, pixel for pixel, edges included.
+    fn speckled(w: usize, h: usize) -> Luma {
+        img(w, h, |x, y| ((x as u32 * 2654435761 ^ y as u32 * 40503).wrapping_mul(2246822519) >> 24) as u8)
+    }
+
+    #[test]
+    fn smooth_is_the_mean_of_the_neighbours_inside_the_frame() {
+        let l = speckled(37, 23);
+        let s = smooth(&l);
+        for y in 0..l.height {
+            for x in 0..l.width {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for ny in y.saturating_sub(1)..=(y + 1).min(l.height - 1) {
+                    for nx in x.saturating_sub(1)..=(x + 1).min(l.width - 1) {
+                        sum += u32::from(l.at(nx, ny));
+                        n += 1;
+                    }
+                }
+                assert_eq!(s.at(x, y), (sum / n) as u8, "({x},{y})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_sliding_window_gives_the_plain_local_mean() {
+        let l = speckled(61, 45);
+        for divisor in [4, 16] {
+            let t = local_mean_threshold_window(&l, divisor);
+            let r = (l.width.min(l.height) / divisor).max(4);
+            for y in 0..l.height {
+                for x in 0..l.width {
+                    let (mut sum, mut n) = (0u64, 0u64);
+                    for ny in y.saturating_sub(r)..(y + r + 1).min(l.height) {
+                        for nx in x.saturating_sub(r)..(x + r + 1).min(l.width) {
+                            sum += u64::from(l.at(nx, ny));
+                            n += 1;
+                        }
+                    }
+                    let dark = u64::from(l.at(x, y)) * 100 * n < sum * 95;
+                    assert_eq!(t.at(x, y) == 0, dark, "divisor {divisor} ({x},{y})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn variants_are_made_once_and_small_frames_skip_half_size() {
+        let l = speckled(300, 260);
+        let frame = Frame::new(&l.px, l.width, l.height, l.width).unwrap();
+        let mut v = Variants::new(&frame);
+        let (h, scale) = v.prepare(Step::Half).unwrap();
+        assert_eq!((h.width, h.height, scale), (150, 130, 2.0));
+        assert_eq!(v.prepare(Step::Smooth).unwrap().0.into_owned(), smooth(&l));
+        let small = speckled(200, 100);
+        let frame = Frame::new(&small.px, 200, 100, 200).unwrap();
+        let mut v = Variants::new(&frame);
+        assert!(v.prepare(Step::Half).is_none() && v.prepare(Step::HalfStretched).is_none());
+        assert!(v.prepare(Step::LocalMean).is_some());
     }
 
     #[test]
