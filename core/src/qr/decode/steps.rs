@@ -271,7 +271,7 @@ mod tests {
     /// Pixels from a fixed-seed generator: the fast loops below must give
     /// what the plain definitions give, pixel for pixel, edges included.
     fn speckled(w: usize, h: usize) -> Luma {
-        img(w, h, |x, y| ((x as u32 * 2654435761 ^ y as u32 * 40503).wrapping_mul(2246822519) >> 24) as u8)
+        img(w, h, |x, y| ((((x as u32).wrapping_mul(2654435761)) ^ ((y as u32).wrapping_mul(40503))).wrapping_mul(2246822519) >> 24) as u8)
     }
 
     #[test]
