@@ -127,6 +127,8 @@ impl From<Person> for PersonInfo {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SearchResult {
     pub hits: Vec<PersonInfo>,
+    /// Per hit, the appointment day (ISO) of those on the site's registration list.
+    pub appointments: Vec<Option<String>>,
     pub total: u32,
     /// More may match: ask for a birth year or another word.
     pub truncated: bool,
@@ -134,7 +136,8 @@ pub struct SearchResult {
 
 impl From<SearchPage> for SearchResult {
     fn from(p: SearchPage) -> Self {
-        SearchResult { hits: p.hits.into_iter().map(|h| h.person.into()).collect(), total: p.total, truncated: p.truncated }
+        let appointments = p.hits.iter().map(|h| h.appointment.map(|d| d.to_string())).collect();
+        SearchResult { hits: p.hits.into_iter().map(|h| h.person.into()).collect(), appointments, total: p.total, truncated: p.truncated }
     }
 }
 
@@ -550,6 +553,9 @@ pub struct VisitPlanInfo {
     pub draft: PersonDraftInfo,
     pub next: Option<NextDoseInfo>,
     pub findings: Vec<Finding>,
+    /// On the site's registration list: the appointment day (ISO), for
+    /// "Đã đăng ký, hẹn ngày …".
+    pub appointment: Option<String>,
 }
 
 impl From<VisitPlan> for VisitPlanInfo {
@@ -559,6 +565,7 @@ impl From<VisitPlan> for VisitPlanInfo {
             draft: p.draft.into(),
             next: p.next.map(Into::into),
             findings: p.findings.0.into_iter().map(Into::into).collect(),
+            appointment: p.appointment.map(|d| d.to_string()),
         }
     }
 }

@@ -493,6 +493,24 @@ pub enum BenchCmd {
     /// certificate is fetched; then the network heals. Prints enrolled /
     /// lost / doubled / stuck; fails unless all but enrolled are 0.
     Drill(BenchDrillArgs),
+    /// A site's registration list of N rows through the hub's import (CSV,
+    /// the platform's columns), then the same list again: time, rows per
+    /// second and the process's peak memory, on SQLite and on PostgreSQL.
+    Registrations(BenchRegistrationsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRegistrationsArgs {
+    /// Rows in the list.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: u64,
+    /// The first person of the generated list (another value, other persons).
+    #[arg(long, default_value_t = 3_000_000)]
+    pub first: u64,
+    /// Also on PostgreSQL: a server URL (postgres://user@host:port); a
+    /// fresh database is made on it.
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,7 @@ pub fn run(out: Out, cmd: BenchCmd) -> CliResult {
         BenchCmd::Sync(a) => crate::bench_sync::run(out, &a),
         BenchCmd::Load(a) => crate::bench_load::run(out, &a),
         BenchCmd::Drill(a) => crate::drill::run(out, &a),
+        BenchCmd::Registrations(a) => crate::bench_registrations::run(out, &a),
     }
 }
 

@@ -156,7 +156,7 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
     Ok(())
 }
 
-fn postgres_admin(server: &str) -> CliResult<postgres::Client> {
+pub(crate) fn postgres_admin(server: &str) -> CliResult<postgres::Client> {
     // The blocking client must not run on a tokio worker; this is the main thread.
     postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(storage)
 }

@@ -5,6 +5,7 @@
 mod args;
 mod bench;
 mod bench_load;
+mod bench_registrations;
 mod bench_sync;
 mod commands;
 mod demo;

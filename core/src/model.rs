@@ -263,6 +263,18 @@ pub struct Site {
     pub province_code: Option<String>,
 }
 
+/// A citizen registered ahead (on the national health app, by the
+/// commune) to come to a site on a day: the site's list, which a
+/// coordinator uploads to the hub and the desks pull. The person comes as
+/// a person event of its own; this says who is expected, where and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub person_id: PersonId,
+    pub site: String,
+    /// The appointment day (`Ngày hẹn tiêm`).
+    pub appointment: NaiveDate,
+}
+
 /// A desk of a site as the hub lists it (its code and name). Not to be
 /// confused with [`crate::desk::Desk`], the volunteer's desk on a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,9 @@ pub struct Hit {
     /// Lower is better: 0 exact name, 1 whole words in order, 2 whole words,
     /// 3 prefixes in order, 4 prefixes.
     pub rank: u8,
+    /// On the site's registration list, expected on this day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,20 +105,25 @@ pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
     };
     let direct = |persons: Vec<Person>, by: MatchedBy| {
         let total = persons.len();
-        let hits = persons.into_iter().skip(skip).take(per_page as usize).map(|p| Hit { person: p, matched_by: by, rank: 0 }).collect();
+        let hits = persons.into_iter().skip(skip).take(per_page as usize).map(|p| Hit { person: p, matched_by: by, rank: 0, appointment: None }).collect();
         page(hits, total, false)
     };
-    match classify(q) {
-        Kind::NationalId(n) => Ok(direct(store.person_by_national_id(&n)?.into_iter().collect(), MatchedBy::NationalId)),
-        Kind::Phone(p) => Ok(direct(store.persons_by_phone(&p)?, MatchedBy::Phone)),
+    let mut found = match classify(q) {
+        Kind::NationalId(n) => direct(store.person_by_national_id(&n)?.into_iter().collect(), MatchedBy::NationalId),
+        Kind::Phone(p) => direct(store.persons_by_phone(&p)?, MatchedBy::Phone),
         Kind::Name { tokens, year } => {
             let (ranked, truncated) = by_name(store, &tokens, year, skip + per_page as usize)?;
             let shown: Vec<_> = ranked.iter().skip(skip).take(per_page as usize).collect();
             let persons = store.persons_at(&shown.iter().map(|c| c.1.rowid).collect::<Vec<_>>())?;
-            let hits = persons.into_iter().zip(&shown).map(|(p, (rank, _))| Hit { person: p, matched_by: MatchedBy::Name, rank: *rank }).collect();
-            Ok(page(hits, ranked.len(), truncated))
+            let hits = persons.into_iter().zip(&shown).map(|(p, (rank, _))| Hit { person: p, matched_by: MatchedBy::Name, rank: *rank, appointment: None }).collect();
+            page(hits, ranked.len(), truncated)
         }
+    };
+    // Only the page shown: one primary-key look-up per hit.
+    for h in &mut found.hits {
+        h.appointment = store.appointment(h.person.id)?;
     }
+    Ok(found)
 }
 
 /// Every candidate found with its rank, best first, and whether more may

@@ -206,6 +206,42 @@ pub fn desk_events(device: &str, site: &str, desk: &str, id_prefix: &str, person
     (pe, de)
 }
 
+/// The platform's registration-list columns, in its order.
+pub const REGISTRATION_HEADER: [&str; 8] = ["Họ và tên", "Ngày sinh", "Giới tính", "Số CMND/CCCD", "Số điện thoại", "Số thẻ BHYT", "Nhóm ưu tiên", "Ngày hẹn tiêm"];
+
+/// Person `index` as a row of a registration list (dates as dd/mm/yyyy),
+/// expected on `appointment`.
+pub fn registration_row(index: u64, appointment: NaiveDate) -> [String; 8] {
+    let p = person(index);
+    let day = |d: NaiveDate| d.format("%d/%m/%Y").to_string();
+    let birth = match p.birth_date {
+        BirthDate::Full(d) => day(d),
+        BirthDate::Year(y) => y.to_string(),
+    };
+    [
+        p.full_name,
+        birth,
+        p.sex.map(|s| s.vietnamese().to_string()).unwrap_or_default(),
+        p.national_id.map(|n| n.number).unwrap_or_default(),
+        p.phone.unwrap_or_default(),
+        String::new(),
+        format!("{}", 1 + index % 9),
+        day(appointment),
+    ]
+}
+
+/// A registration list as CSV (UTF-8 with a byte-order mark, as Excel saves
+/// "CSV UTF-8"): persons `range`, expected on `appointment`.
+pub fn registration_csv(range: std::ops::Range<u64>, appointment: NaiveDate) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().from_writer(b"\xEF\xBB\xBF".to_vec());
+    let _ = w.write_record(REGISTRATION_HEADER);
+    for i in range {
+        let _ = w.write_record(registration_row(i, appointment));
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

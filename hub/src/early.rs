@@ -41,15 +41,16 @@ pub async fn whole_body_first(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, mut body) = req.into_parts();
+    let limit = crate::body_limit(parts.uri.path());
     // Room for what the client says it sends, never more than the limit.
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(crate::MAX_BODY));
-    let mut too_large = declared.is_some_and(|n| n > crate::MAX_BODY);
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut too_large = declared.is_some_and(|n| n > limit);
     let read = tokio::time::timeout(BODY_TIME, async {
         while !too_large {
             let Some(frame) = body.frame().await else { break };
             let Ok(frame) = frame else { return false };
             if let Some(data) = frame.data_ref() {
-                if buf.len() + data.len() > crate::MAX_BODY {
+                if buf.len() + data.len() > limit {
                     too_large = true;
                     break;
                 }
@@ -76,7 +77,7 @@ pub async fn whole_body_first(req: Request, next: Next) -> Response {
             }
         })
         .await;
-        return HubError::new(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large", format!("body: at most {} bytes", crate::MAX_BODY)).into_response();
+        return HubError::new(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large", format!("body: at most {limit} bytes")).into_response();
     }
     next.run(Request::from_parts(parts, Body::from(buf.freeze()))).await
 }

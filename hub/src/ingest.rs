@@ -153,6 +153,73 @@ pub trait IngestTx {
     /// A dose event's site and body.
     fn dose_event(&mut self, id: &str) -> Result<Option<(String, String)>>;
     fn audit(&mut self, e: &crate::db::AuditEntry) -> Result<()>;
+    /// The latest person event's body of exactly this id.
+    fn latest_person_body(&mut self, id: &str) -> Result<Option<String>>;
+    /// The person a registration-list row was filed under at this site, and
+    /// their appointment.
+    fn registered(&mut self, site: &str, match_key: &str) -> Result<Option<(String, String)>>;
+    /// File a person's registration (one per person and site; a row under
+    /// the same match key for someone else gives way).
+    fn put_registration(&mut self, r: &crate::registrations::RegistrationRow<'_>) -> Result<()>;
+    /// `registered` for many keys at once: key → (person, appointment).
+    fn registered_many(&mut self, site: &str, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
+        let mut found = HashMap::new();
+        for k in keys {
+            if let Some(v) = self.registered(site, k)? {
+                found.insert(k.clone(), v);
+            }
+        }
+        Ok(found)
+    }
+    /// National id → the site's unmerged person with it (the oldest id when several).
+    fn unmerged_by_national_id(&mut self, site: &str, national_ids: &[String]) -> Result<HashMap<String, String>> {
+        let mut found = HashMap::new();
+        for n in national_ids {
+            if let Some(id) = self.same_national_id(n, site, "")?.into_iter().min() {
+                found.insert(n.clone(), id);
+            }
+        }
+        Ok(found)
+    }
+    /// Those of `ids` merged into another: id → the id it stands for now.
+    fn merged_into_many(&mut self, ids: &[String]) -> Result<HashMap<String, String>> {
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some((_, Some(into))) = self.person(id)? {
+                found.insert(id.clone(), into);
+            }
+        }
+        Ok(found)
+    }
+    /// The latest person event's body of each of `ids` (persons of `site`) that has one.
+    fn latest_person_bodies(&mut self, site: &str, ids: &[String]) -> Result<HashMap<String, String>> {
+        let _ = site;
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some(b) = self.latest_person_body(id)? {
+                found.insert(id.clone(), b);
+            }
+        }
+        Ok(found)
+    }
+    /// `upsert_person_and_match` for many persons (distinct ids); the matches
+    /// in their order. One statement where it pays.
+    fn upsert_persons_and_match(&mut self, rows: &[PersonRow<'_>]) -> Result<Vec<PersonMatches>> {
+        rows.iter().map(|r| self.upsert_person_and_match(r)).collect()
+    }
+    /// `put_registration` for many (distinct persons) whose keys no other
+    /// person holds. One statement where it pays.
+    fn put_registrations(&mut self, rows: &[&crate::registrations::RegistrationRow<'_>]) -> Result<()> {
+        rows.iter().try_for_each(|r| self.put_registration(r))
+    }
+    /// Feed rows of one kind for a site's desks, bodies in order.
+    fn feed_many(&mut self, site: &str, kind: &str, bodies: &[String]) -> Result<()> {
+        bodies.iter().try_for_each(|b| self.feed(Some(site), None, kind, None, Some(b)))
+    }
+    /// Start an upload's record; its id.
+    fn begin_upload(&mut self, site: &str, file_name: Option<&str>, by: &str, now: &str) -> Result<i64>;
+    /// Its counts and refused rows, once every row is through.
+    fn finish_upload(&mut self, id: i64, t: &crate::registrations::Tally, refusals: &str) -> Result<()>;
 }
 
 struct Reject(&'static str, String);
@@ -340,7 +407,7 @@ fn check_person_record(p: &Person, on: chrono::NaiveDate) -> std::result::Result
 /// Write a person's row; merge them with the same national id at their
 /// site, and list the alike for a coordinator. Returns the merges, for the
 /// feed (the caller writes them after the events before them).
-fn upsert_person(tx: &mut dyn IngestTx, site: &str, p: &Person, now: &str) -> Result<Vec<Merge>> {
+pub(crate) fn upsert_person(tx: &mut dyn IngestTx, site: &str, p: &Person, now: &str) -> Result<Vec<Merge>> {
     let id = p.id.to_string();
     let national_id = p.national_id.as_ref().map(|n| n.number.clone());
     let birth = p.birth_date.to_string();

@@ -16,6 +16,7 @@ pub mod files;
 pub mod limits;
 pub mod ingest;
 pub mod openapi;
+pub mod registrations;
 pub mod routes;
 pub mod tls;
 pub mod web;
@@ -37,6 +38,17 @@ pub use ingest::Incoming;
 /// A full batch of 500 events is well under 1 MB of JSON; 4 MB leaves room
 /// and bounds what a (decompressed) body may cost.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// A site's registration list: 100,000 rows of CSV are ~15 MB.
+pub const MAX_LIST: usize = 40 * 1024 * 1024;
+
+/// The largest body a path takes: registration lists are big, the rest small.
+pub fn body_limit(path: &str) -> usize {
+    if path.ends_with("/registrations") {
+        MAX_LIST
+    } else {
+        MAX_BODY
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -112,6 +124,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/doses/{record}/amend"),
     ("post", "/doses/{record}/void"),
     ("get", "/persons/{id}/certificate"),
+    ("post", "/sites/{site}/registrations"),
     ("get", "/openapi.json"),
 ];
 
@@ -138,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .route("/doses/{record}/amend", post(fixes::amend))
         .route("/doses/{record}/void", post(fixes::void))
         .route("/persons/{id}/certificate", get(routes::cert::certificate))
+        .route("/sites/{site}/registrations", post(routes::registrations::upload).layer(DefaultBodyLimit::max(MAX_LIST)))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .fallback(|| async { error::HubError::not_found("endpoint") });
     Router::new()

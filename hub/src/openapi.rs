@@ -124,6 +124,19 @@ pub fn document() -> Value {
                 "parameters": [path_param("record")],
                 "post": refusable(op("Void a dose record (a reason is required)", Some("coordinator"), Some("Void"), Some("Corrected"), "200"))
             },
+            "/api/v1/sites/{site}/registrations": {
+                "parameters": [path_param("site")],
+                "post": {
+                    "summary": "Upload a site's registration list (the platform's CSV in UTF-8, or XLSX); a result for every row",
+                    "security": [{"coordinator": []}],
+                    "parameters": [{"name": "name", "in": "query", "required": false, "schema": {"type": "string", "maxLength": 200}}],
+                    "requestBody": {"required": true, "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}
+                    }},
+                    "responses": ok(Some("RegistrationReport"), "200")
+                }
+            },
             "/api/v1/persons/{id}/certificate": {
                 "parameters": [path_param("id")],
                 "get": op("Sign an EU-DCC certificate for a completed series or booster (409 cert.not_eligible otherwise)", Some("device"), None, Some("Certificate"), "200")
@@ -155,7 +168,7 @@ pub fn document() -> Value {
                         "code": {"type": "string"}, "message": {"type": "string"}}}}}},
                 "ChangesPage": {"type": "object", "required": ["changes", "cursor", "more"], "properties": {
                     "changes": {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
-                        "type": {"enum": ["catalog", "site", "desk", "event", "person_merge"]}}}},
+                        "type": {"enum": ["catalog", "site", "desk", "event", "person_merge", "registration"]}}}},
                     "cursor": {"type": "string"}, "more": {"type": "boolean"}}},
                 "Login": {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
                 "Session": {"type": "object", "required": ["token", "expires_at"], "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}}},
@@ -182,6 +195,15 @@ pub fn document() -> Value {
                 "Devices": {"type": "array", "items": {"type": "object", "required": ["id", "site", "desk", "enrolled_at"], "properties": {
                     "id": {"type": "string"}, "site": {"type": "string"}, "desk": {"type": "string"}, "name": {"type": ["string", "null"]},
                     "enrolled_at": {"type": "string"}, "revoked_at": {"type": ["string", "null"]}, "last_seen_at": {"type": ["string", "null"]}}}},
+                "RegistrationReport": {"type": "object", "required": ["upload", "site", "rows", "added", "updated", "unchanged", "refused", "ignored_columns", "results"], "properties": {
+                    "upload": {"type": "integer"}, "site": {"type": "string"}, "rows": {"type": "integer"}, "added": {"type": "integer"},
+                    "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "refused": {"type": "integer"},
+                    "ignored_columns": {"type": "array", "items": {"type": "string"}},
+                    "results": {"type": "array", "items": {"type": "object", "required": ["row", "status"], "properties": {
+                        "row": {"type": "integer", "description": "as the spreadsheet numbers it: the header is row 1"}, "name": {"type": "string"},
+                        "status": {"enum": ["added", "updated", "unchanged", "refused"]},
+                        "person_id": {"type": "string"}, "column": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"},
+                        "warnings": {"type": "array", "items": {"type": "string"}}}}}}},
                 "Certificate": {"type": "object", "required": ["text", "dose_number", "series_doses", "kid"], "properties": {
                     "text": {"type": "string", "description": "HC1: text to show as a QR code"},
                     "dose_number": {"type": "integer"}, "series_doses": {"type": "integer"}, "kid": {"type": "string"}}},

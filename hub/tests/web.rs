@@ -457,3 +457,75 @@ fn a_dose_given_elsewhere_is_shown_kept_and_exported_as_such() {
     let row = rows.iter().find(|r| r.contains("Y Bình Ayun")).expect("exported");
     assert!(row.contains(",,1,11/08/2021,00:00,") && row.ends_with(",\"TYT Ninh Kiều, Cần Thơ\""), "{row}");
 }
+
+/// A `multipart/form-data` body as a browser sends a file form.
+fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = format!("----vaxdesk{}", uuid::Uuid::now_v7().simple());
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: text/csv\r\n\r\n", file.0).as_bytes());
+    body.extend_from_slice(file.1);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Browser {
+    fn upload(&mut self, path: &str, fields: &[(&str, &str)], file: (&str, &[u8])) -> (u16, String) {
+        let (content_type, body) = multipart(fields, file);
+        let r = self.http.post(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).header("content-type", content_type).body(body).send().unwrap();
+        self.keep(&r);
+        (r.status().as_u16(), r.text().unwrap())
+    }
+}
+
+#[test]
+fn a_registration_list_uploaded_on_the_page_shows_every_refusal_and_the_day_list() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S1"]})).ok();
+    let day: chrono::NaiveDate = "2026-12-03".parse().unwrap();
+    let mut list = String::from_utf8(vaxdesk_core::synth::registration_csv(61_000..61_020, day)).unwrap();
+    // Row 8 (the 7th person) gets a CCCD one digit short.
+    let seventh = vaxdesk_core::synth::registration_row(61_006, day);
+    list = list.replacen(&seventh[3], &seventh[3][..11], 1);
+
+    let mut b = Browser::new(&hub.url);
+    b.log_in("lan", "long enough pw");
+    let (status, _, page) = b.get("/registrations");
+    assert_eq!(status, 200);
+    assert!(page.contains("enctype=\"multipart/form-data\"") && page.contains("Ngày hẹn tiêm"), "the form names the columns");
+    let csrf = Browser::csrf(&page);
+
+    // Without the session's token: refused, nothing filed.
+    assert_eq!(b.upload("/registrations", &[("csrf", &"0".repeat(64)), ("site", "S1")], ("ds.csv", list.as_bytes())).0, 403);
+    assert!(b.get("/registrations").2.contains("Chưa có ai đăng ký"));
+    // Another site's list: not this coordinator's.
+    assert_eq!(b.upload("/registrations", &[("csrf", &csrf), ("site", "S2")], ("ds.csv", list.as_bytes())).0, 403);
+
+    let (status, result) = b.upload("/registrations", &[("csrf", &csrf), ("site", "S1")], ("ds-3-12.csv", list.as_bytes()));
+    assert_eq!(status, 200, "{result}");
+    assert!(result.contains("data-row=\"8\" data-status=\"refused\""), "{result}");
+    assert!(result.contains("Số CMND/CCCD"), "the refused column is named");
+    assert_eq!(result.matches("data-status=\"added\"").count(), 19);
+
+    let (_, _, page) = b.get("/registrations");
+    assert!(page.contains("ds-3-12.csv") && page.contains("href=\"/registrations/S1/2026-12-03\""), "{page}");
+    let (status, _, listed) = b.get("/registrations/S1/2026-12-03");
+    assert_eq!(status, 200);
+    let first = vaxdesk_core::synth::registration_row(61_000, day);
+    assert!(listed.contains(&first[0]) && !listed.contains(&seventh[0]), "the refused row's person is not on the list");
+    let upload = page.split("href=\"/registrations/uploads/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let (status, _, stored) = b.get(&format!("/registrations/uploads/{upload}"));
+    assert_eq!(status, 200);
+    assert!(stored.contains("data-row=\"8\""));
+
+    // A list refused whole says why on the page.
+    let (status, page) = b.upload("/registrations", &[("csrf", &csrf), ("site", "S1")], ("bad.csv", b"Ten,Ngay\nA,1\n"));
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"list-refused\"") && page.contains("Họ và tên"), "{page}");
+
+    // S2's day list is not this coordinator's to see.
+    assert_eq!(b.get("/registrations/S2/2026-12-03").0, 404);
+}

@@ -141,6 +141,17 @@ impl Coordinator {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Send a file as the body (a registration list, say); the JSON reply.
+    pub fn upload(&self, path: &str, content_type: &str, bytes: Vec<u8>) -> Result<Value, String> {
+        let r = self.http.post(format!("{}/api/v1{path}", self.base)).bearer_auth(&self.token).header("content-type", content_type).body(bytes).send().map_err(|e| e.to_string())?;
+        let status = r.status();
+        let text = r.text().map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{status}: {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+
     /// Create a site with the given desks.
     pub fn site(&self, code: &str, desks: &[&str]) -> Result<(), String> {
         self.call(reqwest::Method::PUT, "/sites", json!({"code": code, "name": format!("Điểm tiêm {code}")}))?;

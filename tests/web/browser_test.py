@@ -358,6 +358,39 @@ class Run:
         kinds = sorted(e.resource.__resource_type__ for e in bundle.entry)
         assert kinds.count("Immunization") == len(PEOPLE) - 1 and kinds.count("Patient") == len(PEOPLE) - 1, kinds
 
+    def registrations(self):
+        """A site's registration list uploaded on the page: every row answered
+        (a bad birth date refused, named by row and column); the desk then
+        finds a registered citizen by a name typed without accents and by
+        CCCD, with the appointment day."""
+        rows = [
+            ["Họ và tên", "Ngày sinh", "Giới tính", "Số CMND/CCCD", "Số điện thoại", "Số thẻ BHYT", "Nhóm ưu tiên", "Ngày hẹn tiêm"],
+            ["Nguyễn Thị Hoa", "12/03/1990", "Nữ", "001190012345", "0912345678", "", "3", "02/12/2026"],
+            ["Phạm Văn Đông", "05/07/1985", "Nam", "001085004321", "0987001122", "", "5", "02/12/2026"],
+            ["Lê Thị Bé", "31/02/1992", "Nữ", "", "0903111222", "", "9", "02/12/2026"],
+            ["Hoàng Văn Tư", "1960", "Nam", "", "0903111333", "", "2", "03/12/2026"],
+        ]
+        path = self.tmp / "danh-sach-dang-ky.csv"
+        # As Excel saves "CSV UTF-8": a byte-order mark, CRLF line ends.
+        with open(path, "w", encoding="utf-8-sig", newline="") as f:
+            csv.writer(f, lineterminator="\r\n").writerows(rows)
+        self.go("/registrations")
+        f = self.form("/registrations")
+        self.fill(f, site=SITE)
+        f.find_element(By.NAME, "file").send_keys(str(path))
+        self.submit(f)
+        refused = self.b.find_element(By.CSS_SELECTOR, "#rows tr[data-row='4'][data-status='refused']")
+        assert "Ngày sinh" in refused.text and "31/02/1992" in refused.text, refused.text
+        assert len(self.b.find_elements(By.CSS_SELECTOR, "#rows tr[data-status='added']")) == 3
+        self.shot("13-registrations")
+        self.go(f"/registrations/{SITE}/2026-12-02")
+        assert "Nguyễn Thị Hoa" in self.text() and "Phạm Văn Đông" in self.text() and "Hoàng Văn Tư" not in self.text()
+        self.cli("sync", "--once")
+        by_name = self.cli("person", "find", "nguyen thi hoa").stdout
+        assert "Nguyễn Thị Hoa" in by_name and "Đã đăng ký, hẹn ngày 02/12/2026" in by_name, by_name
+        by_id = self.cli("person", "find", "001085004321").stdout
+        assert "Phạm Văn Đông" in by_id and "Đã đăng ký, hẹn ngày 02/12/2026" in by_id, by_id
+
     def revoke(self):
         self.go("/devices")
         row = self.b.find_element(By.CSS_SELECTOR, "#devices tr[data-device]")
@@ -419,6 +452,7 @@ def main(vaxdesk, shots):
         ("void a dose from the web; the desk receives it", run.void_dose),
         ("add a lot to the catalog", run.catalog),
         ("export XLSX, CSV, FHIR from the page = hub's export", run.exports),
+        ("upload a registration list (a bad row refused); the desk finds the registered by name and CCCD", run.registrations),
         ("revoke the device; its sync is refused", run.revoke),
         ("audit log lists every change", run.audit),
         ("English pages", run.english),

@@ -59,6 +59,17 @@ class Hub(private val dir: File) : AutoCloseable {
         return resp.body()
     }
 
+    /** A file as the request body (a site's registration list, say), as a coordinator's script sends it. */
+    fun upload(path: String, contentType: String, body: ByteArray): String {
+        val req = HttpRequest.newBuilder(URI.create("$url/api/v1$path"))
+            .header("content-type", contentType)
+            .header("authorization", "Bearer $token")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build()
+        val resp = http.send(req, HttpResponse.BodyHandlers.ofString())
+        check(resp.statusCode() in 200..299) { "POST $path: ${resp.statusCode()} ${resp.body()}" }
+        return resp.body()
+    }
+
     /** The VXD1: text the coordinator's page shows. */
     fun enrollmentText(): String {
         val body = call("POST", "/sites/QN-01/desks/D1/enrollment-codes", "{}")

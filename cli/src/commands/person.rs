@@ -19,6 +19,9 @@ pub fn run(desk: &Desk, out: Out, c: PersonCmd) -> CliResult {
                 let mut s = String::new();
                 for h in &r.hits {
                     s.push_str(&line(&h.person));
+                    if let Some(day) = h.appointment {
+                        s.push_str(&format!("  {}", registered(day)));
+                    }
                     s.push('\n');
                 }
                 s.push_str(&format!("{} match(es){}", r.total, if r.truncated { ", more not shown: add a birth year or a word" } else { "" }));
@@ -28,7 +31,7 @@ pub fn run(desk: &Desk, out: Out, c: PersonCmd) -> CliResult {
         }
         PersonCmd::Show { person } => {
             let p = resolve(desk, &person)?;
-            let view = PersonView { history: desk.history(p.id)?, next: desk.next_dose(p.id)?, person: p };
+            let view = PersonView { history: desk.history(p.id)?, next: desk.next_dose(p.id)?, appointment: desk.store().appointment(p.id)?, person: p };
             out.show(&view, || show(&view));
             Ok(())
         }
@@ -74,6 +77,11 @@ pub fn resolve(desk: &Desk, s: &str) -> CliResult<Person> {
     }
 }
 
+/// As the visit screen says it: "registered, expected on …".
+pub fn registered(day: chrono::NaiveDate) -> String {
+    format!("Đã đăng ký, hẹn ngày {}", day.format("%d/%m/%Y"))
+}
+
 fn line(p: &Person) -> String {
     let id = p.national_id.as_ref().map(|n| n.number.as_str()).unwrap_or("-");
     let sex = p.sex.map(Sex::vietnamese).unwrap_or("-");
@@ -83,12 +91,18 @@ fn line(p: &Person) -> String {
 #[derive(Serialize)]
 struct PersonView {
     person: Person,
+    /// On the site's registration list, expected this day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    appointment: Option<chrono::NaiveDate>,
     history: Vec<DoseRecord>,
     next: NextDose,
 }
 
 fn show(v: &PersonView) -> String {
     let mut s = line(&v.person);
+    if let Some(day) = v.appointment {
+        s.push_str(&format!("\n  {}", registered(day)));
+    }
     for r in &v.history {
         let d = &r.dose;
         s.push_str(&format!(

@@ -23,6 +23,8 @@ pub struct VisitPlan {
     pub next: Option<NextDose>,
     /// What the person's checks find on `draft`.
     pub findings: Findings,
+    /// The matched person is on the site's registration list for this day.
+    pub appointment: Option<chrono::NaiveDate>,
 }
 
 /// Today's dose in a visit. Vaccine (and, with one lot, the lot) default
@@ -95,7 +97,8 @@ impl Desk {
         };
         let next = matched.as_ref().map(|m| self.next_dose(m.id)).transpose()?;
         let (findings, _) = self.check_person(&draft)?;
-        Ok(VisitPlan { matched, draft, next, findings })
+        let appointment = matched.as_ref().map(|m| self.store.appointment(m.id)).transpose()?.flatten();
+        Ok(VisitPlan { matched, draft, next, findings, appointment })
     }
 
     /// Save a visit: the person when new or changed, then the dose (or the

@@ -92,13 +92,41 @@ impl Store {
                             .execute(params![c.version, super::json(c), now_text()])?;
                         catalog = Some(c.clone());
                     }
-                    Change::Site { .. } | Change::Desk { .. } => {}
+                    Change::Registration { registration: r } => {
+                        // The person may be known here under another id (made
+                        // at this desk before the list came): file it under that.
+                        let canonical: Option<String> = tx
+                            .prepare_cached("SELECT canonical FROM person_aliases WHERE alias = ?1")?
+                            .query_row([r.person_id.to_string()], |row| row.get(0))
+                            .optional()?;
+                        tx.prepare_cached(
+                            "INSERT INTO registrations (person_id, site, appointment, pulled_at) VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (person_id) DO UPDATE SET site = excluded.site, appointment = excluded.appointment, pulled_at = excluded.pulled_at",
+                        )?
+                        .execute(params![canonical.unwrap_or_else(|| r.person_id.to_string()), r.site, r.appointment.to_string(), now_text()])?;
+                    }
+                    Change::Site { .. } | Change::Desk { .. } | Change::Unknown => {}
                 }
             }
             tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
                 .execute(params![META_CURSOR, cursor])?;
             Ok((added, catalog))
         })
+    }
+
+    /// The day a person is expected (the site's registration list), under
+    /// their id or any id merged into it.
+    pub fn appointment(&self, id: crate::model::PersonId) -> Result<Option<chrono::NaiveDate>> {
+        let found: Option<String> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT appointment FROM registrations WHERE person_id = ?1
+                    OR person_id IN (SELECT alias FROM person_aliases WHERE canonical = ?1)
+                 ORDER BY appointment DESC LIMIT 1",
+            )?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()
+        })?;
+        found.map(|d| d.parse().map_err(|_| StoreError::BadRow { table: "registrations", detail: format!("appointment {d:?} is not a date") })).transpose()
     }
 
     /// The person an id stands for here (itself, unless it is an alias).

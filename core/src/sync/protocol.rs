@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::model::{DoseEvent, EventId, PersonEvent, PersonId, Site, SiteDesk};
+use crate::model::{DoseEvent, EventId, PersonEvent, PersonId, Registration, Site, SiteDesk};
 
 pub const API: &str = "/api/v1";
 /// A push carries at most this many events; the hub refuses bigger batches.
@@ -80,6 +80,12 @@ pub enum Change {
     /// Two person records were found to be one person (same national id):
     /// `from` now means `into`.
     PersonMerge { from: PersonId, into: PersonId },
+    /// A citizen expected at the site (the registration list).
+    Registration { registration: Registration },
+    /// A kind of change a newer hub sends that this desk does not know:
+    /// skipped, so an older app keeps syncing what it does know.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +131,13 @@ pub struct ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_of_an_unknown_kind_is_skipped_not_refused() {
+        let page: ChangesPage = serde_json::from_str(r#"{"changes":[{"type":"shift_roster","nurses":3},{"type":"person_merge","from":"0190c5a1-0000-7000-8000-000000000001","into":"0190c5a1-0000-7000-8000-000000000002"}],"cursor":"9","more":false}"#).unwrap();
+        assert_eq!(page.changes[0], Change::Unknown);
+        assert!(matches!(page.changes[1], Change::PersonMerge { .. }));
+    }
 
     #[test]
     fn wire_event_is_tagged_by_stream() {

@@ -114,6 +114,21 @@ pub struct Rejection {
 }
 
 /// A person the hub knows: id, site, and the id they were merged into.
+/// One upload of a registration list, as the coordinator's page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadSummary {
+    pub id: i64,
+    pub site: String,
+    pub file_name: Option<String>,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+    pub rows: i64,
+    pub added: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub refused: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonRef {
     pub id: String,
@@ -216,6 +231,7 @@ pub(crate) fn change_of(kind: &str, body: Option<&str>, stream: Option<&str>, ev
     Ok(match kind {
         "catalog" => Change::Catalog { catalog: serde_json::from_str(body).map_err(bad)? },
         "site" => Change::Site { site: serde_json::from_str(body).map_err(bad)? },
+        "registration" => Change::Registration { registration: serde_json::from_str(body).map_err(bad)? },
         "desk" => Change::Desk { desk: serde_json::from_str(body).map_err(bad)? },
         "merge" => {
             let m: ingest::Merge = serde_json::from_str(body).map_err(bad)?;
@@ -299,6 +315,21 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// person it now belongs to (merges followed), in arrival order within
     /// a person. Streams: memory does not grow with the site.
     fn for_each_site_event(&self, site: &str, f: &mut dyn FnMut(&str, &str, &str) -> Result<()>) -> Result<()>;
+    /// Refresh the planner's statistics after a bulk load (PostgreSQL plans
+    /// look-ups on a table just grown from nothing as scans of the whole
+    /// table until it is analysed; its manual says to ANALYZE after a bulk
+    /// load). Nothing to do on SQLite.
+    fn after_bulk_load(&self) -> Result<()> {
+        Ok(())
+    }
+    /// A site's appointment days with how many are registered for each, latest first.
+    fn registration_days(&self, site: &str, limit: u32) -> Result<Vec<(String, i64)>>;
+    /// A site's uploads, latest first.
+    fn registration_uploads(&self, site: &str, limit: u32) -> Result<Vec<UploadSummary>>;
+    /// One upload and its refused rows (JSON).
+    fn registration_upload(&self, id: i64) -> Result<Option<(UploadSummary, String)>>;
+    /// Those registered at a site for a day: person id and their latest person event's body.
+    fn registered_on(&self, site: &str, day: &str, limit: u32) -> Result<Vec<(String, Option<String>)>>;
 }
 
 /// The hub's database, whichever backend.

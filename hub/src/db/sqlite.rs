@@ -12,14 +12,16 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
-use super::{change_of, enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result};
+use super::{change_of, enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
 use crate::ingest::{self, Incoming, IngestTx};
+use crate::registrations::{RegistrationRow, Tally};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_hub.sql")),
     (2, include_str!("../../migrations/sqlite/0002_coordinator_web.sql")),
     (3, include_str!("../../migrations/sqlite/0003_token_rotation.sql")),
     (4, include_str!("../../migrations/sqlite/0004_enrollment_key.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_registrations.sql")),
 ];
 
 #[derive(Debug)]
@@ -434,6 +436,39 @@ impl HubStore for SqliteHub {
         })
     }
 
+    fn registration_days(&self, site: &str, limit: u32) -> Result<Vec<(String, i64)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT appointment, count(*) FROM registrations WHERE site = ?1 GROUP BY appointment ORDER BY appointment DESC LIMIT ?2")?;
+            let rows = st.query_map(params![site, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn registration_uploads(&self, site: &str, limit: u32) -> Result<Vec<UploadSummary>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT id, site, file_name, uploaded_by, uploaded_at, row_count, added, updated, unchanged, refused FROM registration_uploads WHERE site = ?1 ORDER BY id DESC LIMIT ?2")?;
+            let rows = st.query_map(params![site, limit], upload_summary)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn registration_upload(&self, id: i64) -> Result<Option<(UploadSummary, String)>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT id, site, file_name, uploaded_by, uploaded_at, row_count, added, updated, unchanged, refused, refusals FROM registration_uploads WHERE id = ?1", [id], |r| Ok((upload_summary(r)?, r.get(10)?))).optional()?)
+        })
+    }
+
+    fn registered_on(&self, site: &str, day: &str, limit: u32) -> Result<Vec<(String, Option<String>)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT r.person_id, (SELECT e.body FROM events e WHERE e.person_id = r.person_id AND e.stream = 'person' ORDER BY e.seq DESC LIMIT 1)
+                 FROM registrations r WHERE r.site = ?1 AND r.appointment = ?2 ORDER BY r.person_id LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![site, day, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn for_each_site_event(&self, site: &str, f: &mut dyn FnMut(&str, &str, &str) -> Result<()>) -> Result<()> {
         self.read(|c| {
             let mut st = c.prepare(
@@ -560,6 +595,62 @@ impl IngestTx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+
+    fn latest_person_body(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(self.0.prepare_cached("SELECT body FROM events WHERE person_id = ?1 AND stream = 'person' ORDER BY seq DESC LIMIT 1")?.query_row([id], |r| r.get(0)).optional()?)
+    }
+
+    fn registered(&mut self, site: &str, match_key: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT person_id, appointment FROM registrations WHERE site = ?1 AND match_key = ?2")?
+            .query_row(params![site, match_key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn put_registration(&mut self, r: &RegistrationRow<'_>) -> Result<()> {
+        self.0.prepare_cached("DELETE FROM registrations WHERE site = ?1 AND match_key = ?2 AND person_id <> ?3")?.execute(params![r.site, r.match_key, r.person_id])?;
+        self.0
+            .prepare_cached(
+                "INSERT INTO registrations (site, person_id, match_key, appointment, upload_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (site, person_id) DO UPDATE SET match_key = excluded.match_key, appointment = excluded.appointment,
+                     upload_id = excluded.upload_id, updated_at = excluded.updated_at",
+            )?
+            .execute(params![r.site, r.person_id, r.match_key, r.appointment, r.upload, r.now])?;
+        Ok(())
+    }
+
+    fn begin_upload(&mut self, site: &str, file_name: Option<&str>, by: &str, now: &str) -> Result<i64> {
+        self.0.execute(
+            "INSERT INTO registration_uploads (site, file_name, uploaded_by, uploaded_at, row_count, added, updated, unchanged, refused, refusals)
+             VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 0, 0, '[]')",
+            params![site, file_name, by, now],
+        )?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    fn finish_upload(&mut self, id: i64, t: &Tally, refusals: &str) -> Result<()> {
+        self.0.execute(
+            "UPDATE registration_uploads SET row_count = ?2, added = ?3, updated = ?4, unchanged = ?5, refused = ?6, refusals = ?7 WHERE id = ?1",
+            params![id, t.rows as i64, t.added as i64, t.updated as i64, t.unchanged as i64, t.refused as i64, refusals],
+        )?;
+        Ok(())
+    }
+}
+
+fn upload_summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadSummary> {
+    Ok(UploadSummary {
+        id: r.get(0)?,
+        site: r.get(1)?,
+        file_name: r.get(2)?,
+        uploaded_by: r.get(3)?,
+        uploaded_at: r.get(4)?,
+        rows: r.get(5)?,
+        added: r.get(6)?,
+        updated: r.get(7)?,
+        unchanged: r.get(8)?,
+        refused: r.get(9)?,
+    })
 }
 
 /// Follow merges to the person an id now stands for.

@@ -4,6 +4,7 @@ pub mod cert;
 pub mod coordinator;
 pub mod desk;
 pub mod fixes;
+pub mod registrations;
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;

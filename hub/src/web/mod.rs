@@ -12,6 +12,7 @@ pub(crate) mod exports;
 pub mod i18n;
 mod login;
 mod persons;
+mod registrations;
 pub mod session;
 mod sites;
 
@@ -41,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/sites", get(sites::list).post(sites::save_site))
         .route("/sites/{site}/desks", post(sites::save_desk))
         .route("/sites/{site}/desks/{desk}/enroll", post(sites::enroll))
+        .route("/registrations", get(registrations::page).post(registrations::upload).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_LIST)))
+        .route("/registrations/uploads/{id}", get(registrations::upload_page))
+        .route("/registrations/{site}/{day}", get(registrations::day_page))
         .route("/catalog", get(catalog::page))
         .route("/catalog/lots", post(catalog::add_lot))
         .route("/devices", get(devices::list))
@@ -79,9 +83,10 @@ fn local_path(p: &str) -> bool {
 /// The frame of every page after log-in.
 pub fn layout(w: &Web, title: &str, here: &str, body: Markup) -> Markup {
     let t = w.t();
-    let nav: [(&str, &str); 8] = [
+    let nav: [(&str, &str); 9] = [
         ("/dashboard", t.dashboard),
         ("/sites", t.sites),
+        ("/registrations", t.registrations),
         ("/devices", t.devices),
         ("/catalog", t.catalog),
         ("/persons", t.persons),

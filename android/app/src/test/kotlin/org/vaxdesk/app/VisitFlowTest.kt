@@ -215,6 +215,26 @@ class VisitFlowTest : Shell() {
         assertEquals("visit", screen())
     }
 
+    @Test fun aRegisteredCitizenIsFoundOnTheFirstScanWithTheAppointmentDay() {
+        // The commune's list, uploaded by the coordinator before the clinic day.
+        val list = "Họ và tên,Ngày sinh,Giới tính,Số CMND/CCCD,Số điện thoại,Ngày hẹn tiêm\r\n" +
+            "Trần Thị Mai,12/03/1990,Nữ,001190012345,0912345678,09/12/2026\r\n"
+        val report = hub.upload("/sites/QN-01/registrations", "text/csv", byteArrayOf(0xEF.toByte(), 0xBB.toByte(), 0xBF.toByte()) + list.toByteArray())
+        assertTrue(report, report.contains("\"added\":1"))
+        enrollThroughTheScreens()
+        tap("go-queue")
+        tap("queue-sync") // pulls the site's list with the rest of its changes
+        activity.onBackPressed(); idle()
+        assertEquals("scan", screen())
+        // Her card: the desk has her on record already, and says she is expected.
+        scan("001190012345||Trần Thị Mai|12031990|Nữ|Ba Đình, Hà Nội|01012021")
+        val banner = text("visit-match")
+        assertTrue(banner, banner.startsWith("Đã có trong sổ: Trần Thị Mai"))
+        assertTrue(banner, banner.contains("Đã đăng ký, hẹn ngày 09/12/2026"))
+        assertEquals("0912345678", find<EditText>("field:phone").text.toString())
+        screenshot("20-registered")
+    }
+
     @Test fun aDoseGivenElsewhereIsRecordedFromTheVisitAndCounted() {
         enrollThroughTheScreens()
         scan(AYUN)

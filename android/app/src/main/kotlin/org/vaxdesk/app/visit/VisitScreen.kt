@@ -66,6 +66,8 @@ class VisitScreen(
 
     private var matched: PersonInfo? = null
     private var next: NextDoseInfo? = null
+    /** The appointment day (ISO) when the person is on the site's registration list. */
+    private var appointment: String? = null
     private var loaded: PersonDraftInfo? = null
     /** The refused record a dose fix starts from (its vaccine, time and lot). */
     private var record: DoseDraftInfo? = null
@@ -222,6 +224,7 @@ class VisitScreen(
                     typed = restoredTyping
                     restoredTyping = null
                     next = plan.next
+                    appointment = plan.appointment
                     findings = plan.findings
                     host.refresh()
                 }
@@ -277,13 +280,16 @@ class VisitScreen(
     private fun showBanner() {
         val m = matched
         val n = next
-        banner.text = when {
+        val status = when {
             fix != null -> str(R.string.fix_banner)
             m == null -> str(R.string.visit_new_person)
             n == null || n.kind == "complete" -> str(R.string.visit_on_file_complete, m.fullName)
             n.earliest != null -> str(R.string.visit_on_file_next_from, m.fullName, n.doseNumber.toInt(), n.earliest!!)
             else -> str(R.string.visit_on_file_next, m.fullName, n.doseNumber.toInt())
         }
+        // Expected today, or on another day: the volunteer sees which before saving.
+        val day = appointment
+        banner.text = if (m != null && fix == null && day != null) status + "\n" + str(R.string.visit_registered, dayFirst(day)) else status
     }
 
     private fun current(): PersonDraftInfo {

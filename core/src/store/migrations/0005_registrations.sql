@@ -1,0 +1,11 @@
+-- vaxdesk desk store, schema 5: the site's registration list, pulled from
+-- the hub. One row per person (the latest appointment); the person's own
+-- record comes as a person event like any other.
+
+CREATE TABLE registrations (
+    person_id   TEXT PRIMARY KEY,
+    site        TEXT NOT NULL,
+    appointment TEXT NOT NULL,
+    pulled_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX registrations_appointment ON registrations (appointment);
