@@ -23,7 +23,7 @@ static HUB: LazyLock<Hub> = LazyLock::new(|| {
     let db = HubDb::open(&dir.path().join("hub.db")).expect("hub db");
     let admin = db.create_coordinator("admin", &auth::hash_password("correct horse battery").expect("hash"), true, &[]).expect("admin");
     db.upsert_site(&vaxdesk_core::model::Site { code: "S1".into(), name: "Trạm y tế".into(), province_code: None }).expect("site");
-    db.upsert_desk(&vaxdesk_core::model::Desk { code: "D1".into(), site: "S1".into(), name: "Bàn 1".into() }).expect("desk");
+    db.upsert_desk(&vaxdesk_core::model::SiteDesk { code: "D1".into(), site: "S1".into(), name: "Bàn 1".into() }).expect("desk");
     db.create_enrollment_code(&auth::hash_token("CODE-CODE-CODE"), "S1", "D1", admin, "2999-01-01T00:00:00.000Z").expect("code");
     let device = "device-token-for-fuzzing".to_string();
     db.enroll(&auth::hash_token("CODE-CODE-CODE"), "fuzz-device", None, &auth::hash_token(&device), None).expect("enroll").expect("enrolled");
@@ -70,6 +70,9 @@ const ENDPOINTS: &[(&str, &str, &str, u8)] = &[
     ("POST", "/login", "application/x-www-form-urlencoded", 0),
     ("POST", "/sites", "application/x-www-form-urlencoded", 3),
     ("POST", "/catalog/lots", "application/x-www-form-urlencoded", 3),
+    ("POST", "/api/v1/sites/S1/registrations", "text/csv", 2),
+    // The same with a zip archive's magic first: what calamine is handed as XLSX.
+    ("POST", "/api/v1/sites/S1/registrations", "application/zip", 2),
     ("GET", "/api/v1/changes?since=", "", 1),
     ("GET", "/dashboard?site=S1&date=", "", 3),
     ("GET", "/persons?q=", "", 3),
@@ -83,6 +86,8 @@ fuzz_target!(|data: &[u8]| {
     let (uri, body) = if method == "GET" {
         let q: String = body.iter().map(|b| format!("%{b:02X}")).collect();
         (format!("{path}{q}"), Vec::new())
+    } else if content_type == "application/zip" {
+        (path.to_string(), [b"PK\x03\x04".as_slice(), body].concat())
     } else {
         (path.to_string(), body.to_vec())
     };

@@ -212,18 +212,14 @@ pub fn import(db: &HubDb, who: &Coordinator, site: &str, file_name: Option<&str>
     if db.site(site)?.is_none() {
         return Err(HubError::not_found("site"));
     }
-    let rows = match read_rows(bytes) {
+    let (header, mut rows) = match read_rows(bytes) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    let (header, rows) = rows;
     let layout = match Layout::of(&header) {
         Ok(l) => l,
         Err(e) => return Ok(Err(e)),
     };
-    if rows.len() > MAX_ROWS {
-        return Ok(Err(ListError::TooManyRows));
-    }
     let now = now_text();
     let mut upload = 0i64;
     in_tx(db, |tx| {
@@ -231,8 +227,20 @@ pub fn import(db: &HubDb, who: &Coordinator, site: &str, file_name: Option<&str>
         Ok(())
     })?;
     let mut tally = Tally::default();
-    let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(CHUNK) {
+    let mut results: Vec<RowResult> = Vec::new();
+    let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
+    loop {
+        chunk.clear();
+        for row in rows.by_ref().take(CHUNK) {
+            match row {
+                Ok(r) => chunk.push(r),
+                // Not reached after `read_rows`' first pass; the rows filed so far stay.
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
         let checked: Vec<(u64, Result<Checked, Box<RowResult>>)> = chunk.iter().map(|r| (r.number, layout.check(r, today))).collect();
         let mut filed: Vec<RowResult> = Vec::with_capacity(checked.len());
         let good: Vec<&Checked> = checked.iter().filter_map(|(_, c)| c.as_ref().ok()).collect();
@@ -606,15 +614,47 @@ fn day_or_year(s: &str) -> Option<BirthDate> {
     None
 }
 
-/// The header and the data rows (blank rows dropped) of a CSV or an XLSX file.
-fn read_rows(bytes: &[u8]) -> Result<(Vec<Cell>, Vec<RawRow>), ListError> {
-    // An XLSX file is a zip archive.
-    let (header, rows) = if bytes.starts_with(b"PK\x03\x04") { read_xlsx(bytes)? } else { read_csv(bytes)? };
-    let Some(header) = header else { return Err(ListError::Empty) };
-    Ok((header, rows.into_iter().filter(|r| r.cells.iter().any(|c| !c.text.trim().is_empty())).collect()))
+/// The data rows of a list (blank rows dropped), read as they are filed: a
+/// CSV a row at a time, so a long list is never held whole beside its bytes;
+/// a spreadsheet as calamine reads it, whole.
+enum Rows<'a> {
+    Csv { reader: csv::Reader<&'a [u8]>, record: csv::StringRecord, number: u64 },
+    Sheet(std::vec::IntoIter<RawRow>),
 }
 
-fn read_csv(bytes: &[u8]) -> Result<(Option<Vec<Cell>>, Vec<RawRow>), ListError> {
+impl Iterator for Rows<'_> {
+    type Item = Result<RawRow, ListError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let row = match self {
+                Rows::Sheet(rows) => rows.next()?,
+                Rows::Csv { reader, record, number } => {
+                    match reader.read_record(record) {
+                        Ok(false) => return None,
+                        Ok(true) => {}
+                        Err(e) => return Some(Err(ListError::Csv { line: e.position().map_or(0, |p| p.line()), detail: e.to_string() })),
+                    }
+                    // The row as a spreadsheet numbers it (a quoted cell over two lines is still one row).
+                    *number += 1;
+                    RawRow { number: *number, cells: record.iter().map(|t| Cell { text: t.to_string(), numeric: false }).collect() }
+                }
+            };
+            if row.cells.iter().any(|c| !c.text.trim().is_empty()) {
+                return Some(Ok(row));
+            }
+        }
+    }
+}
+
+/// The header and the data rows of a CSV or an XLSX file. A list too long,
+/// or with a CSV syntax error anywhere, is refused here, before any row is filed.
+fn read_rows(bytes: &[u8]) -> Result<(Vec<Cell>, Rows<'_>), ListError> {
+    // An XLSX file is a zip archive.
+    if bytes.starts_with(b"PK\x03\x04") {
+        let (header, rows) = read_xlsx(bytes)?;
+        return Ok((header.ok_or(ListError::Empty)?, Rows::Sheet(rows.into_iter())));
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let byte = e.valid_up_to();
@@ -625,28 +665,30 @@ fn read_csv(bytes: &[u8]) -> Result<(Option<Vec<Cell>>, Vec<RawRow>), ListError>
     // decimal mark there): the header line says which.
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let delimiter = [b',', b';', b'\t'].into_iter().max_by_key(|d| first_line.iter().filter(|b| *b == d).count()).unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(bytes);
-    let mut header = None;
-    let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
+    let reader = || csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(bytes);
+    // A first pass counts the rows and finds any syntax error, keeping nothing.
+    let mut check = reader();
+    let mut record = csv::ByteRecord::new();
+    let mut count = 0usize;
     loop {
-        match reader.read_record(&mut record) {
+        match check.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => count += 1,
             Err(e) => return Err(ListError::Csv { line: e.position().map_or(0, |p| p.line()), detail: e.to_string() }),
         }
-        let cells: Vec<Cell> = record.iter().map(|t| Cell { text: t.to_string(), numeric: false }).collect();
-        if header.is_none() {
-            header = Some(cells);
-            continue;
-        }
-        if rows.len() > MAX_ROWS {
+        if count > MAX_ROWS + 1 {
             return Err(ListError::TooManyRows);
         }
-        // The row as a spreadsheet numbers it (a quoted cell over two lines is still one row).
-        rows.push(RawRow { number: rows.len() as u64 + 2, cells });
     }
-    Ok((header, rows))
+    let mut reader = reader();
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => {}
+        Ok(false) => return Err(ListError::Empty),
+        Err(e) => return Err(ListError::Csv { line: 1, detail: e.to_string() }),
+    }
+    let header = record.iter().map(|t| Cell { text: t.to_string(), numeric: false }).collect();
+    Ok((header, Rows::Csv { reader, record, number: 1 }))
 }
 
 fn read_xlsx(bytes: &[u8]) -> Result<(Option<Vec<Cell>>, Vec<RawRow>), ListError> {
@@ -728,13 +770,30 @@ mod tests {
         bytes.extend_from_slice(b" Van A,01/01/1990,02/12/2026\n");
         match read_rows(&bytes) {
             Err(ListError::NotUtf8 { byte, line }) => assert_eq!((byte, line), (bytes.iter().position(|&b| b == 0xEA).unwrap(), 2)),
-            other => panic!("{:?}", other.map(|(h, r)| (h, r.len()))),
+            other => panic!("{:?}", other.map(|(h, r)| (h, r.count()))),
         }
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_one_cell_and_too_many_rows_refuse_the_list_before_any_row() {
+        // An unclosed quote runs to the end of the file as one cell: that row
+        // is then refused for its missing dates, the rows before it are filed.
+        let bad = "Họ và tên,Ngày sinh,Ngày hẹn tiêm\nA,1990,02/12/2026\n\"B,1990,02/12/2026\n";
+        let (_, rows) = read_rows(bad.as_bytes()).unwrap();
+        let rows: Vec<RawRow> = rows.collect::<Result<_, _>>().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[1].number, rows[1].cells.len()), (3, 1));
+        let mut long = String::from("Họ và tên,Ngày sinh,Ngày hẹn tiêm\n");
+        for _ in 0..=MAX_ROWS {
+            long.push_str("A,1990,02/12/2026\n");
+        }
+        assert!(matches!(read_rows(long.as_bytes()), Err(ListError::TooManyRows)));
     }
 
     #[test]
     fn semicolons_and_a_byte_order_mark_are_read() {
         let (header, rows) = read_rows("\u{FEFF}Họ và tên;Ngày sinh;Ngày hẹn tiêm\r\nLê Văn Hà;01/01/1990;02/12/2026\r\n;;\r\n".as_bytes()).unwrap();
+        let rows: Vec<RawRow> = rows.collect::<Result<_, _>>().unwrap();
         assert_eq!(header[0].text, "Họ và tên");
         assert_eq!(rows.len(), 1, "the blank row is dropped");
         assert_eq!((rows[0].number, rows[0].cells[0].text.as_str()), (2, "Lê Văn Hà"));
