@@ -54,6 +54,11 @@ pub struct DemoSummary {
     pub hub_url: String,
     pub hub_events: u64,
     pub hub_merged: bool,
+    /// The coordinator's registration list for the day: rows added and refused.
+    pub registered: u64,
+    pub registration_refused: u64,
+    /// Registered citizens the desk found on the list and vaccinated.
+    pub registered_served: u64,
     pub events_pushed: u64,
     pub bytes_sent: u64,
     pub sync_retries: u64,
@@ -129,8 +134,29 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     hub.sync(&desk2, &mut s)?;
     say(format!("  desk D2 synced {} citizens given a first dose in August", returning.len()));
 
+    // The coordinator uploads the site's registration list for the day (the
+    // commune's, as the platform exports it); one row has a day that does not
+    // exist and is refused, the rest reach the desks with their next pull.
+    let today = desk2.today();
+    let mut list = synth::registration_csv(REGISTERED.clone(), today);
+    list.extend_from_slice(format!("Đỗ Văn Sai,31/02/1990,Nam,,0912000111,,1,{}\n", today.format("%d/%m/%Y")).as_bytes());
+    let coordinator = vaxdesk_hub::db::Coordinator { id: 0, username: "demo-coordinator".into(), all_sites: true, sites: Vec::new() };
+    let report = vaxdesk_hub::registrations::import(&hub.db, &coordinator, synth::SITE, Some("danh-sach.csv"), &list, today)
+        .map_err(|e| Failure::Storage(e.message))?
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    s.registered = report.tally.added;
+    s.registration_refused = report.tally.refused;
+    let refused = report.results.iter().find(|r| r.reason.is_some());
+    say(format!(
+        "coordinator uploaded the site's registration list: {} rows, {} added, {} refused{}",
+        report.tally.rows,
+        report.tally.added,
+        report.tally.refused,
+        refused.map(|r| format!(" (row {}, {}: {})", r.row, r.column.as_deref().unwrap_or(""), r.reason.as_deref().unwrap_or(""))).unwrap_or_default()
+    ));
+
     // This desk, D1: enrolled from the coordinator's code, it pulls the
-    // catalog and what D2 recorded.
+    // catalog, what D2 recorded and the registration list.
     hub.enroll(&desk, "D1")?;
     hub.sync(&desk, &mut s)?;
     let session = desk.start_session("AZ", &["AZ21092".into()])?;
@@ -210,6 +236,20 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
         let e = desk.record_dose(&DoseDraft::vaccinated(found.id), &[])?;
         s.second_doses += u64::from(next.dose_number == 2);
         say(format!("  search \"{typed}\" → {:<22} dose {} due since {}, saved ({})", found.full_name, next.dose_number, next.earliest.map(|d| d.to_string()).unwrap_or_default(), short(&e.id.to_string())));
+    }
+
+    // Registered citizens: found on the list by a name typed without
+    // accents, the appointment shown, dose 1 given.
+    for i in REGISTERED.clone().take(3) {
+        tick();
+        let p = synth::person(i);
+        let typed = vaxdesk_core::fold::fold(&p.full_name);
+        let hits = desk.find(&SearchQuery { birth_year: Some(p.birth_date.year()), ..SearchQuery::new(typed.clone()) })?;
+        let Some(hit) = hits.hits.iter().find(|h| h.person.national_id == p.national_id) else { continue };
+        let Some(day) = hit.appointment else { continue };
+        desk.record_dose(&DoseDraft::vaccinated(hit.person.id), &[])?;
+        s.registered_served += 1;
+        say(format!("  search \"{typed}\" → {:<22} Đã đăng ký, hẹn ngày {}; dose 1 saved", hit.person.full_name, day.format("%d/%m/%Y")));
     }
 
     // A save refused: the volunteer picked an expired lot.
@@ -294,10 +334,12 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     out.show(&s, || {
         let by: Vec<_> = s.doses_by_vaccine.iter().map(|(v, n)| format!("{v} {n}")).collect();
         format!(
-            "summary: {} card images decoded; {} persons on record; doses today {} ({} second doses), {} deferral, {} correction, refused: {}\n\
+            "summary: {} card images decoded; {} persons on record ({} from the registration list, {} of them served); doses today {} ({} second doses), {} deferral, {} correction, refused: {}\n\
              {} events still queued for the hub, {} bytes sent per event; {} rows exported to {}{}",
             s.images_decoded,
             s.persons,
+            s.registered,
+            s.registered_served,
             by.join(", "),
             s.second_doses,
             s.deferrals,
@@ -404,6 +446,9 @@ impl DemoHub {
         Err(Failure::Storage("demo: the desk could not sync in 20 rounds".into()))
     }
 }
+
+/// The persons of the demo's registration list (the generator's numbering).
+const REGISTERED: std::ops::Range<u64> = 600..624;
 
 fn short(id: &str) -> &str {
     &id[id.len().saturating_sub(8)..]

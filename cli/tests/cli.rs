@@ -247,6 +247,7 @@ fn demo_runs_a_clinic_day() {
     assert_eq!(s["confirmed_warnings"][0], "lot.near_expiry");
     assert_eq!(s["second_doses"], 4);
     assert_eq!(s["corrections"], 1);
+    assert_eq!((s["registered"].as_u64(), s["registration_refused"].as_u64(), s["registered_served"].as_u64()), (Some(24), Some(1), Some(3)));
     let doses = s["doses_by_vaccine"]["AZ"].as_u64().unwrap();
     assert_eq!(s["export_rows"].as_u64().unwrap(), doses);
     assert!(keep.join("demo-desk.db").exists() && keep.join("demo-export.csv").exists());
