@@ -17,6 +17,7 @@ pub mod search;
 pub mod store;
 pub mod sync;
 pub mod synth;
+pub mod timeline;
 pub mod validate;
 
 pub use error::{Error, Result};

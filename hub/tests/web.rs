@@ -232,7 +232,7 @@ fn merge_and_dismiss_reach_desks_with_an_audit_trail() {
 #[test]
 fn corrections_from_the_hub_reach_desks_and_exports() {
     let hub = TestHub::start();
-    let (_, other, _, [rec1, rec2]) = clinic(&hub);
+    let (_, other, [p1, _, p3], [rec1, rec2]) = clinic(&hub);
     let who = coordinator(&hub);
     let catalog = hub.db.current_catalog().unwrap().unwrap();
     assert_eq!(export_rows(&hub).len(), 2);
@@ -285,6 +285,22 @@ fn corrections_from_the_hub_reach_desks_and_exports() {
     assert!(rows[0].contains("Nguyễn Thị Hoa") && rows[0].contains("LOT-NEW-9") && rows[0].contains("10:30"), "{rows:?}");
     let actions: Vec<String> = hub.db.audit_log(2).unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, vec!["dose.amend", "dose.void"]);
+
+    // The person pages show the record as it happened, in the page's language.
+    let mut b = Browser::new(&hub.url);
+    b.log_in(ADMIN.0, ADMIN.1);
+    let (_, _, voided) = b.get(&format!("/persons/{p1}"));
+    let row = voided.split(&format!("data-voided=\"{rec1}\"")).nth(1).expect("the voided record stays on the page").split("</tr>").next().unwrap();
+    assert!(row.contains("<del>") && row.contains("nhập nhầm người") && row.contains("admin (điều phối)") && row.contains("01/12/2021 10:00"), "{row}");
+    assert!(voided.contains("data-step=\"void\""));
+    let (_, _, amended) = b.get(&format!("/persons/{p3}"));
+    assert!(amended.contains("đã tiêm") && !amended.contains(">vaccinated<"), "outcomes in Vietnamese");
+    let step = amended.split("data-step=\"amend\"").nth(1).expect("the amendment is listed").split("</tr>").next().unwrap();
+    assert!(step.contains("Số lô: AZ2107 → LOT-NEW-9") && step.contains("số lô sai") && step.contains("admin (điều phối)"), "{step}");
+    assert!(step.contains("09:00 → 05/10/2021 10:30"), "the time change is shown in local time: {step}");
+    b.get("/lang/en?back=/dashboard");
+    let (_, _, english) = b.get(&format!("/persons/{p3}"));
+    assert!(english.contains(">vaccinated") && english.contains("Lot: AZ2107 → LOT-NEW-9"), "the English page");
     // A source limited to other sites exports nothing of S1.
     let none = HubDoses { db: &hub.db, sites: vec!["S2".into()] };
     let mut n = 0;

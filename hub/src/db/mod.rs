@@ -322,6 +322,8 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn after_bulk_load(&self) -> Result<()> {
         Ok(())
     }
+    /// A site's audit entries about one subject (a dose record's id, say), oldest first.
+    fn audit_about(&self, site: &str, subject: &str) -> Result<Vec<AuditEntry>>;
     /// A site's appointment days with how many are registered for each, latest first.
     fn registration_days(&self, site: &str, limit: u32) -> Result<Vec<(String, i64)>>;
     /// A site's uploads, latest first.

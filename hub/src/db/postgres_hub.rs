@@ -372,6 +372,15 @@ impl HubStore for PgHub {
         })
     }
 
+    fn audit_about(&self, site: &str, subject: &str) -> Result<Vec<AuditEntry>> {
+        self.read(|c| {
+            Ok(c.query("SELECT at, coordinator, action, site, subject, detail FROM audit_log WHERE site = $1 AND subject = $2 ORDER BY id", &[&site, &subject])?
+                .iter()
+                .map(|r| AuditEntry { at: r.get(0), coordinator: r.get(1), action: r.get(2), site: r.get(3), subject: r.get(4), detail: r.get(5) })
+                .collect())
+        })
+    }
+
     fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>> {
         self.read(|c| {
             Ok(c.query("SELECT device, body, received_at FROM events WHERE site = $1 AND stream = 'dose' AND received_at >= $2 ORDER BY seq", &[&site, &since])?

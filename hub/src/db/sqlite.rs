@@ -394,6 +394,16 @@ impl HubStore for SqliteHub {
         })
     }
 
+    fn audit_about(&self, site: &str, subject: &str) -> Result<Vec<AuditEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT at, coordinator, action, site, subject, detail FROM audit_log WHERE site = ?1 AND subject = ?2 ORDER BY id")?;
+            let rows = st.query_map(params![site, subject], |r| {
+                Ok(AuditEntry { at: r.get(0)?, coordinator: r.get(1)?, action: r.get(2)?, site: r.get(3)?, subject: r.get(4)?, detail: r.get(5)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT device, body, received_at FROM events WHERE site = ?1 AND stream = 'dose' AND received_at >= ?2 ORDER BY seq")?;

@@ -34,6 +34,20 @@ impl Lang {
 
 #[derive(Debug)]
 pub struct Texts {
+    pub history: &'static str,
+    pub coordinator_word: &'static str,
+    pub outcome_vaccinated: &'static str,
+    pub outcome_deferred: &'static str,
+    pub outcome_refused: &'static str,
+    pub step_record: &'static str,
+    pub step_amend: &'static str,
+    pub step_void: &'static str,
+    pub voided: &'static str,
+    pub by_who: &'static str,
+    pub at_when: &'static str,
+    pub what_changed: &'static str,
+    pub note_field: &'static str,
+    pub no_corrections: &'static str,
     pub registrations: &'static str,
     pub reg_upload: &'static str,
     pub reg_help: &'static str,
@@ -171,6 +185,20 @@ pub struct Texts {
 }
 
 pub const VI: Texts = Texts {
+    history: "Lịch sử các mũi tiêm",
+    coordinator_word: "điều phối",
+    outcome_vaccinated: "đã tiêm",
+    outcome_deferred: "hoãn tiêm",
+    outcome_refused: "từ chối tiêm",
+    step_record: "Ghi nhận",
+    step_amend: "Sửa",
+    step_void: "Hủy",
+    voided: "đã hủy",
+    by_who: "Người thực hiện",
+    at_when: "Lúc",
+    what_changed: "Thay đổi",
+    note_field: "Ghi chú",
+    no_corrections: "Chưa có sửa hay hủy nào.",
     registrations: "Danh sách đăng ký",
     reg_upload: "Tải lên danh sách đăng ký",
     reg_help: "Tệp CSV (UTF-8) hoặc XLSX xuất từ nền tảng, với các cột: Họ và tên, Ngày sinh, Giới tính, Số CMND/CCCD, Số điện thoại, Số thẻ BHYT, Nhóm ưu tiên, Ngày hẹn tiêm. Tải lại cùng danh sách không thêm ai hai lần; dòng đã sửa sẽ cập nhật người đó.",
@@ -314,6 +342,20 @@ pub const VI: Texts = Texts {
 };
 
 pub const EN: Texts = Texts {
+    history: "History of the dose records",
+    coordinator_word: "coordinator",
+    outcome_vaccinated: "vaccinated",
+    outcome_deferred: "deferred",
+    outcome_refused: "refused",
+    step_record: "Recorded",
+    step_amend: "Amended",
+    step_void: "Voided",
+    voided: "voided",
+    by_who: "By",
+    at_when: "When",
+    what_changed: "What changed",
+    note_field: "Note",
+    no_corrections: "No amendment or void yet.",
     registrations: "Registrations",
     reg_upload: "Upload a registration list",
     reg_help: "A CSV (UTF-8) or XLSX file exported from the platform, with the columns: Họ và tên, Ngày sinh, Giới tính, Số CMND/CCCD, Số điện thoại, Số thẻ BHYT, Nhóm ưu tiên, Ngày hẹn tiêm. Uploading the same list again adds nobody twice; a changed row updates the person.",

@@ -14,7 +14,12 @@ use vaxdesk_core::validate::Findings;
 
 use super::session::{Posted, Web, WithCsrf};
 use super::{answer, blocking, layout, vn};
-use crate::actions::{correct_dose, person_file, Correction, CorrectionRequest, PersonFile};
+use std::collections::HashMap;
+
+use vaxdesk_core::timeline::{record_timelines, FieldChange, RecordTimeline, Step};
+
+use crate::actions::{correct_dose, person_file, Correction, CorrectionRequest, PersonFile, HUB_DEVICE};
+use crate::db::AuditEntry;
 use crate::error::HubError;
 use crate::AppState;
 
@@ -83,9 +88,10 @@ pub struct ShowQuery {
 pub async fn show(State(s): State<AppState>, w: Web, Path(id): Path<String>, Query(q): Query<ShowQuery>) -> Response {
     let r = async {
         let (file, catalog) = load(&s, &w, &id).await?;
+        let who = load_who(&s, &file).await?;
         let t = w.t();
         let note = q.done.is_some().then(|| html! { p.msg role="status" { (t.saved_correction) } });
-        Ok(person_page(&w, &id, &file, &catalog, note).into_response())
+        Ok(person_page(&w, &id, &file, &catalog, &who, note).into_response())
     }
     .await;
     answer(&w, r)
@@ -98,6 +104,90 @@ async fn load(s: &AppState, w: &Web, id: &str) -> Result<(PersonFile, Catalog), 
     Ok((file, catalog))
 }
 
+/// Who wrote each step: the phones' names, and the coordinators behind the
+/// hub's corrections (from the audit log: the event itself says only `hub`).
+struct Who {
+    devices: HashMap<String, String>,
+    audit: Vec<AuditEntry>,
+}
+
+async fn load_who(s: &AppState, f: &PersonFile) -> Result<Who, HubError> {
+    let site = f.site.clone();
+    let corrected: Vec<String> = record_timelines(&f.events)
+        .iter()
+        .filter(|t| t.steps.iter().chain(&t.voided).any(|s| s.device == HUB_DEVICE))
+        .map(|t| t.record.to_string())
+        .collect();
+    blocking(s, move |db| {
+        let devices = db.devices()?.into_iter().filter(|d| d.site == site).map(|d| (d.id.clone(), d.name.unwrap_or(d.id))).collect();
+        let mut audit = Vec::new();
+        for record in &corrected {
+            audit.extend(db.audit_about(&site, record)?);
+        }
+        Ok(Who { devices, audit })
+    })
+    .await
+}
+
+impl Who {
+    fn of(&self, t: &super::i18n::Texts, record: EventId, s: &Step) -> String {
+        if s.device == HUB_DEVICE {
+            // The coordinator's entry for this correction: same record and
+            // action, the nearest in time.
+            let action = format!("dose.{}", s.kind);
+            let subject = record.to_string();
+            let by = self
+                .audit
+                .iter()
+                .filter(|a| a.subject == subject && a.action == action)
+                .min_by_key(|a| chrono::DateTime::parse_from_rfc3339(&a.at).map_or(i64::MAX, |at| (at.timestamp_millis() - s.at.timestamp_millis()).abs()))
+                .map_or(HUB_DEVICE, |a| a.coordinator.as_str());
+            format!("{by} ({})", t.coordinator_word)
+        } else {
+            let phone = self.devices.get(&s.device).map_or(s.device.as_str(), String::as_str);
+            format!("{phone} · {} {}", t.desk, s.desk)
+        }
+    }
+}
+
+/// An outcome in the page's language.
+fn outcome_label(t: &super::i18n::Texts, o: Outcome) -> &'static str {
+    match o {
+        Outcome::Vaccinated => t.outcome_vaccinated,
+        Outcome::Deferred => t.outcome_deferred,
+        Outcome::Refused => t.outcome_refused,
+    }
+}
+
+/// What an amendment changed, as the page says it.
+fn change_text(t: &super::i18n::Texts, c: &FieldChange) -> String {
+    let label = match c.field {
+        "vaccine" => t.vaccine,
+        "lot" => t.lot,
+        "dose_number" => t.dose_number,
+        "administered_at" => t.administered,
+        "outcome" => t.outcome,
+        "note" => t.note_field,
+        "given_elsewhere" => t.given_elsewhere,
+        other => other,
+    };
+    let shown = |v: &str| -> String {
+        if v.is_empty() {
+            return "—".into();
+        }
+        match c.field {
+            "administered_at" => chrono::DateTime::parse_from_rfc3339(v).map_or_else(|_| v.to_string(), |d| d.with_timezone(&vn()).format("%d/%m/%Y %H:%M").to_string()),
+            "outcome" => ["vaccinated", "deferred", "refused"]
+                .into_iter()
+                .zip([Outcome::Vaccinated, Outcome::Deferred, Outcome::Refused])
+                .find(|(k, _)| *k == v)
+                .map_or_else(|| v.to_string(), |(_, o)| outcome_label(t, o).to_string()),
+            _ => v.to_string(),
+        }
+    };
+    format!("{label}: {} → {}", shown(&c.before), shown(&c.after))
+}
+
 fn outcome_text(o: Outcome) -> &'static str {
     match o {
         Outcome::Vaccinated => "vaccinated",
@@ -106,9 +196,13 @@ fn outcome_text(o: Outcome) -> &'static str {
     }
 }
 
-fn person_page(w: &Web, id: &str, f: &PersonFile, catalog: &Catalog, note: Option<Markup>) -> Markup {
+fn person_page(w: &Web, id: &str, f: &PersonFile, catalog: &Catalog, who: &Who, note: Option<Markup>) -> Markup {
     let t = w.t();
     let p = &f.person;
+    let timelines = record_timelines(&f.events);
+    let voided: Vec<&RecordTimeline> = timelines.iter().filter(|r| r.voided.is_some()).collect();
+    let corrected: Vec<&RecordTimeline> = timelines.iter().filter(|r| r.voided.is_some() || r.steps.len() > 1).collect();
+    let when = |at: &chrono::DateTime<chrono::Utc>| at.with_timezone(&vn()).format("%d/%m/%Y %H:%M").to_string();
     layout(w, &p.full_name, "/persons", html! {
         @if let Some(n) = note { (n) }
         p {
@@ -123,8 +217,8 @@ fn person_page(w: &Web, id: &str, f: &PersonFile, catalog: &Catalog, note: Optio
                     td { (d.dose.vaccine) } td.n { (d.dose.dose_number.map(|n| n.to_string()).unwrap_or_default()) }
                     td { (d.dose.lot.as_deref().unwrap_or("—")) }
                     td {
-                        (outcome_text(d.dose.outcome))
-                        @if d.amended { " " span.warn { "(" (t.amended) ")" } }
+                        (outcome_label(t, d.dose.outcome))
+                        @if d.amended { " " a.warn href={ "#rec-" (d.id) } { "(" (t.amended) ")" } }
                         @if let Some(g) = &d.dose.given_elsewhere {
                             br; small.elsewhere { (t.given_elsewhere) @if !g.place.trim().is_empty() { ": " (g.place) } }
                         }
@@ -142,7 +236,7 @@ fn person_page(w: &Web, id: &str, f: &PersonFile, catalog: &Catalog, note: Optio
                                 label { (t.date) " " input name="date" type="date" value=(d.dose.administered_at.with_timezone(&vn()).date_naive()); }
                                 label { (t.time) " " input name="time" type="time" value=(d.dose.administered_at.with_timezone(&vn()).format("%H:%M")); }
                                 label { (t.outcome) " " select name="outcome" {
-                                    @for o in [Outcome::Vaccinated, Outcome::Deferred, Outcome::Refused] { option value=(outcome_text(o)) selected[o == d.dose.outcome] { (outcome_text(o)) } }
+                                    @for o in [Outcome::Vaccinated, Outcome::Deferred, Outcome::Refused] { option value=(outcome_text(o)) selected[o == d.dose.outcome] { (outcome_label(t, o)) } }
                                 } }
                                 br;
                                 label { (t.reason) " " input name="reason" size="40" required; }
@@ -157,6 +251,36 @@ fn person_page(w: &Web, id: &str, f: &PersonFile, catalog: &Catalog, note: Optio
                                 label { (t.reason) " " input name="reason" size="40" required; }
                                 button type="submit" { (t.void) }
                             }
+                        }
+                    }
+                }
+            }
+            // Voided records stay on the page, struck through, with why, who and when.
+            @for r in &voided {
+                @if let Some(v) = &r.voided {
+                    tr.voided data-voided=(r.record) {
+                        td { del { (r.dose.administered_at.with_timezone(&vn()).format("%d/%m/%Y %H:%M")) } }
+                        td { del { (r.dose.vaccine) } } td.n { del { (r.dose.dose_number.map(|n| n.to_string()).unwrap_or_default()) } }
+                        td { del { (r.dose.lot.as_deref().unwrap_or("—")) } }
+                        td { del { (outcome_label(t, r.dose.outcome)) } }
+                        td colspan="2" { span.warn { (t.voided) } ": " (v.reason.as_deref().unwrap_or("")) " · " (who.of(t, r.record, v)) " · " (when(&v.at)) }
+                    }
+                }
+            }
+        }
+        h2 { (t.history) }
+        @if corrected.is_empty() { p.muted #history-none { (t.no_corrections) } } @else {
+            table #history {
+                tr { th { (t.administered) } th { (t.reg_result) } th { (t.at_when) } th { (t.by_who) } th { (t.reason) } th { (t.what_changed) } }
+                @for r in &corrected {
+                    @for s in r.steps.iter().chain(&r.voided) {
+                        tr id={ "rec-" (r.record) } data-step=(s.kind) {
+                            td { (r.dose.administered_at.with_timezone(&vn()).format("%d/%m/%Y")) " " (r.dose.vaccine) }
+                            td { (match s.kind { "amend" => t.step_amend, "void" => t.step_void, _ => t.step_record }) }
+                            td { (when(&s.at)) }
+                            td { (who.of(t, r.record, s)) }
+                            td { (s.reason.as_deref().unwrap_or("")) }
+                            td { @for c in &s.changes { (change_text(t, c)) br; } }
                         }
                     }
                 }
@@ -267,7 +391,7 @@ async fn apply(s: &AppState, w: &Web, id: &str, record: &str, c: Correction, rea
         Ok(_) => Ok(Redirect::to(&format!("/persons/{id}?done=1")).into_response()),
         Err(findings) => {
             let note = refused(w, &findings);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, person_page(w, id, &file, &catalog, Some(note))).into_response())
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, person_page(w, id, &file, &catalog, &load_who(s, &file).await?, Some(note))).into_response())
         }
     }
 }
