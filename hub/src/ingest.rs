@@ -161,6 +161,8 @@ pub trait IngestTx {
     /// File a person's registration (one per person and site; a row under
     /// the same match key for someone else gives way).
     fn put_registration(&mut self, r: &crate::registrations::RegistrationRow<'_>) -> Result<()>;
+    /// The key a person's registration at a site was filed under.
+    fn registration_key(&mut self, site: &str, person_id: &str) -> Result<Option<String>>;
     /// `registered` for many keys at once: key → (person, appointment).
     fn registered_many(&mut self, site: &str, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
         let mut found = HashMap::new();

@@ -43,10 +43,25 @@ pub const MAX_LIST: usize = 40 * 1024 * 1024;
 
 /// The largest body a path takes: registration lists are big, the rest small.
 pub fn body_limit(path: &str) -> usize {
-    if path.ends_with("/registrations") {
+    // Exactly the two upload routes (the page and the API), not any path that
+    // ends alike: the larger buffer is read before the caller is known.
+    let api = path.strip_prefix("/api/v1/sites/").and_then(|rest| rest.strip_suffix("/registrations")).is_some_and(|site| !site.is_empty() && !site.contains('/'));
+    if path == "/registrations" || api {
         MAX_LIST
     } else {
         MAX_BODY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_two_upload_routes_take_a_large_body() {
+        assert_eq!(super::body_limit("/registrations"), super::MAX_LIST);
+        assert_eq!(super::body_limit("/api/v1/sites/QN-01/registrations"), super::MAX_LIST);
+        for small in ["/x/registrations", "/api/v1/sites//registrations", "/api/v1/sites/a/b/registrations", "/api/v1/events", "/registrations/uploads/1"] {
+            assert_eq!(super::body_limit(small), super::MAX_BODY, "{small}");
+        }
     }
 }
 

@@ -74,7 +74,8 @@ pub fn document() -> Value {
                 "security": [{"device": []}],
                 "parameters": [
                     {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
+                    {"name": "kinds", "in": "query", "required": false, "description": "kinds of change added after the first protocol the desk applies, comma-separated (registration)", "schema": {"type": "string"}}
                 ],
                 "responses": ok(Some("ChangesPage"), "200")
             }},

@@ -8,6 +8,7 @@
 //! again adds nobody twice (rows are recognised by `match_key`). Blocking:
 //! call from the blocking pool.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 
 use chrono::{NaiveDate, Utc};
@@ -228,6 +229,8 @@ pub fn import(db: &HubDb, who: &Coordinator, site: &str, file_name: Option<&str>
     })?;
     let mut tally = Tally::default();
     let mut results: Vec<RowResult> = Vec::new();
+    // Person → the row key that claimed them in this upload.
+    let mut claimed: HashMap<String, String> = HashMap::new();
     let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
     loop {
         chunk.clear();
@@ -246,7 +249,7 @@ pub fn import(db: &HubDb, who: &Coordinator, site: &str, file_name: Option<&str>
         let good: Vec<&Checked> = checked.iter().filter_map(|(_, c)| c.as_ref().ok()).collect();
         in_tx(db, |tx| {
             filed.clear();
-            let mut done = file_chunk(tx, site, upload, &good, &now)?.into_iter();
+            let mut done = file_chunk(tx, site, upload, &good, &mut claimed, &now)?.into_iter();
             for (number, c) in &checked {
                 filed.push(match c {
                     Err(refused) => (**refused).clone(),
@@ -295,10 +298,19 @@ struct Filed {
     status: RowStatus,
     person_id: PersonId,
     kept: Vec<String>,
+    /// Refused when filed: the column, the field and why.
+    refused: Option<(Column, &'static str, String)>,
 }
 
 impl Filed {
+    fn refuse(col: Column, field: &'static str, reason: String) -> Filed {
+        Filed { status: RowStatus::Refused, person_id: PersonId(uuid::Uuid::nil()), kept: Vec::new(), refused: Some((col, field, reason)) }
+    }
+
     fn into_result(self, row: u64, c: &Checked) -> RowResult {
+        if let Some((col, field, reason)) = self.refused {
+            return RowResult { row, status: RowStatus::Refused, name: Some(c.person.full_name.clone()), person_id: None, column: Some(col.header().into()), field: Some(field.into()), reason: Some(reason), warnings: Vec::new() };
+        }
         let mut warnings = c.warnings.clone();
         warnings.extend(self.kept);
         RowResult { row, status: self.status, name: Some(c.person.full_name.clone()), person_id: Some(self.person_id.to_string()), column: None, field: None, reason: None, warnings }
@@ -312,7 +324,7 @@ impl Filed {
 /// into the site's feed. The look-ups and writes are one statement per kind
 /// for the whole chunk where the database is across a socket (PostgreSQL):
 /// a round trip per row made 100,000 rows take minutes.
-fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked], now: &str) -> crate::db::Result<Vec<Filed>> {
+fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked], claimed: &mut HashMap<String, String>, now: &str) -> crate::db::Result<Vec<Filed>> {
     let keys: Vec<String> = rows.iter().map(|c| c.match_key()).collect();
     let before = tx.registered_many(site, &keys)?;
     let national_ids: Vec<String> = rows.iter().zip(&keys).filter(|(_, k)| !before.contains_key(*k)).filter_map(|(c, _)| c.person.national_id.as_ref().map(|n| n.number.clone())).collect();
@@ -323,11 +335,8 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         found.push(match (before.get(key), &c.person.national_id) {
             (Some((id, _)), _) => Some(id.clone()),
             (None, Some(n)) => by_national_id.get(&n.number).cloned(),
-            (None, None) => {
-                let alike: Vec<String> = tx.alike(&c.person.name_key(), &c.person.birth_date.to_string(), site, "")?.into_iter().filter(|(_, n)| n.is_none()).map(|(id, _)| id).collect();
-                // Namesakes born the same day: which one is meant is not for the hub to guess.
-                if alike.len() == 1 { alike.into_iter().next() } else { None }
-            }
+            // Looked for in order below, once the rows before have claimed theirs.
+            (None, None) => None,
         });
     }
     // Follow merges to the person an id now stands for.
@@ -339,7 +348,7 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         }
     }
     let ids: Vec<String> = found.iter().flatten().cloned().collect();
-    let mut on_file: std::collections::HashMap<String, Person> = tx
+    let mut on_file: HashMap<String, Person> = tx
         .latest_person_bodies(site, &ids)?
         .into_iter()
         .filter_map(|(id, body)| serde_json::from_str::<PersonEvent>(&body).ok().map(|e| (id, e.person)))
@@ -347,14 +356,41 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
 
     // Rows decided in order; a person twice in the chunk (a list with a row
     // repeated) is found by the later row under the id the earlier one gave.
-    let mut given: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut given: HashMap<String, String> = HashMap::new();
     let mut filed = Vec::with_capacity(rows.len());
     let mut persons: Vec<Person> = Vec::new();
     let mut registrations: Vec<(usize, Registration)> = Vec::new();
     for (i, (c, key)) in rows.iter().zip(&keys).enumerate() {
         let id_key = c.person.national_id.as_ref().map(|n| format!("id:{}", n.number)).unwrap_or_else(|| key.clone());
-        let found = found[i].clone().or_else(|| given.get(key).or_else(|| given.get(&id_key)).cloned());
-        let (person, kept) = match found.as_ref().and_then(|id| on_file.get(id)) {
+        let mut found = found[i].clone().or_else(|| given.get(key).or_else(|| given.get(&id_key)).cloned());
+        if found.is_none() && c.person.national_id.is_none() {
+            found = alike_unclaimed(tx, site, c, key, claimed)?;
+            if let Some(id) = &found {
+                if let Some(body) = tx.latest_person_body(id)? {
+                    if let Ok(e) = serde_json::from_str::<PersonEvent>(&body) {
+                        on_file.insert(id.clone(), e.person);
+                    }
+                }
+            }
+        }
+        let old = found.as_ref().and_then(|id| on_file.get(id));
+        if found.is_some() && old.is_none() {
+            filed.push(Filed::refuse(Column::Name, "full_name", "the person on record for this row could not be read on the hub: nothing was changed".into()));
+            continue;
+        }
+        // The same number on record for someone else entirely: a typing
+        // slip in the list, or in the record. Not for the hub to decide.
+        if let (Some(old), Some(n)) = (old, &c.person.national_id) {
+            if old.name_key() != c.person.name_key() && old.birth_date != c.person.birth_date {
+                filed.push(Filed::refuse(
+                    Column::NationalId,
+                    "national_id",
+                    format!("{} is on record at this site for a person with another name and birth date: check the row, or the record", n.number),
+                ));
+                continue;
+            }
+        }
+        let (person, kept) = match old {
             Some(old) => {
                 let (mut p, kept) = updated(old, &c.person);
                 p.id = old.id;
@@ -368,6 +404,7 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         let person_id = person.id.to_string();
         given.insert(key.clone(), person_id.clone());
         given.insert(id_key, person_id.clone());
+        claimed.insert(person_id.clone(), key.clone());
         let changed = on_file.get(&person_id) != Some(&person);
         if changed {
             on_file.insert(person_id.clone(), person.clone());
@@ -387,7 +424,7 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         } else {
             RowStatus::Unchanged
         };
-        filed.push(Filed { status, person_id: person.id, kept });
+        filed.push(Filed { status, person_id: person.id, kept, refused: None });
     }
 
     // The persons' rows (and who each may be: the same national id, or alike).
@@ -441,6 +478,27 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
     let bodies: Vec<String> = registrations.iter().map(|(_, r)| serde_json::to_string(r).unwrap_or_default()).collect();
     tx.feed_many(site, "registration", &bodies)?;
     Ok(filed)
+}
+
+/// For a row without a national id and not filed before: the one person of
+/// the site alike (same folded name and birth date) without a national id,
+/// unless they already stand for another row of a list (filed under another
+/// key before, or claimed by another row of this upload) — then the row is
+/// someone new (the pair lands among possible duplicates), not a guess that
+/// would fold two namesakes into one.
+fn alike_unclaimed(tx: &mut dyn IngestTx, site: &str, c: &Checked, key: &str, claimed: &HashMap<String, String>) -> crate::db::Result<Option<String>> {
+    let mut free = Vec::new();
+    for (id, national_id) in tx.alike(&c.person.name_key(), &c.person.birth_date.to_string(), site, "")? {
+        if national_id.is_some() || claimed.get(&id).is_some_and(|k| k != key) {
+            continue;
+        }
+        if tx.registration_key(site, &id)?.is_some_and(|k| k != key) {
+            continue;
+        }
+        free.push(id);
+    }
+    // Namesakes born the same day: which one is meant is not for the hub to guess.
+    Ok(if free.len() == 1 { free.pop() } else { None })
 }
 
 /// The person on file updated by a list's row. The list is typed by a
@@ -676,6 +734,9 @@ fn read_rows(bytes: &[u8]) -> Result<(Vec<Cell>, Rows<'_>), ListError> {
             Ok(true) => count += 1,
             Err(e) => return Err(ListError::Csv { line: e.position().map_or(0, |p| p.line()), detail: e.to_string() }),
         }
+        if record.len() > MAX_COLUMNS as usize {
+            return Err(ListError::Csv { line: record.position().map_or(0, |p| p.line()), detail: format!("{} cells in a row: at most {MAX_COLUMNS}", record.len()) });
+        }
         if count > MAX_ROWS + 1 {
             return Err(ListError::TooManyRows);
         }
@@ -691,39 +752,74 @@ fn read_rows(bytes: &[u8]) -> Result<(Vec<Cell>, Rows<'_>), ListError> {
     Ok((header, Rows::Csv { reader, record, number: 1 }))
 }
 
+/// A sheet's columns beyond this are refused: the platform's list has eight.
+const MAX_COLUMNS: u32 = 64;
+/// What a list's XLSX archive may hold once inflated, in all (a 40 MB upload of
+/// text compresses about tenfold) and per byte of the upload.
+const MAX_INFLATED: u64 = 512 * 1024 * 1024;
+const MAX_RATIO: u64 = 200;
+
+/// A refusal before calamine inflates anything: an archive whose entries
+/// would grow past the limits (a zip bomb) never reaches it.
+fn check_archive(bytes: &[u8]) -> Result<(), ListError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| ListError::Xlsx(e.to_string()))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| ListError::Xlsx(e.to_string()))?;
+        total = total.saturating_add(entry.size());
+    }
+    if total > MAX_INFLATED || total > (bytes.len() as u64).saturating_mul(MAX_RATIO) {
+        return Err(ListError::Xlsx(format!("the archive would inflate to {total} bytes from {}: refused", bytes.len())));
+    }
+    Ok(())
+}
+
 fn read_xlsx(bytes: &[u8]) -> Result<(Option<Vec<Cell>>, Vec<RawRow>), ListError> {
-    use calamine::{Data, Reader, Xlsx};
-    let mut book: Xlsx<Cursor<&[u8]>> = calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e: calamine::XlsxError| ListError::Xlsx(e.to_string()))?;
-    let range = book.worksheet_range_at(0).ok_or_else(|| ListError::Xlsx("the workbook has no sheet".into()))?.map_err(|e| ListError::Xlsx(e.to_string()))?;
-    let first_row = range.start().map_or(0, |(r, _)| r);
-    let first_col = range.start().map_or(0, |(_, c)| c) as usize;
-    let mut header = None;
-    let mut rows = Vec::new();
-    for (i, r) in range.rows().enumerate() {
-        // Cells left of the used range are empty; keep column positions.
-        let mut cells = vec![Cell::default(); first_col];
-        cells.extend(r.iter().map(|d| match d {
-            Data::Empty => Cell::default(),
-            Data::String(s) => Cell { text: s.clone(), numeric: false },
-            Data::Int(n) => Cell { text: n.to_string(), numeric: true },
-            // Whole numbers (ids, phones) arrive as floats: no ".0".
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Cell { text: format!("{}", *f as i64), numeric: true },
-            Data::Float(f) => Cell { text: f.to_string(), numeric: true },
-            Data::Bool(b) => Cell { text: b.to_string(), numeric: false },
-            Data::DateTime(d) => Cell { text: d.as_datetime().map(|t| t.date().to_string()).unwrap_or_else(|| d.to_string()), numeric: false },
-            Data::DateTimeIso(s) | Data::DurationIso(s) => Cell { text: s.clone(), numeric: false },
-            Data::Error(e) => Cell { text: format!("#{e:?}"), numeric: false },
-        }));
-        if header.is_none() {
-            header = Some(cells);
-            continue;
+    use calamine::{DataRef, Reader, Xlsx};
+    check_archive(bytes)?;
+    let bad = |e: calamine::XlsxError| ListError::Xlsx(e.to_string());
+    let mut book: Xlsx<Cursor<&[u8]>> = calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(bad)?;
+    let first = book.sheet_names().first().cloned().ok_or_else(|| ListError::Xlsx("the workbook has no sheet".into()))?;
+    // Cell by cell, not calamine's whole-sheet grid: a sheet with a cell at
+    // A1 and one at XFD1048576 would make that grid 17 billion cells.
+    let mut cells = book.worksheet_cells_reader(&first).map_err(bad)?;
+    let mut rows: Vec<(u32, Vec<Cell>)> = Vec::new();
+    while let Some(c) = cells.next_cell().map_err(bad)? {
+        let (r, col) = c.get_position();
+        if col >= MAX_COLUMNS {
+            return Err(ListError::Xlsx(format!("a cell in column {} (row {}): at most {MAX_COLUMNS} columns", col + 1, r + 1)));
         }
-        if rows.len() > MAX_ROWS {
+        if r as usize > MAX_ROWS + 1 {
             return Err(ListError::TooManyRows);
         }
-        rows.push(RawRow { number: u64::from(first_row) + i as u64 + 1, cells });
+        let cell = match c.get_value() {
+            DataRef::Empty => continue,
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell { text: s.clone(), numeric: false },
+            DataRef::SharedString(s) => Cell { text: (*s).to_string(), numeric: false },
+            DataRef::Int(n) => Cell { text: n.to_string(), numeric: true },
+            // Whole numbers (ids, phones) arrive as floats: no ".0".
+            DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Cell { text: format!("{}", *f as i64), numeric: true },
+            DataRef::Float(f) => Cell { text: f.to_string(), numeric: true },
+            DataRef::Bool(b) => Cell { text: b.to_string(), numeric: false },
+            DataRef::DateTime(d) => Cell { text: d.as_datetime().map(|t| t.date().to_string()).unwrap_or_else(|| d.to_string()), numeric: false },
+            DataRef::Error(e) => Cell { text: format!("#{e:?}"), numeric: false },
+        };
+        // Cells come row by row, left to right.
+        if rows.last().is_none_or(|(last, _)| *last != r) {
+            rows.push((r, Vec::new()));
+        }
+        if let Some((_, row)) = rows.last_mut() {
+            let col = col as usize;
+            if col >= row.len() {
+                row.resize(col + 1, Cell::default());
+            }
+            row[col] = cell;
+        }
     }
-    Ok((header, rows))
+    let mut rows = rows.into_iter();
+    let header = rows.next().map(|(_, h)| h);
+    // Rows as the spreadsheet numbers them (from 1).
+    Ok((header, rows.map(|(r, cells)| RawRow { number: u64::from(r) + 1, cells }).collect()))
 }
 
 impl From<ListError> for HubError {
@@ -788,6 +884,41 @@ mod tests {
             long.push_str("A,1990,02/12/2026\n");
         }
         assert!(matches!(read_rows(long.as_bytes()), Err(ListError::TooManyRows)));
+    }
+
+    #[test]
+    fn a_sheet_too_wide_or_an_archive_that_inflates_too_far_is_refused_before_it_is_read() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "Họ và tên").unwrap();
+        // One cell far to the right: calamine's grid would hold every cell between.
+        sheet.write_string(5, 16_000, "x").unwrap();
+        let wide = book.save_to_buffer().unwrap();
+        match read_rows(&wide) {
+            Err(ListError::Xlsx(m)) => assert!(m.contains("column 16001"), "{m}"),
+            other => panic!("{:?}", other.map(|(h, _)| h)),
+        }
+        // An entry of 300 MB of zeros compresses to ~300 kB.
+        let mut zipped = Vec::new();
+        {
+            let mut w = zip_writer(&mut zipped);
+            w.start_file("xl/sharedStrings.xml", zip::write::SimpleFileOptions::default()).unwrap();
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..300 {
+                std::io::Write::write_all(&mut w, &zeros).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        match check_archive(&zipped) {
+            Err(ListError::Xlsx(m)) => assert!(m.contains("inflate"), "{m}"),
+            other => panic!("{other:?} ({} bytes)", zipped.len()),
+        }
+        // A real list passes.
+        assert!(check_archive(&wide).is_ok());
+    }
+
+    fn zip_writer(out: &mut Vec<u8>) -> zip::ZipWriter<Cursor<&mut Vec<u8>>> {
+        zip::ZipWriter::new(Cursor::new(out))
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn pull_all(d: &Http) -> Vec<Value> {
     let mut since = CURSORS.with(|c| c.borrow().get(&key).cloned().unwrap_or_default());
     let mut out = Vec::new();
     loop {
-        let page = d.get(&format!("/changes?since={since}")).ok();
+        let page = d.get(&format!("/changes?kinds=registration&since={since}")).ok();
         out.extend(page["changes"].as_array().unwrap().iter().cloned());
         since = page["cursor"].as_str().unwrap().to_string();
         if !page["more"].as_bool().unwrap() {
@@ -86,6 +86,13 @@ fn every_row_is_answered_and_the_same_list_twice_adds_nobody() {
     assert_eq!((regs.len(), persons), (36, 36));
     assert!(regs.iter().all(|r| r["registration"]["appointment"] == "2026-12-03" && r["registration"]["site"] == "S1"));
     assert!(pull_all(&other_site).is_empty());
+    // A desk of an older app (it does not ask for registrations) gets the
+    // persons and never a change it could not read.
+    let old_app = hub.device(&admin, "S1", "D2", "old-app");
+    let old_pull = old_app.get("/changes?limit=5000").ok();
+    let old: &Vec<Value> = old_pull["changes"].as_array().unwrap();
+    assert!(old.iter().all(|c| c["type"] != "registration"), "{old:?}");
+    assert_eq!(old.iter().filter(|c| c["type"] == "event").count(), 36);
 
     // The same list again: nothing added, nothing sent to the desks.
     let again = admin.raw("/sites/S1/registrations", "text/csv", body).ok();
@@ -184,4 +191,36 @@ fn an_xlsx_list_with_numbers_for_ids_and_phones_gets_its_zeros_back() {
     let ids: Vec<&str> = changes.iter().filter(|c| c["type"] == "event").map(|c| c["event"]["event"]["person"]["national_id"]["number"].as_str().unwrap()).collect();
     assert_eq!(ids, rows.iter().map(|r| r[3].as_str()).collect::<Vec<_>>());
     assert!(changes.iter().filter(|c| c["type"] == "registration").all(|c| c["registration"]["appointment"] == "2026-12-07"));
+}
+
+#[test]
+fn namesakes_stay_two_and_a_number_on_record_for_someone_else_is_refused() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let desk = hub.device(&admin, "S1", "D1", "phone-n");
+    // Typed at the desk before the list: one Nguyễn Văn An born 1990-04-01 without an id,
+    // and a woman whose CCCD the list will carry on another person's row.
+    let an = uuid::Uuid::now_v7().to_string();
+    let row = registration_row(8_800, day("2026-12-05"));
+    let holder = uuid::Uuid::now_v7().to_string();
+    desk.post("/events", json!({"events": [
+        common::person_event("phone-n", &an, None, "Nguyễn Văn An", "1990-04-01"),
+        common::person_event("phone-n", &holder, Some(&row[3]), "Đinh Thị Mơ", "1970-01-01"),
+    ]}))
+    .ok();
+    let an_row = |phone: &str| vec!["Nguyễn Văn An".into(), "01/04/1990".into(), "Nam".into(), String::new(), phone.into(), String::new(), String::new(), "05/12/2026".into()];
+    let list = csv_of(&[an_row("0912000001"), an_row("0912000002"), row.to_vec()]);
+    let report = admin.raw("/sites/S1/registrations", "text/csv", list.clone()).ok();
+    let r = results(&report);
+    // The first An is the one on record; the second is someone new, not folded into him.
+    assert_eq!((r[0]["status"].as_str(), r[0]["person_id"].as_str()), (Some("updated"), Some(an.as_str())));
+    assert_eq!(r[1]["status"], "added");
+    assert_ne!(r[1]["person_id"], r[0]["person_id"]);
+    // The list's CCCD is on record for Đinh Thị Mơ: refused, she is left as she is.
+    assert_eq!((r[2]["status"].as_str(), r[2]["column"].as_str()), (Some("refused"), Some("Số CMND/CCCD")));
+    assert!(r[2]["reason"].as_str().unwrap().contains(&row[3]));
+    // The same list again: nothing moves.
+    let again = admin.raw("/sites/S1/registrations", "text/csv", list).ok();
+    assert_eq!((again["unchanged"].as_u64(), again["refused"].as_u64(), again["added"].as_u64()), (Some(2), Some(1), Some(0)));
+    assert_eq!(results(&again)[1]["person_id"], r[1]["person_id"]);
 }

@@ -118,7 +118,10 @@ impl HubClient {
     }
 
     pub fn changes(&self, since: Option<&str>, limit: u32) -> Result<ChangesPage, SyncError> {
-        let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        // The kinds of change beyond the first protocol's this desk applies:
+        // a hub leaves them out for desks that do not say so (an older app
+        // would refuse the whole page over one it cannot read).
+        let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string()), ("kinds", super::protocol::NEWER_KINDS.join(","))];
         if let Some(s) = since {
             q.push(("since", s.to_string()));
         }

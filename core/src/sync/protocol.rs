@@ -8,6 +8,10 @@ use crate::catalog::Catalog;
 use crate::model::{DoseEvent, EventId, PersonEvent, PersonId, Registration, Site, SiteDesk};
 
 pub const API: &str = "/api/v1";
+/// Kinds of `Change` added after the first protocol, which this desk applies
+/// and names in its pulls (`kinds=`): a hub sends them only to desks that
+/// name them.
+pub const NEWER_KINDS: &[&str] = &["registration"];
 /// A push carries at most this many events; the hub refuses bigger batches.
 pub const MAX_BATCH: usize = 500;
 

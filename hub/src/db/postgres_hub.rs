@@ -698,6 +698,10 @@ impl IngestTx for PgTx<'_, '_> {
         Ok(self.opt("SELECT body FROM events WHERE person_id = $1 AND stream = 'person' ORDER BY seq DESC LIMIT 1", &[&id])?.map(|r| r.get(0)))
     }
 
+    fn registration_key(&mut self, site: &str, person_id: &str) -> Result<Option<String>> {
+        Ok(self.opt("SELECT match_key FROM registrations WHERE site = $1 AND person_id = $2", &[&site, &person_id])?.map(|r| r.get(0)))
+    }
+
     fn registered(&mut self, site: &str, match_key: &str) -> Result<Option<(String, String)>> {
         Ok(self.opt("SELECT person_id, appointment FROM registrations WHERE site = $1 AND match_key = $2", &[&site, &match_key])?.map(|r| (r.get(0), r.get(1))))
     }

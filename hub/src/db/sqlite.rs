@@ -610,6 +610,10 @@ impl IngestTx for SqliteTx<'_> {
         Ok(self.0.prepare_cached("SELECT body FROM events WHERE person_id = ?1 AND stream = 'person' ORDER BY seq DESC LIMIT 1")?.query_row([id], |r| r.get(0)).optional()?)
     }
 
+    fn registration_key(&mut self, site: &str, person_id: &str) -> Result<Option<String>> {
+        Ok(self.0.prepare_cached("SELECT match_key FROM registrations WHERE site = ?1 AND person_id = ?2")?.query_row(params![site, person_id], |r| r.get(0)).optional()?)
+    }
+
     fn registered(&mut self, site: &str, match_key: &str) -> Result<Option<(String, String)>> {
         Ok(self
             .0

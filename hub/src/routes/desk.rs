@@ -69,6 +69,10 @@ pub struct ChangesQuery {
     since: Option<String>,
     #[serde(default)]
     limit: Option<u32>,
+    /// Kinds of change beyond the first protocol's the desk applies
+    /// (`registration`); others are left out of its pages.
+    #[serde(default)]
+    kinds: Option<String>,
 }
 
 pub async fn changes(State(s): State<AppState>, DeskAuth(device): DeskAuth, q: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>) -> HubResult<Json<ChangesPage>> {
@@ -85,6 +89,14 @@ pub async fn changes(State(s): State<AppState>, DeskAuth(device): DeskAuth, q: R
         db.changes(&device.site, &device.id, since, limit)
     })
     .await??;
+    // A desk of an older app would refuse the whole page over a change it
+    // cannot read: it is not sent them (the cursor moves past them all the
+    // same; an updated app pulls its site again from the start).
+    let knows_registrations = q.kinds.as_deref().is_some_and(|k| k.split(',').any(|k| k.trim() == "registration"));
+    let mut page = page;
+    if !knows_registrations {
+        page.changes.retain(|c| !matches!(c, vaxdesk_core::sync::protocol::Change::Registration { .. }));
+    }
     Ok(Json(page))
 }
 

@@ -9,3 +9,8 @@ CREATE TABLE registrations (
     pulled_at   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX registrations_appointment ON registrations (appointment);
+
+-- The hub sends registrations only to desks that ask for them, which this
+-- app now does: pull the site again from the start, so a list uploaded
+-- before the update reaches this desk too (every change applies once).
+DELETE FROM meta WHERE key = 'pull_cursor';
