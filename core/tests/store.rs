@@ -48,6 +48,24 @@ fn upgrades_a_version_1_database_and_indexes_existing_names() {
 }
 
 #[test]
+fn the_registrations_update_pulls_the_site_again_from_the_start() {
+    // A desk of the app before registration lists: the hub never sent it
+    // the site's lists, and its cursor is past them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    {
+        let opts = OpenOptions { target_version: 4, ..Default::default() };
+        let desk = Desk::open_with(&path, &opts).unwrap().with_clock(clinic_now);
+        desk.set_up("S1", "D1", None).unwrap();
+        desk.store().set_meta("pull_cursor", "1234").unwrap();
+        desk.store().set_meta("site", "S1").unwrap();
+    }
+    let desk = open_at(&path);
+    assert_eq!(desk.store().pull_cursor().unwrap(), None, "the next pull starts from the beginning");
+    assert_eq!(desk.store().meta("site").unwrap().as_deref(), Some("S1"), "nothing else is forgotten");
+}
+
+#[test]
 fn newer_schema_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");
