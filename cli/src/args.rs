@@ -68,6 +68,9 @@ pub enum Command {
     /// Export doses for the national platform.
     #[command(subcommand)]
     Export(ExportCmd),
+    /// Reports from the hub's database for the steering committee.
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Encrypt the desk database, or change its passphrase. An encrypted
     /// database is opened with VAXDESK_PASSPHRASE (or asked at a terminal).
     #[command(subcommand)]
@@ -473,6 +476,26 @@ pub enum ExportCmd {
         /// One FHIR Bundle (type collection) in the --out file instead of two NDJSON files.
         #[arg(long)]
         bundle: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// A day per site: doses by vaccine and dose number, deferrals,
+    /// refusals, registered against served, certificates issued, each desk.
+    Daily {
+        /// The hub's database: a SQLite path or a postgres:// URL.
+        #[arg(long, value_name = "PATH_OR_URL")]
+        hub_db: String,
+        /// The day (YYYY-MM-DD or DD/MM/YYYY; default: today in Vietnam).
+        #[arg(long)]
+        date: Option<String>,
+        /// Only this site (default: every site).
+        #[arg(long)]
+        site: Option<String>,
+        /// Also write the report as an XLSX workbook.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

@@ -67,6 +67,8 @@ pub struct DemoSummary {
     pub to_fix: u64,
     pub export_rows: u64,
     pub export_file: String,
+    /// The hub's daily report of the site's day, as XLSX.
+    pub report_file: String,
     /// The certificate the hub signed for a citizen whose series completed
     /// today: drawn, read back from the picture, verified offline.
     pub certificate: Option<DemoCertificate>,
@@ -317,6 +319,25 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
         say(format!("  certificate for {} (dose {}): drawn to {}, read back from the picture: {}, signature {}", c.person, c.dose, c.file, c.read_back, c.signature));
     }
 
+    // The steering committee's daily report, from the hub's database.
+    let day = desk.today();
+    let figures = vaxdesk_hub::report::site_day(&hub.db, synth::SITE, day).map_err(|e| Failure::Storage(e.to_string()))?;
+    let catalog = hub.db.current_catalog().map_err(|e| Failure::Storage(e.to_string()))?.unwrap_or_else(vaxdesk_core::catalog::Catalog::builtin);
+    let xlsx = dir.join("demo-bao-cao-ngay.xlsx");
+    let bytes = vaxdesk_hub::report::daily_xlsx(std::slice::from_ref(&figures), &catalog).map_err(|e| Failure::Storage(e.to_string()))?;
+    std::fs::write(&xlsx, bytes).map_err(|e| Failure::Storage(format!("{}: {e}", xlsx.display())))?;
+    s.report_file = xlsx.display().to_string();
+    say(format!(
+        "  daily report at the hub: {} doses, {} deferred; registered {}, served {}, not yet come {}, walk-ins {} → {}",
+        figures.total.given(),
+        figures.total.deferred,
+        figures.registered,
+        figures.served,
+        figures.not_yet_come(),
+        figures.walk_ins,
+        s.report_file
+    ));
+
     for r in desk.todays_doses(true)? {
         if r.dose.outcome == Outcome::Vaccinated {
             *s.doses_by_vaccine.entry(r.dose.vaccine.clone()).or_default() += 1;
@@ -326,7 +347,6 @@ pub fn run(out: Out, a: &DemoArgs) -> CliResult {
     s.queued_for_hub = desk.queue()?.pending + desk.queue()?.sent;
     let csv = dir.join("demo-export.csv");
     let file = std::fs::File::create(&csv).map_err(|e| Failure::Storage(format!("{}: {e}", csv.display())))?;
-    let day = desk.today();
     s.date = day.to_string();
     s.export_rows = vaxdesk_core::export::doses_csv(desk.store(), &desk.catalog(), day, day, None, std::io::BufWriter::new(file))?;
     s.export_file = csv.display().to_string();

@@ -256,6 +256,25 @@ fn demo_runs_a_clinic_day() {
     assert_eq!(s["certificate"]["read_back"], true, "the certificate QR reads back from its picture");
     assert_eq!(s["certificate"]["signature"], "verified");
     assert!(keep.join("certificate.png").exists());
+    assert!(std::fs::read(keep.join("demo-bao-cao-ngay.xlsx")).unwrap().starts_with(b"PK"), "the daily report's workbook");
+
+    // The steering committee's report of the demo's day, from the hub's database.
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .args(["--json", "report", "daily", "--date", "05/10/2021", "--hub-db"])
+        .arg(keep.join("demo-hub.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let site = &r[0];
+    assert_eq!(site["vaccinated"].as_u64(), Some(doses), "the hub counts what the desks gave: {site}");
+    assert_eq!((site["registered"].as_u64(), site["served"].as_u64(), site["not_yet_come"].as_u64()), (Some(24), Some(3), Some(21)), "{site}");
+    assert_eq!(site["deferred"], 1);
+    let human = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["report", "daily", "--date", "2021-10-05", "--hub-db"]).arg(keep.join("demo-hub.db")).output().unwrap();
+    assert!(text(&human.stdout).contains("Đăng ký 24 · đã đến 3 · chưa đến 21"), "{}", text(&human.stdout));
+    let nowhere = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["report", "daily", "--site", "XX", "--hub-db"]).arg(keep.join("demo-hub.db")).output().unwrap();
+    assert_ne!(nowhere.status.code(), Some(0));
+    assert!(text(&nowhere.stderr).contains("site: no site \"XX\""), "{}", text(&nowhere.stderr));
 
     // The picture verifies from the command line too, against the demo desk's trust list.
     let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod ingest;
 pub mod openapi;
 pub mod registrations;
+pub mod report;
 pub mod routes;
 pub mod tls;
 pub mod web;

@@ -545,3 +545,135 @@ fn a_registration_list_uploaded_on_the_page_shows_every_refusal_and_the_day_list
     // S2's day list is not this coordinator's to see.
     assert_eq!(b.get("/registrations/S2/2026-12-03").0, 404);
 }
+
+/// A dose event from `(device, site, desk)` at a local time.
+fn dose_at((device, site, desk): (&str, &str, &str), person: &str, vaccine: &str, n: u8, at: &str, outcome: &str) -> serde_json::Value {
+    let mut e = dose_event(device, site, person, vaccine);
+    e["event"]["desk"] = json!(desk);
+    e["event"]["dose"]["dose_number"] = json!(n);
+    e["event"]["dose"]["administered_at"] = json!(at);
+    e["event"]["dose"]["outcome"] = json!(outcome);
+    if outcome != "vaccinated" {
+        e["event"]["dose"].as_object_mut().unwrap().remove("dose_number");
+    }
+    e
+}
+
+fn cell_text(c: &calamine::Data) -> String {
+    match c {
+        calamine::Data::Float(f) => format!("{f}"),
+        calamine::Data::Int(i) => format!("{i}"),
+        calamine::Data::String(s) => s.clone(),
+        calamine::Data::Empty => String::new(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_clinic_day_adds_up_the_same_on_the_dashboard_its_charts_the_report_and_its_xlsx() {
+    use calamine::Reader as _;
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    admin.post("/coordinators", json!({"username": "lan", "password": "long enough pw", "sites": ["S1"]})).ok();
+    let d1 = hub.device(&admin, "S1", "D1", "phone-1");
+    let d2 = hub.device(&admin, "S1", "D2", "phone-2");
+    let s2 = hub.device(&admin, "S2", "D1", "phone-3");
+    let day: chrono::NaiveDate = "2021-10-05".parse().unwrap();
+    // Five registered for the day, from a seed no other test uses.
+    admin.raw("/sites/S1/registrations", "text/csv", vaxdesk_core::synth::registration_csv(83_100..83_105, day)).ok();
+    let mut reg = hub.db.registered_persons("S1", "2021-10-05").unwrap();
+    reg.sort();
+    assert_eq!(reg.len(), 5);
+    let walk_in = uuid::Uuid::now_v7().to_string();
+    let other_site = uuid::Uuid::now_v7().to_string();
+    let voided = dose_at(("phone-1", "S1", "D1"), &reg[3], "AZ", 1, "2021-10-05T10:40:00+07:00", "vaccinated");
+    let voided_id = voided["event"]["id"].as_str().unwrap().to_string();
+    let r = d1
+        .post("/events", json!({"events": [
+            // reg[0] had dose 1 in August; dose 2 today completes the series.
+            dose_at(("phone-1", "S1", "D1"), &reg[0], "AZ", 1, "2021-08-01T09:00:00+07:00", "vaccinated"),
+            dose_at(("phone-1", "S1", "D1"), &reg[0], "AZ", 2, "2021-10-05T08:10:00+07:00", "vaccinated"),
+            dose_at(("phone-1", "S1", "D1"), &reg[2], "AZ", 1, "2021-10-05T10:05:00+07:00", "deferred"),
+            voided,
+        ]}))
+        .ok();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "accepted"), "{r}");
+    let void = json!({"stream": "dose", "event": {
+        "id": uuid::Uuid::now_v7().to_string(), "person_id": &reg[3], "site": "S1", "desk": "D1", "device": "phone-1",
+        "kind": {"type": "void", "corrects": voided_id, "reason": "nhập nhầm người"}, "recorded_at": "2021-10-05T03:45:00Z"
+    }});
+    let r = d2
+        .post("/events", json!({"events": [
+            dose_at(("phone-2", "S1", "D2"), &reg[1], "PF", 1, "2021-10-05T09:20:00+07:00", "vaccinated"),
+            person_event("phone-2", &walk_in, Some("079190001122"), "Võ Thị Sáu", "1990-01-02"),
+            dose_at(("phone-2", "S1", "D2"), &walk_in, "PF", 1, "2021-10-05T10:30:00+07:00", "vaccinated"),
+        ]}))
+        .ok();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "accepted"), "{r}");
+    assert!(d1.post("/events", json!({"events": [void]})).ok()["results"][0]["status"] == "accepted");
+    s2.post("/events", json!({"events": [
+        person_event("phone-3", &other_site, None, "Lý Văn Tám", "1970-03-04"),
+        dose_at(("phone-3", "S2", "D1"), &other_site, "AZ", 1, "2021-10-05T09:00:00+07:00", "vaccinated"),
+    ]}))
+    .ok();
+    // The citizen asks twice for the certificate: two issued, one person.
+    for _ in 0..2 {
+        d1.get(&format!("/persons/{}/certificate", reg[0])).ok();
+    }
+
+    // Issued today (the hub's clock), so today's figures count them.
+    let today = chrono::Utc::now().with_timezone(&vaxdesk_hub::report::vn()).date_naive();
+    assert_eq!(vaxdesk_hub::report::site_day(&hub.db, "S1", today).unwrap().certificates, 2);
+    let d = vaxdesk_hub::report::site_day(&hub.db, "S1", day).unwrap();
+    assert_eq!((d.total.given(), d.total.deferred, d.total.refused), (3, 1, 0));
+    assert_eq!(d.total.doses.get(&("AZ".to_string(), 2)), Some(&1));
+    assert_eq!(d.total.doses.get(&("PF".to_string(), 1)), Some(&2));
+    assert_eq!((d.registered, d.served, d.not_yet_come(), d.walk_ins), (5, 3, 2, 1), "the voided dose's person has not come");
+    assert_eq!((d.desks["D1"].by_hour[8], d.desks["D2"].by_hour[9], d.desks["D2"].by_hour[10]), (1, 1, 1));
+
+    let mut b = Browser::new(&hub.url);
+    assert_eq!(b.log_in("lan", "long enough pw"), 303);
+    let (status, _, page) = b.get("/dashboard?site=S1&date=2021-10-05");
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3, "three charts");
+    for title in ["Mũi tiêm theo giờ, theo bàn", "Đã đến so với đăng ký, cộng dồn trong ngày", "Độ trễ đồng bộ theo giờ lưu trên điện thoại"] {
+        assert!(page.contains(&format!("-t\">{title}</title>")), "{title}");
+    }
+    assert!(page.contains(r#"data-series="D2" data-hour="9" data-value="1""#), "D2's 09h bar");
+    assert!(page.contains(r#"<td class="n registered">5</td><td class="n served">3</td><td class="n not-yet">2</td><td class="n walk-ins">1</td>"#), "{page}");
+    assert!(!page.contains("id=\"sites-day\""), "one site: no table of sites");
+    assert!(page.contains("href=\"/reports/daily?site=S1&amp;date=2021-10-05\""));
+
+    let (status, _, report) = b.get("/reports/daily?site=S1&date=2021-10-05");
+    assert_eq!(status, 200);
+    assert!(report.contains("@page{size:A4") && report.contains("@media print"), "a print stylesheet");
+    assert!(report.contains("<td class=\"n given\">3</td>"), "{report}");
+    assert!(report.contains("AZ — ") && report.contains("PF — "), "vaccines by name");
+    assert_eq!(report.matches("<svg class=\"chart\"").count(), 3);
+    // Every site of this coordinator: S1 only.
+    let (_, _, all) = b.get("/reports/daily?date=2021-10-05");
+    assert!(all.contains("data-site=\"S1\"") && !all.contains("data-site=\"S2\""));
+    assert_eq!(b.get("/reports/daily?site=S2&date=2021-10-05").0, 404);
+    assert_eq!(b.get("/reports/daily?site=S1&date=05-10-2021").0, 400);
+
+    let r = b.http.get(format!("{}/reports/daily.xlsx?site=S1&date=2021-10-05", hub.url)).header("cookie", b.cookie_header()).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("bao-cao-ngay-S1-2021-10-05.xlsx"));
+    let bytes = r.bytes().unwrap().to_vec();
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let rows = |wb: &mut calamine::Xlsx<_>, name: &str| -> Vec<Vec<String>> { wb.worksheet_range(name).unwrap().rows().map(|r| r.iter().map(cell_text).collect()).collect() };
+    let summary = rows(&mut wb, "Tong hop");
+    assert_eq!(summary[1], ["S1", "05/10/2021", "3", "1", "0", "5", "3", "2", "1", "0", "0"], "certificates were issued today, not on the 5th");
+    assert_eq!(summary.len(), 2);
+    let by_vaccine = rows(&mut wb, "Theo vac xin");
+    assert_eq!(by_vaccine.len(), 3, "{by_vaccine:?}");
+    assert!(by_vaccine[1][2].starts_with("AZ") && by_vaccine[1][3] == "2" && by_vaccine[1][4] == "1", "{by_vaccine:?}");
+    let by_desk = rows(&mut wb, "Theo ban");
+    assert_eq!(by_desk.iter().skip(1).map(|r| (r[2].as_str(), r[3].as_str(), r[4].as_str())).collect::<Vec<_>>(), [("D1", "1", "1"), ("D2", "2", "0")]);
+
+    // A coordinator of every site sees both in the table of sites.
+    let mut a = Browser::new(&hub.url);
+    a.log_in(ADMIN.0, ADMIN.1);
+    let (_, _, page) = a.get("/dashboard?site=S1&date=2021-10-05");
+    assert!(page.contains("id=\"sites-day\"") && page.contains("<tr data-site=\"S2\">"), "{page}");
+}

@@ -12,6 +12,7 @@ Usage: browser_test.py VAXDESK_BINARY SCREENSHOT_DIR
 Prints `web: N passed, M failed` last; exit 0 when every step passed."""
 
 import csv
+import datetime
 import hashlib
 import json
 import ssl
@@ -35,6 +36,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 PASSWORD = "mat-khau-tinh-2021"
 SITE, DESK = "HN-DV-01", "D1"
+# The clinic day is today in Vietnam: the desk records its doses now.
+TODAY = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=7))).date()
+TOMORROW = TODAY + datetime.timedelta(days=1)
 PEOPLE = [
     # name, CCCD, birth, sex, vaccine, lot
     ("Nguyễn Thị Hoa", "001187001234", "1987-03-12", "nu", "AZ", "ABV5678"),
@@ -365,10 +369,10 @@ class Run:
         CCCD, with the appointment day."""
         rows = [
             ["Họ và tên", "Ngày sinh", "Giới tính", "Số CMND/CCCD", "Số điện thoại", "Số thẻ BHYT", "Nhóm ưu tiên", "Ngày hẹn tiêm"],
-            ["Nguyễn Thị Hoa", "12/03/1990", "Nữ", "001190012345", "0912345678", "", "3", "02/12/2026"],
-            ["Phạm Văn Đông", "05/07/1985", "Nam", "001085004321", "0987001122", "", "5", "02/12/2026"],
-            ["Lê Thị Bé", "31/02/1992", "Nữ", "", "0903111222", "", "9", "02/12/2026"],
-            ["Hoàng Văn Tư", "1960", "Nam", "", "0903111333", "", "2", "03/12/2026"],
+            ["Nguyễn Thị Hoa", "12/03/1990", "Nữ", "001190012345", "0912345678", "", "3", f"{TODAY:%d/%m/%Y}"],
+            ["Phạm Văn Đông", "05/07/1985", "Nam", "001085004321", "0987001122", "", "5", f"{TODAY:%d/%m/%Y}"],
+            ["Lê Thị Bé", "31/02/1992", "Nữ", "", "0903111222", "", "9", f"{TODAY:%d/%m/%Y}"],
+            ["Hoàng Văn Tư", "1960", "Nam", "", "0903111333", "", "2", f"{TOMORROW:%d/%m/%Y}"],
         ]
         path = self.tmp / "danh-sach-dang-ky.csv"
         # As Excel saves "CSV UTF-8": a byte-order mark, CRLF line ends.
@@ -383,13 +387,66 @@ class Run:
         assert "Ngày sinh" in refused.text and "31/02/1992" in refused.text, refused.text
         assert len(self.b.find_elements(By.CSS_SELECTOR, "#rows tr[data-status='added']")) == 3
         self.shot("13-registrations")
-        self.go(f"/registrations/{SITE}/2026-12-02")
+        self.go(f"/registrations/{SITE}/{TODAY}")
         assert "Nguyễn Thị Hoa" in self.text() and "Phạm Văn Đông" in self.text() and "Hoàng Văn Tư" not in self.text()
         self.cli("sync", "--once")
         by_name = self.cli("person", "find", "nguyen thi hoa").stdout
-        assert "Nguyễn Thị Hoa" in by_name and "Đã đăng ký, hẹn ngày 02/12/2026" in by_name, by_name
+        assert "Nguyễn Thị Hoa" in by_name and f"Đã đăng ký, hẹn ngày {TODAY:%d/%m/%Y}" in by_name, by_name
         by_id = self.cli("person", "find", "001085004321").stdout
-        assert "Phạm Văn Đông" in by_id and "Đã đăng ký, hẹn ngày 02/12/2026" in by_id, by_id
+        assert "Phạm Văn Đông" in by_id and f"Đã đăng ký, hẹn ngày {TODAY:%d/%m/%Y}" in by_id, by_id
+
+    def daily_report(self):
+        """A registered citizen is vaccinated; the dashboard's charts are
+        drawn (bars per desk, lines), the print view of the daily report fits
+        A4, its XLSX read back by openpyxl says what `vaxdesk report daily`
+        says from the hub's database."""
+        self.cli("dose", "record", "--person", "001190012345", "--vaccine", "AZ", "--lot", "ABV5678", "--lot-expiry", "2099-12-31", "--confirm", "lot.unknown")
+        self.cli("sync", "--once")
+        self.go(f"/dashboard?site={SITE}&date={TODAY}")
+        charts = self.b.find_elements(By.CSS_SELECTOR, "svg.chart[role='img']")
+        assert len(charts) == 3, len(charts)
+        for c in charts:
+            title = c.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+            assert title and c.get_attribute("aria-labelledby"), title
+            box = c.rect
+            assert box["width"] > 300 and box["height"] > 100, box
+        bars = self.b.find_elements(By.CSS_SELECTOR, f"svg.chart rect[data-series='{DESK}']")
+        assert sum(int(r.get_attribute("data-value")) for r in bars) == len(PEOPLE), "every dose standing today is in a bar"
+        assert all(r.size["height"] > 0 for r in bars), "the bars are drawn"
+        served = self.b.find_element(By.CSS_SELECTOR, "table.figures td.served").text
+        assert (self.b.find_element(By.CSS_SELECTOR, "table.figures td.registered").text, served) == ("2", "1"), served
+        self.b.execute_script("document.getElementById('chart-doses-' + arguments[0]).scrollIntoView()", SITE.replace("_", "-"))
+        self.shot("14-dashboard-charts")
+        self.go(f"/reports/daily?site={SITE}&date={TODAY}")
+        self.b.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        try:
+            assert not self.b.find_element(By.TAG_NAME, "header").is_displayed(), "no navigation on paper"
+            # A4 at 96 dpi less the margins: 794 px wide.
+            self.b.set_window_size(794, 1123)
+            self.shot("15-daily-report-print")
+        finally:
+            self.b.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+            self.b.set_window_size(1280, 1000)
+        expected = json.loads(self.cli("--json", "report", "daily", "--hub-db", str(self.hub_db), "--date", str(TODAY), "--site", SITE, db=self.tmp / "unused.db").stdout)[0]
+        assert (expected["registered"], expected["served"], expected["not_yet_come"]) == (2, 1, 1), expected
+        for old in self.downloads.glob("*.xlsx"):
+            old.unlink()
+        self.b.find_element(By.ID, "xlsx").click()
+        for _ in range(100):
+            files = list(self.downloads.glob("bao-cao-ngay-*.xlsx"))
+            if files:
+                break
+            time.sleep(0.1)
+        assert files, "no report downloaded"
+        book = openpyxl.load_workbook(files[0], read_only=True)
+        summary = [list(r) for r in book["Tong hop"].iter_rows(values_only=True)]
+        assert summary[0][:3] == ["Điểm tiêm", "Ngày", "Mũi đã tiêm"], summary[0]
+        row = summary[1]
+        assert row[0] == SITE and row[1] == f"{TODAY:%d/%m/%Y}", row
+        got = dict(zip(["vaccinated", "deferred", "refused", "registered", "served", "not_yet_come", "walk_ins", "certificates"], [int(v) for v in row[2:10]]))
+        assert got == {k: expected[k] for k in got}, (got, expected)
+        by_vaccine = {(r[2].split(" ")[0], int(r[3])): int(r[4]) for r in list(book["Theo vac xin"].iter_rows(values_only=True))[1:]}
+        assert by_vaccine == {(d["vaccine"], d["dose_number"]): d["doses"] for d in expected["doses"]}, (by_vaccine, expected["doses"])
 
     def revoke(self):
         self.go("/devices")
@@ -453,6 +510,7 @@ def main(vaxdesk, shots):
         ("add a lot to the catalog", run.catalog),
         ("export XLSX, CSV, FHIR from the page = hub's export", run.exports),
         ("upload a registration list (a bad row refused); the desk finds the registered by name and CCCD", run.registrations),
+        ("charts on the dashboard, the daily report printed and as XLSX = `vaxdesk report daily`", run.daily_report),
         ("revoke the device; its sync is refused", run.revoke),
         ("audit log lists every change", run.audit),
         ("English pages", run.english),

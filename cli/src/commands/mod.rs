@@ -7,6 +7,7 @@ mod export;
 mod hub;
 mod person;
 pub mod qr;
+mod report;
 mod sync;
 
 use std::io::IsTerminal;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Export(c) => export::run(db, out, c),
+        Command::Report(c) => report::run(out, c),
         Command::Passphrase(c) => passphrase(db, out, c),
         Command::Hub(a) => hub::run(db, out, a),
         Command::Enroll { code, name, allow_plain_http } => sync::enroll(&open(db)?, out, &code, name.as_deref(), allow_plain_http),

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_token_rotation.sql")),
     (4, include_str!("../../migrations/postgres/0004_enrollment_key.sql")),
     (5, include_str!("../../migrations/postgres/0005_registrations.sql")),
+    (6, include_str!("../../migrations/postgres/0006_daily_report.sql")),
 ];
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
@@ -383,9 +384,13 @@ impl HubStore for PgHub {
 
     fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>> {
         self.read(|c| {
-            Ok(c.query("SELECT device, body, received_at FROM events WHERE site = $1 AND stream = 'dose' AND received_at >= $2 ORDER BY seq", &[&site, &since])?
+            Ok(c.query(
+                "SELECT e.device, e.body, e.received_at, coalesce(p.merged_into, e.person_id) FROM events e LEFT JOIN persons p ON p.id = e.person_id
+                 WHERE e.site = $1 AND e.stream = 'dose' AND e.received_at >= $2 ORDER BY e.seq",
+                &[&site, &since],
+            )?
                 .iter()
-                .map(|r| ReceivedEvent { device: r.get(0), body: r.get(1), received_at: r.get(2) })
+                .map(|r| ReceivedEvent { device: r.get(0), body: r.get(1), received_at: r.get(2), person: r.get(3) })
                 .collect())
         })
     }
@@ -433,6 +438,38 @@ impl HubStore for PgHub {
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect())
+        })
+    }
+
+    fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT DISTINCT coalesce(p.merged_into, r.person_id) FROM registrations r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = $1 AND r.appointment = $2",
+                &[&site, &day],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })
+    }
+
+    fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO certificates_issued (site, person_id, dose_number, device, issued_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&site, &person, &i32::try_from(dose_number).unwrap_or(i32::MAX), &device, &now_text()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)> {
+        self.read(|c| {
+            let r = c.query_one(
+                "SELECT count(*), count(DISTINCT person_id) FROM certificates_issued WHERE site = $1 AND issued_at >= $2 AND issued_at < $3",
+                &[&site, &from, &to],
+            )?;
+            Ok((r.get(0), r.get(1)))
         })
     }
 

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_token_rotation.sql")),
     (4, include_str!("../../migrations/sqlite/0004_enrollment_key.sql")),
     (5, include_str!("../../migrations/sqlite/0005_registrations.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_daily_report.sql")),
 ];
 
 #[derive(Debug)]
@@ -406,8 +407,11 @@ impl HubStore for SqliteHub {
 
     fn recent_dose_events(&self, site: &str, since: &str) -> Result<Vec<ReceivedEvent>> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT device, body, received_at FROM events WHERE site = ?1 AND stream = 'dose' AND received_at >= ?2 ORDER BY seq")?;
-            let rows = st.query_map(params![site, since], |r| Ok(ReceivedEvent { device: r.get(0)?, body: r.get(1)?, received_at: r.get(2)? }))?;
+            let mut st = c.prepare_cached(
+                "SELECT e.device, e.body, e.received_at, coalesce(p.merged_into, e.person_id) FROM events e LEFT JOIN persons p ON p.id = e.person_id
+                 WHERE e.site = ?1 AND e.stream = 'dose' AND e.received_at >= ?2 ORDER BY e.seq",
+            )?;
+            let rows = st.query_map(params![site, since], |r| Ok(ReceivedEvent { device: r.get(0)?, body: r.get(1)?, received_at: r.get(2)?, person: r.get(3)? }))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -451,6 +455,36 @@ impl HubStore for SqliteHub {
             let mut st = c.prepare_cached("SELECT appointment, count(*) FROM registrations WHERE site = ?1 GROUP BY appointment ORDER BY appointment DESC LIMIT ?2")?;
             let rows = st.query_map(params![site, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT coalesce(p.merged_into, r.person_id) FROM registrations r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = ?1 AND r.appointment = ?2",
+            )?;
+            let rows = st.query_map(params![site, day], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO certificates_issued (site, person_id, dose_number, device, issued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![site, person, dose_number, device, now_text()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*), count(DISTINCT person_id) FROM certificates_issued WHERE site = ?1 AND issued_at >= ?2 AND issued_at < ?3",
+                params![site, from, to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
         })
     }
 

@@ -5,6 +5,7 @@
 
 mod app;
 mod catalog;
+mod charts;
 mod dashboard;
 mod devices;
 mod duplicates;
@@ -13,6 +14,7 @@ pub mod i18n;
 mod login;
 mod persons;
 mod registrations;
+mod reports;
 pub mod session;
 mod sites;
 
@@ -56,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/persons/{id}", get(persons::show))
         .route("/persons/{id}/doses/{record}/amend", post(persons::amend))
         .route("/persons/{id}/doses/{record}/void", post(persons::void))
+        .route("/reports/daily", get(reports::page))
+        .route("/reports/daily.xlsx", get(reports::xlsx))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit))
@@ -150,6 +154,12 @@ button{cursor:pointer}
 .muted{color:#5f6b76}
 .qr svg{width:320px;height:320px;background:#fff;padding:8px}
 code.big{font-size:1.4em;letter-spacing:.1em}
+figure.chart{margin:.3em 0 1.2em;max-width:680px;background:#fff;border:1px solid #d5d9de;padding:.5em}
+svg.chart{width:100%;height:auto;display:block}
+figcaption.legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.9em}
+section.charts h3{margin:.8em 0 .2em;font-size:1em}
+@page{size:A4;margin:14mm}
+@media print{header,.noprint{display:none}body{background:#fff;font-size:10pt}main{padding:0;max-width:none}table,figure.chart{break-inside:avoid}figure.chart{max-width:170mm;border:0}section.site+section.site{break-before:page}}
 ";
 
 /// A page saying what went wrong, with a status the browser test can see.
