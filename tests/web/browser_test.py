@@ -9,6 +9,7 @@ and check them with independent readers against the hub's own export. Each
 page's screenshot goes to SCREENSHOT_DIR/web-*.png (build-web/screenshots by default).
 
 Usage: browser_test.py VAXDESK_BINARY SCREENSHOT_DIR
+(VAXDESK_WEB_HUB_DB=postgres://… puts the hub on that empty database.)
 Prints `web: N passed, M failed` last; exit 0 when every step passed."""
 
 import csv
@@ -70,7 +71,9 @@ class Run:
         self.tmp = Path(tempfile.mkdtemp(prefix="vaxdesk-web-"))
         self.downloads = self.tmp / "downloads"
         self.downloads.mkdir()
-        self.hub_db = self.tmp / "hub.db"
+        # VAXDESK_WEB_HUB_DB: an empty PostgreSQL database (postgres://…) for
+        # the hub instead of a SQLite file (scripts/web-test runs both).
+        self.hub_db = os.environ.get("VAXDESK_WEB_HUB_DB") or self.tmp / "hub.db"
         self.desk_db = self.tmp / "desk.db"
         self.passed, self.failed = 0, 0
 
@@ -98,7 +101,7 @@ class Run:
         self.apk = os.environ.get("VAXDESK_APK")
         apk_args = ["--apk", self.apk] if self.apk else []
         self.hub = subprocess.Popen(
-            [self.vaxdesk, "--db", str(self.hub_db), "hub", "--listen", f"127.0.0.1:{self.port}", *apk_args],
+            [self.vaxdesk, "--db", str(self.hub_db), "hub", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.tmp / "hub-data"), *apk_args],
             stdout=self.hub_log, stderr=subprocess.STDOUT, env={**os.environ, "VAXDESK_LOG": "debug"},
         )
         # `vaxdesk hub` serves https with a self-signed certificate; the

@@ -87,8 +87,9 @@ fn local_path(p: &str) -> bool {
 /// The frame of every page after log-in.
 pub fn layout(w: &Web, title: &str, here: &str, body: Markup) -> Markup {
     let t = w.t();
-    let nav: [(&str, &str); 9] = [
+    let nav: [(&str, &str); 10] = [
         ("/dashboard", t.dashboard),
+        ("/reports/daily", t.daily_report),
         ("/sites", t.sites),
         ("/registrations", t.registrations),
         ("/devices", t.devices),
