@@ -275,6 +275,12 @@ fn demo_runs_a_clinic_day() {
     let nowhere = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["report", "daily", "--site", "XX", "--hub-db"]).arg(keep.join("demo-hub.db")).output().unwrap();
     assert_ne!(nowhere.status.code(), Some(0));
     assert!(text(&nowhere.stderr).contains("site: no site \"XX\""), "{}", text(&nowhere.stderr));
+    // A mistyped database path is refused, not created as a new, empty hub.
+    let typo = keep.join("demo-hbu.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk")).args(["report", "daily", "--hub-db"]).arg(&typo).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("hub-db: no hub database at"), "{}", text(&out.stderr));
+    assert!(!typo.exists());
 
     // The picture verifies from the command line too, against the demo desk's trust list.
     let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))

@@ -115,7 +115,12 @@ pub fn fold_day(site: &str, day: NaiveDate, events: &[ReceivedEvent], registered
             if let Ok(r) = DateTime::parse_from_rfc3339(&e.received_at) {
                 let lag = (r.with_timezone(&Utc) - d.recorded_at).num_seconds().max(0);
                 out.desks.entry(d.desk.clone()).or_default().lags.push(lag);
-                out.lags_by_hour[d.recorded_at.with_timezone(&tz).hour() as usize].push(lag);
+                // The chart's hours are the day's: a record typed in the next
+                // morning counts in the desk's lag, not at 00h of this day.
+                let saved = d.recorded_at.with_timezone(&tz);
+                if saved.date_naive() == day {
+                    out.lags_by_hour[saved.hour() as usize].push(lag);
+                }
             }
         }
         person_of.insert(d.person_id.to_string(), &e.person);
@@ -288,6 +293,7 @@ pub fn daily_xlsx(days: &[SiteDay], catalog: &Catalog) -> Result<Vec<u8>, rust_x
         }
     }
     ws.set_column_width(0, 14)?;
+    ws.set_column_width(1, 12)?;
     ws.set_column_range_width(2, 10, 14)?;
 
     let ws = wb.add_worksheet();
@@ -299,11 +305,15 @@ pub fn daily_xlsx(days: &[SiteDay], catalog: &Catalog) -> Result<Vec<u8>, rust_x
             ws.write_string(row, 0, &d.site)?;
             ws.write_string(row, 1, date(d.day))?;
             ws.write_string(row, 2, vaccine_label(catalog, vaccine))?;
-            ws.write_number(row, 3, f64::from(*n))?;
+            // A dose recorded without its number: the cell stays empty.
+            if *n > 0 {
+                ws.write_number(row, 3, f64::from(*n))?;
+            }
             ws.write_number(row, 4, f64::from(*count))?;
             row += 1;
         }
     }
+    ws.set_column_width(1, 12)?;
     ws.set_column_width(2, 28)?;
 
     let ws = wb.add_worksheet();
@@ -326,6 +336,8 @@ pub fn daily_xlsx(days: &[SiteDay], catalog: &Catalog) -> Result<Vec<u8>, rust_x
             row += 1;
         }
     }
+    ws.set_column_width(1, 12)?;
+    ws.set_column_range_width(6, 7, 30)?;
     wb.save_to_buffer()
 }
 

@@ -224,3 +224,29 @@ fn namesakes_stay_two_and_a_number_on_record_for_someone_else_is_refused() {
     assert_eq!((again["unchanged"].as_u64(), again["refused"].as_u64(), again["added"].as_u64()), (Some(2), Some(1), Some(0)));
     assert_eq!(results(&again)[1]["person_id"], r[1]["person_id"]);
 }
+
+#[test]
+fn a_past_days_list_stays_as_it_was_and_a_rescheduled_day_lets_go() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let count = |d: NaiveDate| hub.db.registered_persons("S1", &d.to_string()).unwrap().len();
+    // Monday's first doses (a day long past), then the list of their second
+    // doses four weeks later: Monday's figures keep them.
+    let (monday, later) = (day("2021-10-04"), day("2021-11-01"));
+    admin.raw("/sites/S1/registrations", "text/csv", registration_csv(91_000..91_006, monday)).ok();
+    assert_eq!(count(monday), 6);
+    let report = admin.raw("/sites/S1/registrations", "text/csv", registration_csv(91_000..91_006, later)).ok();
+    assert_eq!(report["updated"], 6, "{report}");
+    assert_eq!((count(monday), count(later)), (6, 6), "a past day's list is not rewritten");
+    assert_eq!(hub.db.registration_days("S1", 10).unwrap().iter().find(|(d, _)| *d == monday.to_string()), None, "the page lists the appointments as they are now");
+
+    // A day still to come, moved to another before it came: a reschedule.
+    let today = chrono::Utc::now().with_timezone(&vaxdesk_hub::report::vn()).date_naive();
+    let (soon, moved) = (today + chrono::Duration::days(10), today + chrono::Duration::days(24));
+    admin.raw("/sites/S1/registrations", "text/csv", registration_csv(91_100..91_104, soon)).ok();
+    assert_eq!(count(soon), 4);
+    let mut rows: Vec<Vec<String>> = (91_100..91_104).map(|i| registration_row(i, soon).to_vec()).collect();
+    rows[0][7] = moved.format("%d/%m/%Y").to_string();
+    admin.raw("/sites/S1/registrations", "text/csv", csv_of(&rows)).ok();
+    assert_eq!((count(soon), count(moved)), (3, 1), "the moved person left the day still to come");
+}

@@ -38,7 +38,7 @@ impl Source {
         match hub_db {
             None => Ok(Source::Desk(Box::new(open(db)?))),
             Some(target) => {
-                let hub = HubDb::open_target(target).map_err(|e| Failure::Storage(e.to_string()))?;
+                let hub = super::open_hub(target)?;
                 let sites = hub.sites().map_err(|e| Failure::Storage(e.to_string()))?.into_iter().map(|s| s.code).collect();
                 Ok(Source::Hub(hub, sites))
             }

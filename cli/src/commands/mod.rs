@@ -200,6 +200,16 @@ fn ask(out: Out, f: &Findings) -> bool {
 }
 
 /// A day as `YYYY-MM-DD` or `DD/MM/YYYY` (the core's one rule).
+/// The hub's database named by `--hub-db` for reading: a SQLite file that is
+/// not there is a typo, not a new hub to create.
+pub fn open_hub(target: &str) -> CliResult<vaxdesk_hub::HubDb> {
+    let url = target.starts_with("postgres://") || target.starts_with("postgresql://");
+    if !url && !std::path::Path::new(target).is_file() {
+        return Err(Failure::Input(format!("hub-db: no hub database at {target}")));
+    }
+    vaxdesk_hub::HubDb::open_target(target).map_err(|e| Failure::Storage(format!("hub-db: {e}")))
+}
+
 pub fn parse_date(field: &str, s: &str) -> CliResult<chrono::NaiveDate> {
     Ok(vaxdesk_core::dates::parse_day(field, s)?)
 }

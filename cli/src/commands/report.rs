@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 
 use vaxdesk_core::catalog::Catalog;
 use vaxdesk_hub::report::{self, SiteDay};
-use vaxdesk_hub::HubDb;
 
-use super::parse_date;
+use super::{open_hub, parse_date};
 use crate::args::ReportCmd;
 use crate::output::Out;
 use crate::{CliResult, Failure};
@@ -28,7 +27,7 @@ fn daily(out: Out, target: &str, date: Option<&str>, site: Option<&str>, file: O
         Some(d) => parse_date("date", d)?,
         None => chrono::Utc::now().with_timezone(&report::vn()).date_naive(),
     };
-    let hub = HubDb::open_target(target).map_err(storage)?;
+    let hub = open_hub(target)?;
     let sites = hub.sites().map_err(storage)?;
     let chosen: Vec<_> = match site {
         Some(code) => vec![sites.iter().find(|s| s.code == code).ok_or_else(|| Failure::Input(format!("site: no site {code:?} on this hub")))?.clone()],

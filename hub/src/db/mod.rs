@@ -330,13 +330,15 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     fn registration_days(&self, site: &str, limit: u32) -> Result<Vec<(String, i64)>>;
     /// A site's uploads, latest first.
     fn registration_uploads(&self, site: &str, limit: u32) -> Result<Vec<UploadSummary>>;
-    /// The persons registered at a site for a day (`YYYY-MM-DD`), as the ids
-    /// they now stand for (merges followed).
+    /// The persons on a site's list for a day (`YYYY-MM-DD`) as it stood when
+    /// the day was over (a later list's appointment does not take them off a
+    /// past day), as the ids they now stand for (merges followed).
     fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>>;
     /// Note a certificate the hub signed for a desk (for the daily report).
     fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()>;
     /// Certificates signed for a site's desks in `[from, to)` (UTC text):
-    /// how many, and for how many persons.
+    /// how many (a person and dose once, however often the phone fetched
+    /// it), and for how many persons (merges followed).
     fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)>;
     /// One upload and its refused rows (JSON).
     fn registration_upload(&self, id: i64) -> Result<Option<(UploadSummary, String)>>;

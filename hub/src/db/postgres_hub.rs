@@ -444,7 +444,7 @@ impl HubStore for PgHub {
     fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>> {
         self.read(|c| {
             Ok(c.query(
-                "SELECT DISTINCT coalesce(p.merged_into, r.person_id) FROM registrations r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = $1 AND r.appointment = $2",
+                "SELECT DISTINCT coalesce(p.merged_into, r.person_id) FROM registration_days r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = $1 AND r.appointment = $2",
                 &[&site, &day],
             )?
             .iter()
@@ -466,7 +466,8 @@ impl HubStore for PgHub {
     fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)> {
         self.read(|c| {
             let r = c.query_one(
-                "SELECT count(*), count(DISTINCT person_id) FROM certificates_issued WHERE site = $1 AND issued_at >= $2 AND issued_at < $3",
+                "SELECT count(DISTINCT coalesce(p.merged_into, c.person_id) || ':' || c.dose_number), count(DISTINCT coalesce(p.merged_into, c.person_id))
+                 FROM certificates_issued c LEFT JOIN persons p ON p.id = c.person_id WHERE c.site = $1 AND c.issued_at >= $2 AND c.issued_at < $3",
                 &[&site, &from, &to],
             )?;
             Ok((r.get(0), r.get(1)))

@@ -461,7 +461,7 @@ impl HubStore for SqliteHub {
     fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT DISTINCT coalesce(p.merged_into, r.person_id) FROM registrations r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = ?1 AND r.appointment = ?2",
+                "SELECT DISTINCT coalesce(p.merged_into, r.person_id) FROM registration_days r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = ?1 AND r.appointment = ?2",
             )?;
             let rows = st.query_map(params![site, day], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -481,7 +481,8 @@ impl HubStore for SqliteHub {
     fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)> {
         self.read(|c| {
             Ok(c.query_row(
-                "SELECT count(*), count(DISTINCT person_id) FROM certificates_issued WHERE site = ?1 AND issued_at >= ?2 AND issued_at < ?3",
+                "SELECT count(DISTINCT coalesce(p.merged_into, c.person_id) || ':' || c.dose_number), count(DISTINCT coalesce(p.merged_into, c.person_id))
+                 FROM certificates_issued c LEFT JOIN persons p ON p.id = c.person_id WHERE c.site = ?1 AND c.issued_at >= ?2 AND c.issued_at < ?3",
                 params![site, from, to],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?)

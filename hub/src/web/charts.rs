@@ -16,7 +16,7 @@ const TOP: f64 = 24.0;
 const BOTTOM: f64 = 28.0;
 
 /// Colours told apart with common colour blindness (Okabe–Ito order).
-const PALETTE: [&str; 8] = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000"];
+const PALETTE: [&str; 8] = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#882255", "#000000"];
 
 pub fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
@@ -26,7 +26,8 @@ pub fn colour(i: usize) -> &'static str {
 pub struct Line {
     pub label: String,
     pub values: Vec<Option<f64>>,
-    pub dashed: bool,
+    /// An SVG dash pattern (`"6 4"`), so that lines differ in grey too.
+    pub dash: Option<&'static str>,
     /// A dot on each value (a reference level, such as the day's list, has none).
     pub dots: bool,
 }
@@ -143,7 +144,7 @@ pub fn stacked_bars(id: &str, title: &str, summary: &str, hours: &[u32], series:
     html! {
         figure.chart {
             (frame(id, title, summary, hours, (top, step), unit, marks))
-            (legend(series.iter().map(|(l, _)| (l.as_str(), false))))
+            (legend(series.iter().map(|(l, _)| (l.as_str(), None))))
         }
     }
 }
@@ -159,7 +160,7 @@ pub fn lines(id: &str, title: &str, summary: &str, hours: &[u32], series: &[Line
                 @let points: Vec<(usize, f64)> = l.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
                 // A gap (an hour without a value) breaks the line.
                 @for run in runs(&points) {
-                    polyline fill="none" stroke=(colour(k)) stroke-width="2" stroke-dasharray=[l.dashed.then_some("6 4")]
+                    polyline fill="none" stroke=(colour(k)) stroke-width="2" stroke-dasharray=[l.dash]
                         points=(run.iter().map(|(i, v)| format!("{},{}", fmt(f.x(*i)), fmt(f.y(*v)))).collect::<Vec<_>>().join(" ")) {}
                 }
                 @for (i, v) in points.iter().filter(|_| l.dots) {
@@ -173,7 +174,7 @@ pub fn lines(id: &str, title: &str, summary: &str, hours: &[u32], series: &[Line
     html! {
         figure.chart {
             (frame(id, title, summary, hours, (top, step), unit, marks))
-            (legend(series.iter().map(|l| (l.label.as_str(), l.dashed))))
+            (legend(series.iter().map(|l| (l.label.as_str(), l.dash))))
         }
     }
 }
@@ -190,13 +191,13 @@ fn runs(points: &[(usize, f64)]) -> Vec<Vec<(usize, f64)>> {
     out
 }
 
-fn legend<'a>(items: impl Iterator<Item = (&'a str, bool)>) -> Markup {
+fn legend<'a>(items: impl Iterator<Item = (&'a str, Option<&'static str>)>) -> Markup {
     html! {
         figcaption.legend {
-            @for (k, (label, dashed)) in items.enumerate() {
+            @for (k, (label, dash)) in items.enumerate() {
                 span {
                     svg width="22" height="10" aria-hidden="true" {
-                        line x1="1" x2="21" y1="5" y2="5" stroke=(colour(k)) stroke-width="6" stroke-dasharray=[dashed.then_some("5 3")] {}
+                        line x1="1" x2="21" y1="5" y2="5" stroke=(colour(k)) stroke-width="6" stroke-dasharray=[dash] {}
                     }
                     " " (label)
                 }
@@ -244,7 +245,7 @@ mod tests {
     #[test]
     fn a_gap_breaks_a_line() {
         let hours = vec![8, 9, 10, 11];
-        let svg = lines("l", "Lag", "lag", &hours, &[Line { label: "max".into(), values: vec![Some(1.0), Some(2.0), None, Some(3.0)], dashed: false, dots: true }], "min").into_string();
+        let svg = lines("l", "Lag", "lag", &hours, &[Line { label: "max".into(), values: vec![Some(1.0), Some(2.0), None, Some(3.0)], dash: None, dots: true }], "min").into_string();
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("<circle").count(), 3);
     }

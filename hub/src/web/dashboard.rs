@@ -94,6 +94,7 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<DashQuery>)
             (day_charts(t, &board, hour_now_if_today(day)))
             @if !all.is_empty() {
                 h2 { (t.sites_on_day) }
+                @if sites.len() > all.len() { p.muted { (t.first_sites_of) " " (sites.len()) ": " (all.len()) "." } }
                 (totals_table(t, &all))
             }
             h2 { (t.devices) }
@@ -115,8 +116,10 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<DashQuery>)
                 }
             }
         };
-        // "Live" without script: the browser reloads the page every 15 s.
-        Ok(([(axum::http::header::REFRESH, "15")], layout(&w, &title, "/dashboard", body)).into_response())
+        // "Live" without script: the browser reloads today's page every 15 s
+        // (a past day changes only when a late phone syncs).
+        let refresh = if day == today { "15" } else { "300" };
+        Ok(([(axum::http::header::REFRESH, refresh)], layout(&w, &title, "/dashboard", body)).into_response())
     }
     .await;
     answer(&w, r)

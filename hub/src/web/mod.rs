@@ -152,6 +152,7 @@ button{cursor:pointer}
 .msg{padding:.5em 1em;background:#e6f4ea;border-left:4px solid #0b5d3b}
 .err{padding:.5em 1em;background:#fdecea;border-left:4px solid #b3261e}
 .warn{color:#8a5300}
+tr.behind td{background:#fff4e5}
 .muted{color:#5f6b76}
 .qr svg{width:320px;height:320px;background:#fff;padding:8px}
 code.big{font-size:1.4em;letter-spacing:.1em}
@@ -160,7 +161,7 @@ svg.chart{width:100%;height:auto;display:block}
 figcaption.legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.9em}
 section.charts h3{margin:.8em 0 .2em;font-size:1em}
 @page{size:A4;margin:14mm}
-@media print{header,.noprint{display:none}body{background:#fff;font-size:10pt}main{padding:0;max-width:none}table,figure.chart{break-inside:avoid}figure.chart{max-width:170mm;border:0}section.site+section.site{break-before:page}}
+@media print{header,.noprint{display:none}h2,h3{break-after:avoid}body{background:#fff;font-size:10pt}main{padding:0;max-width:none}table,figure.chart{break-inside:avoid}figure.chart{max-width:170mm;border:0}section.site+section.site{break-before:page}}
 ";
 
 /// A page saying what went wrong, with a status the browser test can see.

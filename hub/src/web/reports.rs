@@ -16,6 +16,7 @@ use super::exports::content_disposition;
 use super::i18n::Texts;
 use super::session::Web;
 use super::{answer, blocking, layout, local_time, my_sites};
+use crate::db::Device;
 use crate::error::HubError;
 use crate::report::{self, vn, SiteDay};
 use crate::AppState;
@@ -50,12 +51,13 @@ pub(super) fn day_charts(t: &Texts, d: &SiteDay, now: Option<u32>) -> Markup {
     let arrived = d.arrivals.iter().enumerate().filter(|(_, a)| a.0 + a.1 > 0).map(|(h, _)| h as u32);
     let saved = d.lags_by_hour.iter().enumerate().filter(|(_, l)| !l.is_empty()).map(|(h, _)| h as u32);
     let hours = charts::hours_of(busy.chain(arrived).chain(saved).chain(now));
-    let id = |name: &str| format!("chart-{name}-{}", d.site.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>());
+    // Ids unique per site on a page of several (S.1 and S-1 are two sites).
+    let id = |name: &str| format!("chart-{name}-{}", d.site.bytes().map(|b| format!("{b:02x}")).collect::<String>());
 
     let per_desk: Vec<(String, Vec<u32>)> = d.desks.iter().map(|(k, x)| (k.clone(), hours.iter().map(|h| x.by_hour[*h as usize]).collect())).collect();
     let peak = hours.iter().copied().max_by_key(|h| (d.total.by_hour[*h as usize], std::cmp::Reverse(*h)));
     let doses_summary = match peak.filter(|h| d.total.by_hour[*h as usize] > 0) {
-        Some(h) => format!("{} {}: {} {}, {:02}h ({})", d.total.given(), t.doses, t.busiest_hour, d.total.by_hour[h as usize], h, d.desks.len()),
+        Some(h) => format!("{}: {}; {}: {:02}h ({})", t.doses, d.total.given(), t.busiest_hour, h, d.total.by_hour[h as usize]),
         None => format!("{}: {}", t.doses, t.no_data_yet),
     };
 
@@ -73,9 +75,9 @@ pub(super) fn day_charts(t: &Texts, d: &SiteDay, now: Option<u32>) -> Markup {
         }
     }
     let served_series = [
-        Line { label: t.day_registered.to_string(), values: hours.iter().map(|_| Some(f64::from(d.registered))).collect(), dashed: true, dots: false },
-        Line { label: t.day_served.to_string(), values: served_line, dashed: false, dots: true },
-        Line { label: t.everyone_came.to_string(), values: everyone_line, dashed: false, dots: true },
+        Line { label: t.day_registered.to_string(), values: hours.iter().map(|_| Some(f64::from(d.registered))).collect(), dash: Some("6 4"), dots: false },
+        Line { label: t.day_served.to_string(), values: served_line, dash: None, dots: true },
+        Line { label: t.everyone_came.to_string(), values: everyone_line, dash: Some("2 3"), dots: false },
     ];
     let served_summary = format!("{} {}, {} {}, {} {}, {} {}", t.day_registered, d.registered, t.day_served, d.served, t.day_not_yet, d.not_yet_come(), t.day_walk_ins, d.walk_ins);
 
@@ -87,8 +89,8 @@ pub(super) fn day_charts(t: &Texts, d: &SiteDay, now: Option<u32>) -> Markup {
     };
     let lag_of = |q: f64| -> Vec<Option<f64>> { hours.iter().map(|h| report::quantile(&d.lags_by_hour[*h as usize], q).map(|s| s as f64 / per)).collect() };
     let lag_series = [
-        Line { label: t.lag_median.to_string(), values: lag_of(0.5), dashed: false, dots: true },
-        Line { label: t.lag_max.to_string(), values: lag_of(1.0), dashed: true, dots: true },
+        Line { label: t.lag_median.to_string(), values: lag_of(0.5), dash: None, dots: true },
+        Line { label: t.lag_max.to_string(), values: lag_of(1.0), dash: Some("6 4"), dots: true },
     ];
     let lag_summary = match (d.total.lag(0.5), d.total.lag(1.0)) {
         (Some(m), Some(x)) => format!("{} {}: {}, {}: {}", t.sync_lag, t.lag_median, secs(Some(m)), t.lag_max, secs(Some(x))),
@@ -136,21 +138,31 @@ async fn chosen(s: &AppState, w: &Web, q: &ReportQuery) -> Result<(Vec<Site>, Ve
     Ok((mine, chosen, day))
 }
 
-async fn days_of(s: &AppState, sites: &[Site], day: NaiveDate) -> Result<(Vec<SiteDay>, Catalog), HubError> {
+async fn days_of(s: &AppState, sites: &[Site], day: NaiveDate) -> Result<(Vec<SiteDay>, Catalog, Vec<Device>), HubError> {
     let codes: Vec<String> = sites.iter().map(|x| x.code.clone()).collect();
     blocking(s, move |db| {
         let days = codes.iter().map(|c| report::site_day(db, c, day)).collect::<Result<Vec<_>, _>>()?;
-        Ok((days, db.current_catalog()?.unwrap_or_else(Catalog::builtin)))
+        let devices = db.devices()?.into_iter().filter(|d| d.revoked_at.is_none() && codes.contains(&d.site)).collect();
+        Ok((days, db.current_catalog()?.unwrap_or_else(Catalog::builtin), devices))
     })
     .await
+}
+
+/// A phone whose records may be missing from the figures: it still holds
+/// some, or (on the day itself) has not synced for half an hour.
+fn behind(d: &Device, day: NaiveDate) -> bool {
+    let stale = hour_now_if_today(day).is_some()
+        && d.last_seen_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_none_or(|t| Utc::now() - t.with_timezone(&Utc) > chrono::Duration::minutes(30));
+    d.pending.unwrap_or(0) > 0 || stale
 }
 
 pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery>) -> Response {
     let r = async {
         let (mine, sites, day) = chosen(&s, &w, &q).await?;
-        let (days, catalog) = days_of(&s, &sites, day).await?;
+        let (days, catalog, devices) = days_of(&s, &sites, day).await?;
         let t = w.t();
-        let site_q = q.site.clone().unwrap_or_default();
+        // The site as matched (not as typed): the picker shows what was chosen.
+        let site_q = if q.site.as_deref().is_some_and(|c| !c.trim().is_empty()) { sites.first().map(|x| x.code.clone()).unwrap_or_default() } else { String::new() };
         let shown_day = day.format("%d/%m/%Y").to_string();
         let title = format!("{} · {}", t.daily_report, shown_day);
         let now = hour_now_if_today(day);
@@ -162,10 +174,11 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
                 } }
                 label { (t.date) " " input type="date" name="date" value=(day.to_string()); }
                 button type="submit" { (t.show) }
-                " " a #xlsx href={ "/reports/daily.xlsx?site=" (site_q) "&date=" (day) } { (t.download_xlsx) }
+                " " a #xlsx href={ "/reports/daily.xlsx?site=" (url_part(&site_q)) "&date=" (day) } { (t.download_xlsx) }
                 " " span.muted { (t.print) ": Ctrl+P (A4)" }
             }
             p.muted { (t.made_at) " " (local_time(&crate::db::now_text())) ". " (t.report_note) }
+            @if devices.iter().any(|d| behind(d, day)) { p.warn #not-synced { (t.report_not_synced) } }
             @if days.len() > 1 {
                 h2 { (t.total) }
                 (totals_table(t, &days))
@@ -193,6 +206,17 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
                         tr { th { (t.desk) } th { (t.doses) } th { (t.deferred) } th { (t.refused) } th { (t.sync_lag) " (" (t.lag_median) " / " (t.lag_max) ")" } }
                         @for (k, x) in &d.desks {
                             tr { td { code { (k) } } td.n { (x.given()) } td.n { (x.deferred) } td.n { (x.refused) } td.n { (secs(x.lag(0.5))) " / " (secs(x.lag(1.0))) } }
+                        }
+                    }
+                    h3 { (t.report_phones) }
+                    table.phones {
+                        tr { th { (t.desk) } th { (t.device) } th { (t.last_sync) } th { (t.pending) } }
+                        @for x in devices.iter().filter(|x| x.site == d.site) {
+                            tr.behind[behind(x, day)] {
+                                td { code { (x.desk) } } td { (x.name.as_deref().unwrap_or(&x.id)) }
+                                td { @match &x.last_seen_at { Some(at) => (local_time(at)), None => span.muted { (t.never) } } }
+                                td.n { @match x.pending { Some(n) => (n), None => "—" } }
+                            }
                         }
                     }
                     (day_charts(t, d, now))
@@ -235,7 +259,7 @@ pub(super) fn totals_table(t: &Texts, days: &[SiteDay]) -> Markup {
 pub async fn xlsx(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery>) -> Response {
     let r = async {
         let (_, sites, day) = chosen(&s, &w, &q).await?;
-        let (days, catalog) = days_of(&s, &sites, day).await?;
+        let (days, catalog, _) = days_of(&s, &sites, day).await?;
         let bytes = report::daily_xlsx(&days, &catalog).map_err(|e| HubError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "report.xlsx", e.to_string()))?;
         let which = q.site.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or("tat-ca");
         let name = format!("bao-cao-ngay-{which}-{day}.xlsx");
@@ -247,4 +271,9 @@ pub async fn xlsx(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
     }
     .await;
     answer(&w, r)
+}
+
+/// A site code as a query value (codes are letters, digits and a few marks).
+fn url_part(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
