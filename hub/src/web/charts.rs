@@ -113,7 +113,7 @@ fn frame(id: &str, title: &str, summary: &str, hours: &[u32], (top, step): (f64,
 
 /// Stacked bars: for each hour, a segment per series (`values[i]` is the
 /// series' count in `hours[i]`).
-pub fn stacked_bars(id: &str, title: &str, summary: &str, hours: &[u32], series: &[(String, Vec<u32>)], unit: &str) -> Markup {
+pub fn stacked_bars(id: &str, title: &str, summary: &str, hours: &[u32], series: &[(String, Vec<u32>)], unit: &str, data_label: &str) -> Markup {
     let totals: Vec<u32> = (0..hours.len()).map(|i| series.iter().map(|(_, v)| v.get(i).copied().unwrap_or(0)).sum()).collect();
     let (top, step) = axis(f64::from(totals.iter().copied().max().unwrap_or(0)));
     let f = Frame { slots: hours.len(), top };
@@ -146,11 +146,12 @@ pub fn stacked_bars(id: &str, title: &str, summary: &str, hours: &[u32], series:
             (frame(id, title, summary, hours, (top, step), unit, marks))
             (legend(series.iter().map(|(l, _)| (l.as_str(), None))))
         }
+        (data_table(data_label, unit, hours, series.iter().map(|(l, v)| (l.as_str(), v.iter().map(|n| Some(f64::from(*n))).collect()))))
     }
 }
 
 /// Lines with a point on each hour that has a value.
-pub fn lines(id: &str, title: &str, summary: &str, hours: &[u32], series: &[Line], unit: &str) -> Markup {
+pub fn lines(id: &str, title: &str, summary: &str, hours: &[u32], series: &[Line], unit: &str, data_label: &str) -> Markup {
     let max = series.iter().flat_map(|l| l.values.iter().flatten()).copied().fold(0.0, f64::max);
     let (top, step) = axis(max);
     let f = Frame { slots: hours.len(), top };
@@ -175,6 +176,23 @@ pub fn lines(id: &str, title: &str, summary: &str, hours: &[u32], series: &[Line
         figure.chart {
             (frame(id, title, summary, hours, (top, step), unit, marks))
             (legend(series.iter().map(|l| (l.label.as_str(), l.dash))))
+        }
+        (data_table(data_label, unit, hours, series.iter().map(|l| (l.label.as_str(), l.values.clone()))))
+    }
+}
+
+/// The chart's numbers as a table, folded away: for a keyboard, a screen
+/// reader that does not open the image, or copying into a spreadsheet.
+fn data_table<'a>(label: &str, unit: &str, hours: &[u32], rows: impl Iterator<Item = (&'a str, Vec<Option<f64>>)>) -> Markup {
+    html! {
+        details.chart-data {
+            summary { (label) " (" (unit) ")" }
+            table {
+                tr { th {} @for h in hours { th { (format!("{h:02}h")) } } }
+                @for (name, values) in rows {
+                    tr { th { (name) } @for v in &values { td.n { @match v { Some(v) => (fmt(*v)), None => "—" } } } }
+                }
+            }
         }
     }
 }
@@ -231,7 +249,7 @@ mod tests {
         let mut d2 = vec![0; hours.len()];
         d1[1] = 4; // 08h
         d2[1] = 6;
-        let svg = stacked_bars("c", "Doses per hour", "10 doses", &hours, &[("D1".into(), d1), ("D2".into(), d2)], "doses").into_string();
+        let svg = stacked_bars("c", "Doses per hour", "10 doses", &hours, &[("D1".into(), d1), ("D2".into(), d2)], "doses", "Data").into_string();
         assert!(svg.contains(r#"role="img" aria-labelledby="c-t c-d""#), "{svg}");
         assert!(svg.contains(r#"<title id="c-t">Doses per hour</title>"#));
         assert_eq!(svg.matches("<rect").count(), 2);
@@ -240,12 +258,13 @@ mod tests {
         // Every SVG element is closed: an HTML parser nests unclosed ones.
         assert_eq!(svg.matches("<rect").count(), svg.matches("</rect>").count());
         assert_eq!(svg.matches("<line").count(), svg.matches("</line>").count());
+        assert!(svg.contains("<details class=\"chart-data\"><summary>Data (doses)</summary>"), "the numbers as a table too");
     }
 
     #[test]
     fn a_gap_breaks_a_line() {
         let hours = vec![8, 9, 10, 11];
-        let svg = lines("l", "Lag", "lag", &hours, &[Line { label: "max".into(), values: vec![Some(1.0), Some(2.0), None, Some(3.0)], dash: None, dots: true }], "min").into_string();
+        let svg = lines("l", "Lag", "lag", &hours, &[Line { label: "max".into(), values: vec![Some(1.0), Some(2.0), None, Some(3.0)], dash: None, dots: true }], "min", "Data").into_string();
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("<circle").count(), 3);
     }

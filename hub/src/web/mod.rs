@@ -158,10 +158,11 @@ tr.behind td{background:#fff4e5}
 code.big{font-size:1.4em;letter-spacing:.1em}
 figure.chart{margin:.3em 0 1.2em;max-width:680px;background:#fff;border:1px solid #d5d9de;padding:.5em}
 svg.chart{width:100%;height:auto;display:block}
+details.chart-data{font-size:.85em;margin-top:.3em}
 figcaption.legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.9em}
 section.charts h3{margin:.8em 0 .2em;font-size:1em}
 @page{size:A4;margin:14mm}
-@media print{header,.noprint{display:none}h2,h3{break-after:avoid}body{background:#fff;font-size:10pt}main{padding:0;max-width:none}table,figure.chart{break-inside:avoid}figure.chart{max-width:170mm;border:0}section.site+section.site{break-before:page}}
+@media print{header,.noprint,details.chart-data{display:none}h2,h3{break-after:avoid}body{background:#fff;font-size:10pt}main{padding:0;max-width:none}table,figure.chart{break-inside:avoid}figure.chart{max-width:170mm;border:0}section.site+section.site{break-before:page}}
 ";
 
 /// A page saying what went wrong, with a status the browser test can see.

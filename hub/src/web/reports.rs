@@ -99,11 +99,11 @@ pub(super) fn day_charts(t: &Texts, d: &SiteDay, now: Option<u32>) -> Markup {
     html! {
         section.charts {
             h3 { (t.chart_doses) }
-            (charts::stacked_bars(&id("doses"), t.chart_doses, &doses_summary, &hours, &per_desk, t.doses))
+            (charts::stacked_bars(&id("doses"), t.chart_doses, &doses_summary, &hours, &per_desk, t.doses, t.chart_data))
             h3 { (t.chart_served) }
-            (charts::lines(&id("served"), t.chart_served, &served_summary, &hours, &served_series, t.persons_word))
+            (charts::lines(&id("served"), t.chart_served, &served_summary, &hours, &served_series, t.persons_word, t.chart_data))
             h3 { (t.chart_lag) }
-            (charts::lines(&id("lag"), t.chart_lag, &lag_summary, &hours, &lag_series, unit))
+            (charts::lines(&id("lag"), t.chart_lag, &lag_summary, &hours, &lag_series, unit, t.chart_data))
         }
     }
 }
