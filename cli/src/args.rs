@@ -616,6 +616,13 @@ pub struct BenchStoreArgs {
     /// Reuse a database built by an earlier run in --dir.
     #[arg(long)]
     pub reuse: bool,
+    /// Also time N name searches of each style on a cold store: before each,
+    /// the database's pages are dropped from the page cache
+    /// (posix_fadvise DONTNEED) and the store is opened afresh, as after a
+    /// restart. The baseline query (candidates ranked on `persons` rows) is
+    /// timed the same way in the same run.
+    #[arg(long, default_value_t = 0)]
+    pub cold: u32,
 }
 
 #[derive(Debug, Args)]

@@ -127,11 +127,11 @@ pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
 }
 
 /// Every candidate found with its rank, best first, and whether more may
-/// match. Exact names rank first: when they fill the page asked for, nothing
-/// else is looked up (a common full name is one index range scan). Otherwise
-/// one prefix query finds every kind of match; only when it hits the
-/// candidate limit is a whole-word query added, so that whole-word matches
-/// cannot be crowded out by prefix ones.
+/// match. Kinds of match are looked up best first, each only while the page
+/// asked for is not yet full: exact names (one index range: a common full
+/// name ends here), then names with every word whole (ranks 1–2, which no
+/// prefix-only match can outrank: when they fill the page or the candidate
+/// limit, prefixes are not looked up), then every prefix match.
 fn by_name(store: &Store, tokens: &[String], year: Option<i32>, wanted: usize) -> Result<(Vec<(u8, NameCandidate)>, bool)> {
     if tokens.is_empty() {
         return Ok((Vec::new(), false));
@@ -144,15 +144,12 @@ fn by_name(store: &Store, tokens: &[String], year: Option<i32>, wanted: usize) -
         found.extend(batch.into_iter().filter(|c| seen.insert(c.rowid)));
         full
     };
-    let exact_full = keep(store.exact_name(&key, year, CANDIDATES)?, &mut found);
-    let truncated;
-    if exact_full || found.len() >= wanted {
-        truncated = true;
-    } else {
+    let mut truncated = keep(store.exact_name(&key, year, CANDIDATES)?, &mut found) || found.len() >= wanted;
+    if !truncated {
+        truncated = keep(store.name_candidates(tokens, year, false, CANDIDATES)?, &mut found) || found.len() >= wanted;
+    }
+    if !truncated {
         truncated = keep(store.name_candidates(tokens, year, true, CANDIDATES)?, &mut found);
-        if truncated {
-            keep(store.name_candidates(tokens, year, false, CANDIDATES)?, &mut found);
-        }
     }
     let mut ranked: Vec<(u8, NameCandidate)> = found.into_iter().map(|c| (rank(&c, tokens, &key), c)).collect();
     ranked.sort_by(|(ra, a), (rb, b)| (ra, &a.name_key, a.birth_year, a.rowid).cmp(&(rb, &b.name_key, b.birth_year, b.rowid)));

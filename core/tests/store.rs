@@ -66,6 +66,50 @@ fn the_registrations_update_pulls_the_site_again_from_the_start() {
 }
 
 #[test]
+fn the_word_index_is_filled_on_upgrade_and_follows_every_change() {
+    // Persons saved by the app before schema 6, their names indexed then.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    let hoa_id;
+    {
+        let opts = OpenOptions { target_version: 5, ..Default::default() };
+        let desk = Desk::open_with(&path, &opts).unwrap().with_clock(clinic_now);
+        desk.set_up("S1", "D1", None).unwrap();
+        hoa_id = add(&desk, &hoa()).id;
+        add(&desk, &draft("Trần Văn Nam", "001090004321", "1990-05-02", vaxdesk_core::model::Sex::Male));
+    }
+    let desk = open_at(&path);
+    assert_eq!(desk.store().schema_version().unwrap(), 6);
+    let names = |q: &str| desk.find(&SearchQuery::new(q)).unwrap().hits.into_iter().map(|h| h.person.full_name).collect::<Vec<_>>();
+    assert_eq!(names("hoa nguyen"), ["Nguyễn Thị Hoa"], "names saved before the upgrade are found, given name first");
+    assert_eq!(names("tr va na"), ["Trần Văn Nam"], "and by prefixes");
+    // A name corrected after the upgrade: found under the new name only.
+    let mut fixed = hoa();
+    fixed.id = Some(hoa_id);
+    fixed.full_name = "Nguyễn Thị Hòa Bình".into();
+    desk.save_person(&fixed, &[]).unwrap();
+    assert_eq!(names("binh hoa"), ["Nguyễn Thị Hòa Bình"]);
+    assert!(names("nguyen thi hoa").iter().all(|n| n != "Nguyễn Thị Hoa"), "the old name is gone from the index");
+    // A person added after the upgrade.
+    add(&desk, &draft("Lê Minh Đức", "001085002222", "1985-11-20", vaxdesk_core::model::Sex::Male));
+    assert_eq!(names("duc le"), ["Lê Minh Đức"]);
+    let c = Connection::open(&path).unwrap();
+    // The word index holds every person, and its counts are the persons per word.
+    let (indexed, persons): (i64, i64) = c.query_row("SELECT (SELECT count(DISTINCT id) FROM name_words), (SELECT count(*) FROM persons)", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(indexed, persons);
+    let off: i64 = c
+        .query_row(
+            "SELECT count(*) FROM name_word_counts w FULL JOIN (SELECT word, count(DISTINCT id) AS n FROM name_words GROUP BY word) x ON x.word = w.word WHERE w.n IS NOT x.n",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(off, 0, "every word's count is its persons");
+    let hoa_words: i64 = c.query_row("SELECT count(*) FROM name_words WHERE word = 'hoa'", [], |r| r.get(0)).unwrap();
+    assert_eq!(hoa_words, 1, "only the renamed person's new name has 'hoa'");
+}
+
+#[test]
 fn newer_schema_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");

@@ -13,9 +13,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_sync.sql")),
     (4, include_str!("migrations/0004_withdrawn.sql")),
     (5, include_str!("migrations/0005_registrations.sql")),
+    (6, include_str!("migrations/0006_name_candidates.sql")),
 ];
 
-pub const LATEST_VERSION: i64 = 5;
+pub const LATEST_VERSION: i64 = 6;
 
 pub(crate) fn user_version(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -1,8 +1,11 @@
-//! The SQL side of name search: candidates from the FTS5 index over folded
-//! names. Ranking and paging are `crate::search`'s job; candidates carry only
-//! what ranking needs, and persons are read for the page shown.
+//! The SQL side of name search: candidates from `name_words` (schema 6), an
+//! index of each word of each folded name that carries the name and birth
+//! year, so that no row of `persons` is read until the page is shown.
+//! Ranking and paging are `crate::search`'s job.
 
-use rusqlite::params;
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection};
 
 use super::{from_json, Result, Store};
 use crate::model::Person;
@@ -14,8 +17,13 @@ pub struct NameCandidate {
     pub birth_year: i32,
 }
 
-fn candidate(r: &rusqlite::Row<'_>) -> rusqlite::Result<NameCandidate> {
-    Ok(NameCandidate { rowid: r.get(0)?, name_key: r.get(1)?, birth_year: r.get(2)? })
+/// How a name's words must answer the tokens typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Words {
+    /// Each token is a word of the name, in any order.
+    Whole,
+    /// Each token begins a word of the name, in any order.
+    Prefix,
 }
 
 impl Store {
@@ -23,36 +31,16 @@ impl Store {
     /// `prefix`, a word starting with it), in any order, optionally born in
     /// `birth_year`; at most `limit`. Tokens must already be folded.
     pub fn name_candidates(&self, tokens: &[String], birth_year: Option<i32>, prefix: bool, limit: u32) -> Result<Vec<NameCandidate>> {
-        let star = if prefix { "*" } else { "" };
-        let words: Vec<String> = tokens
-            .iter()
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .map(|t| format!("\"{t}\"{star}"))
-            .collect();
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = format!("name_key : ({})", words.join(" AND "));
-        if let Some(y) = birth_year {
-            query.push_str(&format!(" AND birth_year : \"{y}\""));
-        }
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT p.rowid, p.name_key, p.birth_year FROM person_search s JOIN persons p ON p.rowid = s.rowid
-                 WHERE person_search MATCH ?1 LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![query, limit], candidate)?;
-            rows.collect()
-        })
+        let how = if prefix { Words::Prefix } else { Words::Whole };
+        self.read(|c| candidates(c, tokens, how, birth_year, limit))
     }
 
-    /// Persons whose folded name is exactly `key`.
+    /// Persons whose folded name is exactly `key`: one range of the name
+    /// index on `persons`, which holds all ranking needs.
     pub fn exact_name(&self, key: &str, birth_year: Option<i32>, limit: u32) -> Result<Vec<NameCandidate>> {
         self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT rowid, name_key, birth_year FROM persons WHERE name_key = ?1 AND (?2 IS NULL OR birth_year = ?2) LIMIT ?3",
-            )?;
-            let rows = st.query_map(params![key, birth_year, limit], candidate)?;
+            let mut st = c.prepare_cached("SELECT rowid, name_key, birth_year FROM persons WHERE name_key = ?1 AND (?2 IS NULL OR birth_year = ?2) LIMIT ?3")?;
+            let rows = st.query_map(params![key, birth_year, limit], |r| Ok(NameCandidate { rowid: r.get(0)?, name_key: r.get(1)?, birth_year: r.get(2)? }))?;
             rows.collect()
         })
     }
@@ -70,4 +58,82 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// The words of the index a token stands for, with how many persons have
+/// each: the word itself, or every word it begins.
+fn words_for(c: &Connection, token: &str, prefix: bool) -> rusqlite::Result<Vec<(String, i64)>> {
+    let rows = if prefix {
+        // Folded words are ASCII: every word starting with `token` sorts
+        // before `token` followed by the highest character.
+        let upper = format!("{token}\u{10ffff}");
+        let mut st = c.prepare_cached("SELECT word, n FROM name_word_counts WHERE word >= ?1 AND word < ?2")?;
+        let rows = st.query_map(params![token, upper], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    } else {
+        let mut st = c.prepare_cached("SELECT word, n FROM name_word_counts WHERE word = ?1")?;
+        let rows = st.query_map([token], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    Ok(rows)
+}
+
+fn candidates(c: &Connection, tokens: &[String], how: Words, birth_year: Option<i32>, limit: u32) -> rusqlite::Result<Vec<NameCandidate>> {
+    if tokens.is_empty() || tokens.iter().any(String::is_empty) {
+        return Ok(Vec::new());
+    }
+    let prefix = how == Words::Prefix;
+    // The rarest token drives: its entries are read, the others checked on
+    // the name each entry carries.
+    let mut driver: Option<(i64, usize, Vec<String>)> = None;
+    for (i, t) in tokens.iter().enumerate() {
+        let words = words_for(c, t, prefix)?;
+        let persons: i64 = words.iter().map(|w| w.1).sum();
+        if persons == 0 {
+            return Ok(Vec::new());
+        }
+        if driver.as_ref().is_none_or(|d| persons < d.0) {
+            driver = Some((persons, i, words.into_iter().map(|w| w.0).collect()));
+        }
+    }
+    let Some((_, driving, words)) = driver else { return Ok(Vec::new()) };
+    // The other tokens are checked by SQLite on the entry's name, in C: a
+    // common word's range can hold 100,000 entries, most of them no match.
+    // " word " (whole) or " prefix" found in " name " (a space each side).
+    let others: Vec<String> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != driving)
+        .map(|(_, t)| if prefix { format!(" {t}") } else { format!(" {t} ") })
+        .collect();
+    let mut sql = String::from("SELECT name_key, birth_year, id FROM name_words WHERE word = ?");
+    if birth_year.is_some() {
+        sql.push_str(" AND birth_year = ?");
+    }
+    for _ in &others {
+        sql.push_str(" AND instr(' ' || name_key || ' ', ?) > 0");
+    }
+    let mut st = c.prepare_cached(&sql)?;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for word in &words {
+        // In the order of the placeholders.
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![word];
+        if let Some(y) = &birth_year {
+            values.push(y);
+        }
+        values.extend(others.iter().map(|o| o as &dyn rusqlite::ToSql));
+        let mut rows = st.query(values.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let rowid: i64 = r.get(2)?;
+            // A name with two words the prefix begins is listed under both.
+            if seen.insert(rowid) {
+                out.push(NameCandidate { rowid, name_key: r.get(0)?, birth_year: r.get(1)? });
+                if out.len() as u32 >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
