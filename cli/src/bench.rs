@@ -309,6 +309,8 @@ fn cold_searches(path: &Path, per_style: usize, pool: u64, rng: &mut StdRng) -> 
         drop(desk);
         evict(path)?;
         let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(storage)?;
+        // The schema read before the clock starts, as opening the store does.
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(storage)?;
         let t = Instant::now();
         baseline_search(&c, &q).map_err(storage)?;
         base[k % 3].push(t.elapsed());

@@ -64,8 +64,8 @@ impl Store {
 /// each: the word itself, or every word it begins.
 fn words_for(c: &Connection, token: &str, prefix: bool) -> rusqlite::Result<Vec<(String, i64)>> {
     let rows = if prefix {
-        // Folded words are ASCII: every word starting with `token` sorts
-        // before `token` followed by the highest character.
+        // Every word starting with `token` sorts before `token` followed by
+        // the highest character (binary order; fold never produces it).
         let upper = format!("{token}\u{10ffff}");
         let mut st = c.prepare_cached("SELECT word, n FROM name_word_counts WHERE word >= ?1 AND word < ?2")?;
         let rows = st.query_map(params![token, upper], |r| Ok((r.get(0)?, r.get(1)?)))?;
