@@ -124,8 +124,8 @@ fn store(out: Out, a: &BenchStoreArgs) -> CliResult {
     // over the indexes it used (desk schema 5), made here in the same file.
     vaxdesk_core::store::link_crypto();
     let db_megabytes = db_size(&path) as f64 / 1e6;
-    baseline_indexes(&path).map_err(storage)?;
-    let base_conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(storage)?;
+    baseline_indexes(&path).map_err(Failure::storage)?;
+    let base_conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(Failure::storage)?;
     let mut searches = Vec::with_capacity(n);
     let mut baseline = Vec::with_capacity(n);
     let mut by_style: [Vec<Duration>; 3] = Default::default();
@@ -141,7 +141,7 @@ fn store(out: Out, a: &BenchStoreArgs) -> CliResult {
             return Err(Failure::Storage(format!("search {:?} did not find the seeded person", q.text)));
         }
         let t = Instant::now();
-        baseline_search(&base_conn, &q).map_err(storage)?;
+        baseline_search(&base_conn, &q).map_err(Failure::storage)?;
         baseline.push(t.elapsed());
         base_by_style[k % 3].push(t.elapsed());
     }
@@ -204,9 +204,6 @@ fn store(out: Out, a: &BenchStoreArgs) -> CliResult {
     Ok(())
 }
 
-fn storage(e: impl std::fmt::Display) -> Failure {
-    Failure::Storage(e.to_string())
-}
 
 /// What volunteers type, by turns: the full name, the given name first, or
 /// the first letters of each word with the birth year.
@@ -284,8 +281,8 @@ fn baseline_search(c: &rusqlite::Connection, q: &SearchQuery) -> rusqlite::Resul
 fn evict(path: &Path) -> CliResult {
     for suffix in ["", "-wal", "-shm"] {
         let Ok(f) = std::fs::File::open(format!("{}{suffix}", path.display())) else { continue };
-        f.sync_all().map_err(storage)?;
-        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).map_err(storage)?;
+        f.sync_all().map_err(Failure::storage)?;
+        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).map_err(Failure::storage)?;
     }
     Ok(())
 }
@@ -294,7 +291,7 @@ fn evict(path: &Path) -> CliResult {
 /// style `per_style` times, the new search and the baseline in turns.
 fn cold_searches(path: &Path, per_style: usize, pool: u64, rng: &mut StdRng) -> CliResult<Vec<Timing>> {
     // Everything into the main file, so the WAL holds nothing to read.
-    rusqlite::Connection::open(path).and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))).map_err(storage)?;
+    rusqlite::Connection::open(path).and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))).map_err(Failure::storage)?;
     let mut new: [Vec<Duration>; 3] = Default::default();
     let mut base: [Vec<Duration>; 3] = Default::default();
     let bar = ProgressBar::new(3 * per_style as u64);
@@ -308,11 +305,11 @@ fn cold_searches(path: &Path, per_style: usize, pool: u64, rng: &mut StdRng) -> 
         new[k % 3].push(t.elapsed());
         drop(desk);
         evict(path)?;
-        let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(storage)?;
+        let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(Failure::storage)?;
         // The schema read before the clock starts, as opening the store does.
-        c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(storage)?;
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(Failure::storage)?;
         let t = Instant::now();
-        baseline_search(&c, &q).map_err(storage)?;
+        baseline_search(&c, &q).map_err(Failure::storage)?;
         base[k % 3].push(t.elapsed());
         bar.inc(1);
     }

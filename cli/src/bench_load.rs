@@ -24,9 +24,6 @@ use crate::{CliResult, Failure};
 
 const DESKS_PER_SITE: u32 = 10;
 
-fn storage(e: impl std::fmt::Display) -> Failure {
-    Failure::Storage(e.to_string())
-}
 
 #[derive(Debug, Serialize)]
 struct LoadReport {
@@ -93,13 +90,13 @@ fn pct(sorted: &[u64], q: f64) -> f64 {
 }
 
 pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
-    let tmp = tempfile::tempdir().map_err(storage)?;
+    let tmp = tempfile::tempdir().map_err(Failure::storage)?;
     let dir = tmp.path();
     let (target, backend, pg_name) = match &a.postgres {
         Some(server) => {
             let name = format!("vaxdesk_load_{}", uuid::Uuid::now_v7().simple());
-            let mut admin = postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(storage)?;
-            admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(storage)?;
+            let mut admin = postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(Failure::storage)?;
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(Failure::storage)?;
             (format!("{}/{name}", server.trim_end_matches('/')), "postgresql", Some((admin, name)))
         }
         None => (dir.join("hub.db").display().to_string(), "sqlite", None),
@@ -107,26 +104,26 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
 
     // 1. The coordinator's part, straight into the hub's database: the lots
     //    the desks' doses name, sites, desks and one enrollment code per desk.
-    let db = HubDb::open_target(&target).map_err(storage)?;
-    let coordinator = db.create_coordinator("bench", &auth::hash_password(&auth::random_token()).map_err(storage)?, true, &[]).map_err(storage)?;
-    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).map_err(storage)?;
+    let db = HubDb::open_target(&target).map_err(Failure::storage)?;
+    let coordinator = db.create_coordinator("bench", &auth::hash_password(&auth::random_token()).map_err(Failure::storage)?, true, &[]).map_err(Failure::storage)?;
+    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).map_err(Failure::storage)?;
     let mut codes = Vec::new();
     let expires = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for i in 0..a.desks {
         let (site, desk) = site_of(i);
         if i % DESKS_PER_SITE == 0 {
-            db.upsert_site(&vaxdesk_core::model::Site { code: site.clone(), name: format!("Điểm tiêm {site}"), province_code: None }).map_err(storage)?;
+            db.upsert_site(&vaxdesk_core::model::Site { code: site.clone(), name: format!("Điểm tiêm {site}"), province_code: None }).map_err(Failure::storage)?;
         }
-        db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: site.clone(), code: desk.clone(), name: format!("Bàn {desk}") }).map_err(storage)?;
+        db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: site.clone(), code: desk.clone(), name: format!("Bàn {desk}") }).map_err(Failure::storage)?;
         let secret = auth::enrollment_code();
-        db.create_enrollment_code(&auth::hash_token(&secret), &site, &desk, coordinator, &expires).map_err(storage)?;
+        db.create_enrollment_code(&auth::hash_token(&secret), &site, &desk, coordinator, &expires).map_err(Failure::storage)?;
         codes.push(secret);
     }
 
     // 2. The hub as it runs at a site: its own process, over TLS.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(storage)?.port();
-    let exe = std::env::current_exe().map_err(storage)?;
-    let log = std::fs::File::create(dir.join("hub.log")).map_err(storage)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(Failure::storage)?.port();
+    let exe = std::env::current_exe().map_err(Failure::storage)?;
+    let log = std::fs::File::create(dir.join("hub.log")).map_err(Failure::storage)?;
     let child = Command::new(exe)
         .args(["--db", &target, "hub", "--listen", &format!("127.0.0.1:{port}"), "--enroll-per-minute", "100000"])
         .arg("--data-dir")
@@ -134,26 +131,26 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .map_err(storage)?;
+        .map_err(Failure::storage)?;
     let hub = HubProcess(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
         if Instant::now() > deadline {
-            return Err(storage("bench: the hub process did not start"));
+            return Err(Failure::storage("bench: the hub process did not start"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let fp = vaxdesk_hub::tls::fingerprint(&std::fs::read(dir.join("hub-tls.cert.der")).map_err(storage)?);
+    let fp = vaxdesk_hub::tls::fingerprint(&std::fs::read(dir.join("hub-tls.cert.der")).map_err(Failure::storage)?);
     let direct = format!("https://127.0.0.1:{port}");
 
     // 3. The fault proxy in front of it (30 % of connections misbehave).
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(storage)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Failure::storage)?;
     let (via, faults) = if a.no_faults {
         (direct, None)
     } else {
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(storage)?;
-        let addr = listener.local_addr().map_err(storage)?;
-        let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().map_err(storage)?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(Failure::storage)?;
+        let addr = listener.local_addr().map_err(Failure::storage)?;
+        let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().map_err(Failure::storage)?;
         let counts = runtime.block_on(async { vaxdesk_hub::fault_proxy::spawn(listener, upstream, vaxdesk_hub::fault_proxy::Faults::rough(), 11) });
         (format!("https://{addr}"), Some(counts))
     };
@@ -165,7 +162,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
     for (i, code) in codes.into_iter().enumerate() {
         let desk = Desk::open(dir.join(format!("desk-{i}.db")))?;
         let text = EnrollCode { hub: via.clone(), code, fp: Some(fp.clone()) }.to_text();
-        vaxdesk_core::sync::enroll_with(&desk, &text, None, &enroll_opts).map_err(storage)?;
+        vaxdesk_core::sync::enroll_with(&desk, &text, None, &enroll_opts).map_err(Failure::storage)?;
         desks.push(desk);
     }
     let persons_per_pass = u64::from(a.doses).div_ceil(9);
@@ -230,7 +227,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
 
     // 6. Nothing lost, nothing doubled: the hub holds each event once, and
     //    every desk's events were accepted.
-    let ids = db.event_ids().map_err(storage)?;
+    let ids = db.event_ids().map_err(Failure::storage)?;
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     let doubled = (ids.len() - unique.len()) as u64;
     let mut accepted = 0u64;
@@ -273,7 +270,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
     });
     let errors = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     if report.lost > 0 || report.doubled > 0 {
-        return Err(storage(format!("bench load: {} lost, {} doubled; first sync errors: {:?}", report.lost, report.doubled, errors.iter().take(3).collect::<Vec<_>>())));
+        return Err(Failure::storage(format!("bench load: {} lost, {} doubled; first sync errors: {:?}", report.lost, report.doubled, errors.iter().take(3).collect::<Vec<_>>())));
     }
     Ok(())
 }

@@ -34,9 +34,6 @@ struct Run {
     met: bool,
 }
 
-fn storage(e: impl std::fmt::Display) -> Failure {
-    Failure::Storage(e.to_string())
-}
 
 /// The process's peak resident set (Linux `VmHWM`), in MB; 0 elsewhere.
 fn peak_rss_mb() -> f64 {
@@ -47,17 +44,17 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn measure(db: &HubDb, database: &'static str, list: &[u8], rows: u64) -> CliResult<Run> {
-    db.upsert_site(&Site { code: SITE.into(), name: "Bench site".into(), province_code: Some("22".into()) }).map_err(storage)?;
+    db.upsert_site(&Site { code: SITE.into(), name: "Bench site".into(), province_code: Some("22".into()) }).map_err(Failure::storage)?;
     let who = Coordinator { id: 0, username: "bench".into(), all_sites: true, sites: Vec::new() };
     let today = chrono::Utc::now().date_naive();
     let t = Instant::now();
-    let first = import(db, &who, SITE, Some("bench.csv"), list, today).map_err(|e| storage(e.message))?.map_err(storage)?;
+    let first = import(db, &who, SITE, Some("bench.csv"), list, today).map_err(|e| Failure::storage(e.message))?.map_err(Failure::storage)?;
     let first_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let again = import(db, &who, SITE, Some("bench.csv"), list, today).map_err(|e| storage(e.message))?.map_err(storage)?;
+    let again = import(db, &who, SITE, Some("bench.csv"), list, today).map_err(|e| Failure::storage(e.message))?.map_err(Failure::storage)?;
     let again_seconds = t.elapsed().as_secs_f64();
     if first.tally.added != rows || again.tally.unchanged != rows {
-        return Err(storage(format!("bench: {} added then {} unchanged of {rows} rows", first.tally.added, again.tally.unchanged)));
+        return Err(Failure::storage(format!("bench: {} added then {} unchanged of {rows} rows", first.tally.added, again.tally.unchanged)));
     }
     Ok(Run {
         database,
@@ -75,18 +72,18 @@ fn measure(db: &HubDb, database: &'static str, list: &[u8], rows: u64) -> CliRes
 }
 
 pub fn run(out: Out, a: &BenchRegistrationsArgs) -> CliResult {
-    let dir = tempfile::tempdir().map_err(storage)?;
+    let dir = tempfile::tempdir().map_err(Failure::storage)?;
     let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default();
     let list = synth::registration_csv(a.first..a.first + a.rows, day);
     let mut runs = Vec::new();
-    let sqlite = HubDb::open(&dir.path().join("hub.db")).map_err(storage)?;
+    let sqlite = HubDb::open(&dir.path().join("hub.db")).map_err(Failure::storage)?;
     runs.push(measure(&sqlite, "SQLite", &list, a.rows)?);
     drop(sqlite);
     if let Some(server) = &a.postgres {
         let name = format!("vaxdesk_bench_{}", uuid::Uuid::now_v7().simple());
         let mut admin = crate::bench_sync::postgres_admin(server)?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(storage)?;
-        let pg = HubDb::open_target(&format!("{}/{name}", server.trim_end_matches('/'))).map_err(storage)?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(Failure::storage)?;
+        let pg = HubDb::open_target(&format!("{}/{name}", server.trim_end_matches('/'))).map_err(Failure::storage)?;
         let run = measure(&pg, "PostgreSQL", &list, a.rows);
         drop(pg);
         let _ = admin.batch_execute(&format!("DROP DATABASE {name}"));

@@ -32,14 +32,11 @@ fn row(measure: &'static str, value: f64, unit: &'static str, target: &'static s
     Row { measure, value: (value * 100.0).round() / 100.0, unit, target, met }
 }
 
-fn storage(e: impl std::fmt::Display) -> Failure {
-    Failure::Storage(e.to_string())
-}
 
 fn client(desk: &Desk, opts: &SyncOptions) -> CliResult<HubClient> {
     let s = desk.store();
-    let hub = s.meta(vaxdesk_core::sync::engine::META_HUB)?.ok_or_else(|| storage("not enrolled"))?;
-    HubClient::with_pool(&hub, s.meta(vaxdesk_core::sync::engine::META_TOKEN)?, opts.timeout, opts.reuse_connections, None).map_err(storage)
+    let hub = s.meta(vaxdesk_core::sync::engine::META_HUB)?.ok_or_else(|| Failure::storage("not enrolled"))?;
+    HubClient::with_pool(&hub, s.meta(vaxdesk_core::sync::engine::META_TOKEN)?, opts.timeout, opts.reuse_connections, None).map_err(Failure::storage)
 }
 
 /// A desk at `desk_code` holding `events` new events (persons with 9 doses
@@ -59,12 +56,12 @@ fn push(desk: &Desk, batch: usize) -> CliResult<(SyncReport, f64)> {
     let c = client(desk, &opts)?;
     let mut r = SyncReport::default();
     let t = Instant::now();
-    push_all(desk, &c, &opts, &mut r).map_err(storage)?;
+    push_all(desk, &c, &opts, &mut r).map_err(Failure::storage)?;
     Ok((r, t.elapsed().as_secs_f64()))
 }
 
 pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
-    let tmp = tempfile::tempdir().map_err(storage)?;
+    let tmp = tempfile::tempdir().map_err(Failure::storage)?;
     let dir = tmp.path();
     let hub = EmbeddedHub::start(&dir.join("hub.db"))?;
     hub.site(SITE, "Bench site", &["A", "B", "C", "I", "N"])?;
@@ -76,7 +73,7 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
     let single = seeded(&hub, dir, "B", "100002", a.events)?;
     let (rb, tb) = push(&single, 1)?;
     if ra.accepted != ra.pushed || rb.accepted != rb.pushed {
-        return Err(storage(format!("bench: events refused ({ra:?}, {rb:?})")));
+        return Err(Failure::storage(format!("bench: events refused ({ra:?}, {rb:?})")));
     }
     rows.push(row("push, batches of 500", ta, "s", "≤ 2 s", Some(ta <= 2.0)));
     rows.push(row("push, one request per event", tb, "s", "", None));
@@ -98,14 +95,14 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
 
     // 3. Hub ingest on its own: batches of 500 straight into the database,
     //    on SQLite and, when given a server, on PostgreSQL.
-    let sqlite = vaxdesk_hub::HubDb::open(&dir.join("ingest.db")).map_err(storage)?;
+    let sqlite = vaxdesk_hub::HubDb::open(&dir.join("ingest.db")).map_err(Failure::storage)?;
     let rate = ingest_rate(&sqlite, a.ingest)?;
     rows.push(row("hub ingest, SQLite", rate, "events/s", "≥ 20,000", Some(rate >= 20_000.0)));
     if let Some(server) = &a.postgres {
         let name = format!("vaxdesk_bench_{}", uuid::Uuid::now_v7().simple());
         let mut admin = postgres_admin(server)?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(storage)?;
-        let pg = vaxdesk_hub::HubDb::open_target(&format!("{}/{name}", server.trim_end_matches('/'))).map_err(storage)?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(Failure::storage)?;
+        let pg = vaxdesk_hub::HubDb::open_target(&format!("{}/{name}", server.trim_end_matches('/'))).map_err(Failure::storage)?;
         let rate = ingest_rate(&pg, a.ingest)?;
         rows.push(row("hub ingest, PostgreSQL", rate, "events/s", "", None));
         drop(pg);
@@ -113,28 +110,28 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
     }
     let ingest_desk = Desk::open(dir.join("I.db"))?;
     hub.enroll(&ingest_desk, SITE, "I")?;
-    let dev = hub.db.devices().map_err(storage)?.into_iter().find(|d| d.desk == "I").ok_or_else(|| storage("no device"))?;
+    let dev = hub.db.devices().map_err(Failure::storage)?.into_iter().find(|d| d.desk == "I").ok_or_else(|| Failure::storage("no device"))?;
 
     // 4. First pull of the whole site by a new desk.
-    let have = hub.db.event_count().map_err(storage)?;
+    let have = hub.db.event_count().map_err(Failure::storage)?;
     if have < a.pull {
         let extra = a.pull - have;
         let more = incoming(&dev.id, SITE, "I", "100004", extra.div_ceil(10));
         for chunk in more.chunks(500) {
-            hub.db.ingest(&dev, chunk).map_err(storage)?;
+            hub.db.ingest(&dev, chunk).map_err(Failure::storage)?;
         }
     }
-    let site_events = hub.db.event_count().map_err(storage)?;
+    let site_events = hub.db.event_count().map_err(Failure::storage)?;
     let fresh = Desk::open(dir.join("N.db"))?;
     hub.enroll(&fresh, SITE, "N")?;
     let opts = SyncOptions::default();
     let c = client(&fresh, &opts)?;
     let mut rp = SyncReport::default();
     let t = Instant::now();
-    pull_all(&fresh, &c, &opts, &mut rp).map_err(storage)?;
+    pull_all(&fresh, &c, &opts, &mut rp).map_err(Failure::storage)?;
     let tp = t.elapsed().as_secs_f64();
     if rp.pulled != site_events {
-        return Err(storage(format!("bench: pulled {} of {site_events} events", rp.pulled)));
+        return Err(Failure::storage(format!("bench: pulled {} of {site_events} events", rp.pulled)));
     }
     rows.push(row("first pull of the site", tp, "s", "≤ 60 s", Some(tp <= 60.0)));
     rows.push(row("  events pulled", rp.pulled as f64, "events", "", None));
@@ -158,26 +155,26 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
 
 pub(crate) fn postgres_admin(server: &str) -> CliResult<postgres::Client> {
     // The blocking client must not run on a tokio worker; this is the main thread.
-    postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(storage)
+    postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(Failure::storage)
 }
 
 /// Events per second the hub's own ingest takes, in batches of 500, for a
 /// device of a fresh site in `db`.
 fn ingest_rate(db: &vaxdesk_hub::HubDb, events: u64) -> CliResult<f64> {
     use vaxdesk_hub::auth;
-    db.upsert_site(&vaxdesk_core::model::Site { code: "INGEST".into(), name: "Ingest".into(), province_code: None }).map_err(storage)?;
-    db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: "INGEST".into(), code: "I".into(), name: "I".into() }).map_err(storage)?;
-    let who = db.create_coordinator(&format!("bench-{}", uuid::Uuid::now_v7().simple()), "-", true, &[]).map_err(storage)?;
+    db.upsert_site(&vaxdesk_core::model::Site { code: "INGEST".into(), name: "Ingest".into(), province_code: None }).map_err(Failure::storage)?;
+    db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: "INGEST".into(), code: "I".into(), name: "I".into() }).map_err(Failure::storage)?;
+    let who = db.create_coordinator(&format!("bench-{}", uuid::Uuid::now_v7().simple()), "-", true, &[]).map_err(Failure::storage)?;
     let code = auth::enrollment_code();
     let exp = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    db.create_enrollment_code(&auth::hash_token(&code), "INGEST", "I", who, &exp).map_err(storage)?;
+    db.create_enrollment_code(&auth::hash_token(&code), "INGEST", "I", who, &exp).map_err(Failure::storage)?;
     let id = uuid::Uuid::now_v7().to_string();
-    let _ = db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token()), None).map_err(storage)?;
-    let dev = db.devices().map_err(storage)?.into_iter().find(|d| d.id == id).ok_or_else(|| storage("no device"))?;
+    let _ = db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token()), None).map_err(Failure::storage)?;
+    let dev = db.devices().map_err(Failure::storage)?.into_iter().find(|d| d.id == id).ok_or_else(|| Failure::storage("no device"))?;
     let incoming = incoming(&dev.id, "INGEST", "I", "100003", events / 10);
     let t = Instant::now();
     for chunk in incoming.chunks(500) {
-        db.ingest(&dev, chunk).map_err(storage)?;
+        db.ingest(&dev, chunk).map_err(Failure::storage)?;
     }
     Ok(incoming.len() as f64 / t.elapsed().as_secs_f64())
 }

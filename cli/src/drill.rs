@@ -31,9 +31,6 @@ use crate::{CliResult, Failure};
 
 const SITE: &str = "DRILL-01";
 
-fn storage(e: impl std::fmt::Display) -> Failure {
-    Failure::Storage(e.to_string())
-}
 
 #[derive(Debug, Serialize)]
 struct DrillReport {
@@ -64,8 +61,8 @@ struct DrillReport {
 
 /// Start `vaxdesk hub` on `port` over TLS (its certificate kept in `dir`).
 fn start_hub(target: &str, dir: &std::path::Path, port: u16) -> CliResult<HubProcess> {
-    let exe = std::env::current_exe().map_err(storage)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("hub.log")).map_err(storage)?;
+    let exe = std::env::current_exe().map_err(Failure::storage)?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("hub.log")).map_err(Failure::storage)?;
     let child = Command::new(exe)
         .args(["--db", target, "hub", "--listen", &format!("127.0.0.1:{port}"), "--enroll-per-minute", "100000"])
         .arg("--data-dir")
@@ -73,12 +70,12 @@ fn start_hub(target: &str, dir: &std::path::Path, port: u16) -> CliResult<HubPro
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .map_err(storage)?;
+        .map_err(Failure::storage)?;
     let hub = HubProcess(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
         if Instant::now() > deadline {
-            return Err(storage("drill: the hub process did not start"));
+            return Err(Failure::storage("drill: the hub process did not start"));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -86,40 +83,40 @@ fn start_hub(target: &str, dir: &std::path::Path, port: u16) -> CliResult<HubPro
 }
 
 pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
-    let tmp = tempfile::tempdir().map_err(storage)?;
+    let tmp = tempfile::tempdir().map_err(Failure::storage)?;
     let dir = tmp.path();
     let (target, backend, pg) = match &a.postgres {
         Some(server) => {
             let name = format!("vaxdesk_drill_{}", uuid::Uuid::now_v7().simple());
-            let mut admin = postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(storage)?;
-            admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(storage)?;
+            let mut admin = postgres::Client::connect(&format!("{}/postgres", server.trim_end_matches('/')), postgres::NoTls).map_err(Failure::storage)?;
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(Failure::storage)?;
             (format!("{}/{name}", server.trim_end_matches('/')), "postgresql", Some((admin, name)))
         }
         None => (dir.join("hub.db").display().to_string(), "sqlite", None),
     };
 
     // The coordinator's part: the lots the doses name, a site, its desks, a code each.
-    let db = HubDb::open_target(&target).map_err(storage)?;
-    let coordinator = db.create_coordinator("drill", &auth::hash_password(&auth::random_token()).map_err(storage)?, true, &[]).map_err(storage)?;
-    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).map_err(storage)?;
-    db.upsert_site(&vaxdesk_core::model::Site { code: SITE.into(), name: "Điểm tiêm diễn tập".into(), province_code: None }).map_err(storage)?;
+    let db = HubDb::open_target(&target).map_err(Failure::storage)?;
+    let coordinator = db.create_coordinator("drill", &auth::hash_password(&auth::random_token()).map_err(Failure::storage)?, true, &[]).map_err(Failure::storage)?;
+    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).map_err(Failure::storage)?;
+    db.upsert_site(&vaxdesk_core::model::Site { code: SITE.into(), name: "Điểm tiêm diễn tập".into(), province_code: None }).map_err(Failure::storage)?;
     let expires = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut codes = Vec::new();
     for i in 0..a.desks {
         let desk = format!("D{}", i + 1);
-        db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: SITE.into(), code: desk.clone(), name: format!("Bàn {}", i + 1) }).map_err(storage)?;
+        db.upsert_desk(&vaxdesk_core::model::SiteDesk { site: SITE.into(), code: desk.clone(), name: format!("Bàn {}", i + 1) }).map_err(Failure::storage)?;
         let secret = auth::enrollment_code();
-        db.create_enrollment_code(&auth::hash_token(&secret), SITE, &desk, coordinator, &expires).map_err(storage)?;
+        db.create_enrollment_code(&auth::hash_token(&secret), SITE, &desk, coordinator, &expires).map_err(Failure::storage)?;
         codes.push(secret);
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(storage)?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(Failure::storage)?.port();
     let hub = Mutex::new(start_hub(&target, dir, port)?);
-    let fp = vaxdesk_hub::tls::fingerprint(&std::fs::read(dir.join("hub-tls.cert.der")).map_err(storage)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(storage)?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(storage)?;
-    let via = format!("https://{}", listener.local_addr().map_err(storage)?);
-    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().map_err(storage)?;
+    let fp = vaxdesk_hub::tls::fingerprint(&std::fs::read(dir.join("hub-tls.cert.der")).map_err(Failure::storage)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Failure::storage)?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(Failure::storage)?;
+    let via = format!("https://{}", listener.local_addr().map_err(Failure::storage)?);
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().map_err(Failure::storage)?;
     let (counts, control) = runtime.block_on(async { vaxdesk_hub::fault_proxy::spawn_controlled(listener, upstream, Faults::rough(), a.seed) });
     let started = Instant::now();
 
@@ -200,7 +197,7 @@ pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
                 }
             });
         }
-        let r = killer.join().unwrap_or_else(|_| Err(storage("drill: the killer thread panicked")));
+        let r = killer.join().unwrap_or_else(|_| Err(Failure::storage("drill: the killer thread panicked")));
         // 4. The network heals: faults off, a last round for every flow.
         control.set_odds(Faults::none());
         std::thread::sleep(Duration::from_millis(500));
@@ -232,7 +229,7 @@ pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
     drop(hub);
 
     // 5. Count: lost, doubled, stuck.
-    let ids = db.event_ids().map_err(storage)?;
+    let ids = db.event_ids().map_err(Failure::storage)?;
     let unique: HashSet<&String> = ids.iter().collect();
     let doubled = (ids.len() - unique.len()) as u64;
     let lost = expected.saturating_sub(unique.len() as u64);
@@ -273,7 +270,7 @@ pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
         )
     });
     if report.enrolled < a.desks || report.lost > 0 || report.doubled > 0 || report.stuck > 0 || report.token_rotations == 0 || report.certificates < report.enrolled {
-        return Err(storage(format!(
+        return Err(Failure::storage(format!(
             "drill: enrolled {}/{}, lost {}, doubled {}, stuck {}, token rotations {}, certificates {}",
             report.enrolled, report.desks, report.lost, report.doubled, report.stuck, report.token_rotations, report.certificates
         )));

@@ -46,6 +46,13 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// A storage failure from any error (the hub's database, a file, a pool).
+    pub fn storage(e: impl std::fmt::Display) -> Failure {
+        Failure::Storage(e.to_string())
+    }
+}
+
 impl From<vaxdesk_core::Error> for Failure {
     fn from(e: vaxdesk_core::Error) -> Self {
         use vaxdesk_core::Error as E;

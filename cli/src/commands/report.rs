@@ -18,9 +18,6 @@ pub fn run(out: Out, c: ReportCmd) -> CliResult {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> Failure {
-    Failure::Storage(e.to_string())
-}
 
 fn daily(out: Out, target: &str, date: Option<&str>, site: Option<&str>, file: Option<&std::path::Path>) -> CliResult {
     let day = match date {
@@ -28,13 +25,13 @@ fn daily(out: Out, target: &str, date: Option<&str>, site: Option<&str>, file: O
         None => chrono::Utc::now().with_timezone(&report::vn()).date_naive(),
     };
     let hub = open_hub(target)?;
-    let sites = hub.sites().map_err(storage)?;
+    let sites = hub.sites().map_err(Failure::storage)?;
     let chosen: Vec<_> = match site {
         Some(code) => vec![sites.iter().find(|s| s.code == code).ok_or_else(|| Failure::Input(format!("site: no site {code:?} on this hub")))?.clone()],
         None => sites,
     };
-    let days = chosen.iter().map(|s| report::site_day(&hub, &s.code, day)).collect::<Result<Vec<_>, _>>().map_err(storage)?;
-    let catalog = hub.current_catalog().map_err(storage)?.unwrap_or_else(Catalog::builtin);
+    let days = chosen.iter().map(|s| report::site_day(&hub, &s.code, day)).collect::<Result<Vec<_>, _>>().map_err(Failure::storage)?;
+    let catalog = hub.current_catalog().map_err(Failure::storage)?.unwrap_or_else(Catalog::builtin);
     if let Some(path) = file {
         let bytes = report::daily_xlsx(&days, &catalog).map_err(|e| Failure::Input(format!("out: {e}")))?;
         std::fs::write(path, bytes).map_err(|e| Failure::Input(format!("out: cannot write {}: {e}", path.display())))?;

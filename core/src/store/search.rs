@@ -63,19 +63,12 @@ impl Store {
 /// The words of the index a token stands for, with how many persons have
 /// each: the word itself, or every word it begins.
 fn words_for(c: &Connection, token: &str, prefix: bool) -> rusqlite::Result<Vec<(String, i64)>> {
-    let rows = if prefix {
-        // Every word starting with `token` sorts before `token` followed by
-        // the highest character (binary order; fold never produces it).
-        let upper = format!("{token}\u{10ffff}");
-        let mut st = c.prepare_cached("SELECT word, n FROM name_word_counts WHERE word >= ?1 AND word < ?2")?;
-        let rows = st.query_map(params![token, upper], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
-    } else {
-        let mut st = c.prepare_cached("SELECT word, n FROM name_word_counts WHERE word = ?1")?;
-        let rows = st.query_map([token], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    Ok(rows)
+    // Every word starting with `token` sorts between it and `token` followed
+    // by the highest character (binary order; fold never produces it).
+    let upper = if prefix { format!("{token}\u{10ffff}") } else { token.to_string() };
+    let mut st = c.prepare_cached("SELECT word, n FROM name_word_counts WHERE word >= ?1 AND word <= ?2")?;
+    let rows = st.query_map(params![token, upper], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 fn candidates(c: &Connection, tokens: &[String], how: Words, birth_year: Option<i32>, limit: u32) -> rusqlite::Result<Vec<NameCandidate>> {

@@ -117,11 +117,13 @@ pub async fn download(State(s): State<AppState>, w: Web, Query(q): Query<ExportQ
 /// can never add a parameter or a header line.
 pub fn content_disposition(name: &str) -> String {
     let plain: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
+    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{}", percent_encoded(name))
+}
+
+/// Every byte but letters, digits and `._-` as `%XX`: safe in a header
+/// parameter (RFC 5987) and in a URL's query (RFC 3986).
+pub fn percent_encoded(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn internal(detail: String) -> HubError {

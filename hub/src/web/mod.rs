@@ -200,6 +200,7 @@ pub fn answer(w: &Web, r: Result<Response, HubError>) -> Response {
 }
 
 pub use crate::actions::blocking;
+pub use crate::report::vn;
 
 /// Sites the coordinator may see, for pickers and filters.
 pub async fn my_sites(s: &AppState, w: &Web) -> Result<Vec<vaxdesk_core::model::Site>, HubError> {
@@ -214,12 +215,6 @@ pub fn local_time(rfc3339: &str) -> String {
         .map(|t| t.with_timezone(&vn()).format("%d/%m/%Y %H:%M:%S").to_string())
         .unwrap_or_else(|_| rfc3339.to_string())
 }
-
-pub fn vn() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(vaxdesk_core::desk::VIETNAM_OFFSET_SECONDS).unwrap_or_else(|| chrono::Utc.fix())
-}
-
-use chrono::Offset as _;
 
 async fn audit(State(s): State<AppState>, w: Web) -> Response {
     let db = s.db.clone();

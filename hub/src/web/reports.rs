@@ -12,7 +12,7 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::Site;
 
 use super::charts::{self, Line};
-use super::exports::content_disposition;
+use super::exports::{content_disposition, percent_encoded};
 use super::i18n::Texts;
 use super::session::Web;
 use super::{answer, blocking, layout, local_time, my_sites};
@@ -174,7 +174,7 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
                 } }
                 label { (t.date) " " input type="date" name="date" value=(day.to_string()); }
                 button type="submit" { (t.show) }
-                " " a #xlsx href={ "/reports/daily.xlsx?site=" (url_part(&site_q)) "&date=" (day) } { (t.download_xlsx) }
+                " " a #xlsx href={ "/reports/daily.xlsx?site=" (percent_encoded(&site_q)) "&date=" (day) } { (t.download_xlsx) }
                 " " span.muted { (t.print) ": Ctrl+P (A4)" }
             }
             p.muted { (t.made_at) " " (local_time(&crate::db::now_text())) ". " (t.report_note) }
@@ -271,9 +271,4 @@ pub async fn xlsx(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
     }
     .await;
     answer(&w, r)
-}
-
-/// A site code as a query value (codes are letters, digits and a few marks).
-fn url_part(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
