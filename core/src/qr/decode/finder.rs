@@ -62,25 +62,25 @@ pub(super) struct Finders {
     pub module: f32,
 }
 
-/// 1:1:3:1:1 within half a module per run.
+/// 1:1:3:1:1, judged the way ZXing-C++ judges it: dark runs against the
+/// dark module size, light runs against the light one, each within ¾ (dark)
+/// or ½ (light) of its module plus 2 pixels. Blur, ink spread and a threshold
+/// off the middle widen every dark run and narrow every light one alike; a
+/// size per colour absorbs that, and the 2 pixels what rounding does to
+/// modules of 2–3 pixels. One module size for all five runs (ZXing's Java
+/// port, and this decoder before) lost most blurred and low-contrast codes.
 fn is_finder_runs(c: &[u32; 5]) -> bool {
-    runs_match(c, 2.0)
-}
-
-/// Looser, for the diagonal, which perspective stretches more.
-fn is_finder_runs_diagonal(c: &[u32; 5]) -> bool {
-    runs_match(c, 1.333)
-}
-
-/// 1:1:3:1:1 within `module / divisor` per run.
-fn runs_match(c: &[u32; 5], divisor: f32) -> bool {
-    let total: u32 = c.iter().sum();
-    if total < 7 {
+    let [a, b, m, d, e] = c.map(|n| n as f32);
+    if a + b + m + d + e < 7.0 || m < 2.0 * a.max(e) || m < b.max(d) {
         return false;
     }
-    let module = total as f32 / 7.0;
-    let tol = module / divisor;
-    c.iter().zip([1.0, 1.0, 3.0, 1.0, 1.0]).all(|(&n, k)| (k * module - n as f32).abs() < k * tol)
+    let dark = (a + m + e) / 5.0;
+    let light = (b + d) / 2.0;
+    if dark > 4.0 * light || light > 4.0 * dark {
+        return false;
+    }
+    let (td, tl) = (dark * 0.75 + 2.0, light * 0.5 + 2.0);
+    (a - dark).abs() <= td && (m - 3.0 * dark).abs() <= td && (e - dark).abs() <= td && (b - light).abs() <= tl && (d - light).abs() <= tl
 }
 
 fn center_from_end(c: &[u32; 5], end: usize) -> f32 {
@@ -161,18 +161,19 @@ impl Search<'_> {
         let max = c[2];
         let Some(v) = self.runs_through(x as i32, row as i32, 0, 1, max) else { return false };
         let vt: u32 = v.iter().sum();
-        if 5 * vt.abs_diff(total) >= 2 * total || !is_finder_runs(&v) {
+        // A tilted code is shorter one way than the other: allow 2×.
+        if vt * 2 < total || vt > total * 2 || !is_finder_runs(&v) {
             return false;
         }
         let Some(y) = self.column_center(x as i32, row as i32) else { return false };
         let Some(hz) = self.runs_through(x as i32, y as i32, 1, 0, max) else { return false };
         let ht: u32 = hz.iter().sum();
-        if 5 * ht.abs_diff(total) >= total || !is_finder_runs(&hz) {
+        if 10 * ht.abs_diff(total) >= 3 * total || !is_finder_runs(&hz) {
             return false;
         }
         let x = self.row_center(x as i32, y as i32).unwrap_or(x);
         match self.runs_through(x as i32, y as i32, 1, 1, max) {
-            Some(d) if is_finder_runs_diagonal(&d) => {}
+            Some(d) if is_finder_runs(&d) => {}
             _ => return false,
         }
         let module = (ht as f32 + vt as f32) / 14.0;
@@ -296,48 +297,75 @@ pub(super) fn find(bits: &Bits<'_>, early: bool) -> Found {
 }
 
 fn triples(all: Vec<Center>) -> (Vec<Finders>, usize) {
-    let mut centers: Vec<Center> = all.iter().copied().filter(|c| c.count >= QUORUM).collect();
-    if centers.len() < 3 {
-        centers = all;
+    let mut confirmed: Vec<Center> = all.iter().copied().filter(|c| c.count >= QUORUM).collect();
+    let seen = if confirmed.len() >= 3 { confirmed.len() } else { all.len() };
+    let mut out = triples_of(&mut confirmed);
+    if out.is_empty() && all.len() > confirmed.len() {
+        // A pattern crossed by one row only (small, or blurred on the
+        // others) still completes a code whose other two were confirmed.
+        let mut all = all;
+        out = triples_of(&mut all);
     }
-    let seen = centers.len();
+    (out, seen)
+}
+
+/// Triples that could be one code's finders, best first: module sizes
+/// within 2× of each other, the two sides from the corner within 2× of each
+/// other and at 45–135°, a module count that a code can have; ranked by how
+/// near they come to a right isosceles triangle. As loose as ZXing-C++'s,
+/// for tilted codes, whose far patterns are smaller and whose right angle
+/// is seen at up to ±45°; the timing rows then sort out the look-alikes.
+fn triples_of(centers: &mut Vec<Center>) -> Vec<Finders> {
     if centers.len() < 3 {
-        return (Vec::new(), seen);
+        return Vec::new();
     }
     // Too many candidates means noise (text, textures): keep the most seen.
     centers.sort_by_key(|c| std::cmp::Reverse(c.count));
-    centers.truncate(12);
+    centers.truncate(16);
     centers.sort_by(|a, b| a.module.total_cmp(&b.module));
-    let mut triples: Vec<(f32, Finders)> = Vec::new();
+    // Distances scaled by the size ratio: under perspective the nearer
+    // pattern is larger, so this evens out a slanted code's sides.
+    let d2 = |a: &Center, b: &Center| {
+        let (small, large) = if a.module <= b.module { (a, b) } else { (b, a) };
+        dist(a.at, b.at).powi(2) * (large.module / small.module).powi(2)
+    };
+    let mut ranked: Vec<(f32, Finders)> = Vec::new();
     for i in 0..centers.len() {
         for j in i + 1..centers.len() {
-            if centers[j].module > centers[i].module * 1.4 {
-                break;
-            }
             for k in j + 1..centers.len() {
-                if centers[k].module > centers[i].module * 1.4 {
+                if centers[k].module > centers[i].module * 2.0 {
                     break;
                 }
-                let (a, b, c) = (centers[i], centers[j], centers[k]);
-                let mut d = [dist(a.at, b.at).powi(2), dist(b.at, c.at).powi(2), dist(a.at, c.at).powi(2)];
-                d.sort_by(f32::total_cmp);
-                // A right isosceles triangle has c² = 2a² = 2b².
-                let score = ((d[2] - 2.0 * d[1]).abs() + (d[2] - 2.0 * d[0]).abs()) / d[2].max(1.0);
-                if score > 0.5 {
+                let (a, b, c) = (&centers[i], &centers[j], &centers[k]);
+                // The corner is opposite the longest side.
+                let (ab, bc, ac) = (d2(a, b), d2(b, c), d2(a, c));
+                let (long, s1, s2) = if bc >= ab && bc >= ac {
+                    (bc, ab, ac)
+                } else if ac >= ab && ac >= bc {
+                    (ac, ab, bc)
+                } else {
+                    (ab, ac, bc)
+                };
+                let (l1, l2) = (s1.sqrt(), s2.sqrt());
+                if l1 > 2.0 * l2 || l2 > 2.0 * l1 {
                     continue;
                 }
                 let module = (a.module + b.module + c.module) / 3.0;
-                // Version 1 puts centres 14 modules apart; rotation inflates
-                // the module estimate, so allow down to 10.
-                if d[0].sqrt() < 10.0 * module {
+                let modules = (l1 + l2) / (2.0 * module) + 7.0;
+                if !(21.0 * 0.9..=177.0 * 1.5).contains(&modules) {
                     continue;
                 }
-                triples.push((score, order(a.at, b.at, c.at, module)));
+                let cos = (s1 + s2 - long) / (2.0 * l1 * l2);
+                if !(-std::f32::consts::FRAC_1_SQRT_2..=std::f32::consts::FRAC_1_SQRT_2).contains(&cos) {
+                    continue;
+                }
+                let score = ((long - 2.0 * s1).abs() + (long - 2.0 * s2).abs()) / long.max(1.0);
+                ranked.push((score, order(a.at, b.at, c.at, module)));
             }
         }
     }
-    triples.sort_by(|a, b| a.0.total_cmp(&b.0));
-    (triples.into_iter().take(6).map(|t| t.1).collect(), seen)
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ranked.into_iter().take(8).map(|t| t.1).collect()
 }
 
 /// Which pattern is which: top-left is opposite the longest side; the

@@ -102,10 +102,15 @@ pub(super) fn square_up(bits: &Bits<'_>, f: &Finders) -> Finders {
     Finders { module, ..*f }
 }
 
-/// A finder's width along the line from its centre `a` toward `b`, over 7:
-/// out from the centre through the dark core, the light ring and the dark
-/// ring, both ways. `None` when the runs do not look like a finder's.
-fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<f32> {
+/// A finder's module size along the line from its centre `a` toward `b`.
+/// Out from the centre each way: the dark core ends (1.5 modules out), the
+/// dark ring starts and ends (3.5 modules out). Ink spread, blur and a
+/// threshold off the middle move every dark-to-light edge the same way, so
+/// the span from the core's edge to the ring's outer edge is 2 modules
+/// whatever they do; both ways, 4. (Edge to outer edge, as this once was,
+/// came out up to a fifth long on blurred codes: whole versions off.)
+/// `None` when the runs do not look like a finder's.
+pub(super) fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<f32> {
     let (dx, dy) = (b.x - a.x, b.y - a.y);
     let len = (dx * dx + dy * dy).sqrt();
     if len < 1.0 {
@@ -113,15 +118,20 @@ fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<
     }
     let (ux, uy) = (dx / len, dy / len);
     let limit = row_module * 6.0 + 4.0;
-    let edge = |sx: f32, sy: f32| -> Option<f32> {
+    // (core's edge, ring's outer edge) along one direction.
+    let edges = |sx: f32, sy: f32| -> Option<(f32, f32)> {
         let mut state = 0u8;
+        let mut core = 0.0f32;
         let mut t = 0.0f32;
         while t <= limit {
             let dark = bits.dark_at((a.x + sx * t).floor() as i32, (a.y + sy * t).floor() as i32);
             match (state, dark) {
-                (0, false) => state = 1,
+                (0, false) => {
+                    core = t;
+                    state = 1;
+                }
                 (1, true) => state = 2,
-                (2, false) => return Some(t),
+                (2, false) => return Some((core, t)),
                 _ => {}
             }
             t += 0.5;
@@ -131,11 +141,19 @@ fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<
     if !bits.dark_at(a.x.floor() as i32, a.y.floor() as i32) {
         return None;
     }
-    let module = (edge(ux, uy)? + edge(-ux, -uy)?) / 7.0;
+    let (core_a, ring_a) = edges(ux, uy)?;
+    let (core_b, ring_b) = edges(-ux, -uy)?;
+    let module = (ring_a - core_a + ring_b - core_b) / 4.0;
+    // The core is 3 modules across: a spread so wide that it is not means
+    // the walk left the pattern (a broken ring, a neighbour's module).
+    let core = (core_a + core_b) / module;
+    if !(1.5..=4.5).contains(&core) {
+        return None;
+    }
     // About the row's measure or less (a row is at least as long; the three
     // finders' sizes differ under perspective, hence the 1.3), and not much
-    // smaller than a row at 45° gives (1/√2).
-    (module >= row_module * 0.55 && module <= row_module * 1.3).then_some(module)
+    // smaller than a row at 45° gives (1/√2), less a little for ink spread.
+    (module >= row_module * 0.5 && module <= row_module * 1.3).then_some(module)
 }
 
 /// How much longer than a module a row's (or a column's) run across one
@@ -269,6 +287,14 @@ pub(super) fn place(bits: &Bits<'_>, f: &Finders, dim: usize) -> Placement {
         [tl, tr, br, bl],
     );
     Placement { t, dim, row_module, module: f.module }
+}
+
+/// Where the code marked by these finders lies, from its timing patterns
+/// (its size counted, its perspective fitted): see [`super::timing`].
+pub(super) fn place_by_timing(bits: &Bits<'_>, f: &Finders) -> Option<Placement> {
+    let (dim, a) = super::timing::fit(bits, f)?;
+    let row_module = f.module * row_factor(f.top_left, f.top_right);
+    Some(Placement { t: Perspective { a }, dim, row_module, module: f.module })
 }
 
 impl Placement {

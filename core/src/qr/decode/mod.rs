@@ -12,6 +12,7 @@ mod grid;
 pub mod legacy;
 mod steps;
 mod text;
+mod timing;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -218,41 +219,51 @@ fn inside(q: &[(i32, i32); 4], x: f32, y: f32) -> bool {
 }
 
 fn read_triple(bits: &binarize::Bits<'_>, f: &finder::Finders, step: &'static str) -> Option<Code> {
-    {
-        let f = &grid::square_up(bits, f);
-        for dim in grid::dimensions(bits, f) {
-            let placed = grid::place(bits, f, dim);
-            // Not this size, or not a code at all (a triple of look-alikes in
-            // printed text): rqrr would read it anyway, its format check
-            // passes half of all random grids, so the timing rows decide.
-            if !placed.timing_plausible(bits) {
-                continue;
-            }
-            let Some((g, corners)) = placed.sample(bits) else { continue };
-            let mut bytes = Vec::new();
-            let meta = match rqrr::Grid::new(g).decode_to(&mut bytes) {
-                Ok(meta) => meta,
-                // Read the format but not the data: the grid is this code's,
-                // its far modules are off. Sample again on its alignment patterns.
-                Err(rqrr::DeQRError::DataEcc | rqrr::DeQRError::DataUnderflow | rqrr::DeQRError::DataOverflow | rqrr::DeQRError::UnknownDataType | rqrr::DeQRError::EncodingError) => {
-                    bytes.clear();
-                    let Some(g) = placed.sample_refined(bits) else { continue };
-                    if !grid::timing_plausible(&g) {
-                        continue;
-                    }
-                    match rqrr::Grid::new(g).decode_to(&mut bytes) {
-                        Ok(meta) => meta,
-                        Err(_) => continue,
-                    }
-                }
-                Err(_) => continue,
-            };
-            let (text, charset) = bytes_to_text_with(&bytes, meta.eci);
-            let corners = corners.map(|p| (p.x as i32, p.y as i32));
-            return Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step });
+    let f = &grid::square_up(bits, f);
+    // The timing patterns first: they give the size exactly and the
+    // perspective of a tilted card. Then sizes guessed from the finder
+    // spacing, on a grid laid between the finders (and the alignment
+    // pattern near the fourth corner), for codes whose timing rows are
+    // too blurred or broken to follow.
+    let by_timing = grid::place_by_timing(bits, f);
+    if let Some(code) = by_timing.as_ref().and_then(|placed| read_placed(bits, placed, step)) {
+        return Some(code);
+    }
+    for dim in grid::dimensions(bits, f) {
+        let placed = grid::place(bits, f, dim);
+        if let Some(code) = read_placed(bits, &placed, step) {
+            return Some(code);
         }
     }
     None
+}
+
+fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'static str) -> Option<Code> {
+    // Not this size, or not a code at all (a triple of look-alikes in
+    // printed text): rqrr would read it anyway, its format check passes
+    // half of all random grids, so the timing rows decide.
+    if !placed.timing_plausible(bits) {
+        return None;
+    }
+    let (g, corners) = placed.sample(bits)?;
+    let mut bytes = Vec::new();
+    let meta = match rqrr::Grid::new(g).decode_to(&mut bytes) {
+        Ok(meta) => meta,
+        // Read the format but not the data: the grid is this code's, its
+        // far modules are off. Sample again on its alignment patterns.
+        Err(rqrr::DeQRError::DataEcc | rqrr::DeQRError::DataUnderflow | rqrr::DeQRError::DataOverflow | rqrr::DeQRError::UnknownDataType | rqrr::DeQRError::EncodingError) => {
+            bytes.clear();
+            let g = placed.sample_refined(bits)?;
+            if !grid::timing_plausible(&g) {
+                return None;
+            }
+            rqrr::Grid::new(g).decode_to(&mut bytes).ok()?
+        }
+        Err(_) => return None,
+    };
+    let (text, charset) = bytes_to_text_with(&bytes, meta.eci);
+    let corners = corners.map(|p| (p.x as i32, p.y as i32));
+    Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step })
 }
 
 /// Run rqrr on one image given by its pixels. `scale` maps its coordinates

@@ -1,0 +1,267 @@
+//! A code's size and its perspective read off its timing patterns.
+//!
+//! Three finder centres fix a code only up to an affine map: on a card
+//! tilted by 20° or more the modules between them are not evenly spaced,
+//! and a grid laid evenly between the finders reads the middle of the code
+//! half a module off — every other module wrong. The size guessed from the
+//! finder spacing over a module size measured on 7 modules is also off by
+//! a version or two on a blurred code.
+//!
+//! The timing patterns (row 6 and column 6 between the finders, one module
+//! dark, one light) answer both. Walking along each one from finder to
+//! finder counts its modules (the code's size, exactly) and places each
+//! module's centre in the frame; a homography fitted to those centres and
+//! the three finder centres carries the perspective the finders alone
+//! cannot.
+
+use super::binarize::Bits;
+use super::finder::{Finders, Point};
+use super::grid::module_along;
+
+/// A point in module coordinates and where it is in the frame.
+type Pair = ((f64, f64), (f64, f64));
+
+/// Module centres along one timing pattern, in frame pixels: modules 7 to
+/// `dim - 8` (the light separators at each end included).
+struct Track {
+    centres: Vec<Point>,
+}
+
+/// The code's size and the map from module coordinates to frame pixels,
+/// when both timing patterns can be followed and agree on the size.
+pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
+    let (tl, tr, bl) = (f.top_left, f.top_right, f.bottom_left);
+    let down = unit(tl, bl)?;
+    let right = unit(tl, tr)?;
+    // Each finder's own module size: on a tilted card the near finder's
+    // modules are a third larger than the far one's, and the row 3 modules
+    // off the centres is missed by a module's third with one size for all.
+    let local = |p: Point, dir: (f32, f32)| module_along(bits, p, Point { x: p.x + dir.0 * 10.0, y: p.y + dir.1 * 10.0 }, f.module).unwrap_or(f.module);
+    let row = follow(bits, (tl, local(tl, down), local(tl, right)), (tr, local(tr, down), local(tr, right)), down)?;
+    let column = follow(bits, (tl, local(tl, right), local(tl, down)), (bl, local(bl, right), local(bl, down)), right)?;
+    if row.centres.len() != column.centres.len() {
+        return None;
+    }
+    let dim = row.centres.len() + 14;
+    if !(21..=177).contains(&dim) || (dim - 17) % 4 != 0 {
+        return None;
+    }
+    let far = dim as f64 - 3.5;
+    let mut pairs: Vec<Pair> = vec![
+        ((3.5, 3.5), (tl.x.into(), tl.y.into())),
+        ((far, 3.5), (tr.x.into(), tr.y.into())),
+        ((3.5, far), (bl.x.into(), bl.y.into())),
+    ];
+    for (i, p) in row.centres.iter().enumerate() {
+        pairs.push(((7.5 + i as f64, 6.5), (p.x.into(), p.y.into())));
+    }
+    for (i, p) in column.centres.iter().enumerate() {
+        pairs.push(((6.5, 7.5 + i as f64), (p.x.into(), p.y.into())));
+    }
+    let h = homography(&pairs)?;
+    Some((dim, h.map(|v| v as f32)))
+}
+
+fn unit(from: Point, to: Point) -> Option<(f32, f32)> {
+    let (dx, dy) = (to.x - from.x, to.y - from.y);
+    let len = dx.hypot(dy);
+    (len >= 1.0).then(|| (dx / len, dy / len))
+}
+
+/// The timing pattern from finder `a` to finder `b`: the line through
+/// their centres moved three modules `aside` (the centre of row or column 6
+/// lies 3 modules from the centre row 3.5). From the finder's dark ring,
+/// through alternating single modules, to the other finder's ring. Each
+/// end is (centre, module size aside, module size along the walk).
+fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f32, f32)) -> Option<Track> {
+    let ((a, a_aside, a_along), (b, b_aside, b_along)) = (a, b);
+    let (ax, ay) = unit(a, b)?;
+    // From 1.5 modules short of each finder's edge (module 5 of the ring's
+    // 7): the ring's corner, where a line a little off the row's centre
+    // meets the light ring inside, stays out of the walk.
+    let start = Point { x: a.x + aside.0 * 3.0 * a_aside + ax * 1.5 * a_along, y: a.y + aside.1 * 3.0 * a_aside + ay * 1.5 * a_along };
+    let end = Point { x: b.x + aside.0 * 3.0 * b_aside - ax * 1.5 * b_along, y: b.y + aside.1 * 3.0 * b_aside - ay * 1.5 * b_along };
+    let (ux, uy) = unit(start, end)?;
+    let len = (end.x - start.x).hypot(end.y - start.y);
+    let module = (a_along + b_along) / 2.0;
+    // Half-pixel steps; each step the majority of three points across the
+    // line, a third of a module apart, so a speck of noise or a line a
+    // little off the row's centre does not make a module.
+    const STEP: f32 = 0.5;
+    let across = (a_aside + b_aside) / 6.0;
+    let steps = (len / STEP) as usize + 1;
+    let mut dark = Vec::with_capacity(steps);
+    for i in 0..steps {
+        let t = i as f32 * STEP;
+        let (x, y) = (start.x + ux * t, start.y + uy * t);
+        let votes = [-1.0f32, 0.0, 1.0]
+            .iter()
+            .filter(|&&k| bits.dark_at((x + aside.0 * k * across).floor() as i32, (y + aside.1 * k * across).floor() as i32))
+            .count();
+        dark.push(votes >= 2);
+    }
+    // Runs as (dark, first step, steps), then runs shorter than 0.3 of the
+    // smaller end's module (and a single step always) folded into their
+    // neighbours.
+    let mut runs: Vec<(bool, usize, usize)> = Vec::new();
+    for (i, &d) in dark.iter().enumerate() {
+        match runs.last_mut() {
+            Some(r) if r.0 == d => r.2 += 1,
+            _ => runs.push((d, i, 1)),
+        }
+    }
+    let min = ((0.3 * a_along.min(b_along) / STEP).round() as usize).max(2);
+    let mut clean: Vec<(bool, usize, usize)> = Vec::with_capacity(runs.len());
+    for r in runs {
+        match clean.last_mut() {
+            Some(last) if last.0 == r.0 => last.2 += r.2,
+            Some(last) if r.2 < min => last.2 += r.2,
+            _ => clean.push(r),
+        }
+    }
+    // Dark ring, then an odd number of single modules starting and ending
+    // light, then the other ring.
+    if clean.len() < 9 || !clean[0].0 || !clean[clean.len() - 1].0 {
+        return None;
+    }
+    let px = |steps: usize| steps as f32 * STEP;
+    // The rings: 2 modules from where the walk starts to the first single.
+    let (first, last) = (px(clean[0].2), px(clean[clean.len() - 1].2));
+    if !(0.6 * a_along..=5.0 * a_along).contains(&first) || !(0.6 * b_along..=5.0 * b_along).contains(&last) {
+        return None;
+    }
+    let singles = &clean[1..clean.len() - 1];
+    // A module lost to glare or a scratch joins its neighbours into a run
+    // of three (or five): split by the module size there, which perspective
+    // changes from one end to the other. An even count cannot be split
+    // without changing which colour comes next: not a timing pattern.
+    let mut centres = Vec::with_capacity(singles.len() + 4);
+    for (i, r) in singles.iter().enumerate() {
+        let near = |k: usize| singles.get(k).map(|r| px(r.2));
+        let neighbours: Vec<f32> = [i.checked_sub(2).and_then(near), i.checked_sub(1).and_then(near), near(i + 1), near(i + 2)].into_iter().flatten().collect();
+        let local = if neighbours.is_empty() { module } else { neighbours.iter().sum::<f32>() / neighbours.len() as f32 };
+        let length = px(r.2);
+        let count = if length > 1.6 * local { (length / local).round() as usize } else { 1 };
+        if count % 2 == 0 || count > 5 || length < 0.3 * local.min(module) || length > 2.0 * module.max(local) * count as f32 {
+            return None;
+        }
+        for k in 0..count {
+            let t = (r.1 as f32 + r.2 as f32 * (k as f32 + 0.5) / count as f32) * STEP;
+            centres.push(Point { x: start.x + ux * t, y: start.y + uy * t });
+        }
+    }
+    if centres.len() < 7 {
+        return None;
+    }
+    Some(Track { centres })
+}
+
+/// The homography taking each `(u, v)` to its `(x, y)`, fitted by least
+/// squares (the direct linear transform with the last coefficient 1), on
+/// coordinates first moved to their centroid and scaled to a mean distance
+/// of √2 so that pixels in the thousands and modules in the tens weigh
+/// alike. Row-major 3×3, as `grid::Perspective` keeps it.
+fn homography(pairs: &[Pair]) -> Option<[f64; 9]> {
+    if pairs.len() < 4 {
+        return None;
+    }
+    let from = normaliser(pairs.iter().map(|p| p.0));
+    let to = normaliser(pairs.iter().map(|p| p.1));
+    let mut ata = [[0.0f64; 8]; 8];
+    let mut atb = [0.0f64; 8];
+    for &((u, v), (x, y)) in pairs {
+        let (u, v) = (from.0 * (u - from.1), from.0 * (v - from.2));
+        let (x, y) = (to.0 * (x - to.1), to.0 * (y - to.2));
+        for (row, rhs) in [([u, v, 1.0, 0.0, 0.0, 0.0, -u * x, -v * x], x), ([0.0, 0.0, 0.0, u, v, 1.0, -u * y, -v * y], y)] {
+            for i in 0..8 {
+                for j in 0..8 {
+                    ata[i][j] += row[i] * row[j];
+                }
+                atb[i] += row[i] * rhs;
+            }
+        }
+    }
+    let h = solve(ata, atb)?;
+    let hn = [h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0];
+    // Undo the normalisation: H = T_to⁻¹ · Hn · T_from.
+    let t_from = [from.0, 0.0, -from.0 * from.1, 0.0, from.0, -from.0 * from.2, 0.0, 0.0, 1.0];
+    let t_to_inv = [1.0 / to.0, 0.0, to.1, 0.0, 1.0 / to.0, to.2, 0.0, 0.0, 1.0];
+    let out = mul(&t_to_inv, &mul(&hn, &t_from));
+    out.iter().all(|v| v.is_finite()).then_some(out)
+}
+
+/// (scale, centre x, centre y) that move points to their centroid and a
+/// mean distance of √2 from it.
+fn normaliser(points: impl Iterator<Item = (f64, f64)> + Clone) -> (f64, f64, f64) {
+    let n = points.clone().count().max(1) as f64;
+    let (cx, cy) = points.clone().fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
+    let (cx, cy) = (cx / n, cy / n);
+    let mean = points.map(|(x, y)| (x - cx).hypot(y - cy)).sum::<f64>() / n;
+    (std::f64::consts::SQRT_2 / mean.max(1e-9), cx, cy)
+}
+
+fn mul(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
+    let mut out = [0.0; 9];
+    for r in 0..3 {
+        for c in 0..3 {
+            out[r * 3 + c] = (0..3).map(|k| a[r * 3 + k] * b[k * 3 + c]).sum();
+        }
+    }
+    out
+}
+
+/// Gaussian elimination with partial pivoting; `None` when singular.
+fn solve(mut a: [[f64; 8]; 8], mut b: [f64; 8]) -> Option<[f64; 8]> {
+    for col in 0..8 {
+        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let (top, rest) = a.split_at_mut(col + 1);
+        let pivot_row = &top[col];
+        for (r, row) in rest.iter_mut().enumerate() {
+            let k = row[col] / pivot_row[col];
+            for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= k * p;
+            }
+            b[col + 1 + r] -= k * b[col];
+        }
+    }
+    let mut x = [0.0f64; 8];
+    for r in (0..8).rev() {
+        let s: f64 = (r + 1..8).map(|c| a[r][c] * x[c]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(h: &[f64; 9], u: f64, v: f64) -> (f64, f64) {
+        let w = h[6] * u + h[7] * v + h[8];
+        ((h[0] * u + h[1] * v + h[2]) / w, (h[3] * u + h[4] * v + h[5]) / w)
+    }
+
+    #[test]
+    fn a_fitted_homography_reproduces_a_tilted_grid() {
+        // A projective map with a real vanishing point (a card tilted away).
+        let truth = [9.0, 2.0, 300.0, -1.5, 8.0, 120.0, 0.0015, 0.0008, 1.0];
+        let pairs: Vec<_> = (0..40).map(|i| (f64::from(i % 7) * 6.0 + 3.5, f64::from(i / 7) * 7.0 + 3.5)).map(|(u, v)| ((u, v), apply(&truth, u, v))).collect();
+        let h = homography(&pairs).expect("fits");
+        for (u, v) in [(0.0, 0.0), (45.0, 0.0), (45.0, 45.0), (20.0, 30.0)] {
+            let (a, b) = (apply(&truth, u, v), apply(&h, u, v));
+            assert!((a.0 - b.0).abs() < 1e-3 && (a.1 - b.1).abs() < 1e-3, "({u}, {v}): {a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn too_few_or_collinear_points_fit_nothing() {
+        assert!(homography(&[((0.0, 0.0), (1.0, 1.0)); 3]).is_none());
+        let line: Vec<_> = (0..10).map(|i| ((f64::from(i), 0.0), (f64::from(i) * 3.0, 5.0))).collect();
+        assert!(homography(&line).is_none());
+    }
+}
