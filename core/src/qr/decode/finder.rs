@@ -14,8 +14,6 @@ use super::binarize::Bits;
 /// Finder patterns seen on fewer rows than this are not trusted when
 /// enough others are.
 const QUORUM: u32 = 2;
-/// The largest code looked for by the row skip (version 20 is 97 modules).
-const MAX_MODULES: usize = 97;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Point {
@@ -62,6 +60,14 @@ pub(super) struct Finders {
     pub module: f32,
 }
 
+impl Finders {
+    /// The same three patterns, within half a module each.
+    pub(super) fn same_as(&self, other: &Finders) -> bool {
+        let near = |a: Point, b: Point| dist(a, b) <= self.module / 2.0;
+        near(self.top_left, other.top_left) && near(self.top_right, other.top_right) && near(self.bottom_left, other.bottom_left)
+    }
+}
+
 /// 1:1:3:1:1, judged the way ZXing-C++ judges it: dark runs against the
 /// dark module size, light runs against the light one, each within ¾ (dark)
 /// or ½ (light) of its module plus 2 pixels. Blur, ink spread and a threshold
@@ -69,11 +75,13 @@ pub(super) struct Finders {
 /// size per colour absorbs that, and the 2 pixels what rounding does to
 /// modules of 2–3 pixels. One module size for all five runs (ZXing's Java
 /// port, and this decoder before) lost most blurred and low-contrast codes.
+#[inline]
 fn is_finder_runs(c: &[u32; 5]) -> bool {
-    let [a, b, m, d, e] = c.map(|n| n as f32);
-    if a + b + m + d + e < 7.0 || m < 2.0 * a.max(e) || m < b.max(d) {
+    // Integers first: most runs of a row fail here, before any division.
+    if c[2] < 2 * c[0].max(c[4]) || c[2] < c[1].max(c[3]) || c.iter().sum::<u32>() < 7 {
         return false;
     }
+    let [a, b, m, d, e] = c.map(|n| n as f32);
     let dark = (a + m + e) / 5.0;
     let light = (b + d) / 2.0;
     if dark > 4.0 * light || light > 4.0 * dark {
@@ -91,6 +99,10 @@ struct Search<'a> {
     bits: &'a Bits<'a>,
     centers: Vec<Center>,
     stopped_early: bool,
+    /// The next row to read and the rows between reads, kept so that a
+    /// scan that stopped at the first three patterns goes on from there.
+    row: usize,
+    skip: usize,
 }
 
 impl Search<'_> {
@@ -228,18 +240,17 @@ impl Search<'_> {
         confirmed.iter().map(|m| (m - average).abs()).sum::<f32>() <= 0.15 * total
     }
 
-    /// Scan rows for the run pattern. Stops early once [`Self::have_three_confirmed`]:
-    /// the first code found is read by the fast path; frames with several
-    /// codes get the others from rqrr's detector only when this one fails.
+    /// Scan rows for the run pattern, from where the last call stopped.
+    /// With `early`, stops once [`Self::have_three_confirmed`]: most frames
+    /// hold one code, read from those three; the rest of the frame is
+    /// scanned only when they do not make a code or more codes may be there.
     fn scan(&mut self, early: bool) {
         let (w, h) = (self.bits.width, self.bits.height);
-        // A row in three (fewer in tall frames, as ZXing does): a finder
-        // pattern is 7 modules tall, so even small codes are crossed twice.
-        let mut skip = ((3 * h) / (4 * MAX_MODULES)).max(3);
-        let mut row = skip - 1;
+        self.stopped_early = false;
         let mut line = Vec::with_capacity(w);
         let mut runs = Vec::with_capacity(w / 2);
-        while row < h {
+        while self.row < h {
+            let row = self.row;
             self.bits.runs_into(row, &mut line, &mut runs);
             let mut found_here = false;
             // Dark runs are the odd ones; a candidate is five runs ending in
@@ -258,15 +269,15 @@ impl Search<'_> {
                     earliest = i + 2;
                 }
             }
+            self.row += self.skip;
             if found_here {
                 // Look closer once something is seen, and stop when enough is.
-                skip = 2;
+                self.skip = 2;
                 if early && self.have_three_confirmed() {
                     self.stopped_early = true;
                     return;
                 }
             }
-            row += skip;
         }
     }
 }
@@ -288,12 +299,30 @@ pub(super) struct Found {
     pub stopped_early: bool,
 }
 
-pub(super) fn find(bits: &Bits<'_>, early: bool) -> Found {
-    let mut s = Search { bits, centers: Vec::new(), stopped_early: false };
-    s.scan(early);
-    let stopped_early = s.stopped_early;
-    let (triples, seen) = triples(s.centers);
-    Found { triples, seen, stopped_early }
+/// A finder-pattern search over one binarised frame, in two parts: up to
+/// the first three patterns, then (when those did not make a code) on to
+/// the end, without reading again the rows already read.
+pub(super) struct Scan<'a> {
+    search: Search<'a>,
+}
+
+impl<'a> Scan<'a> {
+    pub(super) fn new(bits: &'a Bits<'a>) -> Self {
+        // A row in three, in frames of any height (ZXing-C++ does the same
+        // when trying harder): a finder pattern is 7 modules tall, so one of
+        // 2 px modules is crossed on four or five rows. Fewer rows in tall
+        // frames read 3 % fewer codes on the tuning frames.
+        let skip = 3;
+        Scan { search: Search { bits, centers: Vec::new(), stopped_early: false, row: skip - 1, skip } }
+    }
+
+    /// Scan on (to the first three patterns with `early`, else to the
+    /// end) and rank the triples of every pattern seen so far.
+    pub(super) fn next(&mut self, early: bool) -> Found {
+        self.search.scan(early);
+        let (triples, seen) = triples(self.search.centers.clone());
+        Found { triples, seen, stopped_early: self.search.stopped_early }
+    }
 }
 
 fn triples(all: Vec<Center>) -> (Vec<Finders>, usize) {
