@@ -269,14 +269,14 @@ impl Search<'_> {
                     earliest = i + 2;
                 }
             }
-            self.row += self.skip;
+            // Look closer once something is seen, and stop when enough is.
             if found_here {
-                // Look closer once something is seen, and stop when enough is.
                 self.skip = 2;
-                if early && self.have_three_confirmed() {
-                    self.stopped_early = true;
-                    return;
-                }
+            }
+            self.row += self.skip;
+            if found_here && early && self.have_three_confirmed() {
+                self.stopped_early = true;
+                return;
             }
         }
     }
@@ -380,8 +380,10 @@ fn triples_of(centers: &mut Vec<Center>) -> Vec<Finders> {
                     continue;
                 }
                 let module = (a.module + b.module + c.module) / 3.0;
+                // Version 1 puts centres 14 modules apart; a row across a
+                // turned pattern makes its module up to √2 long, so from 9.
                 let modules = (l1 + l2) / (2.0 * module) + 7.0;
-                if !(21.0 * 0.9..=177.0 * 1.5).contains(&modules) {
+                if !(16.0..=177.0 * 1.5).contains(&modules) {
                     continue;
                 }
                 let cos = (s1 + s2 - long) / (2.0 * l1 * l2);
