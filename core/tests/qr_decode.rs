@@ -140,6 +140,37 @@ fn a_large_tilted_certificate_code_is_read_by_the_fast_path() {
 }
 
 #[test]
+fn a_steeply_tilted_code_is_read_by_the_fast_path() {
+    // A card tilted ~35° away from the camera: its far edge is 60 % of its
+    // near one. Modules are not evenly spaced between the finders, and a
+    // grid laid evenly between them reads the middle a module off; the
+    // timing patterns place each module where it is.
+    let src = render(CCCD, 6, 900, 900);
+    let from = [(0.0, 0.0), (900.0, 0.0), (900.0, 900.0), (0.0, 900.0)];
+    for to in [
+        [(180.0, 60.0), (720.0, 60.0), (900.0, 860.0), (0.0, 860.0)],
+        [(40.0, 0.0), (860.0, 180.0), (860.0, 720.0), (40.0, 900.0)],
+    ] {
+        let img = warp(&src, Projection::from_control_points(from, to).unwrap(), Interpolation::Bilinear, Border::Constant(Px([200])));
+        let img = image::imageops::blur(&img, 0.8);
+        let got = quick(&img);
+        assert_eq!(got.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), vec![CCCD], "tilted to {to:?}");
+    }
+}
+
+#[test]
+fn a_small_version_1_code_turned_45_degrees_is_read() {
+    // A row across a finder turned 45° is √2 times its width: the spacing
+    // of the three centres then counts fewer than 14 modules of that size,
+    // and a version-1 code was once not a triple at all.
+    let text = "1234567890";
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L).unwrap();
+    assert_eq!(code.width(), 21);
+    let img = rotate_about_center(&draw(&code, 4, 320, 320), std::f32::consts::FRAC_PI_4, Interpolation::Bilinear, Border::Constant(Px([30])));
+    assert_eq!(quick(&img).into_iter().map(|(t, _)| t).collect::<Vec<_>>(), vec![text.to_string()]);
+}
+
+#[test]
 fn perspective() {
     let src = render(HEALTH, 5, 640, 480);
     // The card held at an angle: one side further from the camera.
