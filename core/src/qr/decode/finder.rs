@@ -328,8 +328,9 @@ impl<'a> Scan<'a> {
 fn triples(all: Vec<Center>) -> (Vec<Finders>, usize) {
     let mut confirmed: Vec<Center> = all.iter().copied().filter(|c| c.count >= QUORUM).collect();
     let seen = if confirmed.len() >= 3 { confirmed.len() } else { all.len() };
+    let others = all.len() > confirmed.len();
     let mut out = triples_of(&mut confirmed);
-    if out.is_empty() && all.len() > confirmed.len() {
+    if out.is_empty() && others {
         // A pattern crossed by one row only (small, or blurred on the
         // others) still completes a code whose other two were confirmed.
         let mut all = all;

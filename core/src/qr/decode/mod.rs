@@ -257,7 +257,9 @@ fn read_triple(bits: &binarize::Bits<'_>, f: &finder::Finders, step: &'static st
 fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'static str) -> Option<Code> {
     // Not this size, or not a code at all (a triple of look-alikes in
     // printed text): rqrr would read it anyway, its format check passes
-    // half of all random grids, so the timing rows decide.
+    // half of all random grids, so the timing rows decide. (A grid fitted
+    // to the timing rows passes this by construction: there the walk's
+    // own checks and rqrr's error correction are what sort it out.)
     if !placed.timing_plausible(bits) {
         return None;
     }

@@ -76,8 +76,8 @@ fn unit(from: Point, to: Point) -> Option<(f32, f32)> {
 fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f32, f32)) -> Option<Track> {
     let ((a, a_aside, a_along), (b, b_aside, b_along)) = (a, b);
     let (ax, ay) = unit(a, b)?;
-    // From 1.5 modules short of each finder's edge (module 5 of the ring's
-    // 7): the ring's corner, where a line a little off the row's centre
+    // From 1.5 modules past each finder's centre (2 modules short of its
+    // edge): the ring's corner, where a line a little off the row's centre
     // meets the light ring inside, stays out of the walk.
     let start = Point { x: a.x + aside.0 * 3.0 * a_aside + ax * 1.5 * a_along, y: a.y + aside.1 * 3.0 * a_aside + ay * 1.5 * a_along };
     let end = Point { x: b.x + aside.0 * 3.0 * b_aside - ax * 1.5 * b_along, y: b.y + aside.1 * 3.0 * b_aside - ay * 1.5 * b_along };
@@ -100,9 +100,9 @@ fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f
             .count();
         dark.push(votes >= 2);
     }
-    // Runs as (dark, first step, steps), then runs shorter than 0.3 of the
-    // smaller end's module (and a single step always) folded into their
-    // neighbours.
+    // Runs as (dark, first step, steps), then a run shorter than 0.3 of the
+    // smaller end's module (a single step always) added to the run before
+    // it, which then joins the run after it: a speck inside a module.
     let mut runs: Vec<(bool, usize, usize)> = Vec::new();
     for (i, &d) in dark.iter().enumerate() {
         match runs.last_mut() {
@@ -125,9 +125,11 @@ fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f
         return None;
     }
     let px = |steps: usize| steps as f32 * STEP;
-    // The rings: 2 modules from where the walk starts to the first single.
+    // The rings: 2 modules from where the walk starts to the first single
+    // (not 4: a separator filled in by ink spread, and the timing module
+    // after it, would shift every module's number by two).
     let (first, last) = (px(clean[0].2), px(clean[clean.len() - 1].2));
-    if !(0.6 * a_along..=5.0 * a_along).contains(&first) || !(0.6 * b_along..=5.0 * b_along).contains(&last) {
+    if !(1.0 * a_along..=3.3 * a_along).contains(&first) || !(1.0 * b_along..=3.3 * b_along).contains(&last) {
         return None;
     }
     let singles = &clean[1..clean.len() - 1];
@@ -142,11 +144,20 @@ fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f
         let local = if neighbours.is_empty() { module } else { neighbours.iter().sum::<f32>() / neighbours.len() as f32 };
         let length = px(r.2);
         let count = if length > 1.6 * local { (length / local).round() as usize } else { 1 };
-        if count % 2 == 0 || count > 5 || length < 0.3 * local.min(module) || length > 2.0 * module.max(local) * count as f32 {
+        if count % 2 == 0 || count > 5 {
+            return None;
+        }
+        // Each module about the size the finders at the two ends show
+        // (stripes of text or a pattern three modules wide are not a
+        // timing pattern, however evenly they alternate).
+        let per = length / count as f32;
+        if per < 0.3 * a_along.min(b_along) || per > 2.0 * a_along.max(b_along) {
             return None;
         }
         for k in 0..count {
-            let t = (r.1 as f32 + r.2 as f32 * (k as f32 + 0.5) / count as f32) * STEP;
+            // Samples are points at `i * STEP`: a run of them is centred
+            // half a step before `first + steps / 2`.
+            let t = (r.1 as f32 - 0.5 + r.2 as f32 * (k as f32 + 0.5) / count as f32) * STEP;
             centres.push(Point { x: start.x + ux * t, y: start.y + uy * t });
         }
     }
