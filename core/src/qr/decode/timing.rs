@@ -37,8 +37,9 @@ pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
     // modules are a third larger than the far one's, and the row 3 modules
     // off the centres is missed by a module's third with one size for all.
     let local = |p: Point, dir: (f32, f32)| module_along(bits, p, Point { x: p.x + dir.0 * 10.0, y: p.y + dir.1 * 10.0 }, f.module).unwrap_or(f.module);
-    let row = follow(bits, (tl, local(tl, down), local(tl, right)), (tr, local(tr, down), local(tr, right)), down)?;
-    let column = follow(bits, (tl, local(tl, right), local(tl, down)), (bl, local(bl, right), local(bl, down)), right)?;
+    let (tl_down, tl_right) = (local(tl, down), local(tl, right));
+    let row = follow(bits, (tl, tl_down, tl_right), (tr, local(tr, down), local(tr, right)), down)?;
+    let column = follow(bits, (tl, tl_right, tl_down), (bl, local(bl, right), local(bl, down)), right)?;
     if row.centres.len() != column.centres.len() {
         return None;
     }
