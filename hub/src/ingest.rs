@@ -15,7 +15,7 @@ use vaxdesk_core::model::{DoseKind, Person, PersonId};
 use vaxdesk_core::sync::protocol::{EventResult, PushStatus, WireEvent};
 use vaxdesk_core::validate::{check_dose_content, check_person, Code, PersonDraft, Severity};
 
-use crate::db::{now_text, Device, Result};
+use crate::db::{Device, Result};
 
 /// An event as received: parsed, with its canonical JSON and that JSON's hash.
 #[derive(Debug, Clone)]
@@ -226,9 +226,8 @@ pub trait IngestTx {
 
 struct Reject(&'static str, String);
 
-pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, events: &[Incoming]) -> Result<Vec<EventResult>> {
+pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, events: &[Incoming], now: &str) -> Result<Vec<EventResult>> {
     let mut results = Vec::with_capacity(events.len());
-    let now = now_text();
     // What the batch needs to know of the hub, asked once for the whole
     // batch, then kept up to date as its own events are accepted (a person
     // and their dose often arrive in the same batch; so may an id twice, or
@@ -247,22 +246,22 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
     let mut known = Known { persons: tx.persons_at_site(&dose_persons, &device.site)?, doses: HashSet::new() };
     // Accepted events are written together (in arrival order) at the end of
     // the batch, or before a merge's feed row so the feed keeps that order.
-    let rows = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now: &now };
+    let rows = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now };
     let mut accepted: Vec<usize> = Vec::new();
     for (i, (inc, id_text)) in events.iter().zip(&ids).enumerate() {
         let id = inc.event.id();
         let result = match hashes.get(id_text) {
             Some(h) if *h == inc.content_hash => EventResult { id, status: PushStatus::Duplicate, code: None, message: None },
-            Some(_) => reject(tx, device, inc, &now, Reject("event.conflict", "an event with this id but different content is already on the hub".into()))?,
+            Some(_) => reject(tx, device, inc, now, Reject("event.conflict", "an event with this id but different content is already on the hub".into()))?,
             None => match check(tx, device, catalog, &inc.event, &known)? {
-                Err(r) => reject(tx, device, inc, &now, r)?,
+                Err(r) => reject(tx, device, inc, now, r)?,
                 Ok(()) => {
                     accepted.push(i);
                     hashes.insert(id_text.clone(), inc.content_hash.clone());
                     match &inc.event {
                         WireEvent::Person(p) => {
                             known.persons.insert(p.person.id.to_string());
-                            let merges = upsert_person(tx, &device.site, &p.person, &now)?;
+                            let merges = upsert_person(tx, &device.site, &p.person, now)?;
                             if !merges.is_empty() {
                                 rows.write(tx, &mut accepted)?;
                                 for m in merges {

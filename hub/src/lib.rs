@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod apk;
 pub mod auth;
+pub mod backup;
 pub mod dates;
 pub mod db;
 pub mod early;

@@ -35,6 +35,18 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
             out.show(&serde_json::json!({ "id": id, "username": username }), || format!("coordinator {username} created (all sites) in {}", path.display()));
             Ok(())
         }
+        Some(HubCmd::Backup { to }) => {
+            let from = sqlite_only(&target, &path, "pg_dump -Fc")?;
+            let c = vaxdesk_hub::backup::backup(&from, &to).map_err(|e| Failure::Storage(e.to_string()))?;
+            out.show(&c, || format!("backup {}: {} events, {:.1} MB in {:.1} s", to.display(), c.events, c.bytes as f64 / 1e6, c.seconds));
+            Ok(())
+        }
+        Some(HubCmd::Restore { from }) => {
+            let to = sqlite_only(&target, &path, "pg_restore")?;
+            let c = vaxdesk_hub::backup::restore(&from, &to).map_err(|e| Failure::Storage(e.to_string()))?;
+            out.show(&c, || format!("restored {} into {}: {} events, {:.1} MB in {:.1} s", from.display(), to.display(), c.events, c.bytes as f64 / 1e6, c.seconds));
+            Ok(())
+        }
         None => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Storage(e.to_string()))?;
             let data_dir = a.data_dir.unwrap_or_else(|| {
@@ -62,6 +74,14 @@ pub fn run(db: Option<PathBuf>, out: Out, a: HubArgs) -> CliResult {
             })
         }
     }
+}
+
+/// The SQLite file behind --db; a PostgreSQL hub has its own tools.
+fn sqlite_only(target: &str, path: &std::path::Path, tool: &str) -> CliResult<PathBuf> {
+    if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+        return Err(Failure::Input(format!("db: a PostgreSQL hub is backed up and restored with the server's tools ({tool}); see the README, \"Backups\"")));
+    }
+    Ok(path.to_path_buf())
 }
 
 fn ask_password() -> CliResult<String> {

@@ -12,7 +12,7 @@ use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
-use super::{change_of, enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
+use super::{enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
 use crate::registrations::{RegistrationRow, Tally};
 use crate::ingest::{self, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
 
@@ -289,32 +289,24 @@ impl HubStore for PgHub {
         self.write(|tx| Ok(tx.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1", &[&id, &now_text()])? > 0))
     }
 
-    fn ingest(&self, device: &Device, events: &[Incoming]) -> Result<Vec<EventResult>> {
+    fn ingest_at(&self, device: &Device, events: &[Incoming], now: &str) -> Result<Vec<EventResult>> {
         let catalog = self.current_catalog()?.unwrap_or_else(Catalog::builtin);
         self.write(|tx| {
             // Taken first: events and feed rows of concurrent batches (from
             // other hub processes too) then commit in sequence order.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
-            ingest::ingest(&mut PgTx { tx, statements: Default::default() }, device, &catalog, events)
+            ingest::ingest(&mut PgTx { tx, statements: Default::default() }, device, &catalog, events, now)
         })
     }
 
     fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage> {
         self.read(|c| {
-            let rows = c.query(
-                "SELECT f.seq, f.kind, f.body, e.stream, e.body FROM feed f LEFT JOIN events e ON e.seq = f.event_seq
-                 WHERE f.seq > $1 AND (f.site IS NULL OR f.site = $2) AND (f.device IS NULL OR f.device <> $3)
-                 ORDER BY f.seq LIMIT $4",
-                &[&since, &site, &device, &i64::from(limit)],
-            )?;
-            let more = rows.len() as u32 >= limit;
-            let mut cursor = since;
-            let mut changes = Vec::with_capacity(rows.len());
-            for r in &rows {
-                cursor = r.get(0);
-                changes.push(change_of(r.get(1), r.get(2), r.get(3), r.get(4))?);
-            }
-            Ok(ChangesPage { changes, cursor: cursor.to_string(), more })
+            let rows = c.query(super::CHANGES_POSTGRES, &[&since, &site, &device, &i64::from(limit)])?;
+            let rows = rows
+                .iter()
+                .map(|r| super::FeedRow { seq: r.get(0), kind: r.get(1), body: r.get(2), stream: r.get(3), event: r.get(4), device: r.get(5) })
+                .collect();
+            super::changes_page(rows, since, device, limit)
         })
     }
 
