@@ -125,6 +125,21 @@ pub enum HubCmd {
     /// Coordinator accounts.
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Copy the SQLite hub database (--db) to a new file while the hub keeps
+    /// serving (SQLite's online backup: one consistent instant). For a
+    /// PostgreSQL hub use pg_dump -Fc.
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Load a backup into the SQLite hub database (--db), after checking
+    /// it is whole and not from a newer hub. Stop the hub first.
+    Restore {
+        /// The backup file to read.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -520,6 +535,61 @@ pub enum BenchCmd {
     /// the platform's columns), then the same list again: time, rows per
     /// second and the process's peak memory, on SQLite and on PostgreSQL.
     Registrations(BenchRegistrationsArgs),
+    /// The hub at a province's size or beyond: a campaign of N events over
+    /// many sites ingested day by day, then the dashboard of the busiest
+    /// site and day, a new desk's first pull of that site (https), an export
+    /// of every dose, a registration list, and backup and restore. On SQLite,
+    /// or on PostgreSQL with --postgres.
+    Hub(BenchHubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHubArgs {
+    /// Events in the campaign (persons and their doses, every site).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Vaccination sites; the first, the busiest, holds a tenth of the events.
+    #[arg(long, default_value_t = 40)]
+    pub sites: u32,
+    /// Campaign days (from 15 July 2021); second doses come 28 days after
+    /// the first, third doses 84 days after.
+    #[arg(long, default_value_t = 100)]
+    pub days: u32,
+    /// Dashboard page loads timed.
+    #[arg(long, default_value_t = 60)]
+    pub samples: u32,
+    /// Rows of the registration list imported at the end.
+    #[arg(long, default_value_t = 100_000)]
+    pub registrations: u64,
+    /// Run the hub on PostgreSQL: a server URL (postgres://user@host:port);
+    /// a fresh database is made on it (and dropped after, unless --keep).
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Where pg_dump and pg_restore are (default: PATH, then the newest
+    /// /usr/lib/postgresql/*/bin).
+    #[arg(long)]
+    pub pg_bin: Option<PathBuf>,
+    /// Work here (the SQLite hub, the new desk, backups) instead of a
+    /// temporary directory; needs room for about three copies of the hub.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep the hub database (and the PostgreSQL database) after the run.
+    #[arg(long)]
+    pub keep: bool,
+    /// Measure a campaign an earlier `--keep` run left (its hub.db file, or
+    /// postgres://user@host:port/database) instead of ingesting one.
+    #[arg(long)]
+    pub reuse: Option<String>,
+    /// What to measure after the ingest, comma-separated, of dashboard,
+    /// pull, export, registrations, backup (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub measure: Vec<String>,
+}
+
+impl BenchHubArgs {
+    pub fn wants(&self, what: &str) -> bool {
+        self.measure.is_empty() || self.measure.iter().any(|m| m.trim() == what)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,7 @@ pub fn run(out: Out, cmd: BenchCmd) -> CliResult {
         BenchCmd::Load(a) => crate::bench_load::run(out, &a),
         BenchCmd::Drill(a) => crate::drill::run(out, &a),
         BenchCmd::Registrations(a) => crate::bench_registrations::run(out, &a),
+        BenchCmd::Hub(a) => crate::bench_hub::run(out, &a),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::{CliResult, Failure};
 const SITE: &str = "BENCH-01";
 
 #[derive(Debug, Serialize)]
-struct Row {
+pub(crate) struct Row {
     measure: &'static str,
     value: f64,
     unit: &'static str,
@@ -28,7 +28,7 @@ struct Row {
     met: Option<bool>,
 }
 
-fn row(measure: &'static str, value: f64, unit: &'static str, target: &'static str, met: Option<bool>) -> Row {
+pub(crate) fn row(measure: &'static str, value: f64, unit: &'static str, target: &'static str, met: Option<bool>) -> Row {
     Row { measure, value: (value * 100.0).round() / 100.0, unit, target, met }
 }
 
@@ -136,21 +136,23 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
     rows.push(row("first pull of the site", tp, "s", "≤ 60 s", Some(tp <= 60.0)));
     rows.push(row("  events pulled", rp.pulled as f64, "events", "", None));
 
-    out.show(&rows, || {
-        let mut s = format!("sync bench: {} events per desk, hub and desks on loopback, SQLite hub\n", a.events);
-        s.push_str(&format!("{:<48} {:>12} {:<9} {:<10} {}\n", "measure", "value", "unit", "target", ""));
-        for r in &rows {
-            let met = match r.met {
-                Some(true) => "met",
-                Some(false) => "NOT MET",
-                None => "",
-            };
-            s.push_str(&format!("{:<48} {:>12.2} {:<9} {:<10} {}\n", r.measure, r.value, r.unit, r.target, met));
-        }
-        s.trim_end().to_string()
-    });
+    out.show(&rows, || table(&format!("sync bench: {} events per desk, hub and desks on loopback, SQLite hub", a.events), &rows));
     drop(hub);
     Ok(())
+}
+
+/// The rows as a text table under `title`.
+pub(crate) fn table(title: &str, rows: &[Row]) -> String {
+    let mut s = format!("{title}\n{:<52} {:>12} {:<9} {:<10}\n", "measure", "value", "unit", "target");
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "met",
+            Some(false) => "NOT MET",
+            None => "",
+        };
+        s.push_str(&format!("{:<52} {:>12.2} {:<9} {:<10} {}\n", r.measure, r.value, r.unit, r.target, met));
+    }
+    s.trim_end().to_string()
 }
 
 pub(crate) fn postgres_admin(server: &str) -> CliResult<postgres::Client> {

@@ -4,6 +4,7 @@
 
 mod args;
 mod bench;
+mod bench_hub;
 mod bench_load;
 mod bench_registrations;
 mod bench_sync;

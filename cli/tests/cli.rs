@@ -480,6 +480,51 @@ fn bench_load_loses_and_doubles_nothing_through_faults() {
     assert!(r["hub_rss_end_mb"].as_f64().unwrap() > 1.0);
 }
 
+/// The hub bench in small, end to end: a campaign ingested day by day, the
+/// dashboard of the busiest site through the hub process (https), a new
+/// desk's first sync of the whole site, an export, a registration list, an
+/// online backup restored over the stopped hub. The bench fails itself when
+/// an event is refused, the new desk pulls less than the site holds, or the
+/// restore differs; here every measure must be there and add up. On
+/// PostgreSQL too (pg_dump / pg_restore) when the test script runs a server.
+#[test]
+fn bench_hub_runs_a_small_campaign_through_every_measure() {
+    let mut targets = vec![None];
+    if let Ok(pg) = std::env::var("VAXDESK_TEST_PG") {
+        if !pg.is_empty() {
+            targets.push(Some(pg));
+        }
+    }
+    for pg in targets {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxdesk"));
+        cmd.current_dir(dir.path()).args(["--json", "bench", "hub", "--events", "30000", "--sites", "3", "--days", "90", "--samples", "3", "--registrations", "300"]).arg("--dir").arg(dir.path());
+        if let Some(server) = &pg {
+            cmd.args(["--postgres", server]);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{pg:?}: {}", text(&out.stderr));
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let value = |measure: &str| -> f64 {
+            rows.as_array().unwrap().iter().find(|r| r["measure"].as_str().unwrap().starts_with(measure)).unwrap_or_else(|| panic!("{pg:?}: no {measure:?} in {rows}"))["value"].as_f64().unwrap()
+        };
+        let events = value("  events on the hub");
+        assert!((29_000.0..=30_000.0).contains(&events), "{events}");
+        assert!(value("ingest, slowest tenth") > 0.0 && value("  bytes an event") > 300.0);
+        // The busiest site holds a tenth of the campaign; the new desk gets all of it.
+        let pulled = value("  events pulled");
+        assert!((2_800.0..=3_100.0).contains(&pulled), "{pulled}");
+        assert!(value("  doses that day at that site") > 0.0);
+        assert!(value("dashboard, busiest site and day, the site's coordinator: p99") > 0.0);
+        assert!(value("dashboard, busiest site and day, the province's coordinator") > 0.0);
+        // Persons come with their first dose; a second and third follow.
+        let doses = value("  doses exported");
+        assert!(doses > events * 0.55 && doses < events * 0.75, "{doses} of {events}");
+        assert_eq!(value("  rows"), 300.0);
+        assert!(value("backup") > 0.0 && value("restore") > 0.0);
+    }
+}
+
 /// A desk file damaged in the middle (a failing card) is found by
 /// `vaxdesk status`, which checks every page (exit 3 and what to do), not
 /// first by a save; an emptied file is refused, not turned into a new desk

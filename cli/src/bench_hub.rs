@@ -1,0 +1,542 @@
+//! `vaxdesk bench hub`: the hub at a province's size and beyond, through its
+//! real paths. A campaign of N events is ingested day by day (each day's
+//! batches arrive on that day, through the hub's own ingest), across many
+//! sites, the first and busiest holding a tenth of it. Then, with the hub
+//! running as its own process over TLS: the dashboard of the busiest site on
+//! the campaign's last day as a coordinator loads it, a new desk's first
+//! sync of that site, an export of every dose, a registration list, and a
+//! backup and restore of the whole database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeZone as _};
+use indicatif::{ProgressBar, ProgressStyle};
+use vaxdesk_core::desk::Desk;
+use vaxdesk_core::model::{DoseEvent, EventId, PersonEvent, Site, SiteDesk};
+use vaxdesk_core::qr::payload::EnrollCode;
+use vaxdesk_core::sync::protocol::WireEvent;
+use vaxdesk_core::sync::{sync_once, SyncOptions};
+use vaxdesk_core::synth;
+use vaxdesk_hub::db::{Coordinator, Device};
+use vaxdesk_hub::export::HubDoses;
+use vaxdesk_hub::{auth, HubDb, Incoming};
+
+use crate::args::BenchHubArgs;
+use crate::bench_load::HubProcess;
+use crate::bench_sync::{postgres_admin, row, table, Row};
+use crate::output::Out;
+use crate::{CliResult, Failure};
+
+const DESKS: [&str; 4] = ["A", "B", "C", "D"];
+/// Events a push carries (the desks' default batch).
+const BATCH: usize = 500;
+const SECOND_DOSE_AFTER: u32 = 28;
+const THIRD_DOSE_AFTER: u32 = 84;
+
+fn campaign_start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2021, 7, 15).unwrap_or_default()
+}
+
+fn site_code(i: u32) -> String {
+    format!("P22-{i:03}")
+}
+
+/// A push: the desk (index into [`DESKS`]), its events, when it arrives.
+type Push = (usize, Vec<Incoming>, String);
+
+/// One site of the campaign: its devices and how many new persons come a day.
+struct CampaignSite {
+    index: u32,
+    code: String,
+    devices: Vec<Device>,
+    new_a_day: u64,
+}
+
+/// Events a site has over `days` for one new person a day: the person and
+/// a first dose every day, a second dose from day 28, a third from day 84.
+fn events_per_daily_person(days: u32) -> u64 {
+    u64::from(2 * days + days.saturating_sub(SECOND_DOSE_AFTER) + days.saturating_sub(THIRD_DOSE_AFTER))
+}
+
+/// The events of `site` on campaign day `t`, in the order its desks saved
+/// them, in batches as they are pushed: each batch from one desk, arriving
+/// two minutes after its last record (RFC 3339, the hub's clock).
+fn site_day(site: &CampaignSite, t: u32) -> Vec<Push> {
+    let day = campaign_start() + chrono::Duration::days(i64::from(t));
+    // (person, dose number) in the order they come to the desk.
+    let mut visits: Vec<(u64, u8)> = Vec::new();
+    let c = site.new_a_day;
+    for (after, n) in [(0, 1u8), (SECOND_DOSE_AFTER, 2), (THIRD_DOSE_AFTER, 3)] {
+        if let Some(first) = t.checked_sub(after) {
+            visits.extend((u64::from(first) * c..u64::from(first + 1) * c).map(|k| (k, n)));
+        }
+    }
+    // Interleave the kinds of visit through the day, as a queue mixes them.
+    visits.sort_by_key(|(k, n)| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(*n)).rotate_left(17));
+    let open = synth::vietnam().from_local_datetime(&day.and_hms_opt(7, 0, 0).unwrap_or_default()).single().unwrap_or_default();
+    let step = 36_000.0 / visits.len().max(1) as f64;
+    let mut events: Vec<(WireEvent, chrono::DateTime<chrono::Utc>)> = Vec::with_capacity(visits.len() * 2);
+    for (i, (k, n)) in visits.into_iter().enumerate() {
+        let global = u64::from(site.index) * 1_000_000 + k;
+        let p = synth::person(global);
+        let at = open + chrono::Duration::seconds((i as f64 * step) as i64);
+        let mut dose: DoseEvent = synth::first_dose(global, &p);
+        dose.id = EventId::new();
+        dose.site = site.code.clone();
+        if let Some(d) = dose.dose.as_mut() {
+            d.dose_number = Some(n);
+            d.administered_at = at;
+        }
+        dose.recorded_at = at.with_timezone(&chrono::Utc);
+        if n == 1 {
+            let mut pe: PersonEvent = synth::person_event(&p);
+            pe.id = EventId::new();
+            pe.recorded_at = dose.recorded_at - chrono::Duration::seconds(30);
+            events.push((WireEvent::Person(pe), dose.recorded_at));
+        }
+        let when = dose.recorded_at;
+        events.push((WireEvent::Dose(dose), when));
+    }
+    let mut batches = Vec::new();
+    for (b, chunk) in events.chunks(BATCH).enumerate() {
+        let desk = b % DESKS.len();
+        let device = &site.devices[desk];
+        let last = chunk.last().map_or(open.with_timezone(&chrono::Utc), |(_, at)| *at);
+        let received = (last + chrono::Duration::seconds(120)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let incoming = chunk
+            .iter()
+            .map(|(e, _)| {
+                let mut e = e.clone();
+                match &mut e {
+                    WireEvent::Person(p) => p.device = device.id.clone(),
+                    WireEvent::Dose(d) => {
+                        d.device = device.id.clone();
+                        d.desk = DESKS[desk].to_string();
+                    }
+                }
+                Incoming::new(e)
+            })
+            .collect();
+        batches.push((desk, incoming, received));
+    }
+    batches
+}
+
+/// Sites, desks and an enrolled device for each desk, straight into the
+/// hub's database (the coordinator's set-up is not what is measured).
+fn set_up(db: &HubDb, a: &BenchHubArgs, coordinator: i64) -> CliResult<Vec<CampaignSite>> {
+    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).map_err(Failure::storage)?;
+    let per_person = events_per_daily_person(a.days).max(1);
+    let busy = a.events / 10;
+    let rest = (a.events - busy) / u64::from(a.sites.saturating_sub(1).max(1));
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut sites = Vec::new();
+    for i in 0..a.sites {
+        let code = site_code(i);
+        db.upsert_site(&Site { code: code.clone(), name: format!("Điểm tiêm {i:03}"), province_code: Some("22".into()) }).map_err(Failure::storage)?;
+        let mut devices = Vec::new();
+        for d in DESKS {
+            db.upsert_desk(&SiteDesk { site: code.clone(), code: d.into(), name: format!("Bàn {d}") }).map_err(Failure::storage)?;
+            let secret = auth::enrollment_code();
+            db.create_enrollment_code(&auth::hash_token(&secret), &code, d, coordinator, &expires).map_err(Failure::storage)?;
+            let id = uuid::Uuid::now_v7().to_string();
+            db.enroll(&auth::hash_token(&secret), &id, None, &auth::hash_token(&auth::random_token()), None)
+                .map_err(Failure::storage)?
+                .map_err(|r| Failure::storage(format!("bench: enrollment refused: {r:?}")))?;
+            devices.push(db.devices().map_err(Failure::storage)?.into_iter().find(|x| x.id == id).ok_or_else(|| Failure::storage("bench: no device"))?);
+        }
+        let events = if i == 0 { busy } else { rest };
+        sites.push(CampaignSite { index: i, code, devices, new_a_day: (events / per_person).max(1) });
+    }
+    Ok(sites)
+}
+
+struct Ingested {
+    events: u64,
+    seconds: f64,
+    /// Events a second in each tenth of the run.
+    tenths: Vec<f64>,
+    busy_events: u64,
+}
+
+/// The campaign, day by day; each day the sites' batches take turns, as
+/// desks of many sites push through the same hours.
+fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64) -> CliResult<Ingested> {
+    let bar = ProgressBar::new(planned);
+    bar.set_style(ProgressStyle::with_template("ingest {bar:40} {pos}/{len} events  {per_sec}  eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let started = Instant::now();
+    let (mut done, mut busy_events) = (0u64, 0u64);
+    let mut tenths = Vec::new();
+    let (mut mark_events, mut mark_time, mut ingest_time) = (0u64, 0.0f64, 0.0f64);
+    for t in 0..days {
+        let mut queues: Vec<(usize, std::vec::IntoIter<Push>)> = sites.iter().enumerate().map(|(s, site)| (s, site_day(site, t).into_iter())).collect();
+        loop {
+            let mut any = false;
+            for (s, q) in queues.iter_mut() {
+                let Some((desk, batch, received)) = q.next() else { continue };
+                any = true;
+                // Only the hub's work is timed, not making the events.
+                let t0 = Instant::now();
+                let results = db.ingest_at(&sites[*s].devices[desk], &batch, &received).map_err(Failure::storage)?;
+                ingest_time += t0.elapsed().as_secs_f64();
+                if let Some(r) = results.iter().find(|r| r.status != vaxdesk_core::sync::protocol::PushStatus::Accepted) {
+                    return Err(Failure::storage(format!("bench: an event was not accepted: {:?} {:?}", r.code, r.message)));
+                }
+                done += batch.len() as u64;
+                if *s == 0 {
+                    busy_events += batch.len() as u64;
+                }
+                if done - mark_events >= planned / 10 {
+                    tenths.push((done - mark_events) as f64 / (ingest_time - mark_time).max(1e-9));
+                    (mark_events, mark_time) = (done, ingest_time);
+                }
+                bar.set_position(done);
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+    if done > mark_events {
+        tenths.push((done - mark_events) as f64 / (ingest_time - mark_time).max(1e-9));
+    }
+    bar.finish_and_clear();
+    eprintln!("ingest: {done} events in {:.0} s ({:.0} s in the hub's ingest)", started.elapsed().as_secs_f64(), ingest_time);
+    Ok(Ingested { events: done, seconds: ingest_time, tenths, busy_events })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[(((sorted.len() - 1) as f64) * q).round() as usize]
+}
+
+/// The process's memory (Linux `/proc/self/status`), in MB.
+fn status_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Where a PostgreSQL tool is: `--pg-bin`, else PATH, else the newest
+/// Debian server package.
+fn pg_tool(bin: Option<&Path>, name: &str) -> PathBuf {
+    if let Some(b) = bin {
+        return b.join(name);
+    }
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).map(|d| d.join(name)).find(|p| p.is_file());
+    on_path.unwrap_or_else(|| {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin")).collect();
+        dirs.sort_by_key(|d| d.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).and_then(|n| n.parse::<u32>().ok()).unwrap_or(0));
+        dirs.pop().map_or_else(|| PathBuf::from(name), |d| d.join(name))
+    })
+}
+
+fn run_tool(cmd: &mut Command) -> CliResult<f64> {
+    let t = Instant::now();
+    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| Failure::storage(format!("bench: {cmd:?}: {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::storage(format!("bench: {:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok()).map(|m| m.len()).sum()
+}
+
+pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
+    if a.sites < 2 || a.days == 0 || a.events < 10_000 {
+        return Err(Failure::Input("bench hub: --sites at least 2, --days at least 1, --events at least 10000".into()));
+    }
+    let tmp = tempfile::tempdir_in(a.dir.as_deref().unwrap_or(&std::env::temp_dir())).map_err(Failure::storage)?;
+    let dir = tmp.path().to_path_buf();
+    // (server, database) of a PostgreSQL hub, and whether this run made it.
+    let (pg, made) = match (&a.reuse, &a.postgres) {
+        (Some(r), _) if r.starts_with("postgres://") || r.starts_with("postgresql://") => {
+            let (server, name) = r.rsplit_once('/').ok_or_else(|| Failure::Input("reuse: postgres://user@host:port/database expected".into()))?;
+            (Some((server.to_string(), name.to_string())), false)
+        }
+        (Some(_), _) => (None, false),
+        (None, Some(server)) => {
+            let name = format!("vaxdesk_hub_{}", uuid::Uuid::now_v7().simple());
+            postgres_admin(server)?.batch_execute(&format!("CREATE DATABASE {name}")).map_err(Failure::storage)?;
+            (Some((server.trim_end_matches('/').to_string(), name)), true)
+        }
+        (None, None) => (None, false),
+    };
+    let target = match (&pg, &a.reuse) {
+        (Some((server, name)), _) => format!("{server}/{name}"),
+        (None, Some(file)) => file.clone(),
+        (None, None) => dir.join("hub.db").display().to_string(),
+    };
+    let result = measure(a, &dir, &target, pg.as_ref());
+    if let (Some((server, name)), true) = (&pg, made) {
+        if !a.keep {
+            if let Ok(mut admin) = postgres_admin(server) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+    if a.keep && a.reuse.is_none() {
+        let kept = tmp.keep();
+        eprintln!("bench hub: kept {} ({target}); measure it again with --reuse {target}", kept.display());
+    }
+    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    let rows = result?;
+    out.show(&rows, || {
+        let what = match &a.reuse {
+            Some(r) => format!("the campaign kept in {r}"),
+            None => format!("{} events, {} sites, {} days", a.events, a.sites, a.days),
+        };
+        table(&format!("hub bench: {what}, {backend} hub (its own process, https)"), &rows)
+    });
+    Ok(())
+}
+
+fn ingest_rows(rows: &mut Vec<Row>, ing: &Ingested, dir: &Path, pg: Option<&(String, String)>) -> CliResult {
+    let slowest = ing.tenths.iter().copied().fold(f64::INFINITY, f64::min);
+    let last = ing.tenths.last().copied().unwrap_or(0.0);
+    rows.push(row("ingest, whole campaign", ing.events as f64 / ing.seconds.max(1e-9), "events/s", "", None));
+    rows.push(row("ingest, slowest tenth of the run", slowest, "events/s", "≥ 20,000", Some(slowest >= 20_000.0)));
+    rows.push(row("ingest, last tenth (the fullest database)", last, "events/s", "≥ 20,000", Some(last >= 20_000.0)));
+    rows.push(row("  events on the hub", ing.events as f64, "events", "", None));
+    let bytes = match pg {
+        Some((server, name)) => {
+            let mut admin = postgres_admin(server)?;
+            let size: i64 = admin.query_one("SELECT pg_database_size($1)", &[name]).map_err(Failure::storage)?.get(0);
+            size as u64
+        }
+        None => dir_bytes(&dir.join("hub.db")),
+    };
+    rows.push(row("  database size", bytes as f64 / 1e6, "MB", "", None));
+    rows.push(row("  bytes an event", bytes as f64 / ing.events.max(1) as f64, "B", "", None));
+    Ok(())
+}
+
+fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, String)>) -> CliResult<Vec<Row>> {
+    let db = HubDb::open_target(target).map_err(Failure::storage)?;
+    let token = auth::random_token();
+    let coordinator = db.create_coordinator(&format!("bench-{}", uuid::Uuid::now_v7().simple()), &auth::hash_password(&token).map_err(Failure::storage)?, true, &[]).map_err(Failure::storage)?;
+    let mut rows = Vec::new();
+    let (sites, ing) = if a.reuse.is_some() {
+        // A campaign an earlier run kept: its sites, nothing ingested now.
+        let mut sites: Vec<String> = db.sites().map_err(Failure::storage)?.into_iter().map(|s| s.code).filter(|c| c.starts_with("P22-")).collect();
+        sites.sort();
+        if sites.is_empty() {
+            return Err(Failure::Input(format!("reuse: {target} holds no campaign of `bench hub --keep`")));
+        }
+        let events = db.event_count().map_err(Failure::storage)?;
+        rows.push(row("  events on the hub (reused)", events as f64, "events", "", None));
+        (sites, None)
+    } else {
+        let sites = set_up(&db, a, coordinator)?;
+        let planned: u64 = sites.iter().map(|s| s.new_a_day * events_per_daily_person(a.days)).sum();
+        // 1. The campaign, through the hub's ingest.
+        let ing = ingest(&db, &sites, a.days, planned)?;
+        db.after_bulk_load().map_err(Failure::storage)?;
+        ingest_rows(&mut rows, &ing, dir, pg)?;
+        (sites.into_iter().map(|s| s.code).collect(), Some(ing))
+    };
+    let busy_events = ing.as_ref().map_or(1, |i| i.busy_events);
+    // 2. The hub as it runs: its own process, TLS.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(Failure::storage)?.port();
+    let log = std::fs::File::create(dir.join("hub.log")).map_err(Failure::storage)?;
+    let child = Command::new(std::env::current_exe().map_err(Failure::storage)?)
+        .args(["--db", target, "hub", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(Failure::storage)?;
+    let hub = HubProcess(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
+        if Instant::now() > deadline {
+            return Err(Failure::storage("bench: the hub process did not start (see hub.log)"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cert = std::fs::read(dir.join("hub-tls.cert.der")).map_err(Failure::storage)?;
+    let url = format!("https://127.0.0.1:{port}");
+    let busy = &sites[0];
+    let last_day = campaign_start() + chrono::Duration::days(i64::from(a.days) - 1);
+
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(4)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+
+    // 3. The dashboard of the busiest site on the last day, as a browser
+    //    loads it: the site's own coordinator's, and the province
+    //    coordinator's, whose page lists every site's day beside it.
+    if a.wants("dashboard") {
+        let browser = reqwest::blocking::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_der(&cert).map_err(Failure::storage)?)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(Failure::storage)?;
+        let site_only = db
+            .create_coordinator(&format!("bench-site-{}", uuid::Uuid::now_v7().simple()), "-", false, std::slice::from_ref(busy))
+            .map_err(Failure::storage)?;
+        for (who, view) in [(site_only, "the site's coordinator"), (coordinator, "the province's coordinator (all sites listed)")] {
+            let session = auth::random_token();
+            db.create_session(&auth::hash_token(&session), who, &expires).map_err(Failure::storage)?;
+            let page = format!("{url}/dashboard?site={busy}&date={last_day}");
+            let mut times = Vec::new();
+            let mut given = String::new();
+            for i in 0..a.samples + 3 {
+                let t = Instant::now();
+                let r = browser.get(&page).header("Cookie", format!("vxd_session={session}")).send().map_err(Failure::storage)?;
+                let status = r.status();
+                let body = r.text().map_err(Failure::storage)?;
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                if !status.is_success() {
+                    return Err(Failure::storage(format!("bench: the dashboard answered {status}")));
+                }
+                // The first loads warm the hub's caches; a dashboard open all
+                // day is warm.
+                if i >= 3 {
+                    times.push(ms);
+                }
+                given = body.split("id=\"total-given\">").nth(1).and_then(|s| s.split('<').next()).unwrap_or_default().to_string();
+            }
+            times.sort_by(f64::total_cmp);
+            let p99 = percentile(&times, 0.99);
+            rows.push(row(leak(format!("dashboard, busiest site and day, {view}: p50")), percentile(&times, 0.5), "ms", "", None));
+            rows.push(row(leak(format!("dashboard, busiest site and day, {view}: p99")), p99, "ms", "≤ 200", Some(p99 <= 200.0)));
+            rows.push(row("  doses that day at that site", given.trim().parse::<f64>().unwrap_or(0.0), "doses", "", None));
+        }
+    }
+
+    // 4. A new desk of the busiest site: its first sync, the whole site.
+    if a.wants("pull") {
+    db.upsert_desk(&SiteDesk { site: busy.clone(), code: "NEW".into(), name: "Bàn mới".into() }).map_err(Failure::storage)?;
+    let secret = auth::enrollment_code();
+    db.create_enrollment_code(&auth::hash_token(&secret), busy, "NEW", coordinator, &expires).map_err(Failure::storage)?;
+    let desk = Desk::open(dir.join("new-desk.db"))?;
+    let text = EnrollCode { hub: url.clone(), code: secret, fp: Some(vaxdesk_hub::tls::fingerprint(&cert)) }.to_text();
+    vaxdesk_core::sync::enroll_with(&desk, &text, None, &SyncOptions::default()).map_err(Failure::storage)?;
+    let opts = SyncOptions { timeout: Duration::from_secs(120), ..Default::default() };
+    eprintln!("first sync of {busy} by a new desk…");
+    let t = Instant::now();
+    let report = sync_once(&desk, &opts).map_err(Failure::storage)?;
+    let pull = t.elapsed().as_secs_f64();
+    if report.pulled < busy_events {
+        return Err(Failure::storage(format!("bench: the new desk pulled {} of the site's {} events", report.pulled, busy_events)));
+    }
+    rows.push(row("first sync of the busiest site by a new desk", pull, "s", "≤ 60 s", Some(pull <= 60.0)));
+    rows.push(row("  events pulled", report.pulled as f64, "events", "", None));
+    rows.push(row("  events a second", report.pulled as f64 / pull.max(1e-9), "events/s", "", None));
+    drop(desk);
+    let _ = std::fs::remove_file(dir.join("new-desk.db"));
+    }
+
+    // 5. An export of every dose of the province (the national platform's
+    //    CSV), memory measured from before it starts.
+    if a.wants("export") {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_mb("VmRSS:");
+    let source = HubDoses { db: &db, sites: sites.clone() };
+    let catalog = db.current_catalog().map_err(Failure::storage)?.unwrap_or_else(vaxdesk_core::catalog::Catalog::builtin);
+    let mut sink = Counted(0);
+    eprintln!("export of every dose…");
+    let t = Instant::now();
+    let exported = vaxdesk_core::export::doses_csv(&source, &catalog, campaign_start(), last_day, None, &mut sink).map_err(Failure::storage)?;
+    let export_s = t.elapsed().as_secs_f64();
+    let peak = status_mb("VmHWM:");
+    rows.push(row("export of every dose (CSV)", export_s, "s", "", None));
+    rows.push(row("  doses exported", exported as f64, "doses", "", None));
+    rows.push(row("  CSV written", sink.0 as f64 / 1e6, "MB", "", None));
+    rows.push(row("  memory: resident before → peak during", peak - rss_before, "MB more", "bounded", None));
+    }
+
+    // 6. A registration list at the busiest site, on the full database.
+    if a.wants("registrations") {
+    let who = Coordinator { id: coordinator, username: "bench".into(), all_sites: true, sites: Vec::new() };
+    let list = synth::registration_csv(500_000_000..500_000_000 + a.registrations, last_day + chrono::Duration::days(1));
+    let t = Instant::now();
+    let imported = vaxdesk_hub::registrations::import(&db, &who, busy, Some("bench.csv"), &list, last_day).map_err(|e| Failure::storage(e.message))?.map_err(Failure::storage)?;
+    let import_s = t.elapsed().as_secs_f64();
+    if imported.tally.added != a.registrations {
+        return Err(Failure::storage(format!("bench: {} of {} registrations added", imported.tally.added, a.registrations)));
+    }
+    rows.push(row("registration list import", import_s, "s", "≤ 30 s", Some(import_s <= 30.0)));
+    rows.push(row("  rows", a.registrations as f64, "rows", "", None));
+    }
+
+    // 7. Backup while the hub serves, and restore into a new database.
+    if !a.wants("backup") {
+        drop(hub);
+        return Ok(rows);
+    }
+    match pg {
+        None => {
+            let from = PathBuf::from(target);
+            let copy = dir.join("backup.db");
+            eprintln!("backup (online) and restore…");
+            let b = vaxdesk_hub::backup::backup(&from, &copy).map_err(Failure::storage)?;
+            rows.push(row("backup, SQLite online backup API (hub serving)", b.seconds, "s", "", None));
+            rows.push(row("  backup file", b.bytes as f64 / 1e6, "MB", "", None));
+            // A restore is done with the hub stopped, over its database.
+            drop(hub);
+            drop(db);
+            let r = vaxdesk_hub::backup::restore(&copy, &from).map_err(Failure::storage)?;
+            if r.events != b.events {
+                return Err(Failure::storage(format!("bench: restored {} events of {}", r.events, b.events)));
+            }
+            rows.push(row("restore over the stopped hub's database (checked, then loaded)", r.seconds, "s", "", None));
+            let _ = std::fs::remove_file(&copy);
+            return Ok(rows);
+        }
+        Some((server, name)) => {
+            let dump = dir.join("hub.dump");
+            eprintln!("pg_dump and pg_restore…");
+            let source = format!("{server}/{name}");
+            let b = run_tool(Command::new(pg_tool(a.pg_bin.as_deref(), "pg_dump")).args(["-Fc", "-Z", "1", "-f"]).arg(&dump).args(["-d", &source]))?;
+            let dump_bytes = std::fs::metadata(&dump).map(|m| m.len()).unwrap_or(0);
+            rows.push(row("backup, pg_dump -Fc (hub serving)", b, "s", "", None));
+            rows.push(row("  dump file", dump_bytes as f64 / 1e6, "MB", "", None));
+            let restored = format!("{name}_restored");
+            postgres_admin(server)?.batch_execute(&format!("CREATE DATABASE {restored}")).map_err(Failure::storage)?;
+            let r = run_tool(Command::new(pg_tool(a.pg_bin.as_deref(), "pg_restore")).args(["--no-owner", "-j", "2", "-d", &format!("{server}/{restored}")]).arg(&dump));
+            let check = r.and_then(|r| {
+                let mut c = postgres::Client::connect(&format!("{server}/{restored}"), postgres::NoTls).map_err(Failure::storage)?;
+                let n: i64 = c.query_one("SELECT count(*) FROM events", &[]).map_err(Failure::storage)?.get(0);
+                Ok((r, n))
+            });
+            let _ = postgres_admin(server)?.batch_execute(&format!("DROP DATABASE IF EXISTS {restored} WITH (FORCE)"));
+            let _ = std::fs::remove_file(&dump);
+            let (r, n) = check?;
+            let events = db.event_count().map_err(Failure::storage)?;
+            if n as u64 != events {
+                return Err(Failure::storage(format!("bench: restored {n} events of {events}")));
+            }
+            rows.push(row("restore, pg_restore -j 2", r, "s", "", None));
+        }
+    }
+    drop(hub);
+    Ok(rows)
+}
+
+/// A row's label made at run time (a handful a run).
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A writer that only counts: the export's own work, not a disk's.
+struct Counted(u64);
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
