@@ -357,23 +357,7 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
     let busy_events = ing.as_ref().map_or(1, |i| i.busy_events);
     // 2. The hub as it runs: its own process, TLS.
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(Failure::storage)?.port();
-    let log = std::fs::File::create(dir.join("hub.log")).map_err(Failure::storage)?;
-    let child = Command::new(std::env::current_exe().map_err(Failure::storage)?)
-        .args(["--db", target, "hub", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(Failure::storage)?;
-    let hub = HubProcess(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
-        if Instant::now() > deadline {
-            return Err(Failure::storage("bench: the hub process did not start (see hub.log)"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let hub = HubProcess::start(target, dir, port)?;
     let cert = std::fs::read(dir.join("hub-tls.cert.der")).map_err(Failure::storage)?;
     let url = format!("https://127.0.0.1:{port}");
     let busy = &sites[0];

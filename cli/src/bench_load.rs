@@ -60,6 +60,32 @@ impl Drop for HubProcess {
 }
 
 impl HubProcess {
+    /// Start `vaxdesk hub` for `target` on `port` over TLS, its certificate
+    /// and log (`hub.log`, appended: a restarted hub adds to it) in `dir`;
+    /// back once it accepts connections.
+    pub(crate) fn start(target: &str, dir: &std::path::Path, port: u16) -> CliResult<HubProcess> {
+        let exe = std::env::current_exe().map_err(Failure::storage)?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("hub.log")).map_err(Failure::storage)?;
+        let child = Command::new(exe)
+            .args(["--db", target, "hub", "--listen", &format!("127.0.0.1:{port}"), "--enroll-per-minute", "100000"])
+            .arg("--data-dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(Failure::storage)?;
+        let hub = HubProcess(child);
+        // A hub opening a large database (or reaching PostgreSQL) may take a while.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
+            if Instant::now() > deadline {
+                return Err(Failure::storage(format!("the hub process did not start (see {})", dir.join("hub.log").display())));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(hub)
+    }
+
     /// Peak resident memory of the process so far (Linux), in MB.
     pub(crate) fn peak_rss_mb(&self) -> f64 {
         self.status_mb("VmHWM:")
@@ -122,24 +148,7 @@ pub fn run(out: Out, a: &BenchLoadArgs) -> CliResult {
 
     // 2. The hub as it runs at a site: its own process, over TLS.
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(Failure::storage)?.port();
-    let exe = std::env::current_exe().map_err(Failure::storage)?;
-    let log = std::fs::File::create(dir.join("hub.log")).map_err(Failure::storage)?;
-    let child = Command::new(exe)
-        .args(["--db", &target, "hub", "--listen", &format!("127.0.0.1:{port}"), "--enroll-per-minute", "100000"])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(Failure::storage)?;
-    let hub = HubProcess(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
-        if Instant::now() > deadline {
-            return Err(Failure::storage("bench: the hub process did not start"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let hub = HubProcess::start(&target, dir, port)?;
     let fp = vaxdesk_hub::tls::fingerprint(&std::fs::read(dir.join("hub-tls.cert.der")).map_err(Failure::storage)?);
     let direct = format!("https://127.0.0.1:{port}");
 

@@ -9,7 +9,6 @@
 //! every desk's outbox empty, every desk holding the site's events.
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -59,29 +58,6 @@ struct DrillReport {
     stuck: u64,
 }
 
-/// Start `vaxdesk hub` on `port` over TLS (its certificate kept in `dir`).
-fn start_hub(target: &str, dir: &std::path::Path, port: u16) -> CliResult<HubProcess> {
-    let exe = std::env::current_exe().map_err(Failure::storage)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("hub.log")).map_err(Failure::storage)?;
-    let child = Command::new(exe)
-        .args(["--db", target, "hub", "--listen", &format!("127.0.0.1:{port}"), "--enroll-per-minute", "100000"])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(Failure::storage)?;
-    let hub = HubProcess(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("hub-tls.cert.der").exists() {
-        if Instant::now() > deadline {
-            return Err(Failure::storage("drill: the hub process did not start"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(hub)
-}
-
 pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
     let tmp = tempfile::tempdir().map_err(Failure::storage)?;
     let dir = tmp.path();
@@ -111,7 +87,7 @@ pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
     }
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(Failure::storage)?.port();
-    let hub = Mutex::new(start_hub(&target, dir, port)?);
+    let hub = Mutex::new(HubProcess::start(&target, dir, port)?);
     let fp = vaxdesk_hub::tls::fingerprint(&std::fs::read(dir.join("hub-tls.cert.der")).map_err(Failure::storage)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Failure::storage)?;
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(Failure::storage)?;
@@ -184,7 +160,7 @@ pub fn run(out: Out, a: &BenchDrillArgs) -> CliResult {
                     }
                 }
                 std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
-                *h = start_hub(&target, dir, port)?;
+                *h = HubProcess::start(&target, dir, port)?;
             }
             Ok(())
         });
