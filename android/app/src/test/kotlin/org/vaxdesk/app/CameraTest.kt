@@ -137,18 +137,38 @@ class CameraTest : Shell() {
         val gate = FrameGate(minIntervalMs = 0)
         val st = android.graphics.SurfaceTexture(0)
 
-        // Stopped at once: the camera that opens after the stop is closed, no session is made.
-        val early = CameraFeed(activity, gate, { _, _, _, _ -> frames.incrementAndGet() }) { events.add(it) }
-        early.start(st)
-        early.stop()
-        early.looperForTest.thread.join(5000)
-        val opened = org.robolectric.util.ReflectionHelpers.getStaticField<Set<*>>(org.robolectric.shadows.ShadowCameraManager::class.java, "createdCameras")
-        opened.filterIsInstance<android.hardware.camera2.CameraDevice>().forEach { d ->
-            val s = Shadow.extract<Sdk34CameraDevice>(d)
-            assertTrue("a camera opened after the stop is closed", s.closed)
-            assertEquals("and never configured", 0, s.sessions)
+        // A stop can land at three points of camera2's answer; each is forced here by
+        // holding the camera thread, so the order does not depend on thread timing:
+        // before the open ran, between the open and onOpened, between onOpened and
+        // onConfigured. None may leave a camera or a session open, or send an event;
+        // only the last may have asked for a session (camera2 was already building it).
+        fun camerasMade() = org.robolectric.util.ReflectionHelpers
+            .getStaticField<Set<*>>(org.robolectric.shadows.ShadowCameraManager::class.java, "createdCameras")
+            .filterIsInstance<android.hardware.camera2.CameraDevice>()
+            .map { Shadow.extract<Sdk34CameraDevice>(it) }
+        for (stopAfter in 0..2) {
+            val before = camerasMade().toSet()
+            val feed = CameraFeed(activity, gate, { _, _, _, _ -> frames.incrementAndGet() }) { events.add(it) }
+            val held = java.util.concurrent.CountDownLatch(1)
+            val camera = android.os.Handler(feed.looperForTest)
+            camera.post { held.await() }
+            feed.start(st)
+            // Each post runs after what the previous step queued, so after `stopAfter` of camera2's steps.
+            fun stopAfterSteps(n: Int): Runnable = Runnable { if (n == 0) feed.stop() else camera.post(stopAfterSteps(n - 1)) }
+            if (stopAfter == 0) feed.stop() else camera.post(stopAfterSteps(stopAfter - 1))
+            held.countDown()
+            feed.looperForTest.thread.join(5000)
+            assertFalse("the camera thread ended (stop after step $stopAfter)", feed.looperForTest.thread.isAlive)
+            val made = camerasMade().filterNot { it in before }
+            assertEquals("cameras opened (stop after step $stopAfter)", if (stopAfter == 0) 0 else 1, made.size)
+            made.forEach { d ->
+                assertTrue("a camera opened around the stop is closed (step $stopAfter)", d.closed)
+                assertEquals("sessions asked for (step $stopAfter)", if (stopAfter < 2) 0 else 1, d.sessions)
+                assertEquals("every session closed (step $stopAfter)", d.sessions, d.sessionsClosed)
+            }
+            assertTrue("no event after the stop", events.isEmpty())
+            assertEquals(null, feed.deviceForTest)
         }
-        assertTrue("no event after the stop", events.isEmpty())
 
         // A frame that arrives while the feed is being stopped is closed, not decoded after the close.
         val late = CameraFeed(activity, gate, { _, _, _, _ -> frames.incrementAndGet() }) { events.add(it) }

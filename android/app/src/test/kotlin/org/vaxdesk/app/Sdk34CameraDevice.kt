@@ -29,6 +29,7 @@ class Sdk34CameraDevice {
     @RealObject lateinit var realObject: CameraDeviceImpl
     @Volatile var closed = false
     @Volatile var sessions = 0
+    @Volatile var sessionsClosed = 0
 
     @Implementation
     protected fun createCaptureRequest(templateType: Int): CaptureRequest.Builder {
@@ -69,7 +70,16 @@ class Sdk34CameraDevice {
     private fun newSession(cb: CameraCaptureSession.StateCallback): CameraCaptureSession {
         sessions++
         val s = Shadow.newInstanceOf(CameraCaptureSessionImpl::class.java)
-        ReflectionHelpers.setField(CameraCaptureSessionImpl::class.java, s, "mStateCallback", cb)
+        // Robolectric's session close() calls onClosed on this callback: counted here, then passed on.
+        val counting = object : CameraCaptureSession.StateCallback() {
+            override fun onConfigured(session: CameraCaptureSession) = cb.onConfigured(session)
+            override fun onConfigureFailed(session: CameraCaptureSession) = cb.onConfigureFailed(session)
+            override fun onClosed(session: CameraCaptureSession) {
+                sessionsClosed++
+                cb.onClosed(session)
+            }
+        }
+        ReflectionHelpers.setField(CameraCaptureSessionImpl::class.java, s, "mStateCallback", counting)
         ReflectionHelpers.setField(CameraCaptureSessionImpl::class.java, s, "mDeviceImpl", realObject)
         return s
     }

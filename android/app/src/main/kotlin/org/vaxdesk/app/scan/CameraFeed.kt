@@ -96,8 +96,17 @@ class CameraFeed(
         }
     }
 
+    /**
+     * A stop asked for but not yet run: [stop] sets [stopping] at once on the
+     * caller's thread and queues the close behind whatever camera2 already
+     * queued (an open or a configure callback). Those callbacks check this so
+     * that a volunteer leaving the scan screen while the camera opens never
+     * gets a session built on a feed that is going away.
+     */
+    private val ending: Boolean get() = closed || stopping.get()
+
     private fun open(preview: SurfaceTexture?) {
-        if (closed) return
+        if (ending) return
         // Checked here as well as by the screen: a permission revoked from the
         // settings while the app was away must not become a crash.
         if (context.checkSelfPermission(Manifest.permission.CAMERA) != PackageManager.PERMISSION_GRANTED) {
@@ -115,7 +124,7 @@ class CameraFeed(
         try {
             manager.openCamera(choice.id, object : CameraDevice.StateCallback() {
                 override fun onOpened(camera: CameraDevice) {
-                    if (closed) {
+                    if (ending) {
                         camera.close() // stopped while it was opening
                         return
                     }
@@ -158,7 +167,7 @@ class CameraFeed(
         }
         val callback = object : CameraCaptureSession.StateCallback() {
             override fun onConfigured(s: CameraCaptureSession) {
-                if (closed) {
+                if (ending) {
                     s.close() // stopped while it was being configured
                     return
                 }
@@ -176,9 +185,10 @@ class CameraFeed(
             }
 
             override fun onConfigureFailed(s: CameraCaptureSession) {
-                if (!closed) fail("camera session")
+                if (!ending) fail("camera session")
             }
         }
+        if (ending) return // the close queued behind us releases the device and the surfaces
         try {
             @Suppress("DEPRECATION") // the SessionConfiguration form needs API 28
             camera.createCaptureSession(targets, callback, handler)
