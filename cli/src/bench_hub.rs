@@ -265,7 +265,9 @@ pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
     if a.sites < 2 || a.days == 0 || a.events < 10_000 || a.samples == 0 {
         return Err(Failure::Input("bench hub: --sites at least 2, --days at least 1, --events at least 10000, --samples at least 1".into()));
     }
-    let tmp = tempfile::tempdir_in(a.dir.as_deref().unwrap_or(&std::env::temp_dir())).map_err(Failure::storage)?;
+    let parent = a.dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&parent).map_err(|e| Failure::Input(format!("--dir {}: {e}", parent.display())))?;
+    let tmp = tempfile::tempdir_in(&parent).map_err(Failure::storage)?;
     let dir = tmp.path().to_path_buf();
     // (server, database) of a PostgreSQL hub, and whether this run made it.
     let (pg, made) = match (&a.reuse, &a.postgres) {
@@ -406,6 +408,32 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
             rows.push(row(leak(format!("dashboard, busiest site and day, {view}: p99")), p99, "ms", "≤ 200", Some(p99 <= 200.0)));
             rows.push(row("  doses that day at that site", given.trim().parse::<f64>().unwrap_or(0.0), "doses", "", None));
         }
+        // The same site's day read in this process from the day table and
+        // by the fold it replaced (every event of four days), so the gain
+        // is a ratio from one run; both must give the same figures.
+        let mut took = [Vec::new(), Vec::new()];
+        let mut seen: [Option<vaxdesk_hub::report::SiteDay>; 2] = [None, None];
+        for _ in 0..a.samples.clamp(5, 20) {
+            for (k, read) in [vaxdesk_hub::report::site_day, vaxdesk_hub::report::site_day_from_events].into_iter().enumerate() {
+                let t = Instant::now();
+                let mut d = read(&db, busy, last_day).map_err(Failure::storage)?;
+                took[k].push(t.elapsed().as_secs_f64() * 1000.0);
+                for x in d.desks.values_mut().map(|x| &mut x.lags).chain([&mut d.total.lags]).chain(d.lags_by_hour.iter_mut()) {
+                    x.sort_unstable();
+                }
+                seen[k] = Some(d);
+            }
+        }
+        if seen[0] != seen[1] {
+            return Err(Failure::storage(format!("bench: the day table and the events fold disagree on {busy} {last_day}")));
+        }
+        for t in &mut took {
+            t.sort_by(f64::total_cmp);
+        }
+        let (table, fold) = (percentile(&took[0], 0.5), percentile(&took[1], 0.5));
+        rows.push(row("  the site's day in-process, from the day table: p50", table, "ms", "", None));
+        rows.push(row("  the same by folding its events (before the table): p50", fold, "ms", "", None));
+        rows.push(row("  gain (same figures)", fold / table.max(0.001), "×", "", None));
     }
 
     // 4. A new desk of the busiest site: its first sync, the whole site.

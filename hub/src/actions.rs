@@ -245,6 +245,8 @@ pub fn correct_dose(db: &HubDb, catalog: &Catalog, who: &Coordinator, req: Corre
             now: &now,
         })?;
         tx.feed(Some(&event.site), None, "event", Some(seq), None)?;
+        let day: Vec<_> = crate::day_records::DayChange::of(&event, &event.site, &now).into_iter().collect();
+        tx.apply_day_changes(&day)?;
         Ok(tx.audit(&audit)?)
     })?;
     Ok(Ok(event))

@@ -15,6 +15,7 @@ use vaxdesk_core::model::{DoseKind, Person, PersonId};
 use vaxdesk_core::sync::protocol::{EventResult, PushStatus, WireEvent};
 use vaxdesk_core::validate::{check_dose_content, check_person, Code, PersonDraft, Severity};
 
+use crate::day_records::DayChange;
 use crate::db::{Device, Result};
 
 /// An event as received: parsed, with its canonical JSON and that JSON's hash.
@@ -218,6 +219,11 @@ pub trait IngestTx {
     fn feed_many(&mut self, site: &str, kind: &str, bodies: &[String]) -> Result<()> {
         bodies.iter().try_for_each(|b| self.feed(Some(site), None, kind, None, Some(b)))
     }
+    /// Dose events after `seq`, in arrival order, at most `limit` (the day
+    /// table's backfill).
+    fn dose_events_after(&mut self, seq: i64, limit: u32) -> Result<Vec<crate::day_records::StoredDoseEvent>>;
+    /// Bring the day table up to date with accepted dose events, in their order.
+    fn apply_day_changes(&mut self, changes: &[crate::day_records::DayChange]) -> Result<()>;
     /// Start an upload's record; its id.
     fn begin_upload(&mut self, site: &str, file_name: Option<&str>, by: &str, now: &str) -> Result<i64>;
     /// Its counts and refused rows, once every row is through.
@@ -324,6 +330,14 @@ impl Rows<'_> {
             })
             .collect();
         tx.insert_events_with_feed(&rows)?;
+        let days: Vec<DayChange> = accepted
+            .iter()
+            .filter_map(|&i| match &self.events[i].event {
+                WireEvent::Dose(d) => DayChange::of(d, &self.device.site, self.now),
+                WireEvent::Person(_) => None,
+            })
+            .collect();
+        tx.apply_day_changes(&days)?;
         accepted.clear();
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod apk;
 pub mod auth;
 pub mod backup;
 pub mod dates;
+pub mod day_records;
 pub mod db;
 pub mod early;
 pub mod error;

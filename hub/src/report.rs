@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Offset as _, Timelike, Utc};
 use serde::Serialize;
 use vaxdesk_core::catalog::Catalog;
-use vaxdesk_core::model::{derive_history, DoseEvent, DoseKind, Outcome};
+use vaxdesk_core::model::{derive_history, Dose, DoseEvent, DoseKind, EventId, Outcome};
 
+use crate::day_records::DayRow;
 use crate::db::{self, HubDb, ReceivedEvent};
 
 /// Vietnam's time: days and hours of the report are local.
@@ -102,29 +103,56 @@ impl SiteDay {
 /// Fold a site's dose events (arrival order; `since` a few days before `day`
 /// so the day's records and their corrections are all there) into the day's
 /// figures. `registered`: the day's list, as the ids persons now stand for.
+///
+/// This is the plain fold the day table replaced (ADR 0022): kept as the
+/// reference the table is checked against and the baseline `bench hub`
+/// measures it against. A record's lag counts on the day its dose stands
+/// at, voided or not (when it synced does not change with a void).
 pub fn fold_day(site: &str, day: NaiveDate, events: &[ReceivedEvent], registered: &HashSet<String>) -> SiteDay {
     let tz = vn();
     let mut out = SiteDay { site: site.to_string(), day, registered: registered.len() as u32, ..SiteDay::default() };
     let mut parsed: Vec<DoseEvent> = Vec::with_capacity(events.len());
     // The person each record's event is about now (a merge moves it).
     let mut person_of: HashMap<String, &str> = HashMap::new();
+    // Each record's lag, in arrival order, and its dose as it stood when last
+    // amended before any void.
+    let mut lags: Vec<(EventId, String, i64, DateTime<chrono::FixedOffset>)> = Vec::new();
+    let mut stands: HashMap<EventId, Dose> = HashMap::new();
+    let mut voided: HashSet<EventId> = HashSet::new();
     for e in events {
         let Ok(d) = serde_json::from_str::<DoseEvent>(&e.body) else { continue };
-        let of_day = d.dose.as_ref().is_some_and(|x| x.administered_at.with_timezone(&tz).date_naive() == day && x.given_elsewhere.is_none());
-        if of_day && d.kind == DoseKind::Record {
-            if let Ok(r) = DateTime::parse_from_rfc3339(&e.received_at) {
-                let lag = (r.with_timezone(&Utc) - d.recorded_at).num_seconds().max(0);
-                out.desks.entry(d.desk.clone()).or_default().lags.push(lag);
-                // The chart's hours are the day's: a record typed in the next
-                // morning counts in the desk's lag, not at 00h of this day.
-                let saved = d.recorded_at.with_timezone(&tz);
-                if saved.date_naive() == day {
-                    out.lags_by_hour[saved.hour() as usize].push(lag);
+        match (&d.kind, &d.dose) {
+            (DoseKind::Record, Some(dose)) => {
+                if let Ok(r) = DateTime::parse_from_rfc3339(&e.received_at) {
+                    let lag = (r.with_timezone(&Utc) - d.recorded_at).num_seconds().max(0);
+                    lags.push((d.id, d.desk.clone(), lag, d.recorded_at.with_timezone(&tz)));
+                }
+                stands.insert(d.id, dose.clone());
+            }
+            (DoseKind::Amend { corrects, .. }, Some(dose)) if !voided.contains(corrects) => {
+                if let Some(s) = stands.get_mut(corrects) {
+                    *s = dose.clone();
                 }
             }
+            (DoseKind::Void { corrects, .. }, _) => {
+                voided.insert(*corrects);
+            }
+            _ => {}
         }
         person_of.insert(d.person_id.to_string(), &e.person);
         parsed.push(d);
+    }
+    for (id, desk, lag, saved) in lags {
+        let Some(dose) = stands.get(&id) else { continue };
+        if dose.administered_at.with_timezone(&tz).date_naive() != day || dose.given_elsewhere.is_some() {
+            continue;
+        }
+        out.desks.entry(desk).or_default().lags.push(lag);
+        // The chart's hours are the day's: a record typed in the next
+        // morning counts in the desk's lag, not at 00h of this day.
+        if saved.date_naive() == day {
+            out.lags_by_hour[saved.hour() as usize].push(lag);
+        }
     }
     // Each person's first hour of the day.
     let mut first_hour: HashMap<String, u32> = HashMap::new();
@@ -134,22 +162,62 @@ pub fn fold_day(site: &str, day: NaiveDate, events: &[ReceivedEvent], registered
             continue;
         }
         let hour = at.hour();
-        let desk = out.desks.entry(r.desk.clone()).or_default();
-        match r.dose.outcome {
-            Outcome::Vaccinated => {
-                *desk.doses.entry((r.dose.vaccine.clone(), r.dose.dose_number.unwrap_or(0))).or_default() += 1;
-                desk.by_hour[hour as usize] += 1;
-            }
-            Outcome::Deferred => desk.deferred += 1,
-            Outcome::Refused => desk.refused += 1,
-        }
+        count(out.desks.entry(r.desk.clone()).or_default(), r.dose.outcome, &r.dose.vaccine, r.dose.dose_number.unwrap_or(0), hour);
         let id = r.person_id.to_string();
         let who = person_of.get(&id).map(|p| p.to_string()).unwrap_or(id);
         let first = first_hour.entry(who).or_insert(hour);
         *first = (*first).min(hour);
     }
-    for (who, hour) in &first_hour {
-        let slot = &mut out.arrivals[*hour as usize];
+    finish(&mut out, first_hour.iter().map(|(w, h)| (w.as_str(), *h)), registered);
+    out
+}
+
+/// Fold a site's day from the day table's rows (`HubStore::day_records`:
+/// the day's records as they stand, voided ones included for their lag,
+/// persons followed through merges). The same figures as [`fold_day`].
+pub fn fold_rows(site: &str, day: NaiveDate, rows: &[DayRow], registered: &HashSet<String>) -> SiteDay {
+    let day_text = day.to_string();
+    let mut out = SiteDay { site: site.to_string(), day, registered: registered.len() as u32, ..SiteDay::default() };
+    let mut first_hour: HashMap<&str, u32> = HashMap::new();
+    for r in rows {
+        if r.dose.elsewhere || r.dose.day != day_text {
+            continue;
+        }
+        if let Some(lag) = r.lag_s {
+            out.desks.entry(r.desk.clone()).or_default().lags.push(lag);
+            if r.saved_day == day_text {
+                out.lags_by_hour[usize::from(r.saved_hour.min(23))].push(lag);
+            }
+        }
+        if r.voided {
+            continue;
+        }
+        let hour = u32::from(r.dose.hour.min(23));
+        count(out.desks.entry(r.desk.clone()).or_default(), r.dose.outcome, &r.dose.vaccine, r.dose.dose_number, hour);
+        let first = first_hour.entry(&r.person).or_insert(hour);
+        *first = (*first).min(hour);
+    }
+    finish(&mut out, first_hour.into_iter(), registered);
+    out
+}
+
+/// One record as it stands, counted in its desk's day.
+fn count(desk: &mut DeskDay, outcome: Outcome, vaccine: &str, dose_number: u8, hour: u32) {
+    match outcome {
+        Outcome::Vaccinated => {
+            *desk.doses.entry((vaccine.to_string(), dose_number)).or_default() += 1;
+            desk.by_hour[hour as usize] += 1;
+        }
+        Outcome::Deferred => desk.deferred += 1,
+        Outcome::Refused => desk.refused += 1,
+    }
+}
+
+/// Arrivals (each person by the hour of their first record), served and
+/// walk-ins against the day's list, and the site's total.
+fn finish<'a>(out: &mut SiteDay, first_hour: impl Iterator<Item = (&'a str, u32)>, registered: &HashSet<String>) {
+    for (who, hour) in first_hour {
+        let slot = &mut out.arrivals[hour as usize];
         if registered.contains(who) {
             out.served += 1;
             slot.0 += 1;
@@ -163,21 +231,35 @@ pub fn fold_day(site: &str, day: NaiveDate, events: &[ReceivedEvent], registered
         total.add(d);
     }
     out.total = total;
-    out
 }
 
-/// Read and fold a site's day from the hub's database.
+/// Read a site's day from the hub's database (the day table).
 pub fn site_day(db: &HubDb, site: &str, day: NaiveDate) -> db::Result<SiteDay> {
-    // Records of `day` may arrive days later from a phone that was offline;
-    // from three days before it, everything received is read.
+    let rows = db.day_records(site, &day.to_string())?;
+    let registered: HashSet<String> = db.registered_persons(site, &day.to_string())?.into_iter().collect();
+    let mut out = fold_rows(site, day, &rows, &registered);
+    certificates(db, &mut out)?;
+    Ok(out)
+}
+
+/// [`site_day`] the way it was done before the day table: every dose event
+/// the site received from three days before the day (records of a day may
+/// arrive days later from a phone that was offline), folded. The reference
+/// and the baseline; nothing a coordinator sees reads it.
+pub fn site_day_from_events(db: &HubDb, site: &str, day: NaiveDate) -> db::Result<SiteDay> {
     let since = day_start_utc(day - chrono::Duration::days(3));
     let events = db.recent_dose_events(site, &since)?;
     let registered: HashSet<String> = db.registered_persons(site, &day.to_string())?.into_iter().collect();
     let mut out = fold_day(site, day, &events, &registered);
-    let (issued, persons) = db.certificates_issued(site, &day_start_utc(day), &day_start_utc(day + chrono::Duration::days(1)))?;
+    certificates(db, &mut out)?;
+    Ok(out)
+}
+
+fn certificates(db: &HubDb, out: &mut SiteDay) -> db::Result<()> {
+    let (issued, persons) = db.certificates_issued(&out.site, &day_start_utc(out.day), &day_start_utc(out.day + chrono::Duration::days(1)))?;
     out.certificates = issued;
     out.certificate_persons = persons;
-    Ok(out)
+    Ok(())
 }
 
 /// The figures of a day as JSON (for `vaxdesk --json report daily`).

@@ -396,6 +396,10 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// the day was over (a later list's appointment does not take them off a
     /// past day), as the ids they now stand for (merges followed).
     fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>>;
+    /// The day table's rows of a site's day (not those given elsewhere),
+    /// each record's person followed through merges; voided ones included
+    /// (their lag still counts).
+    fn day_records(&self, site: &str, day: &str) -> Result<Vec<crate::day_records::DayRow>>;
     /// Note a certificate the hub signed for a desk (for the daily report).
     fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()>;
     /// Certificates signed for a site's desks in `[from, to)` (UTC text):

@@ -14,6 +14,7 @@ use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
 use crate::registrations::{RegistrationRow, Tally};
+use crate::day_records::{outcome_of, DayChange, DayDose, DayRow, StoredDoseEvent};
 use crate::ingest::{self, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -23,7 +24,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_enrollment_key.sql")),
     (5, include_str!("../../migrations/postgres/0005_registrations.sql")),
     (6, include_str!("../../migrations/postgres/0006_daily_report.sql")),
+    (DAY_RECORDS, include_str!("../../migrations/postgres/0007_day_records.sql")),
 ];
+
+/// The migration that adds the day table, filled from the events it runs over.
+const DAY_RECORDS: i64 = 7;
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
 
@@ -73,6 +78,9 @@ impl PgHub {
             for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
                 let mut tx = c.transaction()?;
                 tx.batch_execute(sql)?;
+                if *version == DAY_RECORDS {
+                    crate::day_records::backfill(&mut PgTx { tx: &mut tx, statements: Default::default() })?;
+                }
                 tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[version])?;
                 tx.commit()?;
             }
@@ -433,6 +441,36 @@ impl HubStore for PgHub {
         })
     }
 
+    fn day_records(&self, site: &str, day: &str) -> Result<Vec<DayRow>> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT d.record, d.desk, coalesce(p.merged_into, d.person_id), d.hour, d.vaccine, d.dose_number, d.outcome, d.voided, d.saved_day, d.saved_hour, d.lag_s
+                 FROM day_records d LEFT JOIN persons p ON p.id = d.person_id WHERE d.site = $1 AND d.day = $2 AND NOT d.elsewhere",
+                &[&site, &day],
+            )?
+            .iter()
+            .map(|r| DayRow {
+                site: site.to_string(),
+                record: r.get(0),
+                desk: r.get(1),
+                person: r.get(2),
+                dose: DayDose {
+                    day: day.to_string(),
+                    hour: r.get::<_, i16>(3).clamp(0, 23) as u8,
+                    vaccine: r.get(4),
+                    dose_number: r.get::<_, i16>(5).clamp(0, 255) as u8,
+                    outcome: outcome_of(r.get(6)),
+                    elsewhere: false,
+                },
+                voided: r.get(7),
+                saved_day: r.get(8),
+                saved_hour: r.get::<_, i16>(9).clamp(0, 23) as u8,
+                lag_s: r.get(10),
+            })
+            .collect())
+        })
+    }
+
     fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>> {
         self.read(|c| {
             Ok(c.query(
@@ -548,6 +586,34 @@ impl PgTx<'_, '_> {
     fn exec(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
         let st = self.st(sql)?;
         Ok(self.tx.execute(&st, params)?)
+    }
+}
+
+impl PgTx<'_, '_> {
+    fn insert_day_records(&mut self, rows: &[&DayRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        fn text<'r>(rows: &[&'r DayRow], f: impl Fn(&'r DayRow) -> &'r str) -> Vec<&'r str> {
+            rows.iter().map(|r| f(r)).collect()
+        }
+        let (site, day, record) = (text(rows, |r| &r.site), text(rows, |r| &r.dose.day), text(rows, |r| &r.record));
+        let (desk, person, vaccine) = (text(rows, |r| &r.desk), text(rows, |r| &r.person), text(rows, |r| &r.dose.vaccine));
+        let (outcome, saved_day) = (text(rows, |r| r.dose.outcome.as_str()), text(rows, |r| &r.saved_day));
+        let hour: Vec<i16> = rows.iter().map(|r| i16::from(r.dose.hour)).collect();
+        let number: Vec<i16> = rows.iter().map(|r| i16::from(r.dose.dose_number)).collect();
+        let saved_hour: Vec<i16> = rows.iter().map(|r| i16::from(r.saved_hour)).collect();
+        let elsewhere: Vec<bool> = rows.iter().map(|r| r.dose.elsewhere).collect();
+        let voided: Vec<bool> = rows.iter().map(|r| r.voided).collect();
+        let lag: Vec<Option<i64>> = rows.iter().map(|r| r.lag_s).collect();
+        self.exec(
+            "INSERT INTO day_records (site, day, record, hour, desk, person_id, vaccine, dose_number, outcome, elsewhere, voided, saved_day, saved_hour, lag_s)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::text[],
+                                  $10::bool[], $11::bool[], $12::text[], $13::smallint[], $14::bigint[])
+             ON CONFLICT DO NOTHING",
+            &[&site, &day, &record, &hour, &desk, &person, &vaccine, &number, &outcome, &elsewhere, &voided, &saved_day, &saved_hour, &lag],
+        )?;
+        Ok(())
     }
 }
 
@@ -851,6 +917,39 @@ impl IngestTx for PgTx<'_, '_> {
             &[&site, &kind, &bodies],
         )?;
         Ok(())
+    }
+
+    fn dose_events_after(&mut self, seq: i64, limit: u32) -> Result<Vec<StoredDoseEvent>> {
+        Ok(self
+            .all("SELECT seq, site, body, received_at FROM events WHERE seq > $1 AND stream = 'dose' ORDER BY seq LIMIT $2", &[&seq, &i64::from(limit)])?
+            .iter()
+            .map(|r| StoredDoseEvent { seq: r.get(0), site: r.get(1), body: r.get(2), received_at: r.get(3) })
+            .collect())
+    }
+
+    // Records in one statement per run of them (arrays in); a correction,
+    // rare, one by one after the records before it.
+    fn apply_day_changes(&mut self, changes: &[DayChange]) -> Result<()> {
+        let mut records: Vec<&DayRow> = Vec::new();
+        for c in changes {
+            match c {
+                DayChange::Record(r) => records.push(r),
+                DayChange::Amend { record, dose: d } => {
+                    self.insert_day_records(&records)?;
+                    records.clear();
+                    self.exec(
+                        "UPDATE day_records SET day = $2, hour = $3, vaccine = $4, dose_number = $5, outcome = $6, elsewhere = $7 WHERE record = $1 AND NOT voided",
+                        &[record, &d.day, &i16::from(d.hour), &d.vaccine, &i16::from(d.dose_number), &d.outcome.as_str(), &d.elsewhere],
+                    )?;
+                }
+                DayChange::Void { record } => {
+                    self.insert_day_records(&records)?;
+                    records.clear();
+                    self.exec("UPDATE day_records SET voided = true WHERE record = $1", &[record])?;
+                }
+            }
+        }
+        self.insert_day_records(&records)
     }
 
     fn begin_upload(&mut self, site: &str, file_name: Option<&str>, by: &str, now: &str) -> Result<i64> {

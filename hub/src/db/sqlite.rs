@@ -13,6 +13,7 @@ use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
+use crate::day_records::{outcome_of, DayChange, DayDose, DayRow, StoredDoseEvent};
 use crate::ingest::{self, Incoming, IngestTx};
 use crate::registrations::{RegistrationRow, Tally};
 
@@ -23,7 +24,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_enrollment_key.sql")),
     (5, include_str!("../../migrations/sqlite/0005_registrations.sql")),
     (6, include_str!("../../migrations/sqlite/0006_daily_report.sql")),
+    (DAY_RECORDS, include_str!("../../migrations/sqlite/0007_day_records.sql")),
 ];
+
+/// The migration that adds the day table, filled from the events it runs over.
+const DAY_RECORDS: i64 = 7;
 
 #[derive(Debug)]
 pub struct SqliteHub {
@@ -60,6 +65,9 @@ impl SqliteHub {
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
+            if *version == DAY_RECORDS {
+                crate::day_records::backfill(&mut SqliteTx(&tx))?;
+            }
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()?;
         }
@@ -462,6 +470,36 @@ impl HubStore for SqliteHub {
         })
     }
 
+    fn day_records(&self, site: &str, day: &str) -> Result<Vec<DayRow>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT d.record, d.desk, coalesce(p.merged_into, d.person_id), d.hour, d.vaccine, d.dose_number, d.outcome, d.voided, d.saved_day, d.saved_hour, d.lag_s
+                 FROM day_records d LEFT JOIN persons p ON p.id = d.person_id WHERE d.site = ?1 AND d.day = ?2 AND d.elsewhere = 0",
+            )?;
+            let rows = st.query_map(params![site, day], |r| {
+                Ok(DayRow {
+                    site: site.to_string(),
+                    record: r.get(0)?,
+                    desk: r.get(1)?,
+                    person: r.get(2)?,
+                    dose: DayDose {
+                        day: day.to_string(),
+                        hour: r.get(3)?,
+                        vaccine: r.get(4)?,
+                        dose_number: r.get(5)?,
+                        outcome: outcome_of(&r.get::<_, String>(6)?),
+                        elsewhere: false,
+                    },
+                    voided: r.get(7)?,
+                    saved_day: r.get(8)?,
+                    saved_hour: r.get(9)?,
+                    lag_s: r.get(10)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn registered_persons(&self, site: &str, day: &str) -> Result<Vec<String>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
@@ -670,6 +708,43 @@ impl IngestTx for SqliteTx<'_> {
                      upload_id = excluded.upload_id, updated_at = excluded.updated_at",
             )?
             .execute(params![r.site, r.person_id, r.match_key, r.appointment, r.upload, r.now])?;
+        Ok(())
+    }
+
+    fn dose_events_after(&mut self, seq: i64, limit: u32) -> Result<Vec<StoredDoseEvent>> {
+        let mut st = self.0.prepare_cached("SELECT seq, site, body, received_at FROM events WHERE seq > ?1 AND stream = 'dose' ORDER BY seq LIMIT ?2")?;
+        let rows = st.query_map(params![seq, limit], |r| Ok(StoredDoseEvent { seq: r.get(0)?, site: r.get(1)?, body: r.get(2)?, received_at: r.get(3)? }))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn apply_day_changes(&mut self, changes: &[DayChange]) -> Result<()> {
+        for c in changes {
+            match c {
+                DayChange::Record(r) => {
+                    let d = &r.dose;
+                    self.0
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO day_records (site, day, record, hour, desk, person_id, vaccine, dose_number, outcome, elsewhere, voided, saved_day, saved_hour, lag_s)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        )?
+                        .execute(params![
+                            r.site, d.day, r.record, d.hour, r.desk, r.person, d.vaccine, d.dose_number, d.outcome.as_str(), d.elsewhere, r.voided, r.saved_day, r.saved_hour, r.lag_s
+                        ])?;
+                }
+                // A voided record stays voided: derive_history drops an amend
+                // that comes after the void.
+                DayChange::Amend { record, dose: d } => {
+                    self.0
+                        .prepare_cached(
+                            "UPDATE day_records SET day = ?2, hour = ?3, vaccine = ?4, dose_number = ?5, outcome = ?6, elsewhere = ?7 WHERE record = ?1 AND voided = 0",
+                        )?
+                        .execute(params![record, d.day, d.hour, d.vaccine, d.dose_number, d.outcome.as_str(), d.elsewhere])?;
+                }
+                DayChange::Void { record } => {
+                    self.0.prepare_cached("UPDATE day_records SET voided = 1 WHERE record = ?1")?.execute([record])?;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,225 @@
+//! The day table against the fold it replaced (ADR 0022). A seeded clinic
+//! campaign over three days at two sites — records typed in late, phones
+//! offline for a day or two, amends that change a dose's outcome, vaccine,
+//! hour or day, voids, amends after voids, doses given elsewhere, two
+//! persons with one national id merged — goes through the hub's ingest; every
+//! site's every day must then read the same from the table (`site_day`) as
+//! from folding the events (`site_day_from_events`). Then the table is
+//! dropped and the migration's backfill must rebuild the same figures. On
+//! SQLite, and on PostgreSQL when VAXDESK_TEST_PG is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use vaxdesk_core::model::{DoseEvent, DoseKind, EventId, GivenElsewhere, Outcome, Site, SiteDesk};
+use vaxdesk_core::sync::protocol::{PushStatus, WireEvent};
+use vaxdesk_core::synth;
+use vaxdesk_hub::db::Device;
+use vaxdesk_hub::report::{self, SiteDay};
+use vaxdesk_hub::{auth, HubDb, Incoming};
+
+const SITES: [&str; 2] = ["S1", "S2"];
+const DESKS: [&str; 3] = ["D1", "D2", "D3"];
+
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2021, 9, 13).unwrap()
+}
+
+fn devices(db: &HubDb) -> Vec<Device> {
+    db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).unwrap();
+    let who = db.create_coordinator("c", "-", true, &[]).unwrap();
+    let mut out = Vec::new();
+    for site in SITES {
+        db.upsert_site(&Site { code: site.into(), name: format!("Trạm {site}"), province_code: Some("22".into()) }).unwrap();
+        for desk in DESKS {
+            db.upsert_desk(&SiteDesk { site: site.into(), code: desk.into(), name: format!("Bàn {desk}") }).unwrap();
+            let code = auth::enrollment_code();
+            let exp = (Utc::now() + Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            db.create_enrollment_code(&auth::hash_token(&code), site, desk, who, &exp).unwrap();
+            let id = uuid::Uuid::now_v7().to_string();
+            db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token()), None).unwrap().unwrap();
+            out.push(db.devices().unwrap().into_iter().find(|d| d.id == id).unwrap());
+        }
+    }
+    out
+}
+
+/// An event as a phone pushes it, and when the hub receives it.
+struct Push {
+    device: usize,
+    at: DateTime<Utc>,
+    event: WireEvent,
+}
+
+/// A campaign from `seed`: persons, their records, corrections, arrivals.
+fn campaign(seed: u64, devices: &[Device]) -> Vec<Push> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pushes = Vec::new();
+    let start = Utc.from_utc_datetime(&first_day().and_hms_opt(0, 0, 0).unwrap()) - Duration::days(1);
+    for (s, site) in SITES.iter().enumerate() {
+        let (pe, de) = synth::desk_events("seed", site, "D1", &format!("{}", 100 + (seed % 400) * 2 + s as u64), seed * 1_000..seed * 1_000 + 70, 1);
+        let mut persons = pe;
+        // Two persons of the site with one national id: the hub merges them.
+        if let (Some(a), Some(b)) = (persons.first().cloned(), persons.get(1).cloned()) {
+            let mut twin = b;
+            twin.person.national_id = a.person.national_id.clone();
+            persons[1] = twin;
+        }
+        for p in &persons {
+            let device = s * DESKS.len() + rng.random_range(0..DESKS.len());
+            let mut e = p.clone();
+            e.device = devices[device].id.clone();
+            pushes.push(Push { device, at: start, event: WireEvent::Person(e) });
+        }
+        for (k, template) in de.into_iter().enumerate() {
+            let person = persons[k].person.id;
+            for _ in 0..rng.random_range(1..=2) {
+                let device = s * DESKS.len() + rng.random_range(0..DESKS.len());
+                let day = first_day() + Duration::days(rng.random_range(0..3));
+                let mut e: DoseEvent = template.clone();
+                e.id = EventId::new();
+                e.person_id = person;
+                e.device = devices[device].id.clone();
+                e.site = site.to_string();
+                e.desk = DESKS[device % DESKS.len()].into();
+                let d = e.dose.as_mut().unwrap();
+                d.administered_at = synth::vietnam().from_local_datetime(&day.and_hms_opt(rng.random_range(6..21), rng.random_range(0..60), 0).unwrap()).unwrap();
+                match rng.random_range(0..10) {
+                    0 => (d.outcome, d.dose_number, d.lot, d.lot_expiry) = (Outcome::Deferred, None, None, None),
+                    1 => (d.outcome, d.dose_number, d.lot, d.lot_expiry) = (Outcome::Refused, None, None, None),
+                    2 => d.given_elsewhere = Some(GivenElsewhere { place: "Cần Thơ".into() }),
+                    _ => d.dose_number = Some(rng.random_range(1..=3)),
+                }
+                // Saved minutes later, or typed in the next morning; synced
+                // at once or after a day or two offline.
+                let saved = d.administered_at.with_timezone(&Utc) + if rng.random_bool(0.1) { Duration::hours(14) } else { Duration::minutes(rng.random_range(0..30)) };
+                e.recorded_at = saved;
+                let received = saved + if rng.random_bool(0.2) { Duration::hours(rng.random_range(1..40)) } else { Duration::seconds(rng.random_range(1..300)) };
+                let record = e.clone();
+                pushes.push(Push { device, at: received, event: WireEvent::Dose(e) });
+                // Corrections, from the same phone, after the record arrived.
+                let mut later = received;
+                for _ in 0..rng.random_range(0..4) {
+                    if !rng.random_bool(0.4) {
+                        continue;
+                    }
+                    later += Duration::minutes(rng.random_range(1..600));
+                    let mut c = record.clone();
+                    c.id = EventId::new();
+                    c.recorded_at = later - Duration::seconds(5);
+                    if rng.random_bool(0.35) {
+                        c.kind = DoseKind::Void { corrects: record.id, reason: "nhập nhầm".into() };
+                        c.dose = None;
+                    } else {
+                        c.kind = DoseKind::Amend { corrects: record.id, reason: "sửa".into() };
+                        let d = c.dose.as_mut().unwrap();
+                        match rng.random_range(0..4) {
+                            0 => d.administered_at += Duration::hours(rng.random_range(-3..4)),
+                            1 => d.administered_at += Duration::days(if rng.random_bool(0.5) { 1 } else { -1 }),
+                            2 if d.outcome == Outcome::Vaccinated && d.given_elsewhere.is_none() => {
+                                (d.outcome, d.dose_number, d.lot, d.lot_expiry) = (Outcome::Deferred, None, None, None);
+                            }
+                            _ => d.given_elsewhere = if d.outcome == Outcome::Vaccinated && d.given_elsewhere.is_none() { Some(GivenElsewhere::default()) } else { None },
+                        }
+                    }
+                    pushes.push(Push { device, at: later, event: WireEvent::Dose(c) });
+                }
+            }
+        }
+    }
+    // The hub receives in time order; each phone's events in its own order.
+    pushes.sort_by_key(|p| p.at);
+    pushes
+}
+
+/// Push everything, each event in a batch of its phone with the hub's clock
+/// at its arrival; returns how many were accepted.
+fn push_all(db: &HubDb, devices: &[Device], pushes: &[Push]) -> usize {
+    let mut accepted = 0;
+    let mut refused = std::collections::BTreeMap::<String, usize>::new();
+    for chunk in pushes.chunk_by(|a, b| a.device == b.device && (b.at - a.at) < Duration::minutes(5)) {
+        let now = chunk.last().unwrap().at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let events: Vec<Incoming> = chunk.iter().map(|p| Incoming::new(p.event.clone())).collect();
+        for r in db.ingest_at(&devices[chunk[0].device], &events, &now).unwrap() {
+            match r.status {
+                PushStatus::Accepted => accepted += 1,
+                _ => *refused.entry(r.code.unwrap_or_default()).or_default() += 1,
+            }
+        }
+    }
+    // Same-day doses of one person are refused by the rules; nothing else may be.
+    assert!(refused.keys().all(|c| c == "dose.same_day" || c.is_empty()), "refused: {refused:?}");
+    assert!(accepted * 10 >= pushes.len() * 8, "only {accepted} of {} accepted: {refused:?}", pushes.len());
+    accepted
+}
+
+/// Lags in one order (both sides keep them as they came).
+fn normal(mut d: SiteDay) -> SiteDay {
+    for desk in d.desks.values_mut() {
+        desk.lags.sort_unstable();
+    }
+    d.total.lags.sort_unstable();
+    for h in d.lags_by_hour.iter_mut() {
+        h.sort_unstable();
+    }
+    d
+}
+
+fn days() -> impl Iterator<Item = NaiveDate> {
+    (-1..5).map(|k| first_day() + Duration::days(k))
+}
+
+fn figures(db: &HubDb) -> Vec<SiteDay> {
+    let mut out = Vec::new();
+    for site in SITES {
+        for day in days() {
+            let table = normal(report::site_day(db, site, day).unwrap());
+            let fold = normal(report::site_day_from_events(db, site, day).unwrap());
+            assert_eq!(table, fold, "site {site}, day {day}: the table and the fold differ");
+            out.push(table);
+        }
+    }
+    out
+}
+
+fn campaign_reads_the_same_from_the_table_and_the_fold(seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, target) = common::open_db(&dir);
+    let devices = devices(&db);
+    let pushes = campaign(seed, &devices);
+    push_all(&db, &devices, &pushes);
+    let before = figures(&db);
+    let given: u32 = before.iter().map(|d| d.total.given()).sum();
+    let voided_or_amended = pushes.iter().filter(|p| matches!(&p.event, WireEvent::Dose(d) if d.kind != DoseKind::Record)).count();
+    assert!(given > 60 && voided_or_amended > 10, "seed {seed}: a campaign too small to tell ({given} doses, {voided_or_amended} corrections)");
+    let merged = db.canonical_person(&pushes.iter().filter_map(|p| if let WireEvent::Person(e) = &p.event { Some(e.person.id.to_string()) } else { None }).nth(1).unwrap()).unwrap();
+    assert!(merged.is_some(), "the twin persons were merged");
+
+    // An older hub upgraded in place: the table rebuilt from the events.
+    drop(db);
+    if common::on_postgres() {
+        let mut c = postgres::Client::connect(&target, postgres::NoTls).unwrap();
+        c.batch_execute("DROP TABLE day_records; DELETE FROM schema_version WHERE version = 7").unwrap();
+    } else {
+        let c = rusqlite::Connection::open(&target).unwrap();
+        c.execute_batch("DROP TABLE day_records; PRAGMA user_version = 6").unwrap();
+    }
+    let db = HubDb::open_target(&target).unwrap();
+    assert_eq!(figures(&db), before, "seed {seed}: the backfilled table differs from the one kept at ingest");
+}
+
+#[test]
+fn a_campaign_reads_the_same_from_the_day_table_as_from_its_events() {
+    // Two seeds this file was not written against, and one from the
+    // environment when given (VAXDESK_SEED) to try others.
+    let mut seeds = vec![7, 20_211_005];
+    if let Some(s) = std::env::var("VAXDESK_SEED").ok().and_then(|s| s.parse().ok()) {
+        seeds.push(s);
+    }
+    for seed in seeds {
+        campaign_reads_the_same_from_the_table_and_the_fold(seed);
+    }
+}
