@@ -288,7 +288,10 @@ pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
         (None, Some(file)) => file.clone(),
         (None, None) => dir.join("hub.db").display().to_string(),
     };
-    let result = measure(a, &dir, &target, pg.as_ref());
+    // Rows measured before a failure are still shown: a run of half an hour
+    // that fails at its last step (a full disk at the backup) keeps the rest.
+    let mut rows = Vec::new();
+    let result = measure(a, &dir, &target, pg.as_ref(), &mut rows);
     if let (Some((server, name)), true) = (&pg, made) {
         if !a.keep {
             if let Ok(mut admin) = postgres_admin(server) {
@@ -301,7 +304,12 @@ pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
         eprintln!("bench hub: kept {} ({target}); measure it again with --reuse {target}", kept.display());
     }
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
-    let rows = result?;
+    if let Err(e) = &result {
+        if rows.is_empty() {
+            return result;
+        }
+        eprintln!("bench hub: stopped early ({e:?}); what was measured before:");
+    }
     out.show(&rows, || {
         let what = match &a.reuse {
             Some(r) => format!("the campaign kept in {r}"),
@@ -309,7 +317,7 @@ pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
         };
         table(&format!("hub bench: {what}, {backend} hub (its own process, https)"), &rows)
     });
-    Ok(())
+    result
 }
 
 fn ingest_rows(rows: &mut Vec<Row>, ing: &Ingested, dir: &Path, pg: Option<&(String, String)>) -> CliResult {
@@ -332,11 +340,10 @@ fn ingest_rows(rows: &mut Vec<Row>, ing: &Ingested, dir: &Path, pg: Option<&(Str
     Ok(())
 }
 
-fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, String)>) -> CliResult<Vec<Row>> {
+fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, String)>, rows: &mut Vec<Row>) -> CliResult {
     let db = HubDb::open_target(target).map_err(Failure::storage)?;
     let token = auth::random_token();
     let coordinator = db.create_coordinator(&format!("bench-{}", uuid::Uuid::now_v7().simple()), &auth::hash_password(&token).map_err(Failure::storage)?, true, &[]).map_err(Failure::storage)?;
-    let mut rows = Vec::new();
     let (sites, ing) = if a.reuse.is_some() {
         // A campaign an earlier run kept: its sites, nothing ingested now.
         let mut sites: Vec<String> = db.sites().map_err(Failure::storage)?.into_iter().map(|s| s.code).filter(|c| c.starts_with("P22-")).collect();
@@ -353,7 +360,7 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
         // 1. The campaign, through the hub's ingest.
         let ing = ingest(&db, &sites, a.days, planned)?;
         db.after_bulk_load().map_err(Failure::storage)?;
-        ingest_rows(&mut rows, &ing, dir, pg)?;
+        ingest_rows(rows, &ing, dir, pg)?;
         (sites.into_iter().map(|s| s.code).collect(), Some(ing))
     };
     let busy_events = ing.as_ref().map_or(1, |i| i.busy_events);
@@ -500,7 +507,7 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
     // 7. Backup while the hub serves, and restore into a new database.
     if !a.wants("backup") {
         drop(hub);
-        return Ok(rows);
+        return Ok(());
     }
     match pg {
         None => {
@@ -523,7 +530,7 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
             }
             rows.push(row("restore over the stopped hub's database (checked, then loaded)", r.seconds, "s", "", None));
             let _ = std::fs::remove_file(&copy);
-            return Ok(rows);
+            return Ok(());
         }
         Some((server, name)) => {
             let dump = dir.join("hub.dump");
@@ -552,7 +559,7 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
         }
     }
     drop(hub);
-    Ok(rows)
+    Ok(())
 }
 
 /// A row's label made at run time (a handful a run).

@@ -145,3 +145,16 @@ pub struct StoredDoseEvent {
     pub body: String,
     pub received_at: String,
 }
+
+/// What the database counts of a site's day for a list of sites: records
+/// as they stand (not voided, not given elsewhere) by outcome, the day's
+/// list, and persons who came (merges followed), of them on the list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub given: u32,
+    pub deferred: u32,
+    pub refused: u32,
+    pub registered: u32,
+    pub came: u32,
+    pub served: u32,
+}

@@ -641,6 +641,8 @@ fn a_clinic_day_adds_up_the_same_on_the_dashboard_its_charts_the_report_and_its_
     assert_eq!(d.total.doses.get(&("AZ".to_string(), 2)), Some(&1));
     assert_eq!(d.total.doses.get(&("PF".to_string(), 1)), Some(&2));
     assert_eq!((d.registered, d.served, d.not_yet_come(), d.walk_ins), (5, 3, 2, 1), "the voided dose's person has not come");
+    // The province's list of sites counts the same in the database.
+    assert_eq!(vaxdesk_hub::report::site_totals(&hub.db, "S1", day).unwrap(), vaxdesk_hub::report::SiteTotals::from(&d));
     assert_eq!((d.desks["D1"].by_hour[8], d.desks["D2"].by_hour[9], d.desks["D2"].by_hour[10]), (1, 1, 1));
 
     let mut b = Browser::new(&hub.url);

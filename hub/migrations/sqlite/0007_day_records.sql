@@ -21,3 +21,8 @@ CREATE TABLE day_records (
     PRIMARY KEY (site, day, record)
 ) STRICT, WITHOUT ROWID;
 CREATE UNIQUE INDEX day_records_record ON day_records (record);
+
+-- Reading a day follows each record's person through a merge. Merged persons
+-- are few: looking each row's person up in this small index instead of the
+-- whole persons table halved the busiest day's read (bench hub, 10M events).
+CREATE INDEX persons_merged ON persons (id, merged_into) WHERE merged_into IS NOT NULL;

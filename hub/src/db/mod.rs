@@ -400,6 +400,8 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// each record's person followed through merges; voided ones included
     /// (their lag still counts).
     fn day_records(&self, site: &str, day: &str) -> Result<Vec<crate::day_records::DayRow>>;
+    /// A site's day counted in the database (`report::site_totals`).
+    fn day_totals(&self, site: &str, day: &str) -> Result<crate::day_records::DayCounts>;
     /// Note a certificate the hub signed for a desk (for the daily report).
     fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()>;
     /// Certificates signed for a site's desks in `[from, to)` (UTC text):

@@ -14,7 +14,7 @@ use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
 use crate::registrations::{RegistrationRow, Tally};
-use crate::day_records::{outcome_of, DayChange, DayDose, DayRow, StoredDoseEvent};
+use crate::day_records::{outcome_of, DayChange, DayCounts, DayDose, DayRow, StoredDoseEvent};
 use crate::ingest::{self, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -445,7 +445,8 @@ impl HubStore for PgHub {
         self.read(|c| {
             Ok(c.query(
                 "SELECT d.record, d.desk, coalesce(p.merged_into, d.person_id), d.hour, d.vaccine, d.dose_number, d.outcome, d.voided, d.saved_day, d.saved_hour, d.lag_s
-                 FROM day_records d LEFT JOIN persons p ON p.id = d.person_id WHERE d.site = $1 AND d.day = $2 AND NOT d.elsewhere",
+                 FROM day_records d LEFT JOIN persons p ON p.id = d.person_id AND p.merged_into IS NOT NULL
+                 WHERE d.site = $1 AND d.day = $2 AND NOT d.elsewhere",
                 &[&site, &day],
             )?
             .iter()
@@ -468,6 +469,25 @@ impl HubStore for PgHub {
                 lag_s: r.get(10),
             })
             .collect())
+        })
+    }
+
+    fn day_totals(&self, site: &str, day: &str) -> Result<DayCounts> {
+        self.read(|c| {
+            let r = c.query_one(
+                "WITH listed AS (
+                     SELECT DISTINCT coalesce(p.merged_into, r.person_id) AS who
+                     FROM registration_days r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = $1 AND r.appointment = $2)
+                 SELECT count(*) FILTER (WHERE d.outcome = 'vaccinated'), count(*) FILTER (WHERE d.outcome = 'deferred'),
+                        count(*) FILTER (WHERE d.outcome = 'refused'), (SELECT count(*) FROM listed),
+                        count(DISTINCT coalesce(p.merged_into, d.person_id)),
+                        count(DISTINCT coalesce(p.merged_into, d.person_id)) FILTER (WHERE coalesce(p.merged_into, d.person_id) IN (SELECT who FROM listed))
+                 FROM day_records d LEFT JOIN persons p ON p.id = d.person_id AND p.merged_into IS NOT NULL
+                 WHERE d.site = $1 AND d.day = $2 AND NOT d.elsewhere AND NOT d.voided",
+                &[&site, &day],
+            )?;
+            let n = |i: usize| u32::try_from(r.get::<_, i64>(i)).unwrap_or(u32::MAX);
+            Ok(DayCounts { given: n(0), deferred: n(1), refused: n(2), registered: n(3), came: n(4), served: n(5) })
         })
     }
 

@@ -13,7 +13,7 @@ use vaxdesk_core::model::{SiteDesk, Site};
 use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
 
 use super::{enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
-use crate::day_records::{outcome_of, DayChange, DayDose, DayRow, StoredDoseEvent};
+use crate::day_records::{outcome_of, DayChange, DayCounts, DayDose, DayRow, StoredDoseEvent};
 use crate::ingest::{self, Incoming, IngestTx};
 use crate::registrations::{RegistrationRow, Tally};
 
@@ -474,7 +474,8 @@ impl HubStore for SqliteHub {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT d.record, d.desk, coalesce(p.merged_into, d.person_id), d.hour, d.vaccine, d.dose_number, d.outcome, d.voided, d.saved_day, d.saved_hour, d.lag_s
-                 FROM day_records d LEFT JOIN persons p ON p.id = d.person_id WHERE d.site = ?1 AND d.day = ?2 AND d.elsewhere = 0",
+                 FROM day_records d LEFT JOIN persons p INDEXED BY persons_merged ON p.id = d.person_id AND p.merged_into IS NOT NULL
+                 WHERE d.site = ?1 AND d.day = ?2 AND d.elsewhere = 0",
             )?;
             let rows = st.query_map(params![site, day], |r| {
                 Ok(DayRow {
@@ -497,6 +498,27 @@ impl HubStore for SqliteHub {
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn day_totals(&self, site: &str, day: &str) -> Result<DayCounts> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                // One pass over the day's rows (a CTE read by several
+                // subqueries is computed again for each).
+                "WITH listed AS (
+                     SELECT DISTINCT coalesce(p.merged_into, r.person_id) AS who
+                     FROM registration_days r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = ?1 AND r.appointment = ?2)
+                 SELECT count(*) FILTER (WHERE d.outcome = 'vaccinated'), count(*) FILTER (WHERE d.outcome = 'deferred'),
+                        count(*) FILTER (WHERE d.outcome = 'refused'), (SELECT count(*) FROM listed),
+                        count(DISTINCT coalesce(p.merged_into, d.person_id)),
+                        count(DISTINCT coalesce(p.merged_into, d.person_id)) FILTER (WHERE coalesce(p.merged_into, d.person_id) IN (SELECT who FROM listed))
+                 FROM day_records d LEFT JOIN persons p INDEXED BY persons_merged ON p.id = d.person_id AND p.merged_into IS NOT NULL
+                 WHERE d.site = ?1 AND d.day = ?2 AND d.elsewhere = 0 AND d.voided = 0",
+            )?;
+            Ok(st.query_row(params![site, day], |r| {
+                Ok(DayCounts { given: r.get(0)?, deferred: r.get(1)?, refused: r.get(2)?, registered: r.get(3)?, came: r.get(4)?, served: r.get(5)? })
+            })?)
         })
     }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::reports::{day_charts, hour_now_if_today, registration_table, secs, totals_table};
 use super::session::Web;
 use super::{answer, blocking, layout, local_time, my_sites, vn};
-use crate::report::{self, day_start_utc, SiteDay};
+use crate::report::{self, day_start_utc, SiteTotals};
 use crate::AppState;
 
 /// Sites shown in "sites on the day" at most: each is a read of its recent
@@ -46,7 +46,10 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<DashQuery>)
         let (board, all, rejections, devices, desks) = blocking(&s, move |db| {
             let board = report::site_day(db, &site_q, day)?;
             let all = if listed.len() > 1 {
-                listed.iter().map(|c| if *c == site_q { Ok(board.clone()) } else { report::site_day(db, c, day) }).collect::<Result<Vec<SiteDay>, _>>()?
+                listed
+                    .iter()
+                    .map(|c| if *c == site_q { Ok(SiteTotals::from(&board)) } else { report::site_totals(db, c, day) })
+                    .collect::<Result<Vec<SiteTotals>, _>>()?
             } else {
                 Vec::new()
             };

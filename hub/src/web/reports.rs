@@ -18,7 +18,7 @@ use super::session::Web;
 use super::{answer, blocking, layout, local_time, my_sites};
 use crate::db::Device;
 use crate::error::HubError;
-use crate::report::{self, vn, SiteDay};
+use crate::report::{self, vn, SiteDay, SiteTotals};
 use crate::AppState;
 
 /// Sync lags as the tables show them.
@@ -181,7 +181,7 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
             @if devices.iter().any(|d| behind(d, day)) { p.warn #not-synced { (t.report_not_synced) } }
             @if days.len() > 1 {
                 h2 { (t.total) }
-                (totals_table(t, &days))
+                (totals_table(t, &days.iter().map(SiteTotals::from).collect::<Vec<_>>()))
             }
             @for (d, site) in days.iter().zip(&sites) {
                 section.site data-site=(d.site) {
@@ -231,8 +231,8 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<ReportQuery
 
 /// One row per site and a total, for a report of several sites (and the
 /// dashboard's "sites on the day").
-pub(super) fn totals_table(t: &Texts, days: &[SiteDay]) -> Markup {
-    let sum = |f: &dyn Fn(&SiteDay) -> i64| days.iter().map(f).sum::<i64>();
+pub(super) fn totals_table(t: &Texts, days: &[SiteTotals]) -> Markup {
+    let sum = |f: &dyn Fn(&SiteTotals) -> i64| days.iter().map(f).sum::<i64>();
     html! {
         table #sites-day {
             tr {
@@ -242,13 +242,13 @@ pub(super) fn totals_table(t: &Texts, days: &[SiteDay]) -> Markup {
             @for d in days {
                 tr data-site=(d.site) {
                     td { a href={ "/dashboard?site=" (d.site) "&date=" (d.day) } { code { (d.site) } } }
-                    td.n { (d.total.given()) } td.n { (d.total.deferred) } td.n { (d.total.refused) }
+                    td.n { (d.given) } td.n { (d.deferred) } td.n { (d.refused) }
                     td.n { (d.registered) } td.n { (d.served) } td.n { (d.not_yet_come()) } td.n { (d.walk_ins) } td.n { (d.certificates) }
                 }
             }
             tr.total {
                 th { (t.total) }
-                th.n { (sum(&|d| d.total.given().into())) } th.n { (sum(&|d| d.total.deferred.into())) } th.n { (sum(&|d| d.total.refused.into())) }
+                th.n { (sum(&|d| d.given.into())) } th.n { (sum(&|d| d.deferred.into())) } th.n { (sum(&|d| d.refused.into())) }
                 th.n { (sum(&|d| d.registered.into())) } th.n { (sum(&|d| d.served.into())) } th.n { (sum(&|d| d.not_yet_come().into())) }
                 th.n { (sum(&|d| d.walk_ins.into())) } th.n { (sum(&|d| d.certificates)) }
             }
