@@ -213,6 +213,30 @@ fn campaign_reads_the_same_from_the_table_and_the_fold(seed: u64) {
         now: Utc::now(),
     };
     vaxdesk_hub::actions::correct_dose(&db, &catalog, &who, req).unwrap().unwrap();
+    // And amends another one an hour later (its hour on the charts moves).
+    let other = db.day_records("S1", &day.to_string()).unwrap().into_iter().find(|r| !r.voided && r.record != live.record && r.dose.hour < 20).unwrap();
+    let mut dose = pushes
+        .iter()
+        .find_map(|p| match &p.event {
+            WireEvent::Dose(d) if d.id.to_string() == other.record => d.dose.clone(),
+            _ => None,
+        })
+        .unwrap();
+    dose.administered_at = synth::vietnam().from_local_datetime(&day.and_hms_opt(u32::from(other.dose.hour) + 1, 5, 0).unwrap()).unwrap();
+    let req = vaxdesk_hub::actions::CorrectionRequest {
+        record: other.record.parse().unwrap(),
+        correction: vaxdesk_hub::actions::Correction::Amend(dose),
+        reason: "giờ tiêm".into(),
+        confirmed: vec![],
+        now: Utc::now(),
+    };
+    // The coordinator confirms the warnings the hub shows (a 2021 dose is "long ago" today).
+    if let Err(warnings) = vaxdesk_hub::actions::correct_dose(&db, &catalog, &who, req.clone()).unwrap() {
+        let confirmed = warnings.iter().map(|f| f.code.as_str().to_string()).collect();
+        vaxdesk_hub::actions::correct_dose(&db, &catalog, &who, vaxdesk_hub::actions::CorrectionRequest { confirmed, ..req }).unwrap().unwrap();
+    }
+    let moved = db.day_records("S1", &day.to_string()).unwrap().into_iter().find(|r| r.record == other.record).unwrap();
+    assert_eq!(moved.dose.hour, other.dose.hour + 1, "seed {seed}: the hub's amend moved the dose's hour");
     let given = |figures: &[SiteDay]| figures.iter().find(|d| d.site == "S1" && d.day == day).unwrap().total.given();
     let after = figures(&db);
     assert_eq!(given(&after), given(&before) - 1, "seed {seed}: the hub's void is on the day's figures");

@@ -79,6 +79,10 @@ impl PgHub {
                 let mut tx = c.transaction()?;
                 tx.batch_execute(sql)?;
                 if *version == DAY_RECORDS {
+                    // Another hub process still on the old build may be
+                    // ingesting: its batches wait here (they take the feed
+                    // lock too), so none lands between the backfill's pages.
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
                     crate::day_records::backfill(&mut PgTx { tx: &mut tx, statements: Default::default() })?;
                 }
                 tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[version])?;
@@ -428,7 +432,7 @@ impl HubStore for PgHub {
 
     fn after_bulk_load(&self) -> Result<()> {
         let mut c = self.pool()?.get()?;
-        c.batch_execute("ANALYZE persons, events, registrations, feed")?;
+        c.batch_execute("ANALYZE persons, events, registrations, feed, day_records")?;
         Ok(())
     }
 
