@@ -64,6 +64,10 @@ pub fn run(out: Out, a: &BenchSyncArgs) -> CliResult {
     let tmp = tempfile::tempdir().map_err(Failure::storage)?;
     let dir = tmp.path();
     let hub = EmbeddedHub::start(&dir.join("hub.db"))?;
+    // The hub checks every dose's lot against its catalog since it re-checks
+    // doses: without the lots the desks' doses use, it refused them all.
+    let current = hub.db.current_catalog().map_err(Failure::storage)?.unwrap_or_else(vaxdesk_core::catalog::Catalog::builtin);
+    hub.db.publish_catalog(&synth::catalog_with_lots(&current)).map_err(Failure::storage)?;
     hub.site(SITE, "Bench site", &["A", "B", "C", "I", "N"])?;
     let mut rows = Vec::new();
 

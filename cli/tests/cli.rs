@@ -480,6 +480,23 @@ fn bench_load_loses_and_doubles_nothing_through_faults() {
     assert!(r["hub_rss_end_mb"].as_f64().unwrap() > 1.0);
 }
 
+/// The sync bench in small: pushes batched and one by one, hub ingest and a
+/// new desk's first pull, every event accepted (the bench fails itself on a
+/// refusal: it once ran against a hub without the lots its doses use).
+#[test]
+fn bench_sync_pushes_and_pulls_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
+        .current_dir(dir.path())
+        .args(["--db", "desk.db", "--json", "bench", "sync", "--events", "200", "--ingest", "1000", "--pull", "1500"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = rows.to_string();
+    assert!(shown.contains("push, batches of 500") && shown.contains("first pull"), "{shown}");
+}
+
 /// The hub bench in small, end to end: a campaign ingested day by day, the
 /// dashboard of the busiest site through the hub process (https), a new
 /// desk's first sync of the whole site, an export, a registration list, an
