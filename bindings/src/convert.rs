@@ -132,12 +132,15 @@ pub struct SearchResult {
     pub total: u32,
     /// More may match: ask for a birth year or another word.
     pub truncated: bool,
+    /// The desk's first pull is still taking in the site: names may be
+    /// missing (say so, and do not conclude that a person is new).
+    pub incomplete: bool,
 }
 
 impl From<SearchPage> for SearchResult {
     fn from(p: SearchPage) -> Self {
         let appointments = p.hits.iter().map(|h| h.appointment.map(|d| d.to_string())).collect();
-        SearchResult { hits: p.hits.into_iter().map(|h| h.person.into()).collect(), appointments, total: p.total, truncated: p.truncated }
+        SearchResult { hits: p.hits.into_iter().map(|h| h.person.into()).collect(), appointments, total: p.total, truncated: p.truncated, incomplete: p.incomplete }
     }
 }
 

@@ -584,6 +584,10 @@ pub struct BenchHubArgs {
     /// pull, export, registrations, backup (default: all).
     #[arg(long, value_delimiter = ',')]
     pub measure: Vec<String>,
+    /// The new desk's store in plain SQLite (default: encrypted under a
+    /// PIN, as on a phone), to see what the encryption costs the pull.
+    #[arg(long)]
+    pub plain_desk: bool,
 }
 
 impl BenchHubArgs {

@@ -65,6 +65,10 @@ pub struct SearchPage {
     /// looked for once the page was full, or a kind hit the candidate
     /// limit): add a birth year or a word to narrow the search.
     pub truncated: bool,
+    /// The desk is taking in its site for the first time and its name index
+    /// is set aside until then (ADR 0023): names may be missing.
+    #[serde(default)]
+    pub incomplete: bool,
 }
 
 enum Kind {
@@ -94,6 +98,7 @@ fn classify(q: &SearchQuery) -> Kind {
 }
 
 pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
+    let incomplete = store.search_index_deferred()?;
     let per_page = q.per_page.clamp(1, 200);
     let skip = (q.page as usize).saturating_mul(per_page as usize);
     let page = |hits: Vec<Hit>, total: usize, truncated: bool| SearchPage {
@@ -102,6 +107,7 @@ pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
         per_page,
         total: u32::try_from(total).unwrap_or(u32::MAX),
         truncated,
+        incomplete,
     };
     let direct = |persons: Vec<Person>, by: MatchedBy| {
         let total = persons.len();

@@ -78,3 +78,82 @@ fn every_query_finds_exactly_the_persons_whose_names_answer_it() {
     }
     assert!(compared > 150, "most queries were compared in full: {compared}");
 }
+
+/// The definitions of the name-search indexes and triggers, as SQLite has them.
+fn search_schema(path: &std::path::Path) -> Vec<(String, String)> {
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut st = c.prepare("SELECT name, sql FROM sqlite_schema WHERE tbl_name IN ('persons', 'name_words', 'name_word_counts') AND sql IS NOT NULL ORDER BY name").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
+
+#[test]
+fn search_indexes_set_aside_for_a_first_pull_come_back_whole_even_after_the_app_is_killed() {
+    // Two desks get the same persons: `plain` the usual way, `bulk` partly
+    // while its search indexes are set aside (as a first pull does), then is
+    // closed without restoring them (the app killed) and opened again.
+    let plain = desk();
+    let bulk = desk();
+    let before = search_schema(&bulk.path());
+    let first = 810_000;
+    let mut people: Vec<_> = (first..first + 1_500).map(synth::person).collect();
+    let events: Vec<_> = people.iter().map(synth::person_event).collect();
+    let (early, late) = events.split_at(500);
+    for t in [&plain, &bulk] {
+        t.desk.store().append_batch(early, &[]).unwrap();
+    }
+    let one = SearchQuery::new(people[3].full_name.clone());
+    assert!(!bulk.desk.find(&one).unwrap().hits.is_empty());
+
+    assert!(bulk.desk.store().defer_search_index().unwrap());
+    assert!(!bulk.desk.store().defer_search_index().unwrap(), "already set aside");
+    assert!(bulk.desk.store().search_index_deferred().unwrap());
+    // While set aside, a whole name is still found (a scan), words and
+    // beginnings of words are not.
+    assert!(!bulk.desk.find(&one).unwrap().hits.is_empty());
+    let prefix: Vec<String> = fold_tokens(&people[3].full_name).iter().map(|w| w[..w.len().min(2)].to_string()).collect();
+    assert!(!plain.desk.find(&SearchQuery::new(prefix.join(" "))).unwrap().hits.is_empty());
+    let away = bulk.desk.find(&SearchQuery::new(prefix.join(" "))).unwrap();
+    assert!(away.hits.is_empty(), "the word index is away");
+    assert!(away.incomplete, "and the page says names may be missing");
+    assert!(!plain.desk.find(&one).unwrap().incomplete);
+    // Persons arrive; one of the early ones changes name (the update path).
+    let mut renamed = people[7].clone();
+    renamed.full_name = "Đặng Thị Ngọc Hân".into();
+    let mut rename = synth::person_event(&renamed);
+    rename.id = vaxdesk_core::model::EventId::new();
+    people[7] = renamed;
+    for t in [&plain, &bulk] {
+        t.desk.store().append_batch(late, &[]).unwrap();
+        t.desk.store().append_batch(std::slice::from_ref(&rename), &[]).unwrap();
+    }
+    let path = bulk.path();
+    let TestDesk { dir: _keep, desk: killed } = bulk;
+    drop(killed);
+    let reopened = open_at(&path);
+    assert!(!reopened.store().search_index_deferred().unwrap(), "opening a store left set aside builds the indexes again");
+    assert!(!reopened.find(&one).unwrap().incomplete);
+    assert_eq!(search_schema(&path), before, "the same indexes and triggers, word for word");
+
+    // Every query answers the same on both desks.
+    let mut rng = StdRng::seed_from_u64(0xB01C);
+    for k in 0..200 {
+        let p = &people[rng.random_range(0..people.len())];
+        let words = fold_tokens(&p.full_name);
+        let text = match k % 3 {
+            0 => words.join(" "),
+            1 => format!("{} {}", words[words.len() - 1], words[0]),
+            _ => words.iter().map(|w| &w[..w.len().min(2)]).collect::<Vec<_>>().join(" "),
+        };
+        let q = SearchQuery { per_page: 500, ..SearchQuery::new(text) };
+        let ids = |d: &vaxdesk_core::desk::Desk| d.find(&q).unwrap().hits.iter().map(|h| h.person.id.to_string()).collect::<BTreeSet<_>>();
+        let want = ids(&plain.desk);
+        assert!(!want.is_empty(), "{q:?} finds its own person");
+        assert_eq!(ids(&reopened), want, "{q:?}");
+    }
+    let old_name = SearchQuery::new(fold_tokens(&synth::person(first + 7).full_name).join(" "));
+    let ids = |d: &vaxdesk_core::desk::Desk| d.find(&old_name).unwrap().hits.iter().map(|h| h.person.id).collect::<Vec<_>>();
+    assert!(!ids(&reopened).contains(&people[7].id), "a renamed person is not found under the old name");
+    assert_eq!(ids(&reopened), ids(&plain.desk));
+    // And the store's own projection of names agrees with its persons.
+    assert_eq!(reopened.store().integrity_check().unwrap(), Ok(()));
+}

@@ -101,3 +101,76 @@ fn two_desks_sync_through_the_hub() {
     assert!(a.store().person_by_national_id("022187001234").unwrap().is_some());
     assert_eq!(a.store().canonical_person(pb.id).unwrap(), pa.id);
 }
+
+/// What a name search finds on a desk, as person ids.
+fn found(desk: &Desk, text: &str) -> std::collections::BTreeSet<String> {
+    let q = vaxdesk_core::search::SearchQuery { per_page: 500, ..vaxdesk_core::search::SearchQuery::new(text) };
+    desk.find(&q).unwrap().hits.iter().map(|h| h.person.id.to_string()).collect()
+}
+
+#[test]
+fn a_new_desk_takes_in_a_busy_site_in_large_pages_and_finds_every_name_even_after_a_cut() {
+    use vaxdesk_core::sync::engine::{client, pull_all};
+    use vaxdesk_core::sync::SyncReport;
+    use vaxdesk_hub::fault_proxy::{Fault, Faults};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = LocalHub::start_tls(dir.path()).unwrap();
+    let coordinator = Coordinator::login(&hub.url).unwrap();
+    coordinator.site("QN-02", &["D1", "D2", "D3"]).unwrap();
+
+    // A busy desk's day reaches the hub.
+    let busy = Desk::open(dir.path().join("busy.db")).unwrap();
+    vaxdesk_core::sync::enroll(&busy, &coordinator.enrollment_text("QN-02", "D1").unwrap(), None).unwrap();
+    vaxdesk_tests::seed_desk(&busy, 400, 1, 0, "022091").unwrap();
+    let pushed = sync_once(&busy, &SyncOptions::default()).unwrap();
+    assert_eq!(pushed.accepted, 800, "{pushed:?}");
+    let rowids: Vec<i64> = (1..=400).step_by(23).collect();
+    let persons = busy.store().persons_at(&rowids).unwrap();
+    let names: Vec<String> = persons.iter().map(|p| p.full_name.clone()).collect();
+
+    // Small pages so that the pull is long: a full first page, then pages
+    // of the catch-up size.
+    let opts = SyncOptions { page: 40, catch_up_page: 150, ..SyncOptions::default() };
+    let fresh = Desk::open(dir.path().join("fresh.db")).unwrap();
+    vaxdesk_core::sync::enroll(&fresh, &coordinator.enrollment_text("QN-02", "D2").unwrap(), None).unwrap();
+    let report = sync_once(&fresh, &opts).unwrap();
+    assert_eq!(report.pulled, 800);
+    assert!(!fresh.store().search_index_deferred().unwrap());
+    for name in &names {
+        let folded = vaxdesk_core::fold::fold_tokens(name);
+        let beginnings: Vec<String> = folded.iter().map(|w| w[..w.len().min(2)].to_string()).collect();
+        for text in [name.clone(), folded.iter().rev().cloned().collect::<Vec<_>>().join(" "), beginnings.join(" ")] {
+            let want = found(&busy, &text);
+            assert!(!want.is_empty(), "{text}");
+            // The busy desk made these persons; the new desk got the same ids.
+            assert_eq!(found(&fresh, &text), want, "{text}");
+        }
+    }
+
+    // A third desk whose first pull is cut after three pages (a network gone
+    // for good this round): the pages taken stay, search works on them, and
+    // the next sync takes the rest.
+    let net = vaxdesk_tests::FaultyNetwork::new(&hub.url, Faults::none(), 7).unwrap();
+    let cut = Desk::open(dir.path().join("cut.db")).unwrap();
+    vaxdesk_core::sync::enroll(&cut, &net.route(&coordinator.enrollment_text("QN-02", "D3").unwrap()).unwrap(), None).unwrap();
+    let flaky = SyncOptions { attempts: 2, reuse_connections: false, base_backoff: std::time::Duration::from_millis(10), ..opts.clone() };
+    net.control.script([Fault::None, Fault::None, Fault::None, Fault::Drop, Fault::Drop]);
+    let mut partial = SyncReport::default();
+    let c = client(&cut, &flaky).unwrap();
+    assert!(pull_all(&cut, &c, &flaky, &mut partial).is_err(), "the fourth page never came");
+    // Three pages of changes (the site's desks and catalog among them).
+    assert!(partial.pulled > 40 + 150 && partial.pulled <= 40 + 150 + 150, "{partial:?}");
+    assert!(!cut.store().search_index_deferred().unwrap(), "a cut first pull leaves search whole");
+    // The site's persons came first (in the order the busy desk made them):
+    // those taken are each found by name, and nobody the hub lacks.
+    for (rowid, p) in rowids.iter().zip(&persons) {
+        let (here, there) = (found(&cut, &p.full_name), found(&busy, &p.full_name));
+        assert!(here.is_subset(&there), "{}", p.full_name);
+        assert_eq!(here.contains(&p.id.to_string()), *rowid as u64 <= partial.pulled, "{}", p.full_name);
+    }
+    let rest = sync_once(&cut, &flaky).unwrap();
+    assert_eq!(partial.pulled + rest.pulled, 800);
+    for name in &names {
+        assert_eq!(found(&cut, name), found(&busy, name), "{name}");
+    }
+}

@@ -12,6 +12,7 @@ mod persons;
 mod readers;
 mod schema;
 mod search;
+mod search_index;
 mod sync;
 
 use std::path::{Path, PathBuf};
@@ -111,6 +112,9 @@ impl Store {
             writer.pragma_update(None, "foreign_keys", "ON").map_err(classify)?;
             // Bulk writes grow the WAL; cut it back after each checkpoint.
             writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(classify)?;
+            if search_index::restore_on_open(&mut writer, &path)? {
+                tracing::info!("name-search indexes rebuilt (a first pull had been cut short)");
+            }
             schema::migrate_to(&mut writer, &path, opts.target_version)?;
         }
 
