@@ -65,8 +65,9 @@ pub struct SearchPage {
     /// looked for once the page was full, or a kind hit the candidate
     /// limit): add a birth year or a word to narrow the search.
     pub truncated: bool,
-    /// The desk is taking in its site for the first time and its name index
-    /// is set aside until then (ADR 0023): names may be missing.
+    /// The desk does not hold its whole site yet (enrolled, and no pull has
+    /// reached the hub's last page), or a first pull has its name index set
+    /// aside (ADR 0023): a person not found may yet be on record.
     #[serde(default)]
     pub incomplete: bool,
 }
@@ -98,7 +99,11 @@ fn classify(q: &SearchQuery) -> Kind {
 }
 
 pub fn search(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
-    let incomplete = store.search_index_deferred()?;
+    // A desk enrolled with a hub holds its site once a pull has reached the
+    // hub's last page; until then, and while a first pull has the name
+    // index set aside, a person not found may yet be on record.
+    use crate::sync::engine::{META_HUB, META_PULLED_TO_END};
+    let incomplete = store.search_index_deferred()? || (store.meta(META_HUB)?.is_some() && store.meta(META_PULLED_TO_END)?.is_none());
     let per_page = q.per_page.clamp(1, 200);
     let skip = (q.page as usize).saturating_mul(per_page as usize);
     let page = |hits: Vec<Hit>, total: usize, truncated: bool| SearchPage {

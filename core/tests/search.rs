@@ -154,6 +154,6 @@ fn search_indexes_set_aside_for_a_first_pull_come_back_whole_even_after_the_app_
     let ids = |d: &vaxdesk_core::desk::Desk| d.find(&old_name).unwrap().hits.iter().map(|h| h.person.id).collect::<Vec<_>>();
     assert!(!ids(&reopened).contains(&people[7].id), "a renamed person is not found under the old name");
     assert_eq!(ids(&reopened), ids(&plain.desk));
-    // And the store's own projection of names agrees with its persons.
+    // And the file is sound after the rebuild.
     assert_eq!(reopened.store().integrity_check().unwrap(), Ok(()));
 }

@@ -133,9 +133,12 @@ fn a_new_desk_takes_in_a_busy_site_in_large_pages_and_finds_every_name_even_afte
     let opts = SyncOptions { page: 40, catch_up_page: 150, ..SyncOptions::default() };
     let fresh = Desk::open(dir.path().join("fresh.db")).unwrap();
     vaxdesk_core::sync::enroll(&fresh, &coordinator.enrollment_text("QN-02", "D2").unwrap(), None).unwrap();
+    assert!(fresh.find(&vaxdesk_core::search::SearchQuery::new("an")).unwrap().incomplete, "enrolled, the site not yet pulled");
     let report = sync_once(&fresh, &opts).unwrap();
     assert_eq!(report.pulled, 800);
+    assert!(report.search_set_aside, "a first pull of more than a page sets the indexes aside");
     assert!(!fresh.store().search_index_deferred().unwrap());
+    assert!(!fresh.find(&vaxdesk_core::search::SearchQuery::new("an")).unwrap().incomplete);
     for name in &names {
         let folded = vaxdesk_core::fold::fold_tokens(name);
         let beginnings: Vec<String> = folded.iter().map(|w| w[..w.len().min(2)].to_string()).collect();
@@ -160,7 +163,9 @@ fn a_new_desk_takes_in_a_busy_site_in_large_pages_and_finds_every_name_even_afte
     assert!(pull_all(&cut, &c, &flaky, &mut partial).is_err(), "the fourth page never came");
     // Three pages of changes (the site's desks and catalog among them).
     assert!(partial.pulled > 40 + 150 && partial.pulled <= 40 + 150 + 150, "{partial:?}");
+    assert!(partial.search_set_aside);
     assert!(!cut.store().search_index_deferred().unwrap(), "a cut first pull leaves search whole");
+    assert!(cut.find(&vaxdesk_core::search::SearchQuery::new("an")).unwrap().incomplete, "but says the site is not all here");
     // The site's persons came first (in the order the busy desk made them):
     // those taken are each found by name, and nobody the hub lacks.
     for (rowid, p) in rowids.iter().zip(&persons) {
@@ -170,6 +175,8 @@ fn a_new_desk_takes_in_a_busy_site_in_large_pages_and_finds_every_name_even_afte
     }
     let rest = sync_once(&cut, &flaky).unwrap();
     assert_eq!(partial.pulled + rest.pulled, 800);
+    assert!(!rest.search_set_aside, "a pull that is not the first keeps the indexes");
+    assert!(!cut.find(&vaxdesk_core::search::SearchQuery::new("an")).unwrap().incomplete);
     for name in &names {
         assert_eq!(found(&cut, name), found(&busy, name), "{name}");
     }

@@ -112,9 +112,7 @@ impl Store {
             writer.pragma_update(None, "foreign_keys", "ON").map_err(classify)?;
             // Bulk writes grow the WAL; cut it back after each checkpoint.
             writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(classify)?;
-            if search_index::restore_on_open(&mut writer, &path)? {
-                tracing::info!("name-search indexes rebuilt (a first pull had been cut short)");
-            }
+            search_index::restore_on_open(&mut writer, &path);
             schema::migrate_to(&mut writer, &path, opts.target_version)?;
         }
 

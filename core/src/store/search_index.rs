@@ -21,8 +21,8 @@ use super::{Result, Store, StoreError};
 
 const META_DEFERRED: &str = "search_index_deferred";
 
-/// What is set aside: indexes before triggers, in the order they are made
-/// again (the word index is filled between the two).
+/// What is set aside (kept with its type: indexes are made again before
+/// the word index is filled, triggers after).
 const SET_ASIDE: &[&str] = &["persons_phone", "persons_name_key", "name_words_insert", "name_words_delete", "name_words_update"];
 
 /// Schema 6's fill of the word index, in key order (see its migration).
@@ -46,7 +46,7 @@ impl Store {
             if deferred(tx)? {
                 return Ok(false);
             }
-            let mut kept = Vec::with_capacity(SET_ASIDE.len());
+            let mut kept: Vec<(String, String)> = Vec::with_capacity(SET_ASIDE.len());
             for name in SET_ASIDE {
                 let found: Option<(String, String)> = tx
                     .prepare_cached("SELECT type, sql FROM sqlite_schema WHERE name = ?1")?
@@ -56,7 +56,7 @@ impl Store {
                     return Err(StoreError::BadRow { table: "sqlite_schema", detail: format!("{name} is missing: the store's schema is not the one this app knows") });
                 };
                 tx.execute_batch(&format!("DROP {} {name}", kind.to_uppercase()))?;
-                kept.push(sql);
+                kept.push((kind, sql));
             }
             tx.execute_batch("DELETE FROM name_words; DELETE FROM name_word_counts;")?;
             tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?.execute(params![META_DEFERRED, super::json(&kept)])?;
@@ -84,14 +84,15 @@ fn deferred(c: &Connection) -> Result<bool> {
 pub(crate) fn restore(tx: &Transaction<'_>) -> Result<()> {
     let kept: Option<String> = tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([META_DEFERRED], |r| r.get(0)).optional()?;
     let Some(kept) = kept else { return Ok(()) };
-    let kept: Vec<String> = super::from_json("meta", &kept)?;
-    let (indexes, triggers) = kept.split_at(2.min(kept.len()));
-    for sql in indexes {
+    let kept: Vec<(String, String)> = super::from_json("meta", &kept)?;
+    // Indexes first, then the word index filled, then the triggers that
+    // keep it (made before the fill, they would fill it twice).
+    for (_, sql) in kept.iter().filter(|(kind, _)| kind != "trigger") {
         tx.execute_batch(sql)?;
     }
     tx.execute_batch("DELETE FROM name_words; DELETE FROM name_word_counts;")?;
     tx.execute_batch(FILL_NAME_WORDS)?;
-    for sql in triggers {
+    for (_, sql) in kept.iter().filter(|(kind, _)| kind == "trigger") {
         tx.execute_batch(sql)?;
     }
     tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?.execute([META_DEFERRED])?;
@@ -99,16 +100,25 @@ pub(crate) fn restore(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// At open, before migrations: a store left with its indexes away (the app
-/// killed during a first pull) gets them back first. `true` when it did.
-pub(crate) fn restore_on_open(c: &mut Connection, path: &std::path::Path) -> Result<bool> {
-    let classify = |e: rusqlite::Error| StoreError::classify(e, path);
-    let has_meta: bool =
-        c.query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0)).map_err(classify)?;
-    if !has_meta || !deferred(c)? {
-        return Ok(false);
+/// killed during a first pull) gets them back first. Best effort: a store
+/// that cannot rebuild them now (a full disk) still opens, its searches say
+/// they are incomplete, and the next sync tries again.
+pub(crate) fn restore_on_open(c: &mut Connection, path: &std::path::Path) {
+    let attempt = |c: &mut Connection| -> Result<bool> {
+        let classify = |e: rusqlite::Error| StoreError::classify(e, path);
+        let has_meta: bool =
+            c.query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0)).map_err(classify)?;
+        if !has_meta || !deferred(c)? {
+            return Ok(false);
+        }
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(classify)?;
+        restore(&tx)?;
+        tx.commit().map_err(classify)?;
+        Ok(true)
+    };
+    match attempt(c) {
+        Ok(true) => tracing::info!("name-search indexes rebuilt (a first pull had been cut short)"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "name-search indexes still set aside; the next sync tries again"),
     }
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(classify)?;
-    restore(&tx)?;
-    tx.commit().map_err(classify)?;
-    Ok(true)
 }

@@ -24,6 +24,9 @@ pub const TOKEN_MAX_AGE_DAYS: i64 = 30;
 /// SHA-256 of the hub's TLS certificate, pinned at enrollment.
 pub const META_HUB_PIN: &str = "hub_tls_sha256";
 pub const META_LAST_SYNC: &str = "last_sync";
+/// When a pull last reached the hub's last page: until the first one does,
+/// the desk does not hold its whole site (searches say they are incomplete).
+pub const META_PULLED_TO_END: &str = "pulled_to_end";
 /// The names the hub gave the site and desk at enrollment, for screens.
 pub const META_SITE_NAME: &str = "site_name";
 pub const META_DESK_NAME: &str = "desk_name";
@@ -81,6 +84,10 @@ pub struct SyncReport {
     /// waited), for load measurements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub push_micros: Vec<u64>,
+    /// A first pull set the name-search indexes aside and built them again
+    /// at its end (ADR 0023).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub search_set_aside: bool,
 }
 
 /// An enrollment on its way: written before the code is sent, so that a
@@ -334,8 +341,11 @@ pub fn pull_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mu
                 let page: ChangesPage = page?;
                 last_seen = !page.more;
                 if first_pull && page.more && !set_aside {
-                    store.defer_search_index()?;
-                    set_aside = true;
+                    // Best effort: a store that cannot set them aside pulls the usual way.
+                    match store.defer_search_index() {
+                        Ok(_) => set_aside = true,
+                        Err(e) => tracing::warn!(error = %e, "name-search indexes kept for this pull"),
+                    }
                 }
                 let (added, catalog) = store.apply_changes(&page.changes, &page.cursor)?;
                 report.pulled += added;
@@ -349,6 +359,7 @@ pub fn pull_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mu
             if !last_seen {
                 return Err(SyncError::Network("the pull stopped before the hub's last page".into()));
             }
+            store.set_meta(META_PULLED_TO_END, &chrono::Utc::now().to_rfc3339())?;
             Ok(())
         })();
         // A page that could not be written stops the fetching too.
@@ -357,8 +368,16 @@ pub fn pull_all(desk: &Desk, client: &HubClient, opts: &SyncOptions, report: &mu
         (applied, fetcher.join().unwrap_or(0))
     });
     report.retries += retries;
-    let restored = if set_aside { store.restore_search_index().map_err(SyncError::from) } else { Ok(()) };
-    applied.and(restored)
+    report.search_set_aside |= set_aside;
+    // Also when an earlier pull or open could not restore them.
+    let restored = if set_aside || store.search_index_deferred()? { store.restore_search_index().map_err(SyncError::from) } else { Ok(()) };
+    match (applied, restored) {
+        (Err(e), Err(lost)) => {
+            tracing::warn!(error = %lost, "name-search indexes still set aside; the next sync tries again");
+            Err(e)
+        }
+        (applied, restored) => applied.and(restored),
+    }
 }
 
 /// Fetch pages in order into `out` until the last (or an error, sent as
@@ -367,7 +386,15 @@ fn fetch_pages(client: &HubClient, opts: &SyncOptions, mut since: Option<String>
     let mut retries = 0;
     let mut limit = opts.page;
     loop {
-        let page = retry_while(opts, &mut retries, || wanted.load(Ordering::Relaxed), || client.changes(since.as_deref(), limit));
+        let page = retry_while(opts, &mut retries, || wanted.load(Ordering::Relaxed), || {
+            let page = client.changes(since.as_deref(), limit);
+            // A large page that did not come (a slow link may not carry it
+            // within the timeout) is asked for again at the usual size.
+            if page.is_err() {
+                limit = opts.page;
+            }
+            page
+        });
         let next = match &page {
             Ok(p) if p.more => Some(p.cursor.clone()),
             _ => None,
