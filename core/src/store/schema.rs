@@ -13,8 +13,19 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_sync.sql")),
     (4, include_str!("migrations/0004_withdrawn.sql")),
     (5, include_str!("migrations/0005_registrations.sql")),
-    (6, include_str!("migrations/0006_name_candidates.sql")),
+    (
+        6,
+        concat!(
+            include_str!("migrations/0006_name_candidates.sql"),
+            include_str!("migrations/fill_name_words.sql"),
+            include_str!("migrations/0006_name_candidates_triggers.sql"),
+        ),
+    ),
 ];
+
+/// Schema 6's fill of the word index from `persons`, in key order; run
+/// again when a first pull has set the index aside (ADR 0023).
+pub(crate) const FILL_NAME_WORDS: &str = include_str!("migrations/fill_name_words.sql");
 
 pub const LATEST_VERSION: i64 = 6;
 

@@ -17,6 +17,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::schema::FILL_NAME_WORDS;
 use super::{Result, Store, StoreError};
 
 const META_DEFERRED: &str = "search_index_deferred";
@@ -24,17 +25,6 @@ const META_DEFERRED: &str = "search_index_deferred";
 /// What is set aside (kept with its type: indexes are made again before
 /// the word index is filled, triggers after).
 const SET_ASIDE: &[&str] = &["persons_phone", "persons_name_key", "name_words_insert", "name_words_delete", "name_words_update"];
-
-/// Schema 6's fill of the word index, in key order (see its migration).
-const FILL_NAME_WORDS: &str = r#"
-INSERT INTO name_words (word, birth_year, name_key, id)
-    SELECT DISTINCT w.value, p.birth_year, p.name_key, p.rowid
-    FROM persons p, json_each('["' || replace(replace(replace(p.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') w
-    WHERE w.value <> ''
-    ORDER BY 1, 2, 3, 4;
-INSERT INTO name_word_counts (word, n)
-    SELECT word, count(*) FROM (SELECT DISTINCT word, id FROM name_words) GROUP BY word;
-"#;
 
 impl Store {
     /// Set the name-search indexes aside for a bulk load. `false` when they

@@ -33,54 +33,5 @@ CREATE TABLE name_word_counts (
     n    INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
--- The words of a folded name: letters and digits (accents removed, lower
--- case) separated by single spaces, so the name becomes a JSON array of
--- strings (quotes and backslashes escaped all the same) that json_each
--- splits. A name may repeat a word once accents are gone ("Nguyễn Thị
--- Nguyên"): each word is one entry (DISTINCT: inside the persons upsert an
--- INSERT OR IGNORE would abort like the upsert).
--- In key order: the entries land in the file in the order a search reads them.
-INSERT INTO name_words (word, birth_year, name_key, id)
-    SELECT DISTINCT w.value, p.birth_year, p.name_key, p.rowid
-    FROM persons p, json_each('["' || replace(replace(replace(p.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') w
-    WHERE w.value <> ''
-    ORDER BY 1, 2, 3, 4;
-INSERT INTO name_word_counts (word, n)
-    SELECT word, count(*) FROM (SELECT DISTINCT word, id FROM name_words) GROUP BY word;
-
-
-CREATE TRIGGER name_words_insert AFTER INSERT ON persons BEGIN
-    INSERT OR IGNORE INTO name_words (word, birth_year, name_key, id)
-        SELECT DISTINCT value, new.birth_year, new.name_key, new.rowid
-        FROM json_each('["' || replace(replace(replace(new.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') WHERE value <> '';
-    INSERT INTO name_word_counts (word, n)
-        SELECT DISTINCT value, 1
-        FROM json_each('["' || replace(replace(replace(new.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') WHERE value <> ''
-        ON CONFLICT (word) DO UPDATE SET n = n + 1;
-END;
-
-CREATE TRIGGER name_words_delete AFTER DELETE ON persons BEGIN
-    DELETE FROM name_words WHERE birth_year = old.birth_year AND name_key = old.name_key AND id = old.rowid
-        AND word IN (SELECT value FROM json_each('["' || replace(replace(replace(old.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]'));
-    UPDATE name_word_counts SET n = n - 1
-        WHERE word IN (SELECT value FROM json_each('["' || replace(replace(replace(old.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]'));
-    DELETE FROM name_word_counts WHERE n <= 0
-        AND word IN (SELECT value FROM json_each('["' || replace(replace(replace(old.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]'));
-END;
-
-CREATE TRIGGER name_words_update AFTER UPDATE OF name_key, birth_year ON persons
-WHEN old.name_key <> new.name_key OR old.birth_year <> new.birth_year BEGIN
-    DELETE FROM name_words WHERE birth_year = old.birth_year AND name_key = old.name_key AND id = old.rowid
-        AND word IN (SELECT value FROM json_each('["' || replace(replace(replace(old.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]'));
-    UPDATE name_word_counts SET n = n - 1
-        WHERE word IN (SELECT value FROM json_each('["' || replace(replace(replace(old.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]'));
-    DELETE FROM name_word_counts WHERE n <= 0
-        AND word IN (SELECT value FROM json_each('["' || replace(replace(replace(old.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]'));
-    INSERT OR IGNORE INTO name_words (word, birth_year, name_key, id)
-        SELECT DISTINCT value, new.birth_year, new.name_key, new.rowid
-        FROM json_each('["' || replace(replace(replace(new.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') WHERE value <> '';
-    INSERT INTO name_word_counts (word, n)
-        SELECT DISTINCT value, 1
-        FROM json_each('["' || replace(replace(replace(new.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') WHERE value <> ''
-        ON CONFLICT (word) DO UPDATE SET n = n + 1;
-END;
+-- The fill of `name_words` and `name_word_counts` is fill_name_words.sql
+-- (also run when a first pull has set the word index aside, ADR 0023).
