@@ -1,6 +1,7 @@
-//! Schema migrations, tracked by SQLite's `user_version`. Each step is a
-//! numbered SQL file applied in its own transaction; a database newer than
-//! the newest step is refused untouched.
+//! Schema migrations, tracked by SQLite's `user_version`. Each step is SQL
+//! applied in its own transaction (a numbered file; step 6 is three, its
+//! fill of the word index shared with the restore after a first pull); a
+//! database newer than the newest step is refused untouched.
 
 use rusqlite::{Connection, Transaction};
 

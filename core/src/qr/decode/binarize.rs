@@ -1,16 +1,22 @@
 //! Local-average binarisation: the frame cut into 8×8 blocks, each pixel
 //! compared with the mean of the 5×5 blocks around its own. The same idea as
 //! ZXing's hybrid binariser: it copes with uneven light (a card half in the
-//! tent's shade) in two passes over the frame and no floating point.
+//! tent's shade) in two passes over the frame, after a look at a few rows
+//! for the frame's noise (which decides what counts as a flat block).
 
 use super::Frame;
 
 const BLOCK: usize = 8;
-/// Blocks whose darkest and lightest pixels differ by less than this are
-/// flat (all paper or all ink): their level is guessed from their neighbours.
+/// The smallest flat range (ZXing's): a block whose darkest and lightest
+/// pixels differ by at most [`flat_range`] (never less than this) is flat
+/// (all paper or all ink), and its level is guessed from its neighbours.
 const MIN_DYNAMIC_RANGE: u8 = 24;
 /// A flat block's range in units of the frame's noise σ (see [`flat_range`]).
 const NOISE_RANGE: f32 = 5.0;
+/// The largest flat range: where most neighbouring pixels differ by ~50
+/// levels (a frame of 1-pixel detail, or of noise beyond any code) edges,
+/// not noise, set the median, and every block would count as flat.
+const MAX_FLAT_RANGE: f32 = 128.0;
 
 /// The frame seen as dark and light pixels. Thresholds are kept per block
 /// and pixels compared when asked: the finder search reads one row in three
@@ -132,10 +138,11 @@ fn thresholds(levels: &[u8], bw: usize, bh: usize) -> Vec<u8> {
 /// over about 4σ; such a block taken for texture turns paper and background
 /// into salt and pepper: a frame of it cost ten times the finder
 /// cross-checks of a clean one, and the patterns it made hid real ones
-/// (flat at 5σ, the tuning frames read 17 more codes of 883, 3 % more with
-/// the live camera's effort, in two thirds of the time). σ comes from the
-/// median difference of neighbouring pixels on every sixteenth row (≈ 0.95σ
-/// for Gaussian noise; edges are too few to move a median).
+/// (flat at 5σ, the tuning frames read 17 more codes of 883, and 8 more
+/// (2 %) with the live camera's effort, in two thirds of the time; ADR
+/// 0024). σ comes from the median difference of neighbouring pixels on
+/// every sixteenth row (≈ 0.95σ for Gaussian noise; in a frame of ordinary
+/// detail edges are too few of the pairs to move a median).
 fn flat_range(f: &Frame<'_>) -> u8 {
     let mut hist = [0u32; 256];
     let mut n = 0u32;
@@ -152,13 +159,13 @@ fn flat_range(f: &Frame<'_>) -> u8 {
         median += 1;
     }
     let sigma = median as f32 / 0.95;
-    (sigma * NOISE_RANGE).clamp(f32::from(MIN_DYNAMIC_RANGE), 255.0) as u8
+    (sigma * NOISE_RANGE).clamp(f32::from(MIN_DYNAMIC_RANGE), MAX_FLAT_RANGE) as u8
 }
 
 /// Each block's level: its mean, or for a flat block a guess that keeps
 /// paper light and ink dark next to a block with contrast. Read a block row
 /// at a time, whole pixel rows at once, so the loops stay simple and fast.
-fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat_range: u8) -> Vec<u8> {
+fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat: u8) -> Vec<u8> {
     let (w, h) = (f.width(), f.height());
     let mut levels = vec![0u8; bw * bh];
     let whole = w / BLOCK;
@@ -191,7 +198,7 @@ fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat_range: u8) -> Vec<u8> 
         }
         for bx in 0..bw {
             let mut level = (sum[bx] / (BLOCK * BLOCK / 2) as u32) as u8;
-            if max[bx] - min[bx] <= flat_range {
+            if max[bx] - min[bx] <= flat {
                 // Flat: assume paper (level below every pixel) unless the
                 // neighbours already seen say this is darker than them.
                 level = min[bx] / 2;

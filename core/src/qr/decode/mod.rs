@@ -144,7 +144,7 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     }
     // A code was read and the frame showed more finder patterns than it
     // accounts for: rqrr's detector, which finds every code, for the others.
-    for c in read_codes(frame.width, frame.height, |x, y| frame.at(x, y), 1.0, "as-is") {
+    for c in read_codes(frame, "as-is") {
         if !found.iter().any(|f| f.bytes == c.bytes) {
             found.push(c);
         }
@@ -268,10 +268,12 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step })
 }
 
-/// Run rqrr on one image given by its pixels. `scale` maps its coordinates
-/// back to the frame's. rqrr is outside code and has panicked on odd
-/// geometry, so a panic here is caught and counted as "nothing found".
-fn read_codes(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8, scale: f32, step: &'static str) -> Vec<Code> {
+/// Run rqrr's own detector on the frame. rqrr is outside code and has
+/// panicked on odd geometry, so a panic here is caught and counted as
+/// "nothing found".
+fn read_codes(frame: &Frame<'_>, step: &'static str) -> Vec<Code> {
+    let (width, height) = (frame.width, frame.height);
+    let pixel = |x: usize, y: usize| frame.at(x, y);
     let found = catch_unwind(AssertUnwindSafe(|| {
         let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, &pixel);
         let mut out: Vec<Code> = Vec::new();
@@ -282,7 +284,7 @@ fn read_codes(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8, s
                 continue;
             }
             let (text, charset) = bytes_to_text_with(&bytes, meta.eci);
-            let corners = grid.bounds.map(|p| ((p.x as f32 * scale) as i32, (p.y as f32 * scale) as i32));
+            let corners = grid.bounds.map(|p| (p.x, p.y));
             out.push(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step });
         }
         out

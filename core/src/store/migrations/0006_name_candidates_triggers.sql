@@ -1,5 +1,5 @@
 -- vaxdesk desk store, schema 6 (end): the triggers that keep the word index
--- in step with `persons`, made after its fill (0006_name_candidates.sql).
+-- in step with `persons`, made after its fill (fill_name_words.sql).
 
 CREATE TRIGGER name_words_insert AFTER INSERT ON persons BEGIN
     INSERT OR IGNORE INTO name_words (word, birth_year, name_key, id)

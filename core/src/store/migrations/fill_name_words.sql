@@ -1,3 +1,6 @@
+-- Part of migration 6 (between 0006_name_candidates.sql and its triggers),
+-- and run again when a first pull has set the word index aside (ADR 0023).
+-- A change here changes a past migration: make it a new migration instead.
 -- The words of a folded name: letters and digits (accents removed, lower
 -- case) separated by single spaces, so the name becomes a JSON array of
 -- strings (quotes and backslashes escaped all the same) that json_each
