@@ -31,6 +31,10 @@ pub(super) struct Bits<'a> {
     blocks_wide: usize,
     /// Light on dark (dark-mode screens): dark means above the threshold.
     inverted: bool,
+    /// The thresholds of the other reading: a flat block is taken for the
+    /// background, which is light paper when the code is dark on light and
+    /// a dark screen when the code is light on dark (see [`block_levels`]).
+    thresholds_inverted: Vec<u8>,
 }
 
 impl Bits<'_> {
@@ -41,19 +45,15 @@ impl Bits<'_> {
         let w = self.width;
         line.resize(w, 0);
         let thresholds = &self.thresholds[(y / BLOCK) * self.blocks_wide..][..self.blocks_wide];
-        let flip = u8::from(self.inverted);
         let row = self.frame.row(y);
-        let whole = w / BLOCK;
-        for bx in 0..whole {
-            let t = thresholds[bx];
-            let src = &row[bx * BLOCK..bx * BLOCK + BLOCK];
-            let dst = &mut line[bx * BLOCK..bx * BLOCK + BLOCK];
-            for i in 0..BLOCK {
-                dst[i] = u8::from(src[i] <= t) ^ flip;
-            }
+        let flip = u8::from(self.inverted);
+        // Each pixel's threshold first, then one comparison a pixel: two
+        // plain loops over the row, which the compiler runs 16 or 32 wide.
+        for (cell, &t) in line.chunks_mut(BLOCK).zip(thresholds) {
+            cell.fill(t);
         }
-        for x in whole * BLOCK..w {
-            line[x] = u8::from(row[x] <= thresholds[self.blocks_wide - 1]) ^ flip;
+        for (l, &p) in line.iter_mut().zip(row) {
+            *l = u8::from(p <= *l) ^ flip;
         }
         runs.clear();
         let mut start = 0usize;
@@ -99,7 +99,7 @@ impl Bits<'_> {
 
     /// Light and dark swapped, for codes shown light on dark (dark-mode screens).
     pub fn inverted(&self) -> Self {
-        Bits { inverted: !self.inverted, ..self.clone() }
+        Bits { inverted: !self.inverted, thresholds: self.thresholds_inverted.clone(), thresholds_inverted: self.thresholds.clone(), ..self.clone() }
     }
 }
 
@@ -110,9 +110,9 @@ pub(super) fn binarize<'a>(f: &Frame<'a>) -> Option<Bits<'a>> {
         return None;
     }
     let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
-    let levels = block_levels(f, bw, bh, flat_range(f));
-    let thresholds = thresholds(&levels, bw, bh);
-    Some(Bits { width: w, height: h, frame: *f, thresholds, blocks_wide: bw, inverted: false })
+    let (levels, levels_inverted) = block_levels(f, bw, bh, flat_range(f));
+    let (normal, inverted) = (thresholds(&levels, bw, bh), thresholds(&levels_inverted, bw, bh));
+    Some(Bits { width: w, height: h, frame: *f, thresholds: normal, thresholds_inverted: inverted, blocks_wide: bw, inverted: false })
 }
 
 /// Each block's threshold: the mean level of the 5×5 blocks around it
@@ -162,12 +162,15 @@ fn flat_range(f: &Frame<'_>) -> u8 {
     (sigma * NOISE_RANGE).clamp(f32::from(MIN_DYNAMIC_RANGE), MAX_FLAT_RANGE) as u8
 }
 
-/// Each block's level: its mean, or for a flat block a guess that keeps
-/// paper light and ink dark next to a block with contrast. Read a block row
-/// at a time, whole pixel rows at once, so the loops stay simple and fast.
-fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat: u8) -> Vec<u8> {
+/// Each block's level, for a dark code on light and for a light code on
+/// dark: its mean, or for a flat block a guess that keeps the background
+/// on its side and the code on the other next to a block with contrast.
+/// Read a block row at a time, whole pixel rows at once, so the loops stay
+/// simple and fast.
+fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat: u8) -> (Vec<u8>, Vec<u8>) {
     let (w, h) = (f.width(), f.height());
     let mut levels = vec![0u8; bw * bh];
+    let mut levels_inv = vec![0u8; bw * bh];
     let whole = w / BLOCK;
     let (mut sum, mut min, mut max) = (vec![0u32; bw], vec![u8::MAX; bw], vec![0u8; bw]);
     // Per column first (simple loops over whole rows, which the compiler
@@ -197,25 +200,35 @@ fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat: u8) -> Vec<u8> {
             max[bx] = col_max[cols].iter().copied().max().unwrap_or(0);
         }
         for bx in 0..bw {
-            let mut level = (sum[bx] / (BLOCK * BLOCK / 2) as u32) as u8;
+            let mean = (sum[bx] / (BLOCK * BLOCK / 2) as u32) as u8;
+            let (mut level, mut level_inv) = (mean, mean);
             if max[bx] - min[bx] <= flat {
-                // Flat: assume paper (level below every pixel) unless the
-                // neighbours already seen say this is darker than them.
-                level = min[bx] / 2;
-                if by > 0 && bx > 0 {
-                    let up = u32::from(levels[(by - 1) * bw + bx]);
-                    let left = u32::from(levels[by * bw + bx - 1]);
-                    let diag = u32::from(levels[(by - 1) * bw + bx - 1]);
-                    let neighbours = ((up + 2 * left + diag) / 4) as u8;
-                    if min[bx] < neighbours {
-                        level = neighbours;
-                    }
-                }
+                // Flat: take it for the background (all of it on one side
+                // of its level) unless the neighbours already seen say it
+                // is on the code's side of them. Behind a dark code the
+                // background is light paper; behind a light code on a dark
+                // screen, the screen. Paper alone (ZXing's rule) turned the
+                // dark screen around a dark-mode code into modules: no
+                // finder pattern kept its quiet zone (seed 5: 54 of 126
+                // dark-mode frames read with paper alone, 80 with both).
+                let neighbours = |levels: &[u8]| {
+                    let at = |y: usize, x: usize| u32::from(levels[y * bw + x]);
+                    (by > 0 && bx > 0).then(|| ((at(by - 1, bx) + 2 * at(by, bx - 1) + at(by - 1, bx - 1)) / 4) as u8)
+                };
+                level = match neighbours(&levels) {
+                    Some(n) if min[bx] < n => n,
+                    _ => min[bx] / 2,
+                };
+                level_inv = match neighbours(&levels_inv) {
+                    Some(n) if max[bx] > n => n,
+                    _ => max[bx] + (255 - max[bx]) / 2,
+                };
             }
             levels[by * bw + bx] = level;
+            levels_inv[by * bw + bx] = level_inv;
         }
     }
-    levels
+    (levels, levels_inv)
 }
 
 #[cfg(test)]
@@ -235,7 +248,84 @@ mod tests {
         let bits = binarize(&Frame::new(&px, w, h, w).unwrap()).unwrap();
         assert!(bits.dark(60, 30), "the square is ink");
         assert!(!bits.dark(60, 5) && !bits.dark(10, 5), "paper stays light in light and shade");
-        assert!(bits.inverted().dark(10, 5));
+        // Read inverted, flat paper is still the background.
+        assert!(!bits.inverted().dark(10, 5));
+    }
+
+    #[test]
+    fn a_dark_screen_around_a_light_code_is_background_read_inverted() {
+        // A dark screen at 40 (flat, no noise) with a light-on-dark finder
+        // pattern of 6 px modules at (80, 60): light ring, dark ring, light
+        // centre. Read inverted, the pattern is dark-light-dark and the
+        // screen around it light, as the quiet zone of a printed code is.
+        let (w, h, m) = (200usize, 160usize, 6usize);
+        let px: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let inside = (80..80 + 7 * m).contains(&x) && (60..60 + 7 * m).contains(&y);
+                let ring = || ((x - 80) / m).abs_diff(3).max(((y - 60) / m).abs_diff(3));
+                if inside && ring() != 2 { 200 } else { 40 }
+            })
+            .collect();
+        let frame = Frame::new(&px, w, h, w).unwrap();
+        let bits = binarize(&frame).unwrap().inverted();
+        // Module (3, 3) is the centre, (3, 1) the dark ring, (3, 0) the light one.
+        let at = |mx: usize, my: usize| (80 + mx * m + m / 2, 60 + my * m + m / 2);
+        for (module, dark) in [((3, 3), true), ((3, 1), false), ((3, 0), true), ((0, 3), true), ((5, 3), false)] {
+            let (x, y) = at(module.0, module.1);
+            assert_eq!(bits.dark(x, y), dark, "module {module:?}");
+        }
+        // The screen before the pattern (above and to the left, where the
+        // flat blocks have no contrast seen yet) and after it.
+        for (x, y) in [(5, 5), (40, 80), (100, 20), (190, 150), (150, 80)] {
+            assert!(!bits.dark(x, y), "the screen at ({x}, {y}) reads light");
+        }
+    }
+
+    /// Runs rebuilt pixel by pixel from `dark`: light first, maybe empty.
+    fn runs_by_pixel(bits: &Bits<'_>, y: usize) -> Vec<u32> {
+        let mut runs = vec![0u32];
+        let mut dark = false;
+        for x in 0..bits.width {
+            if bits.dark(x, y) != dark {
+                dark = !dark;
+                runs.push(0);
+            }
+            *runs.last_mut().unwrap() += 1;
+        }
+        runs
+    }
+
+    #[test]
+    fn runs_match_the_pixels_inverted_or_not_read_first_or_again() {
+        // Rows that start dark, start light, and are all one colour.
+        let (w, h) = (67, 48);
+        let px: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                match y {
+                    0..=7 => 200,
+                    8..=15 => 20,
+                    _ => if ((x * 7 + y * 3) / 5 + y / 4) % 3 == 0 { 30 } else { 210 },
+                }
+            })
+            .collect();
+        let frame = Frame::new(&px, w, h, w).unwrap();
+        let (mut line, mut runs) = (Vec::new(), Vec::new());
+        // The inverted copy first on some rows (it reads them), the frame
+        // first on others (the inverted copy finds them read).
+        for first_inverted in [true, false] {
+            let bits = binarize(&frame).unwrap();
+            let inverted = bits.inverted();
+            for y in 0..h {
+                let order = if (y % 2 == 0) == first_inverted { [&inverted, &bits] } else { [&bits, &inverted] };
+                for b in order.into_iter().chain(order) {
+                    b.runs_into(y, &mut line, &mut runs);
+                    assert_eq!(runs, runs_by_pixel(b, y), "row {y}, inverted {}", b.inverted);
+                    assert_eq!(runs.iter().sum::<u32>() as usize, w);
+                }
+            }
+        }
     }
 
     #[test]
@@ -272,7 +362,7 @@ mod tests {
 
     fn fixed_thresholds(f: &Frame<'_>, range: u8) -> Vec<u8> {
         let (bw, bh) = (f.width().div_ceil(BLOCK), f.height().div_ceil(BLOCK));
-        let levels = block_levels(f, bw, bh, range);
+        let levels = block_levels(f, bw, bh, range).0;
         thresholds(&levels, bw, bh)
     }
 
