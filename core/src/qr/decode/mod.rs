@@ -130,10 +130,18 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
         for step in steps::Step::ALL {
             let Some((img, scale)) = variants.prepare(step) else { continue };
             let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
-            let (codes, _) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
-            let codes: Vec<Code> = codes.into_iter().map(|c| Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c }).collect();
-            if !codes.is_empty() {
-                return codes;
+            let (codes, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
+            // A step that read a code but saw more finder patterns than its
+            // codes account for leaves the next steps to look for the others
+            // (a CCCD beside an HC1 that only another step reads).
+            let maybe_more = seen >= 3 * (codes.len() + 1);
+            for c in codes {
+                if !found.iter().any(|f| f.bytes == c.bytes) {
+                    found.push(Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c });
+                }
+            }
+            if !found.is_empty() && !maybe_more {
+                return found;
             }
         }
         // rqrr's detector once ran here on what no variant read: it read
