@@ -209,29 +209,45 @@ const VERSION_WORDS: [u32; 34] = [
     0x1F250, 0x209D5, 0x216F0, 0x228BA, 0x2379F, 0x24B0B, 0x2542E, 0x26A64, 0x27541, 0x28C69,
 ];
 
-/// The version from a version information block, read with the local
-/// module size next to a finder; the nearest word within 3 bit errors.
+/// The version from a version information block, read with the module
+/// size the finders show; the nearest word within 3 bit errors. The block's
+/// far column is 7 modules from the finder's centre, so a module size off
+/// by 7 % (ink spread on 2-pixel modules, a tilted card) reads it half a
+/// module off: then it is read again at sizes up to 12 % either way, and
+/// taken only where both blocks (beside the top-right and the bottom-left
+/// finder) give the same version, which random bits do about once in
+/// 10,000 tries.
 fn version_info(bits: &Bits<'_>, f: &Finders) -> Option<usize> {
-    let unit = |from: Point, to: Point| {
-        let (dx, dy) = (to.x - from.x, to.y - from.y);
-        let len = (dx * dx + dy * dy).sqrt().max(1.0);
-        (dx / len * f.module, dy / len * f.module)
-    };
-    let (ux, uy) = (unit(f.top_left, f.top_right), unit(f.top_left, f.bottom_left));
-    let read = |origin: Point, at: &dyn Fn(u32) -> (f32, f32)| -> u32 {
-        (0..18).fold(0u32, |word, b| {
-            let (c, r) = at(b);
-            let x = origin.x + ux.0 * c + uy.0 * r;
-            let y = origin.y + ux.1 * c + uy.1 * r;
-            word | (u32::from(bits.dark_at(x.floor() as i32, y.floor() as i32)) << b)
+    let words = |module: f32| {
+        let unit = |from: Point, to: Point| {
+            let (dx, dy) = (to.x - from.x, to.y - from.y);
+            let len = (dx * dx + dy * dy).sqrt().max(1.0);
+            (dx / len * module, dy / len * module)
+        };
+        let (ux, uy) = (unit(f.top_left, f.top_right), unit(f.top_left, f.bottom_left));
+        let read = |origin: Point, at: &dyn Fn(u32) -> (f32, f32)| -> u32 {
+            (0..18).fold(0u32, |word, b| {
+                let (c, r) = at(b);
+                let x = origin.x + ux.0 * c + uy.0 * r;
+                let y = origin.y + ux.1 * c + uy.1 * r;
+                word | (u32::from(bits.dark_at(x.floor() as i32, y.floor() as i32)) << b)
+            })
+        };
+        // Bit b: beside the top-right finder at row b/3, column dim-11+b%3;
+        // beside the bottom-left one transposed. Offsets from the finder centres.
+        let top_right = read(f.top_right, &|b| ((b % 3) as f32 - 7.0, (b / 3) as f32 - 3.0));
+        let bottom_left = read(f.bottom_left, &|b| ((b / 3) as f32 - 3.0, (b % 3) as f32 - 7.0));
+        [top_right, bottom_left].map(|word| {
+            VERSION_WORDS.iter().enumerate().map(|(i, &w)| ((w ^ word).count_ones(), i + 7)).filter(|&(d, _)| d <= 3).min().map(|(_, v)| v)
         })
     };
-    // Bit b: beside the top-right finder at row b/3, column dim-11+b%3;
-    // beside the bottom-left one transposed. Offsets from the finder centres.
-    let top_right = read(f.top_right, &|b| ((b % 3) as f32 - 7.0, (b / 3) as f32 - 3.0));
-    let bottom_left = read(f.bottom_left, &|b| ((b / 3) as f32 - 3.0, (b % 3) as f32 - 7.0));
-    [top_right, bottom_left].into_iter().find_map(|word| {
-        VERSION_WORDS.iter().enumerate().map(|(i, &w)| ((w ^ word).count_ones(), i + 7)).filter(|&(d, _)| d <= 3).min().map(|(_, v)| v)
+    let [top_right, bottom_left] = words(f.module);
+    if let Some(v) = top_right.or(bottom_left) {
+        return Some(v);
+    }
+    [0.94, 1.06, 0.88, 1.12].into_iter().find_map(|scale| match words(f.module * scale) {
+        [Some(a), Some(b)] if a == b => Some(a),
+        _ => None,
     })
 }
 
@@ -327,18 +343,14 @@ impl Placement {
         Some((grid, [corner(0.0, 0.0), corner(d, 0.0), corner(d, d), corner(0.0, d)]))
     }
 
-    /// The grid read again with every alignment pattern located where the
-    /// transform predicts it: on a large code a centre off by half a pixel
-    /// puts the far modules a module off, and a bent or blurred card moves
-    /// them further. Each module is moved by the found patterns' offsets
-    /// near it (weighted by inverse distance, the finders anchored at no
-    /// offset). `None` when no pattern was found (nothing to correct).
-    pub(super) fn sample_refined(&self, bits: &Bits<'_>) -> Option<rqrr::SimpleGrid> {
+    /// Where the alignment patterns are against where the transform puts
+    /// them: `(u, v, dx, dy)` for each one found, after the three finders at
+    /// no offset. `None` when none was found (nothing to correct).
+    pub(super) fn alignment_offsets(&self, bits: &Bits<'_>) -> Option<Vec<(f32, f32, f32, f32)>> {
         let version = (self.dim - 17) / 4;
         let centres = ALIGNMENT.get(version)?;
         let last = self.dim as u8 - 7;
         let mut anchors: Vec<(f32, f32, f32, f32)> = vec![(3.5, 3.5, 0.0, 0.0), (self.dim as f32 - 3.5, 3.5, 0.0, 0.0), (3.5, self.dim as f32 - 3.5, 0.0, 0.0)];
-        let mut found = 0;
         for &r in centres.iter() {
             for &c in centres.iter() {
                 // The three corners with finders have no alignment pattern.
@@ -354,18 +366,23 @@ impl Placement {
                     let (dx, dy) = (p.x - x, p.y - y);
                     if dx.hypot(dy) <= 2.0 * self.module {
                         anchors.push((u, v, dx, dy));
-                        found += 1;
                     }
                 }
             }
         }
-        if found == 0 {
-            return None;
-        }
+        (anchors.len() > 3).then_some(anchors)
+    }
+
+    /// The grid read again with the alignment patterns where they were
+    /// found: on a large code a centre off by half a pixel puts the far
+    /// modules a module off, and a bent or blurred card moves them further.
+    /// Each module is moved by the found patterns' offsets near it
+    /// (weighted by inverse distance, the finders anchored at no offset).
+    pub(super) fn sample_refined(&self, bits: &Bits<'_>, anchors: &[(f32, f32, f32, f32)]) -> Option<rqrr::SimpleGrid> {
         read_grid(bits, self.dim, |u, v| {
             let (x, y) = self.t.map(u, v);
             let (mut wx, mut wy, mut wsum) = (0.0f32, 0.0f32, 0.0f32);
-            for &(au, av, dx, dy) in &anchors {
+            for &(au, av, dx, dy) in anchors {
                 let d2 = (u - au).powi(2) + (v - av).powi(2);
                 let w = 1.0 / (d2 * d2 + 1.0);
                 wx += w * dx;
@@ -374,6 +391,27 @@ impl Placement {
             }
             (x + wx / wsum, y + wy / wsum)
         })
+    }
+
+    /// The grid read through one homography fitted by least squares to the
+    /// finders and every alignment pattern found. Where modules are two
+    /// pixels a pattern's centre is good to a pixel, half a module, and the
+    /// local offsets above move modules by that noise; a fit over a dozen
+    /// patterns averages it away (a flat card's grid is one homography).
+    /// Needs three patterns besides the finders, so there is noise to average.
+    pub(super) fn sample_fitted(&self, bits: &Bits<'_>, anchors: &[(f32, f32, f32, f32)]) -> Option<rqrr::SimpleGrid> {
+        if anchors.len() < 6 {
+            return None;
+        }
+        let pairs: Vec<_> = anchors
+            .iter()
+            .map(|&(u, v, dx, dy)| {
+                let (x, y) = self.t.map(u, v);
+                ((f64::from(u), f64::from(v)), (f64::from(x + dx), f64::from(y + dy)))
+            })
+            .collect();
+        let t = Perspective { a: super::timing::homography(&pairs)?.map(|v| v as f32) };
+        read_grid(bits, self.dim, |u, v| t.map(u, v))
     }
 }
 
@@ -421,6 +459,8 @@ fn read_grid(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32)) 
 
 #[cfg(test)]
 mod tests {
+    use super::super::binarize::binarize;
+    use super::super::Frame;
     use super::*;
 
     #[test]
@@ -445,5 +485,60 @@ mod tests {
         assert_eq!(dimension(&f(14.0 * 4.0, 4.0)), Some(21));
         assert_eq!(dimension(&f(18.3 * 3.0, 3.0)), Some(25));
         assert_eq!(dimension(&f(1.0, 4.0)), None);
+    }
+
+    /// A version-`version` code upright on paper, `m` pixels a module with
+    /// a 4-module quiet zone: its pixels, side, modules and finder centres.
+    fn drawn(version: i16, m: usize) -> (Vec<u8>, usize, Vec<bool>, [Point; 3]) {
+        let code = qrcode::QrCode::with_version(b"vaxdesk grid test", qrcode::Version::Normal(version), qrcode::EcLevel::M).unwrap();
+        let n = code.width();
+        let dark: Vec<bool> = code.to_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+        let side = (n + 8) * m;
+        let px = (0..side * side)
+            .map(|i| {
+                let (x, y) = ((i % side) / m, (i / side) / m);
+                let inside = (4..n + 4).contains(&x) && (4..n + 4).contains(&y);
+                if inside && dark[(y - 4) * n + x - 4] { 20 } else { 235 }
+            })
+            .collect();
+        let at = |mx: f32, my: f32| Point { x: (4.0 + mx) * m as f32, y: (4.0 + my) * m as f32 };
+        let far = n as f32 - 3.5;
+        (px, side, dark, [at(3.5, 3.5), at(far, 3.5), at(3.5, far)])
+    }
+
+    #[test]
+    fn a_version_block_is_read_with_the_module_size_a_little_off() {
+        // 9 % off puts the block's far column 0.6 of a module off: read at
+        // the finders' size alone, both blocks come out wrong.
+        let (px, side, _, [top_left, top_right, bottom_left]) = drawn(10, 3);
+        let frame = Frame::new(&px, side, side, side).unwrap();
+        let bits = binarize(&frame).unwrap();
+        for module in [3.0, 3.0 * 1.09, 3.0 * 0.91] {
+            assert_eq!(version_info(&bits, &Finders { top_left, top_right, bottom_left, module }), Some(10), "module {module}");
+        }
+    }
+
+    #[test]
+    fn a_grid_refitted_to_every_alignment_pattern_reads_every_module() {
+        // A version-18 code of 2-pixel modules whose first grid put the far
+        // corner 1.5 modules off (as a wrong alignment pattern taken for the
+        // fourth corner's does): its 13 patterns, found where they are, give
+        // one homography that reads the code as drawn.
+        use rqrr::BitGrid;
+        let (px, side, dark, [top_left, top_right, bottom_left]) = drawn(18, 2);
+        let frame = Frame::new(&px, side, side, side).unwrap();
+        let bits = binarize(&frame).unwrap();
+        let n = 17 + 4 * 18;
+        let far = n as f32 - 3.5;
+        let corner = Point { x: top_right.x + bottom_left.x - top_left.x - 2.0, y: top_right.y + bottom_left.y - top_left.y + 2.0 };
+        let from = [Point { x: 3.5, y: 3.5 }, Point { x: far, y: 3.5 }, Point { x: far, y: far }, Point { x: 3.5, y: far }];
+        let placed = Placement { t: Perspective::quad_to_quad(from, [top_left, top_right, corner, bottom_left]), dim: n, row_module: 2.0, module: 2.0 };
+        let anchors = placed.alignment_offsets(&bits).unwrap();
+        let misread = |g: &rqrr::SimpleGrid| (0..n).flat_map(|y| (0..n).map(move |x| (x, y))).filter(|&(x, y)| g.bit(y, x) != dark[y * n + x]).count();
+        assert_eq!(anchors.len(), 3 + 13);
+        assert!(anchors.iter().any(|a| a.2.hypot(a.3) > 1.5), "the first grid is off: {anchors:?}");
+        assert_eq!(misread(&placed.sample_fitted(&bits, &anchors).unwrap()), 0);
+        // Not from the finders alone: with only two patterns there is no fit.
+        assert!(placed.sample_fitted(&bits, &anchors[..5]).is_none());
     }
 }

@@ -260,20 +260,28 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     let meta = match rqrr::Grid::new(g).decode_to(&mut bytes) {
         Ok(meta) => meta,
         // Read the format but not the data: the grid is this code's, its
-        // far modules are off. Sample again on its alignment patterns.
+        // far modules are off. Sample again on its alignment patterns: each
+        // module moved by the patterns near it, else the grid refitted to
+        // them all.
         Err(rqrr::DeQRError::DataEcc | rqrr::DeQRError::DataUnderflow | rqrr::DeQRError::DataOverflow | rqrr::DeQRError::UnknownDataType | rqrr::DeQRError::EncodingError) => {
-            bytes.clear();
-            let g = placed.sample_refined(bits)?;
-            if !grid::timing_plausible(&g) {
-                return None;
-            }
-            rqrr::Grid::new(g).decode_to(&mut bytes).ok()?
+            read_refined(bits, placed, &mut bytes)?
         }
         Err(_) => return None,
     };
     let (text, charset) = bytes_to_text_with(&bytes, meta.eci);
     let corners = corners.map(|p| (p.x as i32, p.y as i32));
     Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step })
+}
+
+/// The grid sampled again on its alignment patterns, into `bytes`.
+fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut Vec<u8>) -> Option<rqrr::MetaData> {
+    let anchors = placed.alignment_offsets(bits)?;
+    let mut read = |g: Option<rqrr::SimpleGrid>| {
+        let g = g.filter(grid::timing_plausible)?;
+        bytes.clear();
+        rqrr::Grid::new(g).decode_to(&mut *bytes).ok()
+    };
+    read(placed.sample_refined(bits, &anchors)).or_else(|| read(placed.sample_fitted(bits, &anchors)))
 }
 
 /// Run rqrr's own detector on the frame. rqrr is outside code and has

@@ -173,7 +173,7 @@ fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f
 /// coordinates first moved to their centroid and scaled to a mean distance
 /// of √2 so that pixels in the thousands and modules in the tens weigh
 /// alike. Row-major 3×3, as `grid::Perspective` keeps it.
-fn homography(pairs: &[Pair]) -> Option<[f64; 9]> {
+pub(super) fn homography(pairs: &[Pair]) -> Option<[f64; 9]> {
     if pairs.len() < 4 {
         return None;
     }
