@@ -413,6 +413,46 @@ impl Placement {
         let t = Perspective { a: super::timing::homography(&pairs)?.map(|v| v as f32) };
         read_grid(bits, self.dim, |u, v| t.map(u, v))
     }
+
+    /// The grid laid again pattern by pattern, for a large tilted code whose
+    /// first grid puts its timing rows a module off (the fourth corner
+    /// guessed from the finders, or from a wrong alignment pattern, bends
+    /// the whole grid): the alignment patterns nearest the finders, where
+    /// the first grid is still right, are found first, the grid refitted to
+    /// them (one homography by least squares), and the next ones looked for
+    /// where the refitted grid puts them. `None` unless the first two
+    /// patterns are found (look-alike finders have none) and the new grid's
+    /// timing rows read.
+    pub(super) fn relaid(&self, bits: &Bits<'_>) -> Option<Placement> {
+        let version = (self.dim - 17) / 4;
+        let centres = ALIGNMENT.get(version).filter(|c| c.len() >= 3)?;
+        let (last, far) = (self.dim as u8 - 7, self.dim as f32 - 3.5);
+        let mut at: Vec<(u8, u8)> = centres.iter().flat_map(|&r| centres.iter().map(move |&c| (c, r))).filter(|&(c, r)| !((r == 6 && (c == 6 || c == last)) || (r == last && c == 6))).collect();
+        // Nearest the finders first: by the farther of the two coordinates.
+        at.sort_by_key(|&(c, r)| (c.max(r), c.min(r)));
+        let point = |t: &Perspective, u: f32, v: f32| {
+            let (x, y) = t.map(u, v);
+            ((f64::from(u), f64::from(v)), (f64::from(x), f64::from(y)))
+        };
+        let mut pairs = vec![point(&self.t, 3.5, 3.5), point(&self.t, far, 3.5), point(&self.t, 3.5, far)];
+        let mut t = Perspective { a: self.t.a };
+        for (i, &(c, r)) in at.iter().enumerate() {
+            let (u, v) = (f32::from(c) + 0.5, f32::from(r) + 0.5);
+            let (x, y) = t.map(u, v);
+            match alignment(bits, self.row_module, x, y, 3.0 * self.module) {
+                Some(p) if (p.x - x).hypot(p.y - y) <= 1.5 * self.module => {
+                    pairs.push(((f64::from(u), f64::from(v)), (f64::from(p.x), f64::from(p.y))));
+                    if pairs.len() >= 5 {
+                        t = Perspective { a: super::timing::homography(&pairs)?.map(|v| v as f32) };
+                    }
+                }
+                _ if i < 2 && pairs.len() < 3 + 2 => return None,
+                _ => {}
+            }
+        }
+        let placed = Placement { t, dim: self.dim, row_module: self.row_module, module: self.module };
+        (pairs.len() >= 6 && placed.timing_plausible(bits)).then_some(placed)
+    }
 }
 
 /// Whether the sampled grid's timing patterns (row 6 and column 6 between
@@ -540,5 +580,30 @@ mod tests {
         assert_eq!(misread(&placed.sample_fitted(&bits, &anchors).unwrap()), 0);
         // Not from the finders alone: with only two patterns there is no fit.
         assert!(placed.sample_fitted(&bits, &anchors[..5]).is_none());
+    }
+
+    #[test]
+    fn a_grid_bent_by_a_wrong_fourth_corner_is_laid_again_on_its_alignment_patterns() {
+        // A version-18 code whose first grid took a point 2.5 modules off for
+        // the fourth corner: its timing rows come out wrong, so the grid is
+        // laid again pattern by pattern, and reads every module.
+        use rqrr::BitGrid;
+        let (px, side, dark, [top_left, top_right, bottom_left]) = drawn(18, 3);
+        let frame = Frame::new(&px, side, side, side).unwrap();
+        let bits = binarize(&frame).unwrap();
+        let n = 17 + 4 * 18;
+        let far = n as f32 - 3.5;
+        let corner = Point { x: top_right.x + bottom_left.x - top_left.x + 7.5, y: top_right.y + bottom_left.y - top_left.y - 7.5 };
+        let from = [Point { x: 3.5, y: 3.5 }, Point { x: far, y: 3.5 }, Point { x: far, y: far }, Point { x: 3.5, y: far }];
+        let bent = Placement { t: Perspective::quad_to_quad(from, [top_left, top_right, corner, bottom_left]), dim: n, row_module: 3.0, module: 3.0 };
+        assert!(!bent.timing_plausible(&bits), "the bent grid misreads its timing rows");
+        let relaid = bent.relaid(&bits).expect("laid again");
+        let (grid, _) = relaid.sample(&bits).unwrap();
+        let misread = (0..n).flat_map(|y| (0..n).map(move |x| (x, y))).filter(|&(x, y)| grid.bit(y, x) != dark[y * n + x]).count();
+        assert_eq!(misread, 0);
+        // Look-alike finders over no code have no alignment patterns to lay a grid on.
+        let paper = vec![235u8; side * side];
+        let blank = Frame::new(&paper, side, side, side).unwrap();
+        assert!(bent.relaid(&binarize(&blank).unwrap()).is_none());
     }
 }

@@ -252,9 +252,15 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     // half of all random grids, so the timing rows decide. (A grid fitted
     // to the timing rows passes this by construction: there the walk's
     // own checks and rqrr's error correction are what sort it out.)
-    if !placed.timing_plausible(bits) {
-        return None;
-    }
+    // A large tilted code's grid may be bent by a wrong fourth corner: laid
+    // again on its alignment patterns before it is given up.
+    let relaid;
+    let placed = if placed.timing_plausible(bits) {
+        placed
+    } else {
+        relaid = placed.relaid(bits);
+        relaid.as_ref()?
+    };
     let (g, corners) = placed.sample(bits)?;
     let mut bytes = Vec::new();
     let meta = match rqrr::Grid::new(g).decode_to(&mut bytes) {
