@@ -127,20 +127,21 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
         // rqrr's detector on each variant, which cost ~20 ms a variant and
         // made a frame without a code cost ~200 ms.
         let mut variants = steps::Variants::new(frame);
+        // A step that read a code but saw more finder patterns than the
+        // codes read so far account for leaves the next steps to look for
+        // the others (a CCCD beside an HC1 that only another step reads),
+        // until a step reads enough to account for what it saw.
         for step in steps::Step::ALL {
             let Some((img, scale)) = variants.prepare(step) else { continue };
             let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
             let (codes, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
-            // A step that read a code but saw more finder patterns than its
-            // codes account for leaves the next steps to look for the others
-            // (a CCCD beside an HC1 that only another step reads).
-            let maybe_more = seen >= 3 * (codes.len() + 1);
-            for c in codes {
-                if !found.iter().any(|f| f.bytes == c.bytes) {
-                    found.push(Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c });
-                }
+            if codes.is_empty() {
+                continue;
             }
-            if !found.is_empty() && !maybe_more {
+            for c in codes {
+                push_new(&mut found, Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c });
+            }
+            if seen < 3 * (found.len() + 1) {
                 return found;
             }
         }
@@ -153,11 +154,16 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // A code was read and the frame showed more finder patterns than it
     // accounts for: rqrr's detector, which finds every code, for the others.
     for c in read_codes(frame, "as-is") {
-        if !found.iter().any(|f| f.bytes == c.bytes) {
-            found.push(c);
-        }
+        push_new(&mut found, c);
     }
     found
+}
+
+/// `code` after `codes`, unless a code of the same bytes is there already.
+fn push_new(codes: &mut Vec<Code>, code: Code) {
+    if !codes.iter().any(|c| c.bytes == code.bytes) {
+        codes.push(code);
+    }
 }
 
 /// Our finder-pattern search on the binarised frame (then on it inverted,
@@ -201,9 +207,7 @@ fn read_triples(bits: &binarize::Bits<'_>, triples: &[finder::Finders], step: &'
         }
         tried.push(*f);
         if let Some(code) = read_triple(bits, f, step) {
-            if !codes.iter().any(|c| c.bytes == code.bytes) {
-                codes.push(code);
-            }
+            push_new(&mut codes, code);
         }
     }
     codes

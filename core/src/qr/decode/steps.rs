@@ -1,7 +1,7 @@
 //! The decoder's steps after reading the frame as it is. Each prepares one
-//! variant of the frame for the fast path; `decode` tries them in order and
-//! stops at the first that reads a code, so cheap, often-sufficient steps
-//! come first. Codes come small or large, blurred or noisy, and light comes
+//! variant of the frame for the fast path; `decode` tries them in order
+//! (most codes read per millisecond first) until one reads the frame's
+//! codes. Codes come small or large, blurred or noisy, and light comes
 //! even, washed out or with glare: half size averages noise and blur away,
 //! smoothing keeps small modules, stretching lifts a washed-out frame, and
 //! a wide local mean follows light the 40-pixel blocks of the fast path's
@@ -197,6 +197,12 @@ pub fn local_mean_threshold(l: &Luma) -> Luma {
     local_mean_threshold_window(l, 16)
 }
 
+/// Dark when clearly below the local mean (by 5 %): `p < 0.95 × sum / n`.
+#[inline]
+fn below_mean(p: u8, sum: u32, n: u32) -> bool {
+    u32::from(p) * 20 * n < sum * 19
+}
+
 /// The largest window radius: 400 px, reached only by photos over 6,400 px
 /// on their shorter side.
 const MAX_WINDOW_RADIUS: usize = 400;
@@ -205,7 +211,8 @@ const MAX_WINDOW_RADIUS: usize = 400;
 /// windows follow faster changes of light (glare across a card).
 pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
     let (w, h) = (l.width, l.height);
-    // Capped so the sums below fit in u32 (a 48 MP photo's window would not).
+    // Capped so the sums below fit in u32 whatever the frame (a radius over
+    // ~458 px would not).
     let r = (w.min(h) / divisor.max(1)).clamp(4, MAX_WINDOW_RADIUS);
     // Sums over a sliding window: the column sums of the window's rows,
     // moved down a row at a time, then a running sum along the row. Each
@@ -240,23 +247,20 @@ pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
         }
         let row = &l.px[y * w..(y + 1) * w];
         let out = &mut px[y * w..(y + 1) * w];
-        // Dark when clearly below the local mean (by 5 %).
-        let dark = |x: usize, x0: usize, x1: usize| {
-            let sum = running[x1].wrapping_sub(running[x0]);
-            let n = (x1 - x0) as u32 * n_rows;
-            u32::from(row[x]) * 20 * n < sum * 19
-        };
-        // The edges, where the window is cut, then the inside, where it is
-        // whole and the loop needs no bounds of its own.
-        let inside = r.min(w)..w.saturating_sub(r).max(r.min(w));
-        for x in (0..inside.start).chain(inside.end..w) {
+        let dark = |x: usize, x0: usize, x1: usize| below_mean(row[x], running[x1].wrapping_sub(running[x0]), (x1 - x0) as u32 * n_rows);
+        // The edges, where the window is cut, then the inside (when the row
+        // is wider than a window), where it is whole and the loop needs no
+        // bounds of its own.
+        let inside = if w > 2 * r { r..w - r } else { w..w };
+        for x in (0..inside.start.min(w)).chain(inside.end..w) {
             out[x] = if dark(x, x.saturating_sub(r), (x + r + 1).min(w)) { 0 } else { 255 };
         }
-        let n = (2 * r + 1) as u32 * n_rows;
-        let (lo, hi) = (&running[..w + 1], &running[2 * r + 1..]);
-        for (((o, &p), &a), &b) in out[inside.clone()].iter_mut().zip(&row[inside.clone()]).zip(&lo[inside.start - r..]).zip(hi) {
-            let sum = b.wrapping_sub(a);
-            *o = if u32::from(p) * 20 * n < sum * 19 { 0 } else { 255 };
+        if !inside.is_empty() {
+            let n = (2 * r + 1) as u32 * n_rows;
+            let (lo, hi) = (&running[..w + 1], &running[2 * r + 1..]);
+            for (((o, &p), &a), &b) in out[inside.clone()].iter_mut().zip(&row[inside.clone()]).zip(&lo[inside.start - r..]).zip(hi) {
+                *o = if below_mean(p, b.wrapping_sub(a), n) { 0 } else { 255 };
+            }
         }
     }
     Luma { width: w, height: h, px }
@@ -318,8 +322,9 @@ mod tests {
 
     #[test]
     fn the_sliding_window_gives_the_plain_local_mean() {
-        let l = speckled(61, 45);
-        for divisor in [4, 16] {
+        // Windows narrower than the frame and wider (divisor 1), frames
+        // wider than tall and narrower.
+        for (l, divisor) in [(speckled(61, 45), 4), (speckled(61, 45), 16), (speckled(61, 45), 1), (speckled(7, 30), 16), (speckled(30, 7), 2)] {
             let t = local_mean_threshold_window(&l, divisor);
             let r = (l.width.min(l.height) / divisor).clamp(4, MAX_WINDOW_RADIUS);
             for y in 0..l.height {

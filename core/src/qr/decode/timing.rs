@@ -19,7 +19,7 @@ use super::finder::{Finders, Point};
 use super::grid::module_along;
 
 /// A point in module coordinates and where it is in the frame.
-type Pair = ((f64, f64), (f64, f64));
+pub(super) type Pair = ((f64, f64), (f64, f64));
 
 /// Module centres along one timing pattern, in frame pixels: modules 7 to
 /// `dim - 8` (the light separators at each end included).
