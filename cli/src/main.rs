@@ -105,6 +105,18 @@ fn quiet_caught_decoder_panics() {
         if info.location().is_some_and(|l| l.file().contains("rqrr")) {
             return;
         }
+        // `vaxdesk qr bench --each DIR | head`: the reader went away, which
+        // is how a pipe ends, not a fault. Leave quietly as other tools do.
+        if is_closed_stdout(info) {
+            std::process::exit(0);
+        }
         default(info);
     }));
+}
+
+/// println! panics when stdout's reader has closed the pipe; its message is
+/// the only sign of it that reaches a panic hook.
+fn is_closed_stdout(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let message = info.payload().downcast_ref::<String>().map(String::as_str).or_else(|| info.payload().downcast_ref::<&str>().copied());
+    message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe"))
 }
