@@ -310,3 +310,26 @@ fn a_card_in_windows_1258_is_converted_and_its_name_flagged() {
     let payload = vaxdesk_core::qr::payload::parse(&codes[0].text);
     assert_eq!(vaxdesk_core::qr::scan::person_draft(&payload, codes[0].charset).unwrap().charset_guessed, None);
 }
+
+#[test]
+fn a_second_code_only_a_gentler_step_reads_is_read_after_the_first() {
+    // A clear code beside one blurred and noisy (a phone's screen held
+    // beside the card): the fast path reads the first and sees the second's
+    // patterns outside it, so the variant steps look for the second.
+    for (amplitude, blur) in [(60, 1.5), (120, 0.0)] {
+        let a = render("VXD-TEST-A", 4, 320, 320);
+        let b = noise(&image::imageops::blur(&render("VXD-TEST-B", 4, 320, 320), blur), amplitude, 9);
+        let mut img = GrayImage::from_pixel(700, 360, Px([200]));
+        image::imageops::overlay(&mut img, &a, 10, 20);
+        image::imageops::overlay(&mut img, &b, 370, 20);
+        let quick: Vec<String> = quick(&img).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(quick, vec!["VXD-TEST-A".to_string()], "premise: the fast path alone does not read the second ({amplitude}, {blur})");
+        let (w, h) = img.dimensions();
+        let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+        let got: Vec<(&str, &str)> = codes.iter().map(|c| (c.text.as_str(), c.step)).collect();
+        assert_eq!(got.len(), 2, "{got:?} ({amplitude}, {blur})");
+        assert_eq!(got[0], ("VXD-TEST-A", "finder"));
+        assert_eq!(got[1].0, "VXD-TEST-B");
+        assert_ne!(got[1].1, "finder", "read by a variant step");
+    }
+}

@@ -291,11 +291,11 @@ impl Bits<'_> {
 
 /// What a search found: candidate triples of finder patterns, best first
 /// (similar module sizes, the corners of a right isosceles triangle as
-/// nearly as seen), how many patterns were seen, and whether the scan
-/// stopped at the first three (so a full scan may find others).
+/// nearly as seen), the patterns seen on at least two rows, and whether
+/// the scan stopped at the first three (so a full scan may find others).
 pub(super) struct Found {
     pub triples: Vec<Finders>,
-    pub seen: usize,
+    pub confirmed: Vec<Point>,
     pub stopped_early: bool,
 }
 
@@ -320,14 +320,13 @@ impl<'a> Scan<'a> {
     /// end) and rank the triples of every pattern seen so far.
     pub(super) fn next(&mut self, early: bool) -> Found {
         self.search.scan(early);
-        let (triples, seen) = triples(self.search.centers.clone());
-        Found { triples, seen, stopped_early: self.search.stopped_early }
+        let confirmed = self.search.centers.iter().filter(|c| c.count >= QUORUM).map(|c| c.at).collect();
+        Found { triples: triples(self.search.centers.clone()), confirmed, stopped_early: self.search.stopped_early }
     }
 }
 
-fn triples(all: Vec<Center>) -> (Vec<Finders>, usize) {
+fn triples(all: Vec<Center>) -> Vec<Finders> {
     let mut confirmed: Vec<Center> = all.iter().copied().filter(|c| c.count >= QUORUM).collect();
-    let seen = if confirmed.len() >= 3 { confirmed.len() } else { all.len() };
     let others = all.len() > confirmed.len();
     let mut out = triples_of(&mut confirmed);
     if out.is_empty() && others {
@@ -336,7 +335,7 @@ fn triples(all: Vec<Center>) -> (Vec<Finders>, usize) {
         let mut all = all;
         out = triples_of(&mut all);
     }
-    (out, seen)
+    out
 }
 
 /// Triples that could be one code's finders, best first: module sizes

@@ -115,48 +115,51 @@ pub fn decode(frame: &Frame<'_>) -> Vec<Code> {
 
 pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // The fast path first: most frames at a desk hold one clear code.
-    let (mut found, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(frame))).unwrap_or_default();
-    let maybe_more = seen >= 3 * (found.len() + 1);
-    if effort == Effort::Quick || (!found.is_empty() && !maybe_more) {
+    let (mut found, patterns) = catch_unwind(AssertUnwindSafe(|| read_fast(frame))).unwrap_or_default();
+    if effort == Effort::Quick || (!found.is_empty() && !maybe_more(&patterns, &found)) {
         return found;
     }
-    if found.is_empty() {
-        // The fast path again on gentler versions of the frame (half size,
-        // smoothed, stretched, thresholded on a wider window): each reads
-        // codes the others miss, at a few milliseconds each. They replace
-        // rqrr's detector on each variant, which cost ~20 ms a variant and
-        // made a frame without a code cost ~200 ms.
-        let mut variants = steps::Variants::new(frame);
-        // A step that read a code but saw more finder patterns than the
-        // codes read so far account for leaves the next steps to look for
-        // the others (a CCCD beside an HC1 that only another step reads),
-        // until a step reads enough to account for what it saw.
-        for step in steps::Step::ALL {
-            let Some((img, scale)) = variants.prepare(step) else { continue };
-            let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
-            let (codes, seen) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
-            if codes.is_empty() {
-                continue;
-            }
-            for c in codes {
-                push_new(&mut found, Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c });
-            }
-            if seen < 3 * (found.len() + 1) {
-                return found;
-            }
+    // The fast path again on gentler versions of the frame (half size,
+    // smoothed, stretched, thresholded on a wider window): each reads
+    // codes the others miss, at a few milliseconds each. They replace
+    // rqrr's detector on each variant, which cost ~20 ms a variant and
+    // made a frame without a code cost ~200 ms. They run too when the fast
+    // path read a code but saw finder patterns outside it: the second code
+    // of a frame is often one that only another step reads.
+    let mut variants = steps::Variants::new(frame);
+    for step in steps::Step::ALL {
+        let Some((img, scale)) = variants.prepare(step) else { continue };
+        let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
+        let (codes, patterns) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant))).unwrap_or_default();
+        let before = found.len();
+        for c in codes {
+            push_new(&mut found, Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c });
         }
-        // rqrr's detector once ran here on what no variant read: it read
-        // none of 1,848 seeded field frames and none of the 358 sample
-        // pictures once the fast path followed timing patterns, and cost
-        // ~5 ms a 720p frame (10 at 1080p) on every frame nothing read.
-        return found;
+        // A step that read nothing new, or read a code but saw patterns
+        // that no code read so far accounts for, leaves the next steps to
+        // look for the others.
+        let patterns: Vec<finder::Point> = patterns.iter().map(|p| finder::Point { x: p.x * scale, y: p.y * scale }).collect();
+        if found.len() > before && !maybe_more(&patterns, &found) {
+            return found;
+        }
     }
-    // A code was read and the frame showed more finder patterns than it
-    // accounts for: rqrr's detector, which finds every code, for the others.
-    for c in read_codes(frame, "as-is") {
-        push_new(&mut found, c);
-    }
+    // rqrr's detector once ran here: on what no variant read (it read
+    // none of 1,848 seeded field frames and none of the 358 sample pictures
+    // once the fast path followed timing patterns, at ~5 ms a 720p frame),
+    // and for the other codes of a frame where one was read (one more code
+    // in ~200 two-code frames once the variant steps looked for them too,
+    // for 40 % on the full effort's p95).
     found
+}
+
+/// Whether confirmed finder patterns lie outside every code read: two or
+/// more may be another code's. (A lone one is most often a look-alike in
+/// the card's print; asking for two costs a few frames in a thousand the
+/// variant steps, where a third of the patterns of a code left unread, or
+/// counting every pattern seen on one row only, cost the median frame
+/// ~50 % more for no more codes read.)
+fn maybe_more(patterns: &[finder::Point], read: &[Code]) -> bool {
+    patterns.iter().filter(|p| !read.iter().any(|c| inside(&c.corners, p.x, p.y))).count() >= 2
 }
 
 /// `code` after `codes`, unless a code of the same bytes is there already.
@@ -168,32 +171,30 @@ fn push_new(codes: &mut Vec<Code>, code: Code) {
 
 /// Our finder-pattern search on the binarised frame (then on it inverted,
 /// for light-on-dark screens), rqrr's decoder on the sampled grid. Also
-/// says how many finder patterns the frame shows, so that `decode` looks
-/// for other codes when there are more than the codes read account for.
-fn read_fast(frame: &Frame<'_>) -> (Vec<Code>, usize) {
-    let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), 0) };
-    let (codes, seen) = read_bits(&bits, "finder");
+/// gives the finder patterns confirmed in the reading that read the codes,
+/// so that `decode` looks for other codes when some lie outside them.
+fn read_fast(frame: &Frame<'_>) -> (Vec<Code>, Vec<finder::Point>) {
+    let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), Vec::new()) };
+    let (codes, patterns) = read_bits(&bits, "finder");
     if !codes.is_empty() {
-        return (codes, seen);
+        return (codes, patterns);
     }
-    let (codes, seen_inverted) = read_bits(&bits.inverted(), "finder-inverted");
-    (codes, seen.max(seen_inverted))
+    read_bits(&bits.inverted(), "finder-inverted")
 }
 
-fn read_bits(bits: &binarize::Bits<'_>, step: &'static str) -> (Vec<Code>, usize) {
+fn read_bits(bits: &binarize::Bits<'_>, step: &'static str) -> (Vec<Code>, Vec<finder::Point>) {
     let mut scan = finder::Scan::new(bits);
     let mut tried = Vec::new();
     let quick = scan.next(true);
-    let mut codes = read_triples(bits, &quick.triples, step, Vec::new(), &mut tried);
+    let codes = read_triples(bits, &quick.triples, step, Vec::new(), &mut tried);
     if !quick.stopped_early {
-        return (codes, quick.seen);
+        return (codes, quick.confirmed);
     }
     // The scan stopped at the first three patterns: the rest of the frame
     // may hold the patterns of this code (when those three did not make
     // it) or of others (a CCCD beside a phone's PC-Covid code).
     let full = scan.next(false);
-    codes = read_triples(bits, &full.triples, step, codes, &mut tried);
-    (codes, full.seen)
+    (read_triples(bits, &full.triples, step, codes, &mut tried), full.confirmed)
 }
 
 /// Every code the triples make, after those already read; a triple with a
@@ -292,30 +293,6 @@ fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut
         rqrr::Grid::new(g).decode_to(&mut *bytes).ok()
     };
     read(placed.sample_refined(bits, &anchors)).or_else(|| read(placed.sample_fitted(bits, &anchors)))
-}
-
-/// Run rqrr's own detector on the frame. rqrr is outside code and has
-/// panicked on odd geometry, so a panic here is caught and counted as
-/// "nothing found".
-fn read_codes(frame: &Frame<'_>, step: &'static str) -> Vec<Code> {
-    let (width, height) = (frame.width, frame.height);
-    let pixel = |x: usize, y: usize| frame.at(x, y);
-    let found = catch_unwind(AssertUnwindSafe(|| {
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, &pixel);
-        let mut out: Vec<Code> = Vec::new();
-        for grid in prepared.detect_grids() {
-            let mut bytes = Vec::new();
-            let Ok(meta) = grid.decode_to(&mut bytes) else { continue };
-            if out.iter().any(|c| c.bytes == bytes) {
-                continue;
-            }
-            let (text, charset) = bytes_to_text_with(&bytes, meta.eci);
-            let corners = grid.bounds.map(|p| (p.x, p.y));
-            out.push(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step });
-        }
-        out
-    }));
-    found.unwrap_or_default()
 }
 
 #[cfg(test)]
