@@ -96,7 +96,8 @@ fn tracing_init() {
     }
 }
 
-/// rqrr has panicked on odd geometry; the decoder catches those panics and
+/// rqrr (its decoder, and its detector when vaxdesk still ran it) has
+/// panicked on odd input; the decoder catches those panics and
 /// treats them as "no code", so their message would only alarm. Every other
 /// panic is reported as usual.
 fn quiet_caught_decoder_panics() {

@@ -380,13 +380,14 @@ fn qr_bench_reports_a_labelled_folder() {
 
 #[test]
 fn a_reader_that_stops_early_ends_the_output_quietly() {
-    // `vaxdesk qr bench --each DIR | head -1`: after the first line the pipe
-    // closes while 19 frames are still to decode (~15 ms each); the tool
-    // must stop without a panic and its backtrace.
+    // `vaxdesk qr bench --each DIR | head`: the reader has gone before the
+    // tool's first line (closed right after the start, so the write always
+    // meets a closed pipe); the tool must stop without a panic and its
+    // backtrace.
     let dir = tempfile::tempdir().unwrap();
     let frames = dir.path().join("f");
     let made = Command::new(env!("CARGO_BIN_EXE_vaxdesk"))
-        .args(["qr", "frames", "--seed", "3", "--count", "20", "--size", "1280x720", "--out"])
+        .args(["qr", "frames", "--seed", "3", "--count", "3", "--size", "320x240", "--out"])
         .arg(&frames)
         .output()
         .unwrap();
@@ -398,11 +399,7 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
-    assert!(first.contains("\"file\""), "{first}");
-    drop(stdout);
+    drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));

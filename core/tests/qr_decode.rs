@@ -333,3 +333,26 @@ fn a_second_code_only_a_gentler_step_reads_is_read_after_the_first() {
         assert_ne!(got[1].1, "finder", "read by a variant step");
     }
 }
+
+#[test]
+fn a_printed_code_beside_a_dark_mode_screen_is_looked_for_after_the_screen() {
+    // The screen's code (light on dark) reads on the inverted bits; the
+    // card's blurred one shows its patterns only on the plain bits, which
+    // must still count as patterns outside the codes read.
+    let mut a = render("VXD-TEST-A", 4, 320, 320);
+    for p in a.pixels_mut() {
+        p.0[0] = 255 - p.0[0];
+    }
+    let b = noise(&image::imageops::blur(&render("VXD-TEST-B", 4, 320, 320), 1.5), 60, 9);
+    let mut img = GrayImage::from_pixel(700, 360, Px([200]));
+    image::imageops::overlay(&mut img, &a, 10, 20);
+    image::imageops::overlay(&mut img, &b, 370, 20);
+    let quick: Vec<String> = quick(&img).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(quick, vec!["VXD-TEST-A".to_string()], "premise: the fast path reads only the screen's code");
+    let (w, h) = img.dimensions();
+    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
+    let got: Vec<(&str, &str)> = codes.iter().map(|c| (c.text.as_str(), c.step)).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], ("VXD-TEST-A", "finder-inverted"));
+    assert_eq!(got[1].0, "VXD-TEST-B");
+}

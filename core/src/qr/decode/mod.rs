@@ -3,9 +3,9 @@
 //! (finder patterns counted along rows, the grid sampled through a
 //! perspective transform, rqrr's error correction) reads the frame; with
 //! the full effort it reads gentler variants of the frame too (half size,
-//! smoothed, stretched, thresholded on a wide window), and rqrr's own
-//! detector looks for more codes when a frame shows more finder patterns
-//! than the codes read account for. Every step is named in `Code::step`.
+//! smoothed, stretched, thresholded on a wide window), also to look for
+//! more codes when a frame shows finder patterns outside the codes read.
+//! Every step is named in `Code::step`.
 
 mod binarize;
 mod finder;
@@ -175,11 +175,18 @@ fn push_new(codes: &mut Vec<Code>, code: Code) {
 /// so that `decode` looks for other codes when some lie outside them.
 fn read_fast(frame: &Frame<'_>) -> (Vec<Code>, Vec<finder::Point>) {
     let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), Vec::new()) };
-    let (codes, patterns) = read_bits(&bits, "finder");
+    let (codes, mut patterns) = read_bits(&bits, "finder");
     if !codes.is_empty() {
         return (codes, patterns);
     }
-    read_bits(&bits.inverted(), "finder-inverted")
+    // A dark-mode screen beside a printed card: the card's patterns are
+    // seen only in the plain reading, and may be a code still to read.
+    let (codes, inverted) = read_bits(&bits.inverted(), "finder-inverted");
+    if codes.is_empty() {
+        return (codes, inverted);
+    }
+    patterns.extend(inverted);
+    (codes, patterns)
 }
 
 fn read_bits(bits: &binarize::Bits<'_>, step: &'static str) -> (Vec<Code>, Vec<finder::Point>) {
