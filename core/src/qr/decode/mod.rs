@@ -153,11 +153,10 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
 }
 
 /// Whether confirmed finder patterns lie outside every code read: two or
-/// more may be another code's. (A lone one is most often a look-alike in
-/// the card's print; asking for two costs a few frames in a thousand the
-/// variant steps, where a third of the patterns of a code left unread, or
-/// counting every pattern seen on one row only, cost the median frame
-/// ~50 % more for no more codes read.)
+/// more may be another code's. A lone one is most often a look-alike in
+/// the card's print. (On the tuning frames, asking for one or for two read
+/// the same codes; counting patterns seen on one row only as well cost the
+/// median frame ~50 % more for no more codes read.)
 fn maybe_more(patterns: &[finder::Point], read: &[Code]) -> bool {
     patterns.iter().filter(|p| !read.iter().any(|c| inside(&c.corners, p.x, p.y))).count() >= 2
 }
@@ -171,8 +170,9 @@ fn push_new(codes: &mut Vec<Code>, code: Code) {
 
 /// Our finder-pattern search on the binarised frame (then on it inverted,
 /// for light-on-dark screens), rqrr's decoder on the sampled grid. Also
-/// gives the finder patterns confirmed in the reading that read the codes,
-/// so that `decode` looks for other codes when some lie outside them.
+/// gives the finder patterns confirmed on the way (both readings' when the
+/// inverted one read the codes), so that `decode` looks for other codes
+/// when some lie outside them.
 fn read_fast(frame: &Frame<'_>) -> (Vec<Code>, Vec<finder::Point>) {
     let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), Vec::new()) };
     let (codes, mut patterns) = read_bits(&bits, "finder");
