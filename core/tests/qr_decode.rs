@@ -35,9 +35,23 @@ fn draw(code: &QrCode, module: u32, w: u32, h: u32) -> GrayImage {
 }
 
 fn decoded(img: &GrayImage) -> Vec<String> {
+    decoded_steps(img).into_iter().map(|(text, _)| text).collect()
+}
+
+/// Each code's text and the step of the decoder that read it, in order.
+fn decoded_steps(img: &GrayImage) -> Vec<(String, &'static str)> {
     let (w, h) = img.dimensions();
     let frame = Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap();
-    decode(&frame).into_iter().map(|c| c.text).collect()
+    decode(&frame).into_iter().map(|c| (c.text, c.step)).collect()
+}
+
+/// Two 320-px cards side by side on a 700×360 background, as a card held
+/// beside a phone's screen.
+fn side_by_side(a: &GrayImage, b: &GrayImage) -> GrayImage {
+    let mut img = GrayImage::from_pixel(700, 360, Px([200]));
+    image::imageops::overlay(&mut img, a, 10, 20);
+    image::imageops::overlay(&mut img, b, 370, 20);
+    img
 }
 
 fn assert_reads(img: &GrayImage, text: &str, what: &str) {
@@ -223,11 +237,7 @@ fn combined_phone_photo_conditions() {
 
 #[test]
 fn two_codes_in_one_frame_are_both_read() {
-    let a = render("VXD-TEST-A", 4, 320, 320);
-    let b = render("VXD-TEST-B", 4, 320, 320);
-    let mut img = GrayImage::from_pixel(700, 360, Px([200]));
-    image::imageops::overlay(&mut img, &a, 10, 20);
-    image::imageops::overlay(&mut img, &b, 370, 20);
+    let img = side_by_side(&render("VXD-TEST-A", 4, 320, 320), &render("VXD-TEST-B", 4, 320, 320));
     let mut got = decoded(&img);
     got.sort();
     assert_eq!(got, vec!["VXD-TEST-A".to_string(), "VXD-TEST-B".to_string()]);
@@ -319,16 +329,12 @@ fn a_second_code_only_a_gentler_step_reads_is_read_after_the_first() {
     for (amplitude, blur) in [(60, 1.5), (120, 0.0)] {
         let a = render("VXD-TEST-A", 4, 320, 320);
         let b = noise(&image::imageops::blur(&render("VXD-TEST-B", 4, 320, 320), blur), amplitude, 9);
-        let mut img = GrayImage::from_pixel(700, 360, Px([200]));
-        image::imageops::overlay(&mut img, &a, 10, 20);
-        image::imageops::overlay(&mut img, &b, 370, 20);
+        let img = side_by_side(&a, &b);
         let quick: Vec<String> = quick(&img).into_iter().map(|(t, _)| t).collect();
         assert_eq!(quick, vec!["VXD-TEST-A".to_string()], "premise: the fast path alone does not read the second ({amplitude}, {blur})");
-        let (w, h) = img.dimensions();
-        let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
-        let got: Vec<(&str, &str)> = codes.iter().map(|c| (c.text.as_str(), c.step)).collect();
+        let got = decoded_steps(&img);
         assert_eq!(got.len(), 2, "{got:?} ({amplitude}, {blur})");
-        assert_eq!(got[0], ("VXD-TEST-A", "finder"));
+        assert_eq!(got[0], ("VXD-TEST-A".to_string(), "finder"));
         assert_eq!(got[1].0, "VXD-TEST-B");
         assert_ne!(got[1].1, "finder", "read by a variant step");
     }
@@ -344,15 +350,11 @@ fn a_printed_code_beside_a_dark_mode_screen_is_looked_for_after_the_screen() {
         p.0[0] = 255 - p.0[0];
     }
     let b = noise(&image::imageops::blur(&render("VXD-TEST-B", 4, 320, 320), 1.5), 60, 9);
-    let mut img = GrayImage::from_pixel(700, 360, Px([200]));
-    image::imageops::overlay(&mut img, &a, 10, 20);
-    image::imageops::overlay(&mut img, &b, 370, 20);
+    let img = side_by_side(&a, &b);
     let quick: Vec<String> = quick(&img).into_iter().map(|(t, _)| t).collect();
     assert_eq!(quick, vec!["VXD-TEST-A".to_string()], "premise: the fast path reads only the screen's code");
-    let (w, h) = img.dimensions();
-    let codes = decode(&Frame::new(img.as_raw(), w as usize, h as usize, w as usize).unwrap());
-    let got: Vec<(&str, &str)> = codes.iter().map(|c| (c.text.as_str(), c.step)).collect();
+    let got = decoded_steps(&img);
     assert_eq!(got.len(), 2, "{got:?}");
-    assert_eq!(got[0], ("VXD-TEST-A", "finder-inverted"));
+    assert_eq!(got[0], ("VXD-TEST-A".to_string(), "finder-inverted"));
     assert_eq!(got[1].0, "VXD-TEST-B");
 }
