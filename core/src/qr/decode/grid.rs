@@ -579,20 +579,28 @@ mod tests {
         }
     }
 
+    /// A version-18 code of `m`-pixel modules and a first grid whose far
+    /// corner is `off` pixels from where the three finders put it (as when
+    /// a wrong alignment pattern was taken for the fourth corner).
+    fn v18_with_far_corner_off(m: usize, off: (f32, f32)) -> (Vec<u8>, usize, Vec<bool>, Placement) {
+        let (px, side, dark, [top_left, top_right, bottom_left]) = drawn(18, m);
+        let n = 17 + 4 * 18;
+        let far = n as f32 - 3.5;
+        let corner = Point { x: top_right.x + bottom_left.x - top_left.x + off.0, y: top_right.y + bottom_left.y - top_left.y + off.1 };
+        let from = [Point { x: 3.5, y: 3.5 }, Point { x: far, y: 3.5 }, Point { x: far, y: far }, Point { x: 3.5, y: far }];
+        let t = Perspective::quad_to_quad(from, [top_left, top_right, corner, bottom_left]);
+        (px, side, dark, Placement { t, dim: n, row_module: m as f32, module: m as f32 })
+    }
+
     #[test]
     fn a_grid_refitted_to_every_alignment_pattern_reads_every_module() {
         // A version-18 code of 2-pixel modules whose first grid put the far
         // corner 1.5 modules off (as a wrong alignment pattern taken for the
         // fourth corner's does): its 13 patterns, found where they are, give
         // one homography that reads the code as drawn.
-        let (px, side, dark, [top_left, top_right, bottom_left]) = drawn(18, 2);
+        let (px, side, dark, placed) = v18_with_far_corner_off(2, (-2.0, 2.0));
         let frame = Frame::new(&px, side, side, side).unwrap();
         let bits = binarize(&frame).unwrap();
-        let n = 17 + 4 * 18;
-        let far = n as f32 - 3.5;
-        let corner = Point { x: top_right.x + bottom_left.x - top_left.x - 2.0, y: top_right.y + bottom_left.y - top_left.y + 2.0 };
-        let from = [Point { x: 3.5, y: 3.5 }, Point { x: far, y: 3.5 }, Point { x: far, y: far }, Point { x: 3.5, y: far }];
-        let placed = Placement { t: Perspective::quad_to_quad(from, [top_left, top_right, corner, bottom_left]), dim: n, row_module: 2.0, module: 2.0 };
         let anchors = placed.alignment_offsets(&bits).unwrap();
         assert_eq!(anchors.len(), 3 + 13);
         assert!(anchors.iter().any(|a| a.2.hypot(a.3) > 1.5), "the first grid is off: {anchors:?}");
@@ -606,14 +614,9 @@ mod tests {
         // A version-18 code whose first grid took a point 2.5 modules off for
         // the fourth corner: its timing rows come out wrong, so the grid is
         // laid again pattern by pattern, and reads every module.
-        let (px, side, dark, [top_left, top_right, bottom_left]) = drawn(18, 3);
+        let (px, side, dark, bent) = v18_with_far_corner_off(3, (7.5, -7.5));
         let frame = Frame::new(&px, side, side, side).unwrap();
         let bits = binarize(&frame).unwrap();
-        let n = 17 + 4 * 18;
-        let far = n as f32 - 3.5;
-        let corner = Point { x: top_right.x + bottom_left.x - top_left.x + 7.5, y: top_right.y + bottom_left.y - top_left.y - 7.5 };
-        let from = [Point { x: 3.5, y: 3.5 }, Point { x: far, y: 3.5 }, Point { x: far, y: far }, Point { x: 3.5, y: far }];
-        let bent = Placement { t: Perspective::quad_to_quad(from, [top_left, top_right, corner, bottom_left]), dim: n, row_module: 3.0, module: 3.0 };
         assert!(!bent.timing_plausible(&bits), "the bent grid misreads its timing rows");
         let relaid = bent.relaid(&bits).expect("laid again");
         assert_eq!(misread(&relaid.sample(&bits).unwrap().0, &dark), 0);
