@@ -160,6 +160,9 @@ struct Ingested {
     /// Events a second in each tenth of the run.
     tenths: Vec<f64>,
     busy_events: u64,
+    /// Each push's time in the hub's ingest, ms (the one that crosses the
+    /// log's checkpoint mark also copies the log into the file).
+    pushes_ms: Vec<f64>,
 }
 
 /// The campaign, day by day; each day the sites' batches take turns, as
@@ -172,6 +175,7 @@ fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64) -> CliRes
     let mut tenths = Vec::new();
     let (mut mark_events, mut mark_time, mut ingest_time) = (0u64, 0.0f64, 0.0f64);
     let mut before_last = (0u64, 0.0f64);
+    let mut pushes_ms = Vec::new();
     for t in 0..days {
         let mut queues: Vec<(usize, std::vec::IntoIter<Push>)> = sites.iter().enumerate().map(|(s, site)| (s, site_day(site, t).into_iter())).collect();
         loop {
@@ -182,7 +186,9 @@ fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64) -> CliRes
                 // Only the hub's work is timed, not making the events.
                 let t0 = Instant::now();
                 let results = db.ingest_at(&sites[*s].devices[desk], &batch, &received).map_err(Failure::storage)?;
-                ingest_time += t0.elapsed().as_secs_f64();
+                let took = t0.elapsed().as_secs_f64();
+                ingest_time += took;
+                pushes_ms.push(took * 1e3);
                 if let Some(r) = results.iter().find(|r| r.status != vaxdesk_core::sync::protocol::PushStatus::Accepted) {
                     return Err(Failure::storage(format!("bench: an event was not accepted: {:?} {:?}", r.code, r.message)));
                 }
@@ -213,7 +219,8 @@ fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64) -> CliRes
     }
     bar.finish_and_clear();
     eprintln!("ingest: {done} events in {:.0} s ({:.0} s in the hub's ingest)", started.elapsed().as_secs_f64(), ingest_time);
-    Ok(Ingested { events: done, seconds: ingest_time, tenths, busy_events })
+    pushes_ms.sort_by(f64::total_cmp);
+    Ok(Ingested { events: done, seconds: ingest_time, tenths, busy_events, pushes_ms })
 }
 
 /// The nearest-rank percentile: the smallest value with at least `q` of
@@ -257,8 +264,9 @@ fn run_tool(cmd: &mut Command) -> CliResult<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
-fn dir_bytes(path: &Path) -> u64 {
-    ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok()).map(|m| m.len()).sum()
+/// The size of a file, 0 when there is none.
+fn file_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
@@ -326,16 +334,33 @@ fn ingest_rows(rows: &mut Vec<Row>, ing: &Ingested, dir: &Path, pg: Option<&(Str
     rows.push(row("ingest, whole campaign", ing.events as f64 / ing.seconds.max(1e-9), "events/s", "", None));
     rows.push(row("ingest, slowest tenth of the run", slowest, "events/s", "≥ 20,000", Some(slowest >= 20_000.0)));
     rows.push(row("ingest, last tenth (the fullest database)", last, "events/s", "≥ 20,000", Some(last >= 20_000.0)));
+    rows.push(row("  a push of 500 events in the hub's ingest: p50", percentile(&ing.pushes_ms, 0.5), "ms", "", None));
+    rows.push(row("  a push of 500 events in the hub's ingest: p99", percentile(&ing.pushes_ms, 0.99), "ms", "", None));
+    rows.push(row("  a push of 500 events in the hub's ingest: slowest", ing.pushes_ms.last().copied().unwrap_or(f64::NAN), "ms", "", None));
     rows.push(row("  events on the hub", ing.events as f64, "events", "", None));
-    let bytes = match pg {
+    let (bytes, log) = match pg {
         Some((server, name)) => {
             let mut admin = postgres_admin(server)?;
             let size: i64 = admin.query_one("SELECT pg_database_size($1)", &[name]).map_err(Failure::storage)?.get(0);
-            size as u64
+            (size as u64, None)
         }
-        None => dir_bytes(&dir.join("hub.db")),
+        None => {
+            // The write-ahead log holds up to 256 MB of pages not yet in the
+            // file (ADR 0026), and its file keeps the size it reached: its
+            // pages are copied in first, so the file alone is the data, and
+            // the log's size at the end of the ingest is shown apart.
+            let db = dir.join("hub.db");
+            let log = file_bytes(&dir.join("hub.db-wal"));
+            rusqlite::Connection::open(&db)
+                .and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+                .map_err(Failure::storage)?;
+            (file_bytes(&db), Some(log))
+        }
     };
     rows.push(row("  database size", bytes as f64 / 1e6, "MB", "", None));
+    if let Some(log) = log {
+        rows.push(row("  its write-ahead log at the end of the ingest", log as f64 / 1e6, "MB", "", None));
+    }
     rows.push(row("  bytes an event", bytes as f64 / ing.events.max(1) as f64, "B", "", None));
     Ok(())
 }
