@@ -40,6 +40,9 @@ pub struct SqliteHub {
 /// Log frames (4 kB pages) at which a commit checkpoints the log: 256 MB.
 const WAL_CHECKPOINT_FRAMES: i64 = 65_536;
 
+/// The size the log's file is cut back to when the log starts over.
+const WAL_FILE_LIMIT_BYTES: i64 = 320 * 1024 * 1024;
+
 /// The newest schema this hub writes.
 pub(crate) fn latest_schema() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
@@ -70,12 +73,17 @@ impl SqliteHub {
         // automatic checkpoint came every push or two: pages were written
         // twice and the file synced after almost every push. With 256 MB of
         // log, a checkpoint comes every ~100 pushes and copies once the
-        // pages they rewrote (bench hub: 1M events 15–16k → 22–26k events/s;
-        // 10M 15.2k → 17.8k, 64 MB of log gaining nothing there; a
+        // pages they rewrote (bench hub: 1M events 15–16k → 21.7–26.1k events/s;
+        // 10M 15.1–15.2k → 17.4–17.8k, 64 MB of log gaining nothing there; a
         // checkpoint on a thread of its own gained nothing more at 1M).
         // The cost: the push that crosses the mark waits for the copy, and
         // recovery after a crash reads up to that much log.
         writer.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_FRAMES)?;
+        // The log's file keeps the largest size it reached: ~270 MB in the
+        // usual cycle (the mark plus the push that crossed it), more while a
+        // long read (a backup, an export) kept the log from starting over.
+        // Past 320 MB it is cut back when the log next starts over.
+        writer.pragma_update(None, "journal_size_limit", WAL_FILE_LIMIT_BYTES)?;
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
