@@ -17,6 +17,7 @@ use vaxdesk_core::validate::{check_dose_content, check_person, Code, PersonDraft
 
 use crate::day_records::DayChange;
 use crate::db::{Device, Result};
+use crate::persons::file_persons;
 
 /// An event as received: parsed, with its canonical JSON and that JSON's hash.
 #[derive(Debug, Clone)]
@@ -125,18 +126,25 @@ pub trait IngestTx {
     }
     fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()>;
     fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()>;
-    /// Write a person's row, then find the others of their site it may
-    /// concern: unmerged persons with the same national id (when it has one)
-    /// and a few unmerged ones alike (folded name and birth date). One
+    /// Who each of `rows` may be in the table as it stands, before any of
+    /// them is written: unmerged persons of its site with the same national
+    /// id (when it has one) and a few unmerged ones alike (folded name and
+    /// birth date), its own id left out. One statement where it pays.
+    fn person_matches(&mut self, rows: &[PersonRow<'_>]) -> Result<Vec<PersonMatches>> {
+        rows.iter()
+            .map(|p| {
+                let same_national_id = match p.national_id {
+                    Some(n) => self.same_national_id(n, p.site, p.id)?,
+                    None => Vec::new(),
+                };
+                Ok(PersonMatches { same_national_id, alike: self.alike(p.name_key, p.birth, p.site, p.id)? })
+            })
+            .collect()
+    }
+    /// Write persons' rows in order (an id twice: its last row stands). One
     /// statement where it pays.
-    fn upsert_person_and_match(&mut self, p: &PersonRow<'_>) -> Result<PersonMatches> {
-        self.upsert_person(p.id, p.site, p.national_id, p.name_key, p.birth)?;
-        let same_national_id = match p.national_id {
-            Some(n) => self.same_national_id(n, p.site, p.id)?,
-            None => Vec::new(),
-        };
-        let alike = self.alike(p.name_key, p.birth, p.site, p.id)?;
-        Ok(PersonMatches { same_national_id, alike })
+    fn upsert_persons(&mut self, rows: &[PersonRow<'_>]) -> Result<()> {
+        rows.iter().try_for_each(|p| self.upsert_person(p.id, p.site, p.national_id, p.name_key, p.birth))
     }
     /// Unmerged persons of `site` with this national id, other than `except`.
     fn same_national_id(&mut self, national_id: &str, site: &str, except: &str) -> Result<Vec<String>>;
@@ -205,11 +213,6 @@ pub trait IngestTx {
         }
         Ok(found)
     }
-    /// `upsert_person_and_match` for many persons (distinct ids); the matches
-    /// in their order. One statement where it pays.
-    fn upsert_persons_and_match(&mut self, rows: &[PersonRow<'_>]) -> Result<Vec<PersonMatches>> {
-        rows.iter().map(|r| self.upsert_person_and_match(r)).collect()
-    }
     /// `put_registration` for many (distinct persons) whose keys no other
     /// person holds. One statement where it pays.
     fn put_registrations(&mut self, rows: &[&crate::registrations::RegistrationRow<'_>]) -> Result<()> {
@@ -250,10 +253,10 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
     dose_persons.sort_unstable();
     dose_persons.dedup();
     let mut known = Known { persons: tx.persons_at_site(&dose_persons, &device.site)?, doses: HashSet::new() };
-    // Accepted events are written together (in arrival order) at the end of
-    // the batch, or before a merge's feed row so the feed keeps that order.
-    let rows = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now };
     let mut accepted: Vec<usize> = Vec::new();
+    // The accepted persons' rows, filed together after the checks (which
+    // need only `known`): (index into `events`, id, national id, name key, birth date).
+    let mut persons: Vec<(usize, String, Option<String>, String, String)> = Vec::new();
     for (i, (inc, id_text)) in events.iter().zip(&ids).enumerate() {
         let id = inc.event.id();
         let result = match hashes.get(id_text) {
@@ -267,14 +270,8 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
                     match &inc.event {
                         WireEvent::Person(p) => {
                             known.persons.insert(p.person.id.to_string());
-                            let merges = upsert_person(tx, &device.site, &p.person, now)?;
-                            if !merges.is_empty() {
-                                rows.write(tx, &mut accepted)?;
-                                for m in merges {
-                                    let body = serde_json::to_string(&m).unwrap_or_default();
-                                    tx.feed(Some(&device.site), None, "merge", None, Some(&body))?;
-                                }
-                            }
+                            let p = &p.person;
+                            persons.push((i, p.id.to_string(), p.national_id.as_ref().map(|n| n.number.clone()), p.name_key(), p.birth_date.to_string()));
                         }
                         WireEvent::Dose(_) => {
                             known.doses.insert(id_text.clone());
@@ -286,7 +283,27 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
         };
         results.push(result);
     }
-    rows.write(tx, &mut accepted)?;
+    let rows: Vec<PersonRow<'_>> = persons
+        .iter()
+        .map(|(_, id, nid, name_key, birth)| PersonRow { id, site: &device.site, national_id: nid.as_deref(), name_key, birth })
+        .collect();
+    let mut merges: HashMap<usize, Vec<Merge>> =
+        persons.iter().zip(file_persons(tx, &rows, now)?).filter(|(_, m)| !m.is_empty()).map(|((i, ..), m)| (*i, m)).collect();
+    // Accepted events are written in arrival order, a person's merges fed
+    // right after the person, so a desk that pulls them sees that order.
+    let batch = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now };
+    let mut run: Vec<usize> = Vec::new();
+    for i in accepted {
+        run.push(i);
+        if let Some(ms) = merges.remove(&i) {
+            batch.write(tx, &mut run)?;
+            for m in ms {
+                let body = serde_json::to_string(&m).unwrap_or_default();
+                tx.feed(Some(&device.site), None, "merge", None, Some(&body))?;
+            }
+        }
+    }
+    batch.write(tx, &mut run)?;
     Ok(results)
 }
 
@@ -417,36 +434,4 @@ fn check_person_record(p: &Person, on: chrono::NaiveDate) -> std::result::Result
         Some(r) => Err(r),
         None => Ok(()),
     }
-}
-
-/// Write a person's row; merge them with the same national id at their
-/// site, and list the alike for a coordinator. Returns the merges, for the
-/// feed (the caller writes them after the events before them).
-pub(crate) fn upsert_person(tx: &mut dyn IngestTx, site: &str, p: &Person, now: &str) -> Result<Vec<Merge>> {
-    let id = p.id.to_string();
-    let national_id = p.national_id.as_ref().map(|n| n.number.clone());
-    let birth = p.birth_date.to_string();
-    let name_key = p.name_key();
-    let found = tx.upsert_person_and_match(&PersonRow { id: &id, site, national_id: national_id.as_deref(), name_key: &name_key, birth: &birth })?;
-
-    let mut merges = Vec::new();
-    // Same national id at this site: one person. The smallest id (the
-    // earliest UUIDv7) is kept, so every hub and every order of arrival
-    // agrees.
-    for other in found.same_national_id {
-        let (from, into) = if other < id { (id.clone(), other) } else { (other, id.clone()) };
-        tx.merge(&from, &into)?;
-        let (Ok(f), Ok(t)) = (from.parse::<PersonId>(), into.parse::<PersonId>()) else { continue };
-        merges.push(Merge { from: f, into: t });
-    }
-    // Same folded name and birth date, but a different or missing id: maybe
-    // one person typed twice, maybe namesakes. A coordinator decides.
-    for (other, other_nid) in found.alike {
-        if other_nid.is_some() && other_nid == national_id {
-            continue;
-        }
-        let (a, b) = if other < id { (other, id.clone()) } else { (id.clone(), other) };
-        tx.add_duplicate(&a, &b, "same name and birth date", now)?;
-    }
-    Ok(merges)
 }

@@ -18,6 +18,7 @@ pub mod files;
 pub mod limits;
 pub mod ingest;
 pub mod openapi;
+mod persons;
 pub mod registrations;
 pub mod report;
 pub mod routes;

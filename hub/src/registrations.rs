@@ -21,7 +21,8 @@ use vaxdesk_core::validate::{check_person, PersonDraft, Severity};
 use crate::actions::HUB_DEVICE;
 use crate::db::{now_text, Coordinator, HubDb};
 use crate::error::{HubError, HubResult};
-use crate::ingest::{Incoming, IngestTx, Merge, NewEvent, PersonRow};
+use crate::ingest::{Incoming, IngestTx, NewEvent, PersonRow};
+use crate::persons::file_persons;
 
 /// Rows filed per transaction: a failure (or a restart) mid-list keeps the
 /// rows before it, and the desks' pulls are not held up behind one huge
@@ -432,7 +433,7 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         persons.iter().map(|p| (p.id.to_string(), p.national_id.as_ref().map(|n| n.number.clone()), p.name_key(), p.birth_date.to_string())).collect();
     let rows_for_db: Vec<PersonRow<'_>> =
         person_rows.iter().map(|(id, nid, name_key, birth)| PersonRow { id, site, national_id: nid.as_deref(), name_key, birth }).collect();
-    let matches = tx.upsert_persons_and_match(&rows_for_db)?;
+    let merges = file_persons(tx, &rows_for_db, now)?;
     // Their events, and the feed rows that hand them to the site's desks.
     let events: Vec<(String, String, Incoming)> = persons
         .iter()
@@ -446,23 +447,10 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         .map(|(id, person_id, inc)| NewEvent { id, stream: "person", site, device: HUB_DEVICE, person_id, content_hash: &inc.content_hash, body: &inc.body, now })
         .collect();
     tx.insert_events_with_feed(&new_events)?;
-    // Same national id: one person (the older id kept, as ingest does);
-    // alike: listed for a coordinator.
-    for ((id, nid, _, _), m) in person_rows.iter().zip(matches) {
-        for other in m.same_national_id {
-            let (from, into) = if other < *id { (id.clone(), other) } else { (other, id.clone()) };
-            tx.merge(&from, &into)?;
-            if let (Ok(f), Ok(t)) = (from.parse::<PersonId>(), into.parse::<PersonId>()) {
-                tx.feed(Some(site), None, "merge", None, Some(&serde_json::to_string(&Merge { from: f, into: t }).unwrap_or_default()))?;
-            }
-        }
-        for (other, other_nid) in m.alike {
-            if other_nid.is_some() && other_nid == *nid {
-                continue;
-            }
-            let (a, b) = if other < *id { (other, id.clone()) } else { (id.clone(), other) };
-            tx.add_duplicate(&a, &b, "same name and birth date", now)?;
-        }
+    // Same national id: one person (the older id kept, as ingest does), fed
+    // to the desks after the persons' events.
+    for m in merges.into_iter().flatten() {
+        tx.feed(Some(site), None, "merge", None, Some(&serde_json::to_string(&m).unwrap_or_default()))?;
     }
     // The appointments, then their feed rows.
     let texts: Vec<(String, String, String)> = registrations.iter().map(|(i, r)| (r.person_id.to_string(), keys[*i].clone(), r.appointment.to_string())).collect();

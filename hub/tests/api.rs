@@ -308,6 +308,91 @@ fn one_batch_keeps_arrival_order_through_merges_and_corrections() {
     assert_eq!(hub.db.event_count().unwrap(), 5);
 }
 
+/// A push files its persons together (two questions to the database for
+/// the whole batch); the outcome must be the one of filing them one by one.
+/// Small pools of ids, CCCD numbers, names and birth dates make persons of
+/// one push meet each other and those of earlier pushes: the same person
+/// twice under another number, a citizen at two desks, a namesake.
+#[test]
+fn a_push_files_its_persons_as_one_by_one_would() {
+    use rand::{Rng, SeedableRng};
+    let (batched, one_by_one) = (TestHub::start(), TestHub::start());
+    let mut clients = Vec::new();
+    for hub in [&batched, &one_by_one] {
+        let admin = hub.admin();
+        clients.push((hub.device(&admin, "S1", "D1", "dev-a"), hub.device(&admin, "S1", "D2", "dev-b")));
+    }
+    let names = ["Trần Văn Nam", "TRẦN VĂN NAM", "Nguyễn Thị Hoa", "Lê Văn Hà"];
+    let name_key = [0, 0, 1, 2]; // the first two fold alike
+    let (mut pushes_of_several, mut merges, mut alike) = (0, 0, 0);
+    for seed in 0..24u64 {
+        // Each seed its own persons, numbers and birth dates (born 1990, as the numbers say).
+        let ids: Vec<String> = (0..9).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let births = [format!("1990-{:02}-{:02}", 1 + seed % 12, 1 + seed / 12 % 14), format!("1990-{:02}-{:02}", 1 + seed % 12, 15 + seed / 12 % 14)];
+        let number = |x: u64| format!("022090{:06}", seed * 10 + x);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut events = Vec::new();
+        let mut sent: Vec<&str> = Vec::new();
+        // Each name and birth date given to at most five persons: the hub lists five alike at most.
+        let mut per_name: std::collections::HashMap<(usize, usize), std::collections::HashSet<&str>> = Default::default();
+        while events.len() < 14 {
+            if !sent.is_empty() && rng.random_bool(0.2) {
+                events.push(dose_event("dev-a", "S1", sent[rng.random_range(0..sent.len())], "AZ"));
+                continue;
+            }
+            let id = ids[rng.random_range(0..ids.len())].as_str();
+            let (n, b) = (rng.random_range(0..names.len()), rng.random_range(0..births.len()));
+            let same_name = per_name.entry((name_key[n], b)).or_default();
+            if same_name.len() >= 5 && !same_name.contains(id) {
+                continue;
+            }
+            same_name.insert(id);
+            let nid = rng.random_bool(0.8).then(|| number(rng.random_range(0..4)));
+            events.push(person_event("dev-a", id, nid.as_deref(), names[n], &births[b]));
+            sent.push(id);
+        }
+        let mut rest = &events[..];
+        while !rest.is_empty() {
+            let take = rng.random_range(1..=rest.len().min(8));
+            pushes_of_several += usize::from(take > 1);
+            let r = clients[0].0.post("/events", json!({"events": rest[..take]})).ok();
+            assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "accepted"), "seed {seed}: {r}");
+            rest = &rest[take..];
+        }
+        for e in &events {
+            let r = clients[1].0.post("/events", json!({"events": [e]})).ok();
+            assert_eq!(r["results"][0]["status"], "accepted", "seed {seed}: {r}");
+        }
+
+        let canonical = |hub: &TestHub| ids.iter().map(|id| hub.db.canonical_person(id).unwrap()).collect::<Vec<_>>();
+        assert_eq!(canonical(&batched), canonical(&one_by_one), "seed {seed}: who stands for whom");
+        let listed = |hub: &TestHub| {
+            let mut d: Vec<_> = hub.db.possible_duplicates().unwrap().into_iter().map(|d| (d.a, d.b, d.reason, d.status)).collect();
+            d.sort();
+            d
+        };
+        assert_eq!(listed(&batched), listed(&one_by_one), "seed {seed}: persons listed as alike");
+        // What another desk of the site pulls: the same events and merges, in the same order.
+        let pulled = |c: &Http| {
+            c.get("/changes?limit=5000").ok()["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| match c["type"].as_str() {
+                    Some("event") => Some(c["event"]["event"]["id"].to_string()),
+                    Some("person_merge") => Some(format!("merge {} into {}", c["from"], c["into"])),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (pulled(&clients[0].1), pulled(&clients[1].1));
+        assert_eq!(a, b, "seed {seed}: the feed's order");
+        (merges, alike) = (a.iter().filter(|c| c.starts_with("merge")).count(), listed(&batched).len());
+    }
+    // What was compared: enough of each kind to mean something.
+    assert!(pushes_of_several >= 50 && merges >= 50 && alike >= 50, "{pushes_of_several} pushes of several, {merges} merges, {alike} alike");
+}
+
 #[test]
 fn openapi_document_lists_every_route_and_each_answers() {
     let hub = TestHub::start();

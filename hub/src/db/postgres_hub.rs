@@ -703,33 +703,6 @@ impl IngestTx for PgTx<'_, '_> {
         Ok(())
     }
 
-    // The row and both look-ups in one round trip. The look-ups see the
-    // table as it was before the row was written, which changes nothing:
-    // both leave the person's own id out.
-    fn upsert_person_and_match(&mut self, p: &PersonRow<'_>) -> Result<PersonMatches> {
-        let rows = self.all(
-            "WITH up AS (
-                 INSERT INTO persons (id, site, national_id, name_key, birth_date) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date
-             )
-             (SELECT true, id, national_id FROM persons
-              WHERE $3::text IS NOT NULL AND national_id = $3 AND site = $2 AND merged_into IS NULL AND id <> $1)
-             UNION ALL
-             (SELECT false, id, national_id FROM persons
-              WHERE name_key = $4 AND birth_date = $5 AND site = $2 AND id <> $1 AND merged_into IS NULL LIMIT 5)",
-            &[&p.id, &p.site, &p.national_id, &p.name_key, &p.birth],
-        )?;
-        let mut m = PersonMatches::default();
-        for r in rows {
-            if r.get::<_, bool>(0) {
-                m.same_national_id.push(r.get(1));
-            } else {
-                m.alike.push((r.get(1), r.get(2)));
-            }
-        }
-        Ok(m)
-    }
-
     fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64> {
         Ok(self
             .one(
@@ -873,11 +846,12 @@ impl IngestTx for PgTx<'_, '_> {
             .collect())
     }
 
-    // The rows and every look-up in two round trips; like the one-row
-    // version, the look-ups see the table as it was before (and leave each
-    // person's own id out), so two new persons of one chunk alike each
-    // other are not listed (a later upload or push lists them).
-    fn upsert_persons_and_match(&mut self, rows: &[PersonRow<'_>]) -> Result<Vec<PersonMatches>> {
+    // Every row's look-ups in one round trip (the table as it was before
+    // the batch; `persons::file_persons` follows the batch's own rows). Each
+    // row looks its matches up by index (`LATERAL`; `OFFSET 0` keeps the
+    // planner from making it a join): as a join, planned while the table
+    // was small, it became a scan of every person, 5 ms a push.
+    fn person_matches(&mut self, rows: &[PersonRow<'_>]) -> Result<Vec<PersonMatches>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -888,16 +862,10 @@ impl IngestTx for PgTx<'_, '_> {
         let births: Vec<&str> = rows.iter().map(|r| r.birth).collect();
         let found = self.all(
             "(SELECT u.n, true, p.id, p.national_id FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u (id, site, nid, n)
-              JOIN persons p ON p.national_id = u.nid AND p.site = u.site AND p.merged_into IS NULL AND p.id <> u.id)
+              CROSS JOIN LATERAL (SELECT id, national_id FROM persons WHERE national_id = u.nid AND site = u.site AND merged_into IS NULL AND id <> u.id OFFSET 0) p)
              UNION ALL
              (SELECT u.n, false, p.id, p.national_id FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (id, site, nk, b, n)
               CROSS JOIN LATERAL (SELECT id, national_id FROM persons WHERE name_key = u.nk AND birth_date = u.b AND site = u.site AND id <> u.id AND merged_into IS NULL LIMIT 5) p)",
-            &[&ids, &sites, &nids, &keys, &births],
-        )?;
-        self.exec(
-            "INSERT INTO persons (id, site, national_id, name_key, birth_date)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date",
             &[&ids, &sites, &nids, &keys, &births],
         )?;
         let mut out: Vec<PersonMatches> = rows.iter().map(|_| PersonMatches::default()).collect();
@@ -910,6 +878,31 @@ impl IngestTx for PgTx<'_, '_> {
             }
         }
         Ok(out)
+    }
+
+    // One statement; an id twice in it would be refused ("cannot affect row
+    // a second time"), so each id's last row only, as one by one would leave it.
+    fn upsert_persons(&mut self, rows: &[PersonRow<'_>]) -> Result<()> {
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            last.insert(r.id, i);
+        }
+        let rows: Vec<&PersonRow<'_>> = rows.iter().enumerate().filter(|(i, r)| last.get(r.id) == Some(i)).map(|(_, r)| r).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.id).collect();
+        let sites: Vec<&str> = rows.iter().map(|r| r.site).collect();
+        let nids: Vec<Option<&str>> = rows.iter().map(|r| r.national_id).collect();
+        let keys: Vec<&str> = rows.iter().map(|r| r.name_key).collect();
+        let births: Vec<&str> = rows.iter().map(|r| r.birth).collect();
+        self.exec(
+            "INSERT INTO persons (id, site, national_id, name_key, birth_date)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, name_key = excluded.name_key, birth_date = excluded.birth_date",
+            &[&ids, &sites, &nids, &keys, &births],
+        )?;
+        Ok(())
     }
 
     fn put_registrations(&mut self, rows: &[&RegistrationRow<'_>]) -> Result<()> {
