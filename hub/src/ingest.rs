@@ -202,9 +202,9 @@ pub trait IngestTx {
         }
         Ok(found)
     }
-    /// The latest person event's body of each of `ids` (persons of `site`) that has one.
-    fn latest_person_bodies(&mut self, site: &str, ids: &[String]) -> Result<HashMap<String, String>> {
-        let _ = site;
+    /// The latest person event's body of each of `ids` that has one, from
+    /// whichever site it came (as `latest_person_body`).
+    fn latest_person_bodies(&mut self, ids: &[String]) -> Result<HashMap<String, String>> {
         let mut found = HashMap::new();
         for id in ids {
             if let Some(b) = self.latest_person_body(id)? {

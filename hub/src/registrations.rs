@@ -350,7 +350,7 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
     }
     let ids: Vec<String> = found.iter().flatten().cloned().collect();
     let mut on_file: HashMap<String, Person> = tx
-        .latest_person_bodies(site, &ids)?
+        .latest_person_bodies(&ids)?
         .into_iter()
         .filter_map(|(id, body)| serde_json::from_str::<PersonEvent>(&body).ok().map(|e| (id, e.person)))
         .collect();

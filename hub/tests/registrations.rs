@@ -250,3 +250,42 @@ fn a_past_days_list_stays_as_it_was_and_a_rescheduled_day_lets_go() {
     admin.raw("/sites/S1/registrations", "text/csv", csv_of(&rows)).ok();
     assert_eq!((count(soon), count(moved)), (3, 1), "the moved person left the day still to come");
 }
+
+#[test]
+fn a_list_reads_the_person_as_last_recorded_at_any_site() {
+    let hub = TestHub::start();
+    let admin = hub.admin();
+    let desk = hub.device(&admin, "S1", "D1", "phone-s1");
+    let elsewhere = hub.device(&admin, "S2", "D1", "phone-s2");
+    let mut row = registration_row(9_400, day("2026-12-07"));
+    let report = admin.raw("/sites/S1/registrations", "text/csv", csv_of(&[row.to_vec()])).ok();
+    let id = results(&report)[0]["person_id"].as_str().unwrap().to_string();
+    pull_all(&desk);
+
+    // The citizen then turns up at another site; their chip-ID card is
+    // scanned there and spells the name as the list did not.
+    let birth = {
+        let p: Vec<&str> = row[1].split('/').collect();
+        format!("{}-{}-{}", p[2], p[1], p[0])
+    };
+    let on_card = format!("{} Thị", row[0]);
+    let mut scanned = common::person_event("phone-s2", &id, Some(&row[3]), &on_card, &birth);
+    scanned["event"]["person"]["source"] = json!("cccd-qr");
+    let pushed = elsewhere.post("/events", json!({"events": [scanned]})).ok();
+    assert_eq!(pushed["results"][0]["status"], "accepted", "{pushed}");
+
+    // The list again with a new phone: the phone is taken, the card's name
+    // kept (and said so), on SQLite and PostgreSQL alike.
+    row[4] = "0987000111".into();
+    let again = admin.raw("/sites/S1/registrations", "text/csv", csv_of(&[row.to_vec()])).ok();
+    let r = &results(&again)[0];
+    assert_eq!((r["status"].as_str(), r["person_id"].as_str()), (Some("updated"), Some(id.as_str())), "{again}");
+    assert!(r["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("kept from the scanned card")), "{r}");
+    // The site's desk gets the person once more, as now known; the
+    // appointment did not move.
+    let changes = pull_all(&desk);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let person = &changes[0]["event"]["event"]["person"];
+    assert_eq!((person["id"].as_str(), person["full_name"].as_str()), (Some(id.as_str()), Some(on_card.as_str())));
+    assert_eq!(person["phone"], "0987000111");
+}

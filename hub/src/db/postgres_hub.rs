@@ -837,10 +837,12 @@ impl IngestTx for PgTx<'_, '_> {
                   CROSS JOIN LATERAL (SELECT merged_into FROM persons WHERE id = u.id AND merged_into IS NOT NULL LIMIT 1) p", &[&ids])?.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    fn latest_person_bodies(&mut self, site: &str, ids: &[String]) -> Result<HashMap<String, String>> {
+    // Across sites, as `latest_person_body`: a citizen on this site's list
+    // may have been scanned at another since, and the latest event stands.
+    fn latest_person_bodies(&mut self, ids: &[String]) -> Result<HashMap<String, String>> {
         Ok(self
             .all("SELECT u.id, e.body FROM unnest($1::text[]) AS u (id)
-                  CROSS JOIN LATERAL (SELECT body FROM events WHERE site = $2 AND person_id = u.id AND stream = 'person' ORDER BY seq DESC LIMIT 1) e", &[&ids, &site])?
+                  CROSS JOIN LATERAL (SELECT body FROM events WHERE person_id = u.id AND stream = 'person' ORDER BY seq DESC LIMIT 1) e", &[&ids])?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect())
