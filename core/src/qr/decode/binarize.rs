@@ -118,18 +118,31 @@ pub(super) fn binarize<'a>(f: &Frame<'a>) -> Option<Bits<'a>> {
 }
 
 /// Each block's threshold: the mean level of the 5×5 blocks around it
-/// (moved in from the edges so every window is whole).
+/// (moved in from the edges so every window is whole). Sums of five down
+/// each column, then of five of those along the row: each window's 25
+/// levels are added once per row and column, not once per block.
 fn thresholds(levels: &[u8], bw: usize, bh: usize) -> Vec<u8> {
+    // `binarize` sees to at least 5×5 blocks.
     let mut thresholds = vec![0u8; bw * bh];
-    for by in 0..bh {
-        let cy = by.clamp(2, bh - 3);
-        for bx in 0..bw {
-            let cx = bx.clamp(2, bw - 3);
-            let mut sum = 0u32;
-            for ny in cy - 2..=cy + 2 {
-                sum += levels[ny * bw + cx - 2..=ny * bw + cx + 2].iter().map(|&l| u32::from(l)).sum::<u32>();
+    let mut columns = vec![0u32; bw];
+    let mut windows = vec![0u32; bw - 4];
+    for cy in 2..bh - 2 {
+        columns.fill(0);
+        for row in levels[(cy - 2) * bw..(cy + 3) * bw].chunks_exact(bw) {
+            for (c, &l) in columns.iter_mut().zip(row) {
+                *c += u32::from(l);
             }
-            thresholds[by * bw + bx] = (sum / 25) as u8;
+        }
+        for (w, five) in windows.iter_mut().zip(columns.windows(5)) {
+            *w = five.iter().sum();
+        }
+        // Block rows at the top and bottom edges share the nearest whole window's row.
+        let rows = if cy == 2 { 0 } else { cy }..if cy == bh - 3 { bh } else { cy + 1 };
+        for by in rows {
+            let out = &mut thresholds[by * bw..(by + 1) * bw];
+            for (bx, t) in out.iter_mut().enumerate() {
+                *t = (windows[bx.clamp(2, bw - 3) - 2] / 25) as u8;
+            }
         }
     }
     thresholds
@@ -236,6 +249,21 @@ fn block_levels(f: &Frame<'_>, bw: usize, bh: usize, flat: u8) -> (Vec<u8>, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_threshold_is_the_mean_of_the_whole_window_nearest_its_block() {
+        for (bw, bh) in [(5, 5), (7, 9), (13, 6), (160, 90)] {
+            let levels: Vec<u8> = (0..bw * bh).map(|i| ((i as u32).wrapping_mul(2654435761) >> 24) as u8).collect();
+            let t = thresholds(&levels, bw, bh);
+            for by in 0..bh {
+                for bx in 0..bw {
+                    let (cx, cy) = (bx.clamp(2, bw - 3), by.clamp(2, bh - 3));
+                    let sum: u32 = (cy - 2..=cy + 2).flat_map(|y| (cx - 2..=cx + 2).map(move |x| (x, y))).map(|(x, y)| u32::from(levels[y * bw + x])).sum();
+                    assert_eq!(t[by * bw + bx], (sum / 25) as u8, "{bw}x{bh} block ({bx},{by})");
+                }
+            }
+        }
+    }
 
     #[test]
     fn dark_ink_on_uneven_paper_comes_out_dark() {

@@ -11,6 +11,7 @@ mod binarize;
 mod finder;
 mod grid;
 pub mod legacy;
+mod pool;
 mod steps;
 mod text;
 mod timing;

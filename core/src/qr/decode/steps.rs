@@ -7,26 +7,48 @@
 //! a wide local mean follows light the 40-pixel blocks of the fast path's
 //! own threshold do not.
 
-use super::Frame;
+use super::{pool, Frame};
 
-/// An owned luma image, row-major with no padding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An owned luma image, row-major with no padding. Its pixels come from
+/// and go back to the thread's [`pool`] of buffers.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Luma {
     pub width: usize,
     pub height: usize,
     pub px: Vec<u8>,
 }
 
+impl Clone for Luma {
+    fn clone(&self) -> Luma {
+        let mut px = pool::take(self.px.len());
+        px.extend_from_slice(&self.px);
+        Luma { width: self.width, height: self.height, px }
+    }
+}
+
+impl Drop for Luma {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.px));
+    }
+}
+
+/// A zeroed buffer of `len` bytes from the pool, for a loop to write.
+fn zeroed(len: usize) -> Vec<u8> {
+    let mut px = pool::take(len);
+    px.resize(len, 0);
+    px
+}
+
 impl Luma {
     pub fn from_frame(f: &Frame<'_>) -> Luma {
-        let mut px = Vec::with_capacity(f.width() * f.height());
+        let mut px = pool::take(f.width() * f.height());
         for y in 0..f.height() {
             px.extend_from_slice(f.row(y));
         }
         Luma { width: f.width(), height: f.height(), px }
     }
 
-    #[inline]
+    #[cfg(test)]
     fn at(&self, x: usize, y: usize) -> u8 {
         self.px[y * self.width + x]
     }
@@ -104,14 +126,13 @@ impl Variants {
 /// smaller, and faster.
 pub fn half(l: &Luma) -> Luma {
     let (w, h) = (l.width / 2, l.height / 2);
-    let mut px = Vec::with_capacity(w * h);
-    for y in 0..h {
-        for x in 0..w {
-            let s = u16::from(l.at(2 * x, 2 * y))
-                + u16::from(l.at(2 * x + 1, 2 * y))
-                + u16::from(l.at(2 * x, 2 * y + 1))
-                + u16::from(l.at(2 * x + 1, 2 * y + 1));
-            px.push((s / 4) as u8);
+    let mut px = zeroed(w * h);
+    // A pair of rows at a time, two pixels of each: plain loops over
+    // slices, without an index to check a pixel.
+    for (out, rows) in px.chunks_exact_mut(w.max(1)).zip(l.px.chunks_exact(2 * l.width)) {
+        let (a, b) = rows.split_at(l.width);
+        for ((o, a), b) in out.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
+            *o = ((u16::from(a[0]) + u16::from(a[1]) + u16::from(b[0]) + u16::from(b[1])) / 4) as u8;
         }
     }
     Luma { width: w, height: h, px }
@@ -121,10 +142,19 @@ pub fn half(l: &Luma) -> Luma {
 /// washed-out photos (glare, a dim phone screen). `None` when the frame
 /// already uses most of the range.
 pub fn stretch(l: &Luma) -> Option<Luma> {
-    let mut hist = [0usize; 256];
-    for &p in &l.px {
-        hist[usize::from(p)] += 1;
+    // Four histograms, summed after: neighbouring pixels are often equal,
+    // and one histogram would wait on its own last increment.
+    let mut hists = [[0u32; 256]; 4];
+    let mut quads = l.px.chunks_exact(4);
+    for q in &mut quads {
+        for (hist, &p) in hists.iter_mut().zip(q) {
+            hist[usize::from(p)] += 1;
+        }
     }
+    for &p in quads.remainder() {
+        hists[0][usize::from(p)] += 1;
+    }
+    let hist: [usize; 256] = std::array::from_fn(|i| hists.iter().map(|h| h[i] as usize).sum());
     let n = l.px.len();
     let cut = n / 100;
     let (mut lo, mut acc) = (0usize, 0usize);
@@ -142,44 +172,55 @@ pub fn stretch(l: &Luma) -> Option<Luma> {
     }
     let span = (hi - lo) as f32;
     let lut: [u8; 256] = std::array::from_fn(|p| ((p as f32 - lo as f32) * 255.0 / span).clamp(0.0, 255.0) as u8);
-    let px = l.px.iter().map(|&p| lut[usize::from(p)]).collect();
+    let mut px = pool::take(n);
+    px.extend(l.px.iter().map(|&p| lut[usize::from(p)]));
     Some(Luma { width: l.width, height: l.height, px })
 }
 
 /// 3×3 box blur: sensor noise and JPEG blocks break the dark/light runs
 /// the finder-pattern search counts; averaging restores them. Separable
 /// (row sums of three, then three of those down the column); at the edges
-/// only the pixels inside count.
+/// only the pixels inside count. The row sums of three rows are kept, each
+/// row's made once, as the window moves down.
 pub fn smooth(l: &Luma) -> Luma {
     let (w, h) = (l.width, l.height);
     if w < 3 || h < 3 {
         return l.clone();
     }
-    let mut rows = vec![0u16; w * h];
-    for (src, dst) in l.px.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+    let row_sums = |y: usize, dst: &mut [u16]| {
+        let src = &l.px[y * w..(y + 1) * w];
         dst[0] = u16::from(src[0]) + u16::from(src[1]);
         for ((d, a), (b, c)) in dst[1..w - 1].iter_mut().zip(&src[..w - 2]).zip(src[1..w - 1].iter().zip(&src[2..])) {
             *d = u16::from(*a) + u16::from(*b) + u16::from(*c);
         }
         dst[w - 1] = u16::from(src[w - 2]) + u16::from(src[w - 1]);
-    }
-    let mut px = vec![0u8; w * h];
+    };
+    // Row y's sums are in ring[y % 3].
+    let mut ring = [vec![0u16; w], vec![0u16; w], vec![0u16; w]];
+    row_sums(0, &mut ring[0]);
+    row_sums(1, &mut ring[1]);
+    let mut px = zeroed(w * h);
     for y in 0..h {
+        if y >= 1 && y + 1 < h {
+            row_sums(y + 1, &mut ring[(y + 1) % 3]);
+        }
         let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
         let out = &mut px[y * w..(y + 1) * w];
         if y0 + 2 == y1 {
             // Inside: nine pixels. `× 7282 >> 16` is `/ 9` exactly for sums up
             // to 9 × 255, and lets the loop run eight or sixteen wide.
-            let (a, b, c) = (&rows[y0 * w..(y0 + 1) * w], &rows[y * w..(y + 1) * w], &rows[y1 * w..(y1 + 1) * w]);
+            let (a, b, c) = (&ring[y0 % 3], &ring[y % 3], &ring[y1 % 3]);
+            // The sum in 16 bits (at most 2,295) and the product's high half:
+            // one SSE2/NEON multiply for eight pixels.
             for (o, ((a, b), c)) in out[1..w - 1].iter_mut().zip(a[1..w - 1].iter().zip(&b[1..w - 1]).zip(&c[1..w - 1])) {
-                *o = (((u32::from(*a) + u32::from(*b) + u32::from(*c)) * 7282) >> 16) as u8;
+                *o = ((u32::from(*a + *b + *c) * 7282) >> 16) as u8;
             }
             for x in [0, w - 1] {
                 out[x] = ((u32::from(a[x]) + u32::from(b[x]) + u32::from(c[x])) / 6) as u8;
             }
         } else {
             // The first and last rows: two rows of pixels.
-            let (a, c) = (&rows[y0 * w..(y0 + 1) * w], &rows[y1 * w..(y1 + 1) * w]);
+            let (a, c) = (&ring[y0 % 3], &ring[y1 % 3]);
             for x in 0..w {
                 let n_cols = if x == 0 || x == w - 1 { 2 } else { 3 };
                 out[x] = ((u32::from(a[x]) + u32::from(c[x])) / (2 * n_cols)) as u8;
@@ -228,7 +269,7 @@ pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
     // along a row is not bounded by the window, so it wraps; only its
     // differences (a window's sum) are used, and those are exact.
     let mut running = vec![0u32; w + 1];
-    let mut px = vec![0u8; w * h];
+    let mut px = zeroed(w * h);
     for y in 0..h {
         // The window's rows are y - r ..= y + r (cut at the edges).
         if y + r < h {
@@ -392,3 +433,4 @@ mod tests {
         assert!(fine.px.iter().all(|&p| p == 0 || p == 255));
     }
 }
+
