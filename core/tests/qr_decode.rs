@@ -223,6 +223,25 @@ fn inverted_dark_mode_screen() {
 }
 
 #[test]
+fn a_faint_dark_mode_screen_is_read_by_a_stretched_step() {
+    // Light on dark at 18 levels of contrast, under the binariser's flat
+    // range: the frame's own inverted reading sees no pattern at all; a
+    // stretched step lifts it to the full range and reads it inverted. (So
+    // the stretched steps' inverted readings cannot be skipped on frames
+    // whose first reading saw no light-on-dark pattern.)
+    let mut img = render(HEALTH, 4, 640, 480);
+    image::imageops::invert(&mut img);
+    for p in img.pixels_mut() {
+        p.0[0] = 12 + p.0[0] / 14; // 12..30
+    }
+    assert!(quick(&img).is_empty(), "premise: the fast path does not read it");
+    let got = decoded_steps(&img);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, HEALTH);
+    assert!(got[0].1.contains("stretched"), "read by {}", got[0].1);
+}
+
+#[test]
 fn small_code_in_a_big_frame() {
     // Two pixels a module in a 1280×720 frame: a citizen's phone held far away.
     assert_reads(&render("022090004321||Trần Văn Nam|04031990|Nam|Hạ Long|20032021", 2, 1280, 720), "022090004321||Trần Văn Nam|04031990|Nam|Hạ Long|20032021", "2 px modules");
