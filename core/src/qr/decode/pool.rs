@@ -15,6 +15,10 @@ use std::cell::RefCell;
 /// Buffers kept: the most one frame holds at once (the frame's copy, half
 /// size, smoothed, and the step's own image), and one spare.
 const KEEP: usize = 6;
+/// And at most this many bytes in all: six buffers of a 1080p frame are
+/// 12 MB, but a 12-megapixel photo decoded once (the CLI, a picture from
+/// the gallery) would otherwise hold 72 MB until its thread ends.
+const KEEP_BYTES: usize = 32 << 20;
 
 thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
@@ -41,9 +45,10 @@ pub(super) fn take(len: usize) -> Vec<u8> {
 }
 
 /// A buffer back for the next frame. When enough are kept, the smallest
-/// goes (a camera that changed its size keeps the new size's buffers).
+/// goes (a camera that changed its size keeps the new size's buffers), and
+/// so do the smallest while they are more than [`KEEP_BYTES`] in all.
 pub(super) fn give(buffer: Vec<u8>) {
-    if buffer.capacity() == 0 {
+    if buffer.capacity() == 0 || buffer.capacity() > KEEP_BYTES {
         return;
     }
     // On a thread being torn down there is nothing to keep it for.
@@ -53,6 +58,10 @@ pub(super) fn give(buffer: Vec<u8>) {
             free.push(buffer);
         } else if let Some((i, _)) = free.iter().enumerate().min_by_key(|(_, b)| b.capacity()).filter(|(_, b)| b.capacity() < buffer.capacity()) {
             free[i] = buffer;
+        }
+        while free.iter().map(Vec::capacity).sum::<usize>() > KEEP_BYTES {
+            let Some((smallest, _)) = free.iter().enumerate().min_by_key(|(_, b)| b.capacity()) else { break };
+            free.swap_remove(smallest);
         }
     });
 }
@@ -83,5 +92,26 @@ mod tests {
         let kept: Vec<usize> = FREE.with(|f| f.borrow().iter().map(Vec::capacity).collect());
         assert_eq!(kept.len(), KEEP);
         assert!(kept.iter().all(|&c| c > 300), "the smallest went: {kept:?}");
+    }
+
+    #[test]
+    fn large_photos_keep_at_most_keep_bytes() {
+        // Four buffers of a 12-megapixel photo: two fit the cap, the rest
+        // go back to the allocator; one beyond the cap is never kept.
+        for _ in 0..4 {
+            give(Vec::with_capacity(12 << 20));
+        }
+        let kept = || FREE.with(|f| f.borrow().iter().map(Vec::capacity).collect::<Vec<_>>());
+        assert_eq!(kept().len(), 2, "{:?}", kept());
+        assert!(kept().iter().sum::<usize>() <= KEEP_BYTES);
+        give(Vec::with_capacity(KEEP_BYTES + 1));
+        assert!(kept().iter().all(|&c| c <= KEEP_BYTES));
+        // A camera's 720p buffers after the photo are kept beside its two,
+        // within both limits, and taken again by the camera's frames.
+        for _ in 0..KEEP {
+            give(Vec::with_capacity(1280 * 720));
+        }
+        assert!(kept().iter().sum::<usize>() <= KEEP_BYTES && kept().len() == KEEP, "{:?}", kept());
+        assert!(take(1280 * 720).capacity() < 12 << 20, "the smallest that fits");
     }
 }
