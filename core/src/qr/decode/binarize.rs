@@ -42,20 +42,19 @@ impl Bits<'_> {
     /// light (a row that starts dark starts with an empty light run), into
     /// `runs`; `line` is scratch space. Reused between rows.
     pub fn runs_into(&self, y: usize, line: &mut Vec<u8>, runs: &mut Vec<u32>) {
-        let w = self.width;
-        line.resize(w, 0);
-        let thresholds = &self.thresholds[(y / BLOCK) * self.blocks_wide..][..self.blocks_wide];
-        let row = self.frame.row(y);
-        let flip = u8::from(self.inverted);
-        // Each pixel's threshold first, then one comparison a pixel: two
-        // plain loops over the row, which the compiler runs 16 or 32 wide.
-        for (cell, &t) in line.chunks_mut(BLOCK).zip(thresholds) {
-            cell.fill(t);
-        }
-        for (l, &p) in line.iter_mut().zip(row) {
-            *l = u8::from(p <= *l) ^ flip;
-        }
+        self.runs_between(y, 0, self.width, line, runs);
+    }
+
+    /// The same for the pixels `x0..x1` of row `y` (the alignment search's
+    /// window): the runs of `dark(x0, y) ..= dark(x1 - 1, y)`.
+    pub fn runs_between(&self, y: usize, x0: usize, x1: usize, line: &mut Vec<u8>, runs: &mut Vec<u32>) {
         runs.clear();
+        let x1 = x1.min(self.width);
+        if x0 >= x1 {
+            return;
+        }
+        self.dark_line(y, x0, x1, line);
+        let w = line.len();
         let mut start = 0usize;
         if line[0] != 0 {
             runs.push(0);
@@ -83,6 +82,33 @@ impl Bits<'_> {
             x += 1;
         }
         runs.push((w - start) as u32);
+    }
+
+    /// `line[i]` = 1 where pixel `x0 + i` of row `y` is dark, else 0, for
+    /// `x0..x1` (inside the frame, not empty).
+    fn dark_line(&self, y: usize, x0: usize, x1: usize, line: &mut Vec<u8>) {
+        line.clear();
+        line.resize(x1 - x0, 0);
+        let thresholds = &self.thresholds[(y / BLOCK) * self.blocks_wide..][..self.blocks_wide];
+        let row = &self.frame.row(y)[x0..x1];
+        let flip = u8::from(self.inverted);
+        // Each pixel's threshold first, then one comparison a pixel: two
+        // plain loops, which the compiler runs 16 or 32 wide. Whole blocks
+        // are written eight bytes at a store (a `fill` of eight bytes was
+        // a call to memset each).
+        let head = x0.next_multiple_of(BLOCK).min(x1);
+        line[..head - x0].fill(thresholds[x0 / BLOCK]);
+        let mut blocks = line[head - x0..].chunks_exact_mut(BLOCK);
+        for (cell, &t) in (&mut blocks).zip(&thresholds[head / BLOCK..]) {
+            cell.copy_from_slice(&[t; BLOCK]);
+        }
+        let tail = blocks.into_remainder();
+        if !tail.is_empty() {
+            tail.fill(thresholds[(x1 - tail.len()) / BLOCK]);
+        }
+        for (l, &p) in line.iter_mut().zip(row) {
+            *l = u8::from(p <= *l) ^ flip;
+        }
     }
 
     #[inline]
@@ -353,6 +379,33 @@ mod tests {
                     b.runs_into(y, &mut line, &mut runs);
                     assert_eq!(runs, runs_by_pixel(b, y), "row {y}, inverted {}", b.inverted);
                     assert_eq!(runs.iter().sum::<u32>() as usize, w);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_a_part_of_a_row_match_its_pixels() {
+        // Parts that start and end inside a block, on a block's edge, at the
+        // frame's edges, and one pixel long.
+        let (w, h) = (83, 44);
+        let px: Vec<u8> = (0..w * h).map(|i| if (((i % w) * 5 + (i / w) * 3) / 4) % 3 == 0 { 25 } else { 220 }).collect();
+        let frame = Frame::new(&px, w, h, w).unwrap();
+        let (mut line, mut runs) = (Vec::new(), Vec::new());
+        for bits in [binarize(&frame).unwrap(), binarize(&frame).unwrap().inverted()] {
+            for y in [0, 9, 43] {
+                for (x0, x1) in [(0, w), (3, 61), (8, 16), (5, 13), (40, 41), (70, w), (0, 7), (17, 200)] {
+                    bits.runs_between(y, x0, x1, &mut line, &mut runs);
+                    let mut expected = vec![0u32];
+                    let mut dark = false;
+                    for x in x0..x1.min(w) {
+                        if bits.dark(x, y) != dark {
+                            dark = !dark;
+                            expected.push(0);
+                        }
+                        *expected.last_mut().unwrap() += 1;
+                    }
+                    assert_eq!(runs, expected, "row {y}, {x0}..{x1}, inverted {}", bits.inverted);
                 }
             }
         }

@@ -437,6 +437,7 @@ pub(super) fn alignment(bits: &Bits<'_>, module: f32, x: f32, y: f32, allowance:
     let middle = (top + bottom) / 2;
     let mut first: Option<Point> = None;
     let mut seen: Vec<(Point, f32)> = Vec::new();
+    let (mut line, mut runs) = (Vec::with_capacity(right - left), Vec::new());
     // From the middle row outward: the pattern is most likely near the estimate.
     for step in 0..=(bottom - top) {
         let offset = step.div_ceil(2) as i64 * if step % 2 == 0 { 1 } else { -1 };
@@ -445,35 +446,24 @@ pub(super) fn alignment(bits: &Bits<'_>, module: f32, x: f32, y: f32, allowance:
             continue;
         }
         let row = row as usize;
-        let mut c = [0u32; 3];
+        // The window's part of the row as runs, light first: a light-dark-
+        // light run before the start of each later dark run is a candidate.
+        // A dark run at the window's left edge is no part of one.
+        bits.runs_between(row, left, right, &mut line, &mut runs);
+        let first_light = if runs.first() == Some(&0) { 2 } else { 0 };
         let mut x = left;
-        while x < right && bits.dark(x, row) {
-            x += 1;
-        }
-        // state 0: light before, 1: dark centre, 2: light after.
-        let mut state = 0usize;
-        while x < right {
-            let dark = bits.dark(x, row);
-            match (state, dark) {
-                (0, false) | (1, true) | (2, false) => c[state] += 1,
-                (0, true) | (1, false) => {
-                    state += 1;
-                    c[state] += 1;
-                }
-                (2, true) => {
-                    if let Some(p) = alignment_center(bits, &c, row, x, module) {
-                        if let Some((q, _)) = seen.iter().find(|(q, m)| (q.x - p.x).abs() <= *m && (q.y - p.y).abs() <= *m) {
-                            return Some(Point { x: (q.x + p.x) / 2.0, y: (q.y + p.y) / 2.0 });
-                        }
-                        first.get_or_insert(p);
-                        seen.push((p, module));
+        for (i, &r) in runs.iter().enumerate() {
+            if i % 2 == 1 && i >= first_light + 3 {
+                let c = [runs[i - 3], runs[i - 2], runs[i - 1]];
+                if let Some(p) = alignment_center(bits, &c, row, x, module) {
+                    if let Some((q, _)) = seen.iter().find(|(q, m)| (q.x - p.x).abs() <= *m && (q.y - p.y).abs() <= *m) {
+                        return Some(Point { x: (q.x + p.x) / 2.0, y: (q.y + p.y) / 2.0 });
                     }
-                    c = [c[2], 1, 0];
-                    state = 1;
+                    first.get_or_insert(p);
+                    seen.push((p, module));
                 }
-                _ => {}
             }
-            x += 1;
+            x += r as usize;
         }
     }
     first
