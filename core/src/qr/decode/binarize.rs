@@ -87,7 +87,7 @@ impl Bits<'_> {
     /// `line[i]` = 1 where pixel `x0 + i` of row `y` is dark, else 0, for
     /// `x0..x1` (inside the frame, not empty).
     fn dark_line(&self, y: usize, x0: usize, x1: usize, line: &mut Vec<u8>) {
-        line.clear();
+        // Every byte is written below: what was in `line` need not be zeroed.
         line.resize(x1 - x0, 0);
         let thresholds = &self.thresholds[(y / BLOCK) * self.blocks_wide..][..self.blocks_wide];
         let row = &self.frame.row(y)[x0..x1];
@@ -95,7 +95,7 @@ impl Bits<'_> {
         // Each pixel's threshold first, then one comparison a pixel: two
         // plain loops, which the compiler runs 16 or 32 wide. Whole blocks
         // are written eight bytes at a store (a `fill` of eight bytes was
-        // a call to memset each).
+        // a call to memset each); the part blocks at either end by `fill`.
         let head = x0.next_multiple_of(BLOCK).min(x1);
         line[..head - x0].fill(thresholds[x0 / BLOCK]);
         let mut blocks = line[head - x0..].chunks_exact_mut(BLOCK);
@@ -386,15 +386,22 @@ mod tests {
 
     #[test]
     fn runs_of_a_part_of_a_row_match_its_pixels() {
+        // Seeded noise, and every block given its own seeded threshold, so
+        // that a pixel compared with a neighbouring block's would show.
         // Parts that start and end inside a block, on a block's edge, at the
-        // frame's edges, and one pixel long.
+        // frame's edges (83 is not a whole number of blocks), one pixel long
+        // inside a block, and past the frame's right edge.
+        let seeded = |i: usize, salt: u32| ((i as u32 ^ salt).wrapping_mul(2654435761).rotate_left(7).wrapping_mul(40503) >> 24) as u8;
         let (w, h) = (83, 44);
-        let px: Vec<u8> = (0..w * h).map(|i| if (((i % w) * 5 + (i / w) * 3) / 4) % 3 == 0 { 25 } else { 220 }).collect();
+        let px: Vec<u8> = (0..w * h).map(|i| seeded(i, 0)).collect();
         let frame = Frame::new(&px, w, h, w).unwrap();
+        let plain = binarize(&frame).unwrap();
+        let n = plain.thresholds.len();
+        let plain = Bits { thresholds: (0..n).map(|i| seeded(i, 77)).collect(), thresholds_inverted: (0..n).map(|i| seeded(i, 91)).collect(), ..plain };
         let (mut line, mut runs) = (Vec::new(), Vec::new());
-        for bits in [binarize(&frame).unwrap(), binarize(&frame).unwrap().inverted()] {
+        for bits in [plain.inverted(), plain] {
             for y in [0, 9, 43] {
-                for (x0, x1) in [(0, w), (3, 61), (8, 16), (5, 13), (40, 41), (70, w), (0, 7), (17, 200)] {
+                for (x0, x1) in [(0, w), (3, 61), (8, 16), (5, 13), (42, 43), (40, 41), (70, w), (0, 7), (17, 200)] {
                     bits.runs_between(y, x0, x1, &mut line, &mut runs);
                     let mut expected = vec![0u32];
                     let mut dark = false;
@@ -407,6 +414,8 @@ mod tests {
                     }
                     assert_eq!(runs, expected, "row {y}, {x0}..{x1}, inverted {}", bits.inverted);
                 }
+                bits.runs_between(y, 30, 30, &mut line, &mut runs);
+                assert!(runs.is_empty(), "an empty part has no runs");
             }
         }
     }

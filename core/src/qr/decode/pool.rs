@@ -15,9 +15,10 @@ use std::cell::RefCell;
 /// Buffers kept: the most one frame holds at once (the frame's copy, half
 /// size, smoothed, and the step's own image), and one spare.
 const KEEP: usize = 6;
-/// And at most this many bytes in all: six buffers of a 1080p frame are
-/// 12 MB, but a 12-megapixel photo decoded once (the CLI, a picture from
-/// the gallery) would otherwise hold 72 MB until its thread ends.
+/// And at most this many bytes in all: a 1080p frame's buffers are under
+/// 8 MB, but a 12-megapixel photo decoded once (a picture from the gallery,
+/// the CLI) would otherwise leave ~42 MB (three buffers of its size, two of
+/// a quarter) held until its thread ends (for the CLI, until it exits).
 const KEEP_BYTES: usize = 32 << 20;
 
 thread_local! {
@@ -45,8 +46,9 @@ pub(super) fn take(len: usize) -> Vec<u8> {
 }
 
 /// A buffer back for the next frame. When enough are kept, the smallest
-/// goes (a camera that changed its size keeps the new size's buffers), and
-/// so do the smallest while they are more than [`KEEP_BYTES`] in all.
+/// goes (a camera that moved to a larger size keeps the new size's buffers;
+/// one that moved to a smaller size is served from the larger ones), and so
+/// do the smallest while they are more than [`KEEP_BYTES`] in all.
 pub(super) fn give(buffer: Vec<u8>) {
     if buffer.capacity() == 0 || buffer.capacity() > KEEP_BYTES {
         return;
