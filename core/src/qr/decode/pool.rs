@@ -45,23 +45,20 @@ pub(super) fn take(len: usize) -> Vec<u8> {
     }
 }
 
-/// A buffer back for the next frame. When enough are kept, the smallest
-/// goes (a camera that moved to a larger size keeps the new size's buffers;
-/// one that moved to a smaller size is served from the larger ones), and so
-/// do the smallest while they are more than [`KEEP_BYTES`] in all.
+/// A buffer back for the next frame. The smallest go while more than
+/// [`KEEP`] buffers or [`KEEP_BYTES`] are kept (a camera that moved to a
+/// larger size keeps the new size's buffers; one that moved to a smaller
+/// size is served from the larger ones).
 pub(super) fn give(buffer: Vec<u8>) {
+    // One over the cap on its own would push every smaller one out first.
     if buffer.capacity() == 0 || buffer.capacity() > KEEP_BYTES {
         return;
     }
     // On a thread being torn down there is nothing to keep it for.
     let _ = FREE.try_with(|free| {
         let Ok(mut free) = free.try_borrow_mut() else { return };
-        if free.len() < KEEP {
-            free.push(buffer);
-        } else if let Some((i, _)) = free.iter().enumerate().min_by_key(|(_, b)| b.capacity()).filter(|(_, b)| b.capacity() < buffer.capacity()) {
-            free[i] = buffer;
-        }
-        while free.iter().map(Vec::capacity).sum::<usize>() > KEEP_BYTES {
+        free.push(buffer);
+        while free.len() > KEEP || free.iter().map(Vec::capacity).sum::<usize>() > KEEP_BYTES {
             let Some((smallest, _)) = free.iter().enumerate().min_by_key(|(_, b)| b.capacity()) else { break };
             free.swap_remove(smallest);
         }
