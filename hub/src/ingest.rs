@@ -17,7 +17,7 @@ use vaxdesk_core::validate::{check_dose_content, check_person, Code, PersonDraft
 
 use crate::day_records::DayChange;
 use crate::db::{Device, Result};
-use crate::persons::file_persons;
+use crate::persons::{file_persons, PersonKeys};
 
 /// An event as received: parsed, with its canonical JSON and that JSON's hash.
 #[derive(Debug, Clone)]
@@ -256,7 +256,7 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
     let mut accepted: Vec<usize> = Vec::new();
     // The accepted persons' rows, filed together after the checks (which
     // need only `known`): (index into `events`, id, national id, name key, birth date).
-    let mut persons: Vec<(usize, String, Option<String>, String, String)> = Vec::new();
+    let mut persons: Vec<(usize, PersonKeys)> = Vec::new();
     for (i, (inc, id_text)) in events.iter().zip(&ids).enumerate() {
         let id = inc.event.id();
         let result = match hashes.get(id_text) {
@@ -270,8 +270,7 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
                     match &inc.event {
                         WireEvent::Person(p) => {
                             known.persons.insert(p.person.id.to_string());
-                            let p = &p.person;
-                            persons.push((i, p.id.to_string(), p.national_id.as_ref().map(|n| n.number.clone()), p.name_key(), p.birth_date.to_string()));
+                            persons.push((i, PersonKeys::of(&p.person)));
                         }
                         WireEvent::Dose(_) => {
                             known.doses.insert(id_text.clone());
@@ -283,12 +282,9 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
         };
         results.push(result);
     }
-    let rows: Vec<PersonRow<'_>> = persons
-        .iter()
-        .map(|(_, id, nid, name_key, birth)| PersonRow { id, site: &device.site, national_id: nid.as_deref(), name_key, birth })
-        .collect();
+    let rows: Vec<PersonRow<'_>> = persons.iter().map(|(_, keys)| keys.row(&device.site)).collect();
     let mut merges: HashMap<usize, Vec<Merge>> =
-        persons.iter().zip(file_persons(tx, &rows, now)?).filter(|(_, m)| !m.is_empty()).map(|((i, ..), m)| (*i, m)).collect();
+        persons.iter().zip(file_persons(tx, &rows, now)?).filter(|(_, m)| !m.is_empty()).map(|((i, _), m)| (*i, m)).collect();
     // Accepted events are written in arrival order, a person's merges fed
     // right after the person, so a desk that pulls them sees that order.
     let batch = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now };

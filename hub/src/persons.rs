@@ -1,7 +1,8 @@
 //! Filing the persons of a batch (a desk's push, a chunk of a registration
 //! list): each person's row written, then who they are at their site — the
-//! same national id as another unmerged person: merged, the older id kept;
-//! the same folded name and birth date: listed for a coordinator.
+//! same national id as another unmerged person: merged, the smallest id
+//! (the earliest: ids are UUIDv7) kept; the same folded name and birth
+//! date: listed for a coordinator.
 //!
 //! The outcome is the one of filing them one by one, in order, but the
 //! database is asked twice for the whole batch (what the table held before
@@ -12,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use vaxdesk_core::model::PersonId;
+use vaxdesk_core::model::{Person, PersonId};
 
 use crate::db::Result;
 use crate::ingest::{IngestTx, Merge, PersonMatches, PersonRow};
@@ -20,6 +21,27 @@ use crate::ingest::{IngestTx, Merge, PersonMatches, PersonRow};
 /// How many alike persons a new one is listed beside at most (as the
 /// table's own look-up, `IngestTx::alike`).
 const ALIKE_LISTED: usize = 5;
+
+/// What a person is filed by (id, national id, folded name, birth date),
+/// owned: a push and a registration list take them from their persons, and
+/// lend them to the rows `file_persons` writes.
+pub(crate) struct PersonKeys {
+    id: String,
+    national_id: Option<String>,
+    name_key: String,
+    birth: String,
+}
+
+impl PersonKeys {
+    pub(crate) fn of(p: &Person) -> PersonKeys {
+        PersonKeys { id: p.id.to_string(), national_id: p.national_id.as_ref().map(|n| n.number.clone()), name_key: p.name_key(), birth: p.birth_date.to_string() }
+    }
+
+    /// The person's row, filed at `site`.
+    pub(crate) fn row<'a>(&'a self, site: &'a str) -> PersonRow<'a> {
+        PersonRow { id: &self.id, site, national_id: self.national_id.as_deref(), name_key: &self.name_key, birth: &self.birth }
+    }
+}
 
 /// Write `rows` (in order; an id twice: the last row stands) and merge or
 /// list each as filing them one by one would. Returns each row's merges, in

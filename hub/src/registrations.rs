@@ -22,7 +22,7 @@ use crate::actions::HUB_DEVICE;
 use crate::db::{now_text, Coordinator, HubDb};
 use crate::error::{HubError, HubResult};
 use crate::ingest::{Incoming, IngestTx, NewEvent, PersonRow};
-use crate::persons::file_persons;
+use crate::persons::{file_persons, PersonKeys};
 
 /// Rows filed per transaction: a failure (or a restart) mid-list keeps the
 /// rows before it, and the desks' pulls are not held up behind one huge
@@ -429,10 +429,8 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
     }
 
     // The persons' rows (and who each may be: the same national id, or alike).
-    let person_rows: Vec<(String, Option<String>, String, String)> =
-        persons.iter().map(|p| (p.id.to_string(), p.national_id.as_ref().map(|n| n.number.clone()), p.name_key(), p.birth_date.to_string())).collect();
-    let rows_for_db: Vec<PersonRow<'_>> =
-        person_rows.iter().map(|(id, nid, name_key, birth)| PersonRow { id, site, national_id: nid.as_deref(), name_key, birth }).collect();
+    let person_keys: Vec<PersonKeys> = persons.iter().map(PersonKeys::of).collect();
+    let rows_for_db: Vec<PersonRow<'_>> = person_keys.iter().map(|keys| keys.row(site)).collect();
     let merges = file_persons(tx, &rows_for_db, now)?;
     // Their events, and the feed rows that hand them to the site's desks.
     let events: Vec<(String, String, Incoming)> = persons
@@ -447,8 +445,8 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         .map(|(id, person_id, inc)| NewEvent { id, stream: "person", site, device: HUB_DEVICE, person_id, content_hash: &inc.content_hash, body: &inc.body, now })
         .collect();
     tx.insert_events_with_feed(&new_events)?;
-    // Same national id: one person (the older id kept, as ingest does), fed
-    // to the desks after the persons' events.
+    // Same national id: one person (the smallest, earliest id kept, as
+    // ingest does), fed to the desks after the persons' events.
     for m in merges.into_iter().flatten() {
         tx.feed(Some(site), None, "merge", None, Some(&serde_json::to_string(&m).unwrap_or_default()))?;
     }
