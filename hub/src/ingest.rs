@@ -255,7 +255,7 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
     let mut known = Known { persons: tx.persons_at_site(&dose_persons, &device.site)?, doses: HashSet::new() };
     let mut accepted: Vec<usize> = Vec::new();
     // The accepted persons' rows, filed together after the checks (which
-    // need only `known`): (index into `events`, id, national id, name key, birth date).
+    // need only `known`): (index into `events`, the person's filing keys).
     let mut persons: Vec<(usize, PersonKeys)> = Vec::new();
     for (i, (inc, id_text)) in events.iter().zip(&ids).enumerate() {
         let id = inc.event.id();

@@ -1,8 +1,8 @@
 //! Filing the persons of a batch (a desk's push, a chunk of a registration
 //! list): each person's row written, then who they are at their site — the
 //! same national id as another unmerged person: merged, the smallest id
-//! (the earliest: ids are UUIDv7) kept; the same folded name and birth
-//! date: listed for a coordinator.
+//! kept (normally the earliest: desks mint UUIDv7 ids); the same folded
+//! name and birth date: listed for a coordinator.
 //!
 //! The outcome is the one of filing them one by one, in order, but the
 //! database is asked twice for the whole batch (what the table held before
@@ -85,9 +85,10 @@ pub(crate) fn file_persons(tx: &mut dyn IngestTx, rows: &[PersonRow<'_>], now: &
     Ok(out)
 }
 
-/// Merge `row` with the same national id (the smallest id, the earliest
-/// UUIDv7, kept, so every hub and every order of arrival agrees) and list
-/// the alike with a different or missing id for a coordinator to decide.
+/// Merge `row` with the same national id (the smallest id kept, normally
+/// the earliest UUIDv7, so every hub and every order of arrival agrees)
+/// and list the alike with a different or missing id for a coordinator to
+/// decide.
 fn settle(tx: &mut dyn IngestTx, row: &PersonRow<'_>, found: PersonMatches, now: &str) -> Result<Vec<Merge>> {
     let id = row.id;
     let mut merges = Vec::new();

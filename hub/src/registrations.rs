@@ -445,8 +445,8 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         .map(|(id, person_id, inc)| NewEvent { id, stream: "person", site, device: HUB_DEVICE, person_id, content_hash: &inc.content_hash, body: &inc.body, now })
         .collect();
     tx.insert_events_with_feed(&new_events)?;
-    // Same national id: one person (the smallest, earliest id kept, as
-    // ingest does), fed to the desks after the persons' events.
+    // Same national id: one person (the smallest id kept, as ingest
+    // does), fed to the desks after the persons' events.
     for m in merges.into_iter().flatten() {
         tx.feed(Some(site), None, "merge", None, Some(&serde_json::to_string(&m).unwrap_or_default()))?;
     }
