@@ -471,6 +471,29 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
         rows.push(row("  the site's day in-process, from the day table: p50", table, "ms", "", None));
         rows.push(row("  the same by folding its events (before the table): p50", fold, "ms", "", None));
         rows.push(row("  gain (same figures)", fold / table.max(0.001), "×", "", None));
+        // The province page's list of the other sites on that day: counted
+        // together (two reads) and site by site as before (two reads a
+        // site), alternated; both must give the same figures.
+        let others: Vec<String> = sites.iter().filter(|c| *c != busy).take(29).cloned().collect();
+        let mut took = [Vec::new(), Vec::new()];
+        for _ in 0..a.samples.clamp(5, 20) {
+            let t = Instant::now();
+            let together = vaxdesk_hub::report::sites_totals(&db, &others, last_day).map_err(Failure::storage)?;
+            took[0].push(t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            let one_by_one = others.iter().map(|c| vaxdesk_hub::report::site_totals(&db, c, last_day)).collect::<Result<Vec<_>, _>>().map_err(Failure::storage)?;
+            took[1].push(t.elapsed().as_secs_f64() * 1000.0);
+            if together != one_by_one {
+                return Err(Failure::storage(format!("bench: the sites counted together and one by one disagree on {last_day}")));
+            }
+        }
+        for t in &mut took {
+            t.sort_by(f64::total_cmp);
+        }
+        let (together, one_by_one) = (percentile(&took[0], 0.5), percentile(&took[1], 0.5));
+        rows.push(row(leak(format!("  the other {} sites' day in-process, counted together: p50", others.len())), together, "ms", "", None));
+        rows.push(row("  the same site by site (as before): p50", one_by_one, "ms", "", None));
+        rows.push(row("  gain (same figures)", one_by_one / together.max(0.001), "×", "", None));
     }
 
     // 4. A new desk of the busiest site: its first sync, the whole site.

@@ -174,17 +174,53 @@ fn days() -> impl Iterator<Item = NaiveDate> {
 
 fn figures(db: &HubDb) -> Vec<SiteDay> {
     let mut out = Vec::new();
-    for site in SITES {
-        for day in days() {
+    for day in days() {
+        let mut one_by_one = Vec::new();
+        for site in SITES {
             let table = normal(report::site_day(db, site, day).unwrap());
             let fold = normal(report::site_day_from_events(db, site, day).unwrap());
             assert_eq!(table, fold, "site {site}, day {day}: the table and the fold differ");
             let counted = report::site_totals(db, site, day).unwrap();
             assert_eq!(counted, report::SiteTotals::from(&table), "site {site}, day {day}: the database's count differs");
+            one_by_one.push(counted);
             out.push(table);
         }
+        // The province's list counts all its sites together, in the order
+        // asked, a site with nothing that day as zeros; the same as one by one.
+        let asked: Vec<String> = ["S2", "S9", "S1"].map(String::from).to_vec();
+        let together = report::sites_totals(db, &asked, day).unwrap();
+        let nothing = report::SiteTotals { site: "S9".into(), day, ..report::SiteTotals::default() };
+        assert_eq!(together, vec![one_by_one[1].clone(), nothing, one_by_one[0].clone()], "day {day}: the sites counted together differ");
     }
     out
+}
+
+/// Each site's registration list: about half of the persons its desks
+/// recorded (the merged twins among them), each for one of the campaign's
+/// days, and a few who never came; imported as a coordinator uploads it.
+fn register(db: &HubDb, seed: u64, pushes: &[Push]) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let who = vaxdesk_hub::db::Coordinator { id: 1, username: "c".into(), all_sites: true, sites: vec![] };
+    for (s, site) in SITES.iter().enumerate() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["Họ và tên", "Ngày sinh", "Số CMND/CCCD", "Ngày hẹn tiêm"]).unwrap();
+        let seen: Vec<_> = pushes.iter().filter_map(|p| match &p.event {
+            WireEvent::Person(e) if p.device / DESKS.len() == s => Some(e.person.clone()),
+            _ => None,
+        }).collect();
+        let (absent, _) = synth::desk_events("seed", site, "D1", &format!("{}", 900 + s), seed * 1_000 + 500..seed * 1_000 + 506, 1);
+        let mut rows = 0u64;
+        let listed: Vec<_> = seen.iter().filter(|_| rng.random_bool(0.5)).chain(absent.iter().map(|e| &e.person)).collect();
+        for p in listed {
+            let day = first_day() + Duration::days(rng.random_range(0..3));
+            let id = p.national_id.as_ref().map(|n| n.number.clone()).unwrap_or_default();
+            w.write_record([p.full_name.clone(), p.birth_date.to_string(), id, day.to_string()]).unwrap();
+            rows += 1;
+        }
+        let list = w.into_inner().unwrap();
+        let report = vaxdesk_hub::registrations::import(db, &who, site, Some("ds.csv"), &list, first_day() - Duration::days(1)).unwrap().unwrap();
+        assert!(report.tally.refused * 10 <= rows, "seed {seed}, {site}: {} of {rows} rows refused", report.tally.refused);
+    }
 }
 
 fn campaign_reads_the_same_from_the_table_and_the_fold(seed: u64) {
@@ -193,7 +229,11 @@ fn campaign_reads_the_same_from_the_table_and_the_fold(seed: u64) {
     let devices = devices(&db);
     let pushes = campaign(seed, &devices);
     push_all(&db, &devices, &pushes);
+    register(&db, seed, &pushes);
     let before = figures(&db);
+    let listed_and_came: u32 = before.iter().map(|d| d.served).sum();
+    let listed_not_come: u32 = before.iter().map(|d| d.not_yet_come()).sum();
+    assert!(listed_and_came > 5 && listed_not_come > 5, "seed {seed}: lists too small to tell ({listed_and_came} came, {listed_not_come} did not)");
     let given: u32 = before.iter().map(|d| d.total.given()).sum();
     let voided_or_amended = pushes.iter().filter(|p| matches!(&p.event, WireEvent::Dose(d) if d.kind != DoseKind::Record)).count();
     assert!(given > 60 && voided_or_amended > 10, "seed {seed}: a campaign too small to tell ({given} doses, {voided_or_amended} corrections)");
@@ -245,14 +285,31 @@ fn campaign_reads_the_same_from_the_table_and_the_fold(seed: u64) {
     // An older hub upgraded in place: the table rebuilt from the events.
     drop(db);
     if common::on_postgres() {
+        // Schema 6 also compared text by the database's locale (ADR 0029).
         let mut c = postgres::Client::connect(&target, postgres::NoTls).unwrap();
-        c.batch_execute("DROP TABLE day_records; DROP INDEX persons_merged; DELETE FROM schema_version WHERE version = 7").unwrap();
+        c.batch_execute(
+            "DROP TABLE day_records; DROP INDEX persons_merged; DELETE FROM schema_version WHERE version >= 7;
+             DO $$ DECLARE t record; BEGIN
+                 FOR t IN SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND data_type = 'text' LOOP
+                     EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE text COLLATE \"default\"', t.table_name, t.column_name);
+                 END LOOP;
+             END $$;",
+        )
+        .unwrap();
     } else {
         let c = rusqlite::Connection::open(&target).unwrap();
         c.execute_batch("DROP TABLE day_records; DROP INDEX persons_merged; PRAGMA user_version = 6").unwrap();
     }
     let db = HubDb::open_target(&target).unwrap();
     assert_eq!(figures(&db), before, "seed {seed}: the backfilled table differs from the one kept at ingest");
+    if common::on_postgres() {
+        let mut c = postgres::Client::connect(&target, postgres::NoTls).unwrap();
+        let by_locale: i64 = c
+            .query_one("SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND data_type = 'text' AND collation_name IS DISTINCT FROM 'C'", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(by_locale, 0, "seed {seed}: every text column compares bytes after the upgrade");
+    }
 }
 
 #[test]

@@ -400,14 +400,16 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// each record's person followed through merges; voided ones included
     /// (their lag still counts).
     fn day_records(&self, site: &str, day: &str) -> Result<Vec<crate::day_records::DayRow>>;
-    /// A site's day counted in the database (`report::site_totals`).
-    fn day_totals(&self, site: &str, day: &str) -> Result<crate::day_records::DayCounts>;
+    /// Sites' day counted in the database (`report::sites_totals`), in one
+    /// read; a site with nothing that day may have no entry.
+    fn day_totals(&self, sites: &[String], day: &str) -> Result<Vec<(String, crate::day_records::DayCounts)>>;
     /// Note a certificate the hub signed for a desk (for the daily report).
     fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()>;
-    /// Certificates signed for a site's desks in `[from, to)` (UTC text):
-    /// how many (a person and dose once, however often the phone fetched
-    /// it), and for how many persons (merges followed).
-    fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)>;
+    /// Certificates signed for sites' desks in `[from, to)` (UTC text), by
+    /// site: how many (a person and dose once, however often the phone
+    /// fetched it), and for how many persons (merges followed); a site with
+    /// none has no entry.
+    fn certificates_issued(&self, sites: &[String], from: &str, to: &str) -> Result<Vec<(String, i64, i64)>>;
     /// One upload and its refused rows (JSON).
     fn registration_upload(&self, id: i64) -> Result<Option<(UploadSummary, String)>>;
     /// Those registered at a site for a day: person id and their latest person event's body.

@@ -523,11 +523,15 @@ impl HubStore for SqliteHub {
         })
     }
 
-    fn day_totals(&self, site: &str, day: &str) -> Result<DayCounts> {
+    fn day_totals(&self, sites: &[String], day: &str) -> Result<Vec<(String, DayCounts)>> {
         self.read(|c| {
+            // A site at a time from its own key range, on one connection
+            // with one prepared statement: counting all the sites in one
+            // grouped statement sorted their ~70,000 rows of a busy day
+            // together and was slower (136 against 108 ms for 29 sites at
+            // 10M events; ADR 0029). One pass over a site's rows (a CTE read
+            // by several subqueries is computed again for each).
             let mut st = c.prepare_cached(
-                // One pass over the day's rows (a CTE read by several
-                // subqueries is computed again for each).
                 "WITH listed AS (
                      SELECT DISTINCT coalesce(p.merged_into, r.person_id) AS who
                      FROM registration_days r LEFT JOIN persons p ON p.id = r.person_id WHERE r.site = ?1 AND r.appointment = ?2)
@@ -538,9 +542,14 @@ impl HubStore for SqliteHub {
                  FROM day_records d LEFT JOIN persons p INDEXED BY persons_merged ON p.id = d.person_id AND p.merged_into IS NOT NULL
                  WHERE d.site = ?1 AND d.day = ?2 AND d.elsewhere = 0 AND d.voided = 0",
             )?;
-            Ok(st.query_row(params![site, day], |r| {
-                Ok(DayCounts { given: r.get(0)?, deferred: r.get(1)?, refused: r.get(2)?, registered: r.get(3)?, came: r.get(4)?, served: r.get(5)? })
-            })?)
+            let mut out = Vec::with_capacity(sites.len());
+            for site in sites {
+                let counts = st.query_row(params![site, day], |r| {
+                    Ok(DayCounts { given: r.get(0)?, deferred: r.get(1)?, refused: r.get(2)?, registered: r.get(3)?, came: r.get(4)?, served: r.get(5)? })
+                })?;
+                out.push((site.clone(), counts));
+            }
+            Ok(out)
         })
     }
 
@@ -564,14 +573,17 @@ impl HubStore for SqliteHub {
         })
     }
 
-    fn certificates_issued(&self, site: &str, from: &str, to: &str) -> Result<(i64, i64)> {
+    fn certificates_issued(&self, sites: &[String], from: &str, to: &str) -> Result<Vec<(String, i64, i64)>> {
+        let sites = json_list(sites);
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT count(DISTINCT coalesce(p.merged_into, c.person_id) || ':' || c.dose_number), count(DISTINCT coalesce(p.merged_into, c.person_id))
-                 FROM certificates_issued c LEFT JOIN persons p ON p.id = c.person_id WHERE c.site = ?1 AND c.issued_at >= ?2 AND c.issued_at < ?3",
-                params![site, from, to],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
+            let mut st = c.prepare_cached(
+                "SELECT c.site, count(DISTINCT coalesce(p.merged_into, c.person_id) || ':' || c.dose_number), count(DISTINCT coalesce(p.merged_into, c.person_id))
+                 FROM certificates_issued c LEFT JOIN persons p ON p.id = c.person_id
+                 WHERE c.site IN (SELECT value FROM json_each(?1)) AND c.issued_at >= ?2 AND c.issued_at < ?3
+                 GROUP BY c.site",
+            )?;
+            let rows = st.query_map(params![sites, from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
@@ -829,4 +841,10 @@ fn upload_summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadSummary> {
 fn canonical(c: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
     let row: Option<Option<String>> = c.query_row("SELECT merged_into FROM persons WHERE id = ?1", [id], |r| r.get(0)).optional()?;
     Ok(row.map(|m| m.unwrap_or_else(|| id.to_string())))
+}
+
+/// A list of texts as a JSON array, for `json_each` (a statement reads any
+/// number of sites with one cached plan).
+fn json_list(items: &[String]) -> String {
+    serde_json::Value::Array(items.iter().cloned().map(serde_json::Value::String).collect()).to_string()
 }

@@ -15,8 +15,8 @@ use super::{answer, blocking, layout, local_time, my_sites, vn};
 use crate::report::{self, day_start_utc, SiteTotals};
 use crate::AppState;
 
-/// Sites shown in "sites on the day" at most: each is a read of its recent
-/// events, and the page reloads every 15 s.
+/// Sites shown in "sites on the day" at most: their day rows are counted at
+/// each load, and the page reloads every 15 s.
 const SITES_ON_DAY: usize = 30;
 
 #[derive(Debug, Deserialize)]
@@ -46,10 +46,10 @@ pub async fn page(State(s): State<AppState>, w: Web, Query(q): Query<DashQuery>)
         let (board, all, rejections, devices, desks) = blocking(&s, move |db| {
             let board = report::site_day(db, &site_q, day)?;
             let all = if listed.len() > 1 {
-                listed
-                    .iter()
-                    .map(|c| if *c == site_q { Ok(SiteTotals::from(&board)) } else { report::site_totals(db, c, day) })
-                    .collect::<Result<Vec<SiteTotals>, _>>()?
+                // The site on show is already read in full; the others counted together.
+                let others: Vec<String> = listed.iter().filter(|c| **c != site_q).cloned().collect();
+                let mut counted = report::sites_totals(db, &others, day)?.into_iter();
+                listed.iter().filter_map(|c| if *c == site_q { Some(SiteTotals::from(&board)) } else { counted.next() }).collect::<Vec<SiteTotals>>()
             } else {
                 Vec::new()
             };
