@@ -302,8 +302,9 @@ impl From<&SiteDay> for SiteTotals {
 /// brought out, in the order asked (a site with nothing that day counts
 /// zeros). The province's list of 30 sites took most of its page's time:
 /// first reading every site's rows, then two reads a site, each statement
-/// planned again on PostgreSQL (bench hub, 10M events); now two reads
-/// whatever the number of sites (ADR 0029). The same figures as
+/// planned again on PostgreSQL (bench hub, 10M events); now one connection
+/// and, on PostgreSQL, two statements whatever the number of sites (ADR
+/// 0029). The same figures as
 /// [`site_day`] (the day-table test checks it on every site and day).
 pub fn sites_totals(db: &HubDb, sites: &[String], day: NaiveDate) -> db::Result<Vec<SiteTotals>> {
     let counts: HashMap<String, DayCounts> = db.day_totals(sites, &day.to_string())?.into_iter().collect();

@@ -4,7 +4,10 @@
 -- every index (a database made with a locale such as C.UTF-8 or vi_VN.UTF-8
 -- compares through the C library's strcoll). For UTF-8 text byte order is
 -- code point order, so a C.UTF-8 database sorts exactly as before; one made
--- with a language's locale now sorts names as the SQLite hub does.
+-- with a language's locale now sorts names as the SQLite hub does, and the
+-- person search's prefix range (`name_key >= k AND name_key < k || U+10FFFF`)
+-- is a prefix match there too, which it is only when compared as bytes.
+-- Only the hub's own tables (an operator's view or table is not touched).
 -- A column keeps its type; each index on it is built again, once (two
 -- minutes at 10M events).
 DO $$
@@ -17,6 +20,9 @@ BEGIN
         JOIN information_schema.tables b ON b.table_schema = c.table_schema AND b.table_name = c.table_name
         WHERE c.table_schema = current_schema() AND b.table_type = 'BASE TABLE' AND c.data_type = 'text'
           AND c.collation_name IS DISTINCT FROM 'C'
+          AND c.table_name IN ('coordinators', 'sites', 'coordinator_sites', 'sessions', 'desks', 'catalogs', 'enrollment_codes',
+                               'devices', 'events', 'persons', 'possible_duplicates', 'rejections', 'feed', 'audit_log',
+                               'registration_uploads', 'registrations', 'certificates_issued', 'registration_days', 'day_records')
         GROUP BY c.table_name
         ORDER BY c.table_name
     LOOP

@@ -400,8 +400,8 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// each record's person followed through merges; voided ones included
     /// (their lag still counts).
     fn day_records(&self, site: &str, day: &str) -> Result<Vec<crate::day_records::DayRow>>;
-    /// Sites' day counted in the database (`report::sites_totals`), in one
-    /// read; a site with nothing that day may have no entry.
+    /// Sites' day counted in the database (`report::sites_totals`), on one
+    /// connection; a site with nothing that day may have no entry.
     fn day_totals(&self, sites: &[String], day: &str) -> Result<Vec<(String, crate::day_records::DayCounts)>>;
     /// Note a certificate the hub signed for a desk (for the daily report).
     fn record_certificate(&self, site: &str, person: &str, dose_number: u32, device: &str) -> Result<()>;

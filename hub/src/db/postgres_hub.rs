@@ -25,11 +25,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_registrations.sql")),
     (6, include_str!("../../migrations/postgres/0006_daily_report.sql")),
     (DAY_RECORDS, include_str!("../../migrations/postgres/0007_day_records.sql")),
-    (8, include_str!("../../migrations/postgres/0008_text_in_byte_order.sql")),
+    (TEXT_IN_BYTE_ORDER, include_str!("../../migrations/postgres/0008_text_in_byte_order.sql")),
 ];
 
 /// The migration that adds the day table, filled from the events it runs over.
 const DAY_RECORDS: i64 = 7;
+/// The migration that makes text compare as bytes (rebuilds indexes, locks each table).
+const TEXT_IN_BYTE_ORDER: i64 = 8;
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
 
@@ -53,16 +55,30 @@ impl Drop for PgHub {
     }
 }
 
+/// No JIT compiling on the hub's connections: it pays on hour-long
+/// analytics, and the hub's statements take milliseconds — the province
+/// page's list of sites waited 20–40 ms a load for it (ADR 0029). Set on
+/// each new connection rather than as a startup option, which a connection
+/// pooler such as PgBouncer refuses by default; a server without JIT
+/// (before PostgreSQL 11) has no such setting and is left alone.
+#[derive(Debug)]
+struct NoJit(bool);
+
+impl r2d2::CustomizeConnection<postgres::Client, postgres::Error> for NoJit {
+    fn on_acquire(&self, c: &mut postgres::Client) -> std::result::Result<(), postgres::Error> {
+        if self.0 {
+            c.batch_execute("SELECT set_config('jit', 'off', false) WHERE current_setting('jit', true) IS NOT NULL")?;
+        }
+        Ok(())
+    }
+}
+
 impl PgHub {
     pub fn connect(url: &str) -> Result<PgHub> {
-        let mut config: postgres::Config = url.parse()?;
-        // No JIT compiling: it pays on hour-long analytics, and the hub's
-        // statements take milliseconds — the province page's list of sites
-        // waited 20–40 ms a load for it (ADR 0029). Options in the URL come
-        // after, so `?options=-c%20jit%3Don` still turns it back on.
-        let options = format!("-c jit=off {}", config.get_options().unwrap_or_default());
-        config.options(options.trim_end());
-        let pool = r2d2::Pool::builder().max_size(8).build(PostgresConnectionManager::new(config, NoTls))?;
+        let config: postgres::Config = url.parse()?;
+        // The URL's own `options` (e.g. `-c jit=on`) decide, where they name it.
+        let jit_off = !config.get_options().unwrap_or_default().contains("jit");
+        let pool = r2d2::Pool::builder().max_size(8).connection_customizer(Box::new(NoJit(jit_off))).build(PostgresConnectionManager::new(config, NoTls))?;
         let hub = PgHub { pool: Some(pool) };
         hub.migrate()?;
         Ok(hub)
@@ -84,6 +100,12 @@ impl PgHub {
             }
             for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
                 let mut tx = c.transaction()?;
+                if *version == TEXT_IN_BYTE_ORDER {
+                    // It locks table after table: a hub process of the old
+                    // build ingesting meanwhile would lock them in another
+                    // order (a deadlock); its batches wait here instead.
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+                }
                 tx.batch_execute(sql)?;
                 if *version == DAY_RECORDS {
                     // Another hub process still on the old build may be
