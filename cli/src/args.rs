@@ -558,6 +558,11 @@ pub struct BenchHubArgs {
     /// Dashboard page loads timed.
     #[arg(long, default_value_t = 60)]
     pub samples: u32,
+    /// Pushes in flight at once during the ingest, each from a desk of
+    /// another site, as a province's desks push through the same hours
+    /// (1: one at a time, the sites taking turns).
+    #[arg(long, default_value_t = 4)]
+    pub at_once: usize,
     /// Rows of the registration list imported at the end.
     #[arg(long, default_value_t = 100_000)]
     pub registrations: u64,

@@ -10,6 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone as _};
@@ -160,67 +161,150 @@ struct Ingested {
     /// Events a second in each tenth of the run.
     tenths: Vec<f64>,
     busy_events: u64,
-    /// Each push's time in the hub's ingest, ms (the one that crosses the
-    /// log's checkpoint mark also copies the log into the file).
+    /// Each push's time in the hub's ingest, ms, waiting for another push's
+    /// turn included (the one that crosses the log's checkpoint mark also
+    /// copies the log into the file).
+    pushes_ms: Vec<f64>,
+    /// Pushes in flight at once.
+    at_once: usize,
+}
+
+/// A day's pushes waiting, site by site, for the pushers. A site's batches
+/// go in their order, one at a time (its desks' events build on each
+/// other; the hub makes a site's batches take turns too); the next push is
+/// from the next site in turn that no pusher is sending for.
+struct DayQueue {
+    left: Vec<std::collections::VecDeque<Push>>,
+    sending: Vec<bool>,
+    next: usize,
+}
+
+impl DayQueue {
+    /// The next push (its site), `None` when the day is through; waits
+    /// while every site with pushes left is being sent for.
+    fn take(queue: &(Mutex<DayQueue>, Condvar)) -> Option<(usize, Push)> {
+        let mut q = queue.0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let n = q.left.len();
+            if q.left.iter().all(|l| l.is_empty()) {
+                return None;
+            }
+            let found = (0..n).map(|k| (q.next + k) % n).find(|&s| !q.sending[s] && !q.left[s].is_empty());
+            if let Some(s) = found {
+                q.sending[s] = true;
+                q.next = (s + 1) % n;
+                return q.left[s].pop_front().map(|p| (s, p));
+            }
+            q = queue.1.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn done(queue: &(Mutex<DayQueue>, Condvar), site: usize) {
+        queue.0.lock().unwrap_or_else(|e| e.into_inner()).sending[site] = false;
+        queue.1.notify_all();
+    }
+}
+
+/// A push out for a site: the site is free again when it ends, however it
+/// ends (a pusher that panicked must not leave the others waiting).
+struct Sending<'a> {
+    queue: &'a (Mutex<DayQueue>, Condvar),
+    site: usize,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        DayQueue::done(self.queue, self.site);
+    }
+}
+
+/// What the pushers share: events through so far, and each push as it ends.
+#[derive(Default)]
+struct Tally {
+    done: u64,
+    busy_events: u64,
+    /// (events through after the push, the ingest's clock then, s).
+    marks: Vec<(u64, f64)>,
     pushes_ms: Vec<f64>,
 }
 
-/// The campaign, day by day; each day the sites' batches take turns, as
-/// desks of many sites push through the same hours.
-fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64) -> CliResult<Ingested> {
+/// The campaign, day by day: each day's batches are made first (not
+/// timed), then `at_once` pushers send them through the hub's ingest, each
+/// a batch of another site, as desks of many sites push through the same
+/// hours. The rate is events over the days' wall time in the ingest; with
+/// one pusher the sites take turns.
+fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64, at_once: usize) -> CliResult<Ingested> {
     let bar = ProgressBar::new(planned);
     bar.set_style(ProgressStyle::with_template("ingest {bar:40} {pos}/{len} events  {per_sec}  eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let started = Instant::now();
-    let (mut done, mut busy_events) = (0u64, 0u64);
-    let mut tenths = Vec::new();
-    let (mut mark_events, mut mark_time, mut ingest_time) = (0u64, 0.0f64, 0.0f64);
-    let mut before_last = (0u64, 0.0f64);
-    let mut pushes_ms = Vec::new();
+    let tally = Mutex::new(Tally::default());
+    let mut ingest_time = 0.0f64;
     for t in 0..days {
-        let mut queues: Vec<(usize, std::vec::IntoIter<Push>)> = sites.iter().enumerate().map(|(s, site)| (s, site_day(site, t).into_iter())).collect();
-        loop {
-            let mut any = false;
-            for (s, q) in queues.iter_mut() {
-                let Some((desk, batch, received)) = q.next() else { continue };
-                any = true;
-                // Only the hub's work is timed, not making the events.
+        let left = sites.iter().map(|site| site_day(site, t).into()).collect();
+        let queue = (Mutex::new(DayQueue { left, sending: vec![false; sites.len()], next: 0 }), Condvar::new());
+        let (day_start, before) = (Instant::now(), ingest_time);
+        let pusher = || -> CliResult<()> {
+            while let Some((s, (desk, batch, received))) = DayQueue::take(&queue) {
+                let sending = Sending { queue: &queue, site: s };
                 let t0 = Instant::now();
-                let results = db.ingest_at(&sites[*s].devices[desk], &batch, &received).map_err(Failure::storage)?;
+                let results = db.ingest_at(&sites[s].devices[desk], &batch, &received);
                 let took = t0.elapsed().as_secs_f64();
-                ingest_time += took;
-                pushes_ms.push(took * 1e3);
+                drop(sending);
+                let results = results.map_err(Failure::storage)?;
                 if let Some(r) = results.iter().find(|r| r.status != vaxdesk_core::sync::protocol::PushStatus::Accepted) {
                     return Err(Failure::storage(format!("bench: an event was not accepted: {:?} {:?}", r.code, r.message)));
                 }
-                done += batch.len() as u64;
-                if *s == 0 {
-                    busy_events += batch.len() as u64;
+                let mut tl = tally.lock().unwrap_or_else(|e| e.into_inner());
+                tl.done += batch.len() as u64;
+                if s == 0 {
+                    tl.busy_events += batch.len() as u64;
                 }
-                if done - mark_events >= planned / 10 {
-                    tenths.push((done - mark_events) as f64 / (ingest_time - mark_time).max(1e-9));
-                    before_last = (mark_events, mark_time);
-                    (mark_events, mark_time) = (done, ingest_time);
-                }
-                bar.set_position(done);
+                let mark = (tl.done, before + day_start.elapsed().as_secs_f64());
+                tl.marks.push(mark);
+                tl.pushes_ms.push(took * 1e3);
+                bar.set_position(mark.0);
             }
-            if !any {
-                break;
-            }
-        }
-    }
-    if done > mark_events {
-        // A remainder of a few events is the end of the last tenth, not a
-        // tenth of its own (one small batch, timed by its commit alone).
-        if tenths.len() >= 10 && done - mark_events < planned / 20 {
-            tenths.pop();
-            (mark_events, mark_time) = before_last;
-        }
-        tenths.push((done - mark_events) as f64 / (ingest_time - mark_time).max(1e-9));
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let pushers: Vec<_> = (0..at_once).map(|_| scope.spawn(pusher)).collect();
+            pushers.into_iter().try_for_each(|p| p.join().unwrap_or_else(|_| Err(Failure::storage("bench: a pusher stopped"))))
+        })?;
+        ingest_time += day_start.elapsed().as_secs_f64();
     }
     bar.finish_and_clear();
-    eprintln!("ingest: {done} events in {:.0} s ({:.0} s in the hub's ingest)", started.elapsed().as_secs_f64(), ingest_time);
+    let Tally { done, busy_events, marks, mut pushes_ms } = tally.into_inner().unwrap_or_else(|e| e.into_inner());
+    eprintln!("ingest: {done} events in {:.0} s ({:.0} s in the hub's ingest, {at_once} at once)", started.elapsed().as_secs_f64(), ingest_time);
     pushes_ms.sort_by(f64::total_cmp);
-    Ok(Ingested { events: done, seconds: ingest_time, tenths, busy_events, pushes_ms })
+    let tenths = tenths(&marks, planned);
+    eprintln!("ingest, each tenth of the run (events/s): {}", tenths.iter().map(|t| format!("{t:.0}")).collect::<Vec<_>>().join(" "));
+    Ok(Ingested { events: done, seconds: ingest_time, tenths, busy_events, pushes_ms, at_once })
+}
+
+/// Events a second in each tenth of the run, from the pushes' marks (events
+/// through, clock). A remainder of a few events is the end of the last
+/// tenth, not a tenth of its own (one small batch, timed by its commit alone).
+fn tenths(marks: &[(u64, f64)], planned: u64) -> Vec<f64> {
+    let tenth = (planned / 10).max(1);
+    let mut out = Vec::new();
+    let (mut from, mut before_last) = ((0u64, 0.0f64), (0u64, 0.0f64));
+    for &(n, at) in marks {
+        if n - from.0 >= tenth {
+            out.push((n - from.0) as f64 / (at - from.1).max(1e-9));
+            before_last = from;
+            from = (n, at);
+        }
+    }
+    if let Some(&(n, at)) = marks.last() {
+        if n > from.0 {
+            if out.len() >= 10 && n - from.0 < planned / 20 {
+                out.pop();
+                from = before_last;
+            }
+            out.push((n - from.0) as f64 / (at - from.1).max(1e-9));
+        }
+    }
+    out
 }
 
 /// The nearest-rank percentile: the smallest value with at least `q` of
@@ -270,8 +354,8 @@ fn file_bytes(path: &Path) -> u64 {
 }
 
 pub fn run(out: Out, a: &BenchHubArgs) -> CliResult {
-    if a.sites < 2 || a.days == 0 || a.events < 10_000 || a.samples == 0 {
-        return Err(Failure::Input("bench hub: --sites at least 2, --days at least 1, --events at least 10000, --samples at least 1".into()));
+    if a.sites < 2 || a.days == 0 || a.events < 10_000 || a.samples == 0 || !(1..=8).contains(&a.at_once) {
+        return Err(Failure::Input("bench hub: --sites at least 2, --days at least 1, --events at least 10000, --samples at least 1, --at-once 1 to 8".into()));
     }
     let parent = a.dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&parent).map_err(|e| Failure::Input(format!("--dir {}: {e}", parent.display())))?;
@@ -332,6 +416,7 @@ fn ingest_rows(rows: &mut Vec<Row>, ing: &Ingested, dir: &Path, pg: Option<&(Str
     let slowest = ing.tenths.iter().copied().fold(f64::INFINITY, f64::min);
     let last = ing.tenths.last().copied().unwrap_or(0.0);
     rows.push(row("ingest, whole campaign", ing.events as f64 / ing.seconds.max(1e-9), "events/s", "", None));
+    rows.push(row("  pushes in flight at once (desks of different sites)", ing.at_once as f64, "pushes", "", None));
     rows.push(row("ingest, slowest tenth of the run", slowest, "events/s", "≥ 20,000", Some(slowest >= 20_000.0)));
     rows.push(row("ingest, last tenth (the fullest database)", last, "events/s", "≥ 20,000", Some(last >= 20_000.0)));
     rows.push(row("  a push (up to 500 events) in the hub's ingest: p50", percentile(&ing.pushes_ms, 0.5), "ms", "", None));
@@ -388,7 +473,7 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
         let sites = set_up(&db, a, coordinator)?;
         let planned: u64 = sites.iter().map(|s| s.new_a_day * events_per_daily_person(a.days)).sum();
         // 1. The campaign, through the hub's ingest.
-        let ing = ingest(&db, &sites, a.days, planned)?;
+        let ing = ingest(&db, &sites, a.days, planned, a.at_once)?;
         db.after_bulk_load().map_err(Failure::storage)?;
         ingest_rows(rows, &ing, dir, pg)?;
         (sites.into_iter().map(|s| s.code).collect(), Some(ing))
@@ -634,5 +719,60 @@ impl Write for Counted {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn push(desk: usize) -> Push {
+        (desk, Vec::new(), String::new())
+    }
+
+    /// One pusher: the sites take turns, as the bench always ran. Several:
+    /// never two pushes of one site at once, and a site's in its order.
+    #[test]
+    fn a_day_queue_gives_each_site_in_turn_and_one_push_of_a_site_at_a_time() {
+        let day = || (0..3).map(|s| (0..[3, 1, 2][s]).map(|k| push(s * 10 + k)).collect()).collect();
+        let queue = (Mutex::new(DayQueue { left: day(), sending: vec![false; 3], next: 0 }), Condvar::new());
+        let mut order = Vec::new();
+        while let Some((s, p)) = DayQueue::take(&queue) {
+            order.push(p.0);
+            DayQueue::done(&queue, s);
+        }
+        assert_eq!(order, [0, 10, 20, 1, 21, 2]);
+
+        let queue = (Mutex::new(DayQueue { left: day(), sending: vec![false; 3], next: 0 }), Condvar::new());
+        let (a, _) = DayQueue::take(&queue).unwrap();
+        let (b, _) = DayQueue::take(&queue).unwrap();
+        let (c, _) = DayQueue::take(&queue).unwrap();
+        assert_eq!((a, b, c), (0, 1, 2));
+        // Site 1 is through and 0 and 2 are being sent: the next waits for one.
+        let waiting = std::thread::scope(|s| {
+            let next = s.spawn(|| DayQueue::take(&queue).map(|(s, p)| (s, p.0)));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!next.is_finished(), "a site's second push went out beside its first");
+            DayQueue::done(&queue, 2);
+            next.join().unwrap()
+        });
+        assert_eq!(waiting, Some((2, 21)));
+    }
+
+    #[test]
+    fn tenths_are_rates_between_marks_and_a_small_remainder_joins_the_last() {
+        // 100 events a second for 1,000 events, then 50 a second.
+        let mut marks: Vec<(u64, f64)> = (1..=10).map(|i| (i * 100, i as f64)).collect();
+        marks.extend((1..=4).map(|i| (1_000 + i * 100, 10.0 + 2.0 * i as f64)));
+        let t = tenths(&marks, 1_000);
+        assert_eq!(t.len(), 14);
+        assert!(t[..10].iter().all(|r| (r - 100.0).abs() < 1e-9) && t[10..].iter().all(|r| (r - 50.0).abs() < 1e-9), "{t:?}");
+        // 1,010 events: the last ten are the end of the tenth before.
+        let mut marks: Vec<(u64, f64)> = (1..=10).map(|i| (i * 100, i as f64)).collect();
+        marks.push((1_010, 11.0));
+        let t = tenths(&marks, 1_000);
+        assert_eq!(t.len(), 10);
+        assert!((t[9] - 110.0 / 2.0).abs() < 1e-9, "{t:?}");
     }
 }

@@ -555,6 +555,7 @@ fn bench_hub_runs_a_small_campaign_through_every_measure() {
         let events = value("  events on the hub");
         assert!((29_000.0..=30_000.0).contains(&events), "{events}");
         assert!(value("ingest, slowest tenth") > 0.0 && value("  bytes an event") > 300.0);
+        assert_eq!(value("  pushes in flight at once"), 4.0, "the default: desks of four sites at once");
         let push = |q: &str| value(&format!("  a push (up to 500 events) in the hub's ingest: {q}"));
         let (p50, p99, slowest) = (push("p50"), push("p99"), push("slowest"));
         assert!(p50 > 0.0 && p50 <= p99 && p99 <= slowest, "{p50} {p99} {slowest}");

@@ -70,6 +70,15 @@ pub struct PersonRow<'a> {
     pub birth: &'a str,
 }
 
+/// A row a pushed batch adds to its site's feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEntry {
+    /// An accepted event (its sequence number), for the site's other desks.
+    Event(i64),
+    /// A merge (its JSON), for every desk of the site.
+    Merge(String),
+}
+
 /// Who a person just written may be: the same (by national id) or alike.
 #[derive(Debug, Default)]
 pub struct PersonMatches {
@@ -123,6 +132,22 @@ pub trait IngestTx {
             self.insert_event_with_feed(e)?;
         }
         Ok(())
+    }
+    /// Insert accepted events, in order, without feed rows; their sequence
+    /// numbers, in the same order. One statement where it pays.
+    fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<Vec<i64>> {
+        events.iter().map(|e| self.insert_event(e)).collect()
+    }
+    /// Append a pushed batch's feed rows, in order, once the rest of it is
+    /// written: events from `device` (not sent back to it) and merges (sent
+    /// to every desk of `site`). The feed's order is the order desks apply
+    /// changes in, so a database that takes several batches at once orders
+    /// them here, at the end of each, not for the whole batch.
+    fn append_feed(&mut self, site: &str, device: &str, entries: &[FeedEntry]) -> Result<()> {
+        entries.iter().try_for_each(|e| match e {
+            FeedEntry::Event(seq) => self.feed(Some(site), Some(device), "event", Some(*seq), None),
+            FeedEntry::Merge(body) => self.feed(Some(site), None, "merge", None, Some(body)),
+        })
     }
     fn reject(&mut self, event_id: &str, device: &str, site: &str, code: &str, message: &str, now: &str) -> Result<()>;
     fn upsert_person(&mut self, id: &str, site: &str, national_id: Option<&str>, name_key: &str, birth: &str) -> Result<()>;
@@ -285,21 +310,21 @@ pub(crate) fn ingest(tx: &mut dyn IngestTx, device: &Device, catalog: &Catalog, 
     let rows: Vec<PersonRow<'_>> = persons.iter().map(|(_, keys)| keys.row(&device.site)).collect();
     let mut merges: HashMap<usize, Vec<Merge>> =
         persons.iter().zip(file_persons(tx, &rows, now)?).filter(|(_, m)| !m.is_empty()).map(|((i, _), m)| (*i, m)).collect();
-    // Accepted events are written in arrival order, a person's merges fed
-    // right after the person, so a desk that pulls them sees that order.
+    // Accepted events are written in arrival order and fed in that order,
+    // a person's merges right after the person, so a desk that pulls them
+    // sees that order. The feed rows go last, together.
     let batch = Rows { device, events, ids: &ids, person_ids: events.iter().map(|inc| inc.event.person_id().to_string()).collect(), now };
-    let mut run: Vec<usize> = Vec::new();
-    for i in accepted {
-        run.push(i);
-        if let Some(ms) = merges.remove(&i) {
-            batch.write(tx, &mut run)?;
-            for m in ms {
-                let body = serde_json::to_string(&m).unwrap_or_default();
-                tx.feed(Some(&device.site), None, "merge", None, Some(&body))?;
-            }
+    let seqs = batch.write(tx, &accepted)?;
+    let mut feed: Vec<FeedEntry> = Vec::with_capacity(accepted.len());
+    for (i, seq) in accepted.iter().zip(seqs) {
+        feed.push(FeedEntry::Event(seq));
+        if let Some(ms) = merges.remove(i) {
+            feed.extend(ms.iter().map(|m| FeedEntry::Merge(serde_json::to_string(m).unwrap_or_default())));
         }
     }
-    batch.write(tx, &mut run)?;
+    if !feed.is_empty() {
+        tx.append_feed(&device.site, &device.id, &feed)?;
+    }
     Ok(results)
 }
 
@@ -321,10 +346,11 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Write the accepted events not yet written (indexes into `events`).
-    fn write(&self, tx: &mut dyn IngestTx, accepted: &mut Vec<usize>) -> Result<()> {
+    /// Write the accepted events (indexes into `events`) and their day
+    /// table rows; the events' sequence numbers, in the same order.
+    fn write(&self, tx: &mut dyn IngestTx, accepted: &[usize]) -> Result<Vec<i64>> {
         if accepted.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let rows: Vec<NewEvent<'_>> = accepted
             .iter()
@@ -342,7 +368,7 @@ impl Rows<'_> {
                 now: self.now,
             })
             .collect();
-        tx.insert_events_with_feed(&rows)?;
+        let seqs = tx.insert_events(&rows)?;
         let days: Vec<DayChange> = accepted
             .iter()
             .filter_map(|&i| match &self.events[i].event {
@@ -351,8 +377,7 @@ impl Rows<'_> {
             })
             .collect();
         tx.apply_day_changes(&days)?;
-        accepted.clear();
-        Ok(())
+        Ok(seqs)
     }
 }
 

@@ -10,12 +10,12 @@ use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use vaxdesk_core::catalog::Catalog;
 use vaxdesk_core::model::{SiteDesk, Site};
-use vaxdesk_core::sync::protocol::{ChangesPage, EventResult};
+use vaxdesk_core::sync::protocol::{ChangesPage, EventResult, WireEvent};
 
 use super::{enroll_step, json, now_text, AuditEntry, Coordinator, CodeRow, DbError, Device, EnrolledDevice, EnrollRefusal, EnrollStep, HubStore, PersonRef, PossibleDuplicate, ReceivedEvent, Rejection, Result, UploadSummary};
 use crate::registrations::{RegistrationRow, Tally};
 use crate::day_records::{outcome_of, DayChange, DayCounts, DayDose, DayRow, StoredDoseEvent};
-use crate::ingest::{self, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
+use crate::ingest::{self, FeedEntry, Incoming, IngestTx, NewEvent, PersonMatches, PersonRow};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_hub.sql")),
@@ -34,6 +34,14 @@ const DAY_RECORDS: i64 = 7;
 const TEXT_IN_BYTE_ORDER: i64 = 8;
 const MIGRATION_LOCK: i64 = 7_201;
 const FEED_LOCK: i64 = 7_202;
+/// Pushed batches share it; a coordinator's change (a merge, a fix, a
+/// registration list) takes it alone: the change reads persons and events
+/// across sites and must not interleave with a batch filing persons.
+const HUB_WRITE_LOCK: i64 = 7_203;
+/// The first key of a site's lock (the second is the site code's hash):
+/// batches of one site take turns, so a person filed by one is matched by
+/// the next (same national id, alike) and a correction finds its record.
+const SITE_LOCK: i32 = 7_204;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
@@ -104,6 +112,7 @@ impl PgHub {
                     // It locks table after table: a hub process of the old
                     // build ingesting meanwhile would lock them in another
                     // order (a deadlock); its batches wait here instead.
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&HUB_WRITE_LOCK])?;
                     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
                 }
                 tx.batch_execute(sql)?;
@@ -111,6 +120,7 @@ impl PgHub {
                     // Another hub process still on the old build may be
                     // ingesting: its batches wait here (they take the feed
                     // lock too), so none lands between the backfill's pages.
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&HUB_WRITE_LOCK])?;
                     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
                     crate::day_records::backfill(&mut PgTx { tx: &mut tx, statements: Default::default() })?;
                 }
@@ -332,10 +342,38 @@ impl HubStore for PgHub {
 
     fn ingest_at(&self, device: &Device, events: &[Incoming], now: &str) -> Result<Vec<EventResult>> {
         let catalog = self.current_catalog()?.unwrap_or_else(Catalog::builtin);
+        let persons: Vec<String> = events
+            .iter()
+            .filter_map(|inc| match &inc.event {
+                WireEvent::Person(p) => Some(p.person.id.to_string()),
+                WireEvent::Dose(_) => None,
+            })
+            .collect();
         self.write(|tx| {
-            // Taken first: events and feed rows of concurrent batches (from
-            // other hub processes too) then commit in sequence order.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+            // Batches of different sites go through at once (each on a
+            // server process of its own; one process took them all in turn
+            // behind the feed lock, ADR 0030); a site's batches take turns.
+            // Every writer locks in one order — hub, sites, feed — so none
+            // waits in a circle. A site hashed like another only shares turns.
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&HUB_WRITE_LOCK])?;
+            // A person filed at another site (a desk correcting someone
+            // registered elsewhere) is matched and merged there: that site's
+            // batches must wait too. A person's site never changes once filed.
+            let elsewhere: Vec<String> = if persons.is_empty() {
+                Vec::new()
+            } else {
+                tx.query("SELECT DISTINCT site FROM persons WHERE id = ANY($1) AND site <> $2", &[&persons, &device.site])?.iter().map(|r| r.get(0)).collect()
+            };
+            if elsewhere.is_empty() {
+                tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&SITE_LOCK, &device.site])?;
+            } else {
+                // Several sites: in the order of their keys, as every batch.
+                let sites: Vec<&str> = std::iter::once(device.site.as_str()).chain(elsewhere.iter().map(String::as_str)).collect();
+                let keys: Vec<i32> = tx.query("SELECT DISTINCT hashtext(s) FROM unnest($1::text[]) AS s ORDER BY 1", &[&sites])?.iter().map(|r| r.get(0)).collect();
+                for k in keys {
+                    tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&SITE_LOCK, &k])?;
+                }
+            }
             ingest::ingest(&mut PgTx { tx, statements: Default::default() }, device, &catalog, events, now)
         })
     }
@@ -391,7 +429,9 @@ impl HubStore for PgHub {
 
     fn in_tx(&self, f: &mut dyn FnMut(&mut dyn IngestTx) -> Result<()>) -> Result<()> {
         self.write(|tx| {
-            // Coordinator changes may append to the feed: same order as ingest.
+            // Alone: no batch files persons meanwhile (see HUB_WRITE_LOCK),
+            // and the change's feed rows follow every batch before it.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&HUB_WRITE_LOCK])?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
             f(&mut PgTx { tx, statements: Default::default() })
         })
@@ -752,6 +792,52 @@ impl IngestTx for PgTx<'_, '_> {
             &[&id, &stream, &site, &device, &person, &hash, &body, &now],
         )?;
         debug_assert_eq!(written, events.len() as u64);
+        Ok(())
+    }
+
+    // As above without the feed rows, which a pushed batch appends at its
+    // end under the feed lock (`append_feed`).
+    fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<Vec<i64>> {
+        fn column<'a>(events: &[NewEvent<'a>], f: impl Fn(&NewEvent<'a>) -> &'a str) -> Vec<&'a str> {
+            events.iter().map(f).collect()
+        }
+        let (id, stream, site, device) = (column(events, |e| e.id), column(events, |e| e.stream), column(events, |e| e.site), column(events, |e| e.device));
+        let (person, hash) = (column(events, |e| e.person_id), column(events, |e| e.content_hash));
+        let (body, now) = (column(events, |e| e.body), column(events, |e| e.now));
+        let rows = self.all(
+            "INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at)
+             SELECT id, stream, site, device, person_id, content_hash, body, received_at
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                  WITH ORDINALITY AS u (id, stream, site, device, person_id, content_hash, body, received_at, n)
+             ORDER BY n
+             RETURNING id, seq",
+            &[&id, &stream, &site, &device, &person, &hash, &body, &now],
+        )?;
+        // Matched back by id: RETURNING's order is not promised.
+        let seqs: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        events
+            .iter()
+            .map(|e| seqs.get(e.id).copied().ok_or_else(|| DbError::Corrupt { what: "events", detail: format!("no sequence number returned for event {}", e.id) }))
+            .collect()
+    }
+
+    // Concurrent batches (of other sites, or other hub processes) wrote
+    // their events meanwhile; the feed lock, held to commit, puts their feed
+    // rows in commit order, so a desk that pulled past a sequence number
+    // never finds a row below it appear later.
+    fn append_feed(&mut self, site: &str, device: &str, entries: &[FeedEntry]) -> Result<()> {
+        self.exec("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+        let devices: Vec<Option<&str>> = entries.iter().map(|e| matches!(e, FeedEntry::Event(_)).then_some(device)).collect();
+        let kinds: Vec<&str> = entries.iter().map(|e| if matches!(e, FeedEntry::Event(_)) { "event" } else { "merge" }).collect();
+        let seqs: Vec<Option<i64>> = entries.iter().map(|e| if let FeedEntry::Event(s) = e { Some(*s) } else { None }).collect();
+        let bodies: Vec<Option<&str>> = entries.iter().map(|e| if let FeedEntry::Merge(b) = e { Some(b.as_str()) } else { None }).collect();
+        self.exec(
+            "INSERT INTO feed (site, device, kind, event_seq, body)
+             SELECT $1, device, kind, event_seq, body
+             FROM unnest($2::text[], $3::text[], $4::int8[], $5::text[]) WITH ORDINALITY AS u (device, kind, event_seq, body, n)
+             ORDER BY n",
+            &[&site, &devices, &kinds, &seqs, &bodies],
+        )?;
         Ok(())
     }
 
