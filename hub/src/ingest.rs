@@ -118,21 +118,6 @@ pub trait IngestTx {
     /// Insert an event; returns its sequence number.
     fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<i64>;
     fn feed(&mut self, site: Option<&str>, device: Option<&str>, kind: &str, event_seq: Option<i64>, body: Option<&str>) -> Result<()>;
-    /// Insert an event and the feed row that hands it to the site's other
-    /// desks; returns its sequence number. One statement where it pays.
-    fn insert_event_with_feed(&mut self, e: &NewEvent<'_>) -> Result<i64> {
-        let seq = self.insert_event(e)?;
-        self.feed(Some(e.site), Some(e.device), "event", Some(seq), None)?;
-        Ok(seq)
-    }
-    /// Insert accepted events, in order, each with its feed row. One
-    /// statement where it pays (a database across a socket).
-    fn insert_events_with_feed(&mut self, events: &[NewEvent<'_>]) -> Result<()> {
-        for e in events {
-            self.insert_event_with_feed(e)?;
-        }
-        Ok(())
-    }
     /// Insert accepted events, in order, without feed rows; their sequence
     /// numbers, in the same order. One statement where it pays.
     fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<Vec<i64>> {

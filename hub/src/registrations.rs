@@ -21,7 +21,7 @@ use vaxdesk_core::validate::{check_person, PersonDraft, Severity};
 use crate::actions::HUB_DEVICE;
 use crate::db::{now_text, Coordinator, HubDb};
 use crate::error::{HubError, HubResult};
-use crate::ingest::{Incoming, IngestTx, NewEvent, PersonRow};
+use crate::ingest::{FeedEntry, Incoming, IngestTx, NewEvent, PersonRow};
 use crate::persons::{file_persons, PersonKeys};
 
 /// Rows filed per transaction: a failure (or a restart) mid-list keeps the
@@ -444,12 +444,15 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         .iter()
         .map(|(id, person_id, inc)| NewEvent { id, stream: "person", site, device: HUB_DEVICE, person_id, content_hash: &inc.content_hash, body: &inc.body, now })
         .collect();
-    tx.insert_events_with_feed(&new_events)?;
+    let seqs = tx.insert_events(&new_events)?;
     // Same national id: one person (the smallest id kept, as ingest
     // does), fed to the desks after the persons' events.
-    for m in merges.into_iter().flatten() {
-        tx.feed(Some(site), None, "merge", None, Some(&serde_json::to_string(&m).unwrap_or_default()))?;
-    }
+    let feed: Vec<FeedEntry> = seqs
+        .into_iter()
+        .map(FeedEntry::Event)
+        .chain(merges.into_iter().flatten().map(|m| FeedEntry::Merge(serde_json::to_string(&m).unwrap_or_default())))
+        .collect();
+    tx.append_feed(site, HUB_DEVICE, &feed)?;
     // The appointments, then their feed rows.
     let texts: Vec<(String, String, String)> = registrations.iter().map(|(i, r)| (r.person_id.to_string(), keys[*i].clone(), r.appointment.to_string())).collect();
     let regs: Vec<RegistrationRow<'_>> = texts.iter().map(|(p, k, d)| RegistrationRow { site, person_id: p, match_key: k, appointment: d, upload, now }).collect();

@@ -756,47 +756,10 @@ impl IngestTx for PgTx<'_, '_> {
         Ok(self.all("SELECT id FROM persons WHERE site = $1 AND id = ANY($2)", &[&site, &ids])?.iter().map(|r| r.get(0)).collect())
     }
 
-    fn insert_event_with_feed(&mut self, e: &NewEvent<'_>) -> Result<i64> {
-        Ok(self
-            .one(
-                "WITH e AS (
-                     INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq
-                 )
-                 INSERT INTO feed (site, device, kind, event_seq) SELECT $3, $4, 'event', seq FROM e RETURNING event_seq",
-                &[&e.id, &e.stream, &e.site, &e.device, &e.person_id, &e.content_hash, &e.body, &e.now],
-            )?
-            .get(0))
-    }
-
-    // The batch's accepted events in one statement: arrays in, rows out in
-    // their order (`WITH ORDINALITY`), so sequence numbers and feed rows
-    // follow arrival order as they did one by one.
-    fn insert_events_with_feed(&mut self, events: &[NewEvent<'_>]) -> Result<()> {
-        fn column<'a>(events: &[NewEvent<'a>], f: impl Fn(&NewEvent<'a>) -> &'a str) -> Vec<&'a str> {
-            events.iter().map(f).collect()
-        }
-        let (id, stream, site, device) = (column(events, |e| e.id), column(events, |e| e.stream), column(events, |e| e.site), column(events, |e| e.device));
-        let (person, hash) = (column(events, |e| e.person_id), column(events, |e| e.content_hash));
-        let (body, now) = (column(events, |e| e.body), column(events, |e| e.now));
-        let written = self.exec(
-            "WITH e AS (
-                 INSERT INTO events (id, stream, site, device, person_id, content_hash, body, received_at)
-                 SELECT id, stream, site, device, person_id, content_hash, body, received_at
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                      WITH ORDINALITY AS u (id, stream, site, device, person_id, content_hash, body, received_at, n)
-                 ORDER BY n
-                 RETURNING seq, site, device
-             )
-             INSERT INTO feed (site, device, kind, event_seq) SELECT site, device, 'event', seq FROM e ORDER BY seq",
-            &[&id, &stream, &site, &device, &person, &hash, &body, &now],
-        )?;
-        debug_assert_eq!(written, events.len() as u64);
-        Ok(())
-    }
-
-    // As above without the feed rows, which a pushed batch appends at its
-    // end under the feed lock (`append_feed`).
+    // The batch's accepted events in one statement: arrays in, rows out
+    // (`WITH ORDINALITY`), so sequence numbers follow arrival order as they
+    // did one by one. Their feed rows come at the batch's end, under the
+    // feed lock (`append_feed`).
     fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<Vec<i64>> {
         fn column<'a>(events: &[NewEvent<'a>], f: impl Fn(&NewEvent<'a>) -> &'a str) -> Vec<&'a str> {
             events.iter().map(f).collect()
