@@ -4,6 +4,8 @@
 //! tent's shade) in two passes over the frame, after a look at a few rows
 //! for the frame's noise (which decides what counts as a flat block).
 
+use wide::u8x16;
+
 use super::Frame;
 
 const BLOCK: usize = 8;
@@ -40,75 +42,47 @@ pub(super) struct Bits<'a> {
 impl Bits<'_> {
     /// Row `y` as run lengths, alternating light and dark and starting with
     /// light (a row that starts dark starts with an empty light run), into
-    /// `runs`; `line` is scratch space. Reused between rows.
-    pub fn runs_into(&self, y: usize, line: &mut Vec<u8>, runs: &mut Vec<u32>) {
-        self.runs_between(y, 0, self.width, line, runs);
+    /// `runs`. Reused between rows.
+    pub fn runs_into(&self, y: usize, runs: &mut Vec<u32>) {
+        self.runs_between(y, 0, self.width, runs);
     }
 
     /// The same for the pixels `x0..x1` of row `y` (the alignment search's
     /// window): the runs of `dark(x0, y) ..= dark(x1 - 1, y)`.
-    pub fn runs_between(&self, y: usize, x0: usize, x1: usize, line: &mut Vec<u8>, runs: &mut Vec<u32>) {
+    pub fn runs_between(&self, y: usize, x0: usize, x1: usize, runs: &mut Vec<u32>) {
         runs.clear();
         let x1 = x1.min(self.width);
         if x0 >= x1 {
             return;
         }
-        self.dark_line(y, x0, x1, line);
-        let w = line.len();
-        let mut start = 0usize;
-        if line[0] != 0 {
-            runs.push(0);
-        }
-        // Where a pixel differs from the one before it, eight at a time:
-        // the bytes are 0 or 1, so a set byte of `a ^ b` is a transition.
-        let mut x = 1usize;
-        while x + 8 <= w {
-            let a = u64::from_le_bytes(line[x..x + 8].try_into().unwrap_or([0; 8]));
-            let b = u64::from_le_bytes(line[x - 1..x + 7].try_into().unwrap_or([0; 8]));
-            let mut d = a ^ b;
-            while d != 0 {
-                let at = x + (d.trailing_zeros() / 8) as usize;
+        let row = self.frame.row(y);
+        let thresholds = &self.thresholds[(y / BLOCK) * self.blocks_wide..][..self.blocks_wide];
+        let flip = if self.inverted { u64::MAX } else { 0 };
+        // Sixty-four pixels at a time as one word of dark bits: a set bit of
+        // `m ^ (m << 1)` is a pixel unlike the one before it. Rows are read
+        // for runs a row in three across the frame, so this is the finder
+        // search's inner loop; a byte a pixel (a line of 0s and 1s written,
+        // then scanned eight bytes at a time) spent most of its time on
+        // words without a transition.
+        let (mut start, mut before) = (x0, 0u64);
+        let mut base = x0 - x0 % CHUNK;
+        while base < x1 {
+            // The part's pixels of this chunk, `lo..hi` from its start:
+            // pixels outside count as light, so the part starts light.
+            let (lo, hi) = (x0.saturating_sub(base), (x1 - base).min(CHUNK));
+            let part = (u64::MAX >> (CHUNK - hi)) & (u64::MAX << lo);
+            let m = (dark_bits(row, thresholds, base, lo, hi) ^ flip) & part;
+            let mut changes = (m ^ (m << 1 | before)) & part;
+            while changes != 0 {
+                let at = base + changes.trailing_zeros() as usize;
                 runs.push((at - start) as u32);
                 start = at;
-                d &= d - 1;
+                changes &= changes - 1;
             }
-            x += 8;
+            before = m >> (CHUNK - 1);
+            base += CHUNK;
         }
-        while x < w {
-            if line[x] != line[x - 1] {
-                runs.push((x - start) as u32);
-                start = x;
-            }
-            x += 1;
-        }
-        runs.push((w - start) as u32);
-    }
-
-    /// `line[i]` = 1 where pixel `x0 + i` of row `y` is dark, else 0, for
-    /// `x0..x1` (inside the frame, not empty).
-    fn dark_line(&self, y: usize, x0: usize, x1: usize, line: &mut Vec<u8>) {
-        // Every byte is written below: what was in `line` need not be zeroed.
-        line.resize(x1 - x0, 0);
-        let thresholds = &self.thresholds[(y / BLOCK) * self.blocks_wide..][..self.blocks_wide];
-        let row = &self.frame.row(y)[x0..x1];
-        let flip = u8::from(self.inverted);
-        // Each pixel's threshold first, then one comparison a pixel: two
-        // plain loops, which the compiler runs 16 or 32 wide. Whole blocks
-        // are written eight bytes at a store (a `fill` of eight bytes was
-        // a call to memset each); the part blocks at either end by `fill`.
-        let head = x0.next_multiple_of(BLOCK).min(x1);
-        line[..head - x0].fill(thresholds[x0 / BLOCK]);
-        let mut blocks = line[head - x0..].chunks_exact_mut(BLOCK);
-        for (cell, &t) in (&mut blocks).zip(&thresholds[head / BLOCK..]) {
-            cell.copy_from_slice(&[t; BLOCK]);
-        }
-        let tail = blocks.into_remainder();
-        if !tail.is_empty() {
-            tail.fill(thresholds[(x1 - tail.len()) / BLOCK]);
-        }
-        for (l, &p) in line.iter_mut().zip(row) {
-            *l = u8::from(p <= *l) ^ flip;
-        }
+        runs.push((x1 - start) as u32);
     }
 
     #[inline]
@@ -129,6 +103,41 @@ impl Bits<'_> {
         std::mem::swap(&mut other.thresholds, &mut other.thresholds_inverted);
         other
     }
+}
+
+/// Pixels a word of [`dark_bits`] covers: eight blocks.
+const CHUNK: usize = 64;
+
+/// Bit `i` set where pixel `base + i` of `row` is at or below its block's
+/// threshold, for the pairs of blocks that hold pixels `base + lo .. base +
+/// hi` (`base` a multiple of [`CHUNK`]); the other bits are left clear.
+/// Bits past the row's end are set or not: the caller masks them. Sixteen
+/// comparisons at once (SSE2 on a PC, NEON on a phone, through `wide`),
+/// their top bits gathered into a word.
+#[inline]
+fn dark_bits(row: &[u8], thresholds: &[u8], base: usize, lo: usize, hi: usize) -> u64 {
+    const PAIR: usize = 2 * BLOCK;
+    let mut m = 0u64;
+    for k in lo / PAIR..hi.div_ceil(PAIR) {
+        let x = base + k * PAIR;
+        let px = match row.get(x..x + PAIR) {
+            Some(whole) => whole.try_into().unwrap_or([0; PAIR]),
+            // The row's last pair of blocks, cut by its end.
+            None => {
+                let mut px = [0u8; PAIR];
+                px[..row.len() - x].copy_from_slice(&row[x..]);
+                px
+            }
+        };
+        let b = x / BLOCK;
+        let t = |b: usize| thresholds.get(b).map_or([0; BLOCK], |&t| [t; BLOCK]);
+        let mut ts = [0u8; PAIR];
+        ts[..BLOCK].copy_from_slice(&t(b));
+        ts[BLOCK..].copy_from_slice(&t(b + 1));
+        let (px, ts) = (u8x16::new(px), u8x16::new(ts));
+        m |= u64::from(px.min(ts).simd_eq(px).to_bitmask()) << (k * PAIR);
+    }
+    m
 }
 
 /// `None` for frames smaller than 5×5 blocks, where a local mean means nothing.
@@ -367,7 +376,7 @@ mod tests {
             })
             .collect();
         let frame = Frame::new(&px, w, h, w).unwrap();
-        let (mut line, mut runs) = (Vec::new(), Vec::new());
+        let mut runs = Vec::new();
         // Each row read twice each way, in either order: a reading keeps
         // no state between rows.
         for first_inverted in [true, false] {
@@ -376,7 +385,7 @@ mod tests {
             for y in 0..h {
                 let order = if (y % 2 == 0) == first_inverted { [&inverted, &bits] } else { [&bits, &inverted] };
                 for b in order.into_iter().chain(order) {
-                    b.runs_into(y, &mut line, &mut runs);
+                    b.runs_into(y, &mut runs);
                     assert_eq!(runs, runs_by_pixel(b, y), "row {y}, inverted {}", b.inverted);
                     assert_eq!(runs.iter().sum::<u32>() as usize, w);
                 }
@@ -398,11 +407,11 @@ mod tests {
         let plain = binarize(&frame).unwrap();
         let n = plain.thresholds.len();
         let plain = Bits { thresholds: (0..n).map(|i| seeded(i, 77)).collect(), thresholds_inverted: (0..n).map(|i| seeded(i, 91)).collect(), ..plain };
-        let (mut line, mut runs) = (Vec::new(), Vec::new());
+        let mut runs = Vec::new();
         for bits in [plain.inverted(), plain] {
-            for y in [0, 9, 43] {
-                for (x0, x1) in [(0, w), (3, 61), (8, 16), (5, 13), (42, 43), (40, 41), (70, w), (0, 7), (17, 200)] {
-                    bits.runs_between(y, x0, x1, &mut line, &mut runs);
+            for y in 0..h {
+                for (x0, x1) in [(0, w), (3, 61), (8, 16), (5, 13), (42, 43), (40, 41), (70, w), (0, 7), (17, 200), (60, 70), (63, 65), (64, 80), (1, 82)] {
+                    bits.runs_between(y, x0, x1, &mut runs);
                     let mut expected = vec![0u32];
                     let mut dark = false;
                     for x in x0..x1.min(w) {
@@ -414,7 +423,7 @@ mod tests {
                     }
                     assert_eq!(runs, expected, "row {y}, {x0}..{x1}, inverted {}", bits.inverted);
                 }
-                bits.runs_between(y, 30, 30, &mut line, &mut runs);
+                bits.runs_between(y, 30, 30, &mut runs);
                 assert!(runs.is_empty(), "an empty part has no runs");
             }
         }

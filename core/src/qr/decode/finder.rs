@@ -247,11 +247,10 @@ impl Search<'_> {
     fn scan(&mut self, early: bool) {
         let (w, h) = (self.bits.width, self.bits.height);
         self.stopped_early = false;
-        let mut line = Vec::with_capacity(w);
         let mut runs = Vec::with_capacity(w / 2);
         while self.row < h {
             let row = self.row;
-            self.bits.runs_into(row, &mut line, &mut runs);
+            self.bits.runs_into(row, &mut runs);
             let mut found_here = false;
             // Dark runs are the odd ones; a candidate is five runs ending in
             // a dark one: dark, light, dark, light, dark.
@@ -437,7 +436,7 @@ pub(super) fn alignment(bits: &Bits<'_>, module: f32, x: f32, y: f32, allowance:
     let middle = (top + bottom) / 2;
     let mut first: Option<Point> = None;
     let mut seen: Vec<(Point, f32)> = Vec::new();
-    let (mut line, mut runs) = (Vec::with_capacity(right - left), Vec::new());
+    let mut runs = Vec::new();
     // From the middle row outward: the pattern is most likely near the estimate.
     for step in 0..=(bottom - top) {
         let offset = step.div_ceil(2) as i64 * if step % 2 == 0 { 1 } else { -1 };
@@ -449,7 +448,7 @@ pub(super) fn alignment(bits: &Bits<'_>, module: f32, x: f32, y: f32, allowance:
         // The window's part of the row as runs, light first: a light-dark-
         // light run before the start of each later dark run is a candidate.
         // A dark run at the window's left edge is no part of one.
-        bits.runs_between(row, left, right, &mut line, &mut runs);
+        bits.runs_between(row, left, right, &mut runs);
         let first_light = if runs.first() == Some(&0) { 2 } else { 0 };
         let mut x = left;
         for (i, &r) in runs.iter().enumerate() {

@@ -72,6 +72,12 @@ impl Step {
     /// nothing reads runs them all, whatever the order.
     pub const ALL: [Step; 5] = [Step::HalfStretched, Step::Half, Step::LocalMean, Step::Smooth, Step::Stretched];
 
+    /// Whether the step stretches the frame's brightness: what it shows
+    /// may be invisible in the frame itself (a washed-out dark screen).
+    pub fn lifts_contrast(self) -> bool {
+        matches!(self, Step::Stretched | Step::HalfStretched)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Step::Half => "finder-half",
