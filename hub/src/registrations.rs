@@ -452,7 +452,9 @@ fn file_chunk(tx: &mut dyn IngestTx, site: &str, upload: i64, rows: &[&Checked],
         .map(FeedEntry::Event)
         .chain(merges.into_iter().flatten().map(|m| FeedEntry::Merge(serde_json::to_string(&m).unwrap_or_default())))
         .collect();
-    tx.append_feed(site, HUB_DEVICE, &feed)?;
+    if !feed.is_empty() {
+        tx.append_feed(site, HUB_DEVICE, &feed)?;
+    }
     // The appointments, then their feed rows.
     let texts: Vec<(String, String, String)> = registrations.iter().map(|(i, r)| (r.person_id.to_string(), keys[*i].clone(), r.appointment.to_string())).collect();
     let regs: Vec<RegistrationRow<'_>> = texts.iter().map(|(p, k, d)| RegistrationRow { site, person_id: p, match_key: k, appointment: d, upload, now }).collect();

@@ -110,9 +110,10 @@ const CHUNK: usize = 64;
 
 /// Bit `i` set where pixel `base + i` of `row` is at or below its block's
 /// threshold, for the pairs of blocks that hold pixels `base + lo .. base +
-/// hi` (`base` a multiple of [`CHUNK`]); the other bits are left clear.
-/// Bits past the row's end are set or not: the caller masks them. Sixteen
-/// comparisons at once (SSE2 on a PC, NEON on a phone, through `wide`),
+/// hi` (`base` a multiple of [`CHUNK`]); the bits of other pairs are left
+/// clear. Bits of a read pair outside `lo..hi`, or past the row's end, are
+/// set or not: the caller masks them. Sixteen comparisons at once (SSE2 on
+/// x86-64, NEON on arm64, through `wide`; one at a time on 32-bit ARM),
 /// their top bits gathered into a word.
 #[inline]
 fn dark_bits(row: &[u8], thresholds: &[u8], base: usize, lo: usize, hi: usize) -> u64 {
@@ -398,33 +399,39 @@ mod tests {
         // Seeded noise, and every block given its own seeded threshold, so
         // that a pixel compared with a neighbouring block's would show.
         // Parts that start and end inside a block, on a block's edge, at the
-        // frame's edges (83 is not a whole number of blocks), one pixel long
-        // inside a block, and past the frame's right edge.
+        // frame's edges, one pixel long inside a block, across the edges of
+        // the 64-pixel words rows are read in (and through a whole middle
+        // word), and past the frame's right edge. Widths: not a whole
+        // number of blocks (83), ending inside the second block of a
+        // 16-pixel pair (93), a whole number of words (128), four words (200).
         let seeded = |i: usize, salt: u32| ((i as u32 ^ salt).wrapping_mul(2654435761).rotate_left(7).wrapping_mul(40503) >> 24) as u8;
-        let (w, h) = (83, 44);
-        let px: Vec<u8> = (0..w * h).map(|i| seeded(i, 0)).collect();
-        let frame = Frame::new(&px, w, h, w).unwrap();
-        let plain = binarize(&frame).unwrap();
-        let n = plain.thresholds.len();
-        let plain = Bits { thresholds: (0..n).map(|i| seeded(i, 77)).collect(), thresholds_inverted: (0..n).map(|i| seeded(i, 91)).collect(), ..plain };
-        let mut runs = Vec::new();
-        for bits in [plain.inverted(), plain] {
-            for y in 0..h {
-                for (x0, x1) in [(0, w), (3, 61), (8, 16), (5, 13), (42, 43), (40, 41), (70, w), (0, 7), (17, 200), (60, 70), (63, 65), (64, 80), (1, 82)] {
-                    bits.runs_between(y, x0, x1, &mut runs);
-                    let mut expected = vec![0u32];
-                    let mut dark = false;
-                    for x in x0..x1.min(w) {
-                        if bits.dark(x, y) != dark {
-                            dark = !dark;
-                            expected.push(0);
+        for w in [83usize, 93, 128, 200] {
+            let h = 44;
+            let px: Vec<u8> = (0..w * h).map(|i| seeded(i, 0)).collect();
+            let frame = Frame::new(&px, w, h, w).unwrap();
+            let plain = binarize(&frame).unwrap();
+            let n = plain.thresholds.len();
+            let plain = Bits { thresholds: (0..n).map(|i| seeded(i, 77)).collect(), thresholds_inverted: (0..n).map(|i| seeded(i, 91)).collect(), ..plain };
+            let parts = [(0, w), (3, 61), (8, 16), (5, 13), (42, 43), (40, 41), (70, w), (0, 7), (17, w + 50), (60, 70), (63, 65), (64, 80), (1, w - 1), (62, 130), (w - 1, w), (w - 9, w + 3)];
+            let mut runs = Vec::new();
+            for bits in [plain.inverted(), plain] {
+                for y in 0..h {
+                    for (x0, x1) in parts.into_iter().filter(|&(x0, _)| x0 < w) {
+                        bits.runs_between(y, x0, x1, &mut runs);
+                        let mut expected = vec![0u32];
+                        let mut dark = false;
+                        for x in x0..x1.min(w) {
+                            if bits.dark(x, y) != dark {
+                                dark = !dark;
+                                expected.push(0);
+                            }
+                            *expected.last_mut().unwrap() += 1;
                         }
-                        *expected.last_mut().unwrap() += 1;
+                        assert_eq!(runs, expected, "width {w}, row {y}, {x0}..{x1}, inverted {}", bits.inverted);
                     }
-                    assert_eq!(runs, expected, "row {y}, {x0}..{x1}, inverted {}", bits.inverted);
+                    bits.runs_between(y, 30, 30, &mut runs);
+                    assert!(runs.is_empty(), "an empty part has no runs");
                 }
-                bits.runs_between(y, 30, 30, &mut runs);
-                assert!(runs.is_empty(), "an empty part has no runs");
             }
         }
     }

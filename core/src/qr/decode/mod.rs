@@ -116,7 +116,9 @@ pub fn decode(frame: &Frame<'_>) -> Vec<Code> {
 
 pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // The fast path first: most frames at a desk hold one clear code.
-    let (mut found, patterns) = catch_unwind(AssertUnwindSafe(|| read_fast(frame, true))).unwrap_or_default();
+    let first = catch_unwind(AssertUnwindSafe(|| read_fast(frame, true)));
+    let read_whole = first.is_ok();
+    let (mut found, patterns) = first.unwrap_or_default();
     if effort == Effort::Quick || (!found.is_empty() && !maybe_more(&patterns, &found)) {
         return found;
     }
@@ -129,11 +131,12 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // of a frame is often one that only another step reads.
     //
     // Light-on-dark codes are looked for in the variants only where the
-    // frame's own inverted reading saw a finder pattern, or where the
-    // variant lifts a contrast too low for that reading to see one. On two
-    // tuning seeds (800 frames) that read the same codes by the same steps
-    // as an inverted reading of every variant, in less time (README).
-    let invert = !found.is_empty() || !patterns.is_empty();
+    // frame's own inverted reading saw a finder pattern, where it did not
+    // run (the fast path read a code, or gave up on the frame), or where
+    // the variant lifts a contrast too low for that reading to see one. On
+    // two tuning seeds (800 frames) that read the same codes by the same
+    // steps as an inverted reading of every variant, in less time (README).
+    let invert = !read_whole || !found.is_empty() || !patterns.is_empty();
     let mut variants = steps::Variants::new(frame);
     for step in steps::Step::ALL {
         let Some((img, scale)) = variants.prepare(step) else { continue };
