@@ -116,7 +116,7 @@ pub fn decode(frame: &Frame<'_>) -> Vec<Code> {
 
 pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     // The fast path first: most frames at a desk hold one clear code.
-    let first = catch_unwind(AssertUnwindSafe(|| read_fast(frame, true)));
+    let first = catch_unwind(AssertUnwindSafe(|| read_fast(frame, true, binarize::binarize)));
     let read_whole = first.is_ok();
     let (mut found, patterns) = first.unwrap_or_default();
     if effort == Effort::Quick || (!found.is_empty() && !maybe_more(&patterns, &found)) {
@@ -141,7 +141,7 @@ pub fn decode_with(frame: &Frame<'_>, effort: Effort) -> Vec<Code> {
     for step in steps::Step::ALL {
         let Some((img, scale)) = variants.prepare(step) else { continue };
         let Ok(variant) = Frame::new(&img.px, img.width, img.height, img.width) else { continue };
-        let (codes, patterns) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant, invert || step.lifts_contrast()))).unwrap_or_default();
+        let (codes, patterns) = catch_unwind(AssertUnwindSafe(|| read_fast(&variant, invert || step.lifts_contrast(), step.binarizer()))).unwrap_or_default();
         let before = found.len();
         for c in codes {
             push_new(&mut found, Code { corners: c.corners.map(|(x, y)| ((x as f32 * scale) as i32, (y as f32 * scale) as i32)), step: step.name(), ..c });
@@ -184,8 +184,8 @@ fn push_new(codes: &mut Vec<Code>, code: Code) {
 /// sampled grid. Also gives the finder patterns confirmed on the way (both
 /// readings' when the inverted one read the codes), so that `decode` looks
 /// for other codes when some lie outside them.
-fn read_fast(frame: &Frame<'_>, invert: bool) -> (Vec<Code>, Vec<finder::Point>) {
-    let Some(bits) = binarize::binarize(frame) else { return (Vec::new(), Vec::new()) };
+fn read_fast(frame: &Frame<'_>, invert: bool, binarize: binarize::Binarizer) -> (Vec<Code>, Vec<finder::Point>) {
+    let Some(bits) = binarize(frame) else { return (Vec::new(), Vec::new()) };
     let (codes, mut patterns) = read_bits(&bits, "finder");
     if !codes.is_empty() || !invert {
         return (codes, patterns);

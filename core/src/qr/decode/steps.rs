@@ -78,6 +78,15 @@ impl Step {
         matches!(self, Step::Stretched | Step::HalfStretched)
     }
 
+    /// How the step's image is seen as dark and light: the local mean's
+    /// own window, else the fast path's blocks.
+    pub fn binarizer(self) -> super::binarize::Binarizer {
+        match self {
+            Step::LocalMean => super::binarize::binarize_local_mean,
+            _ => super::binarize::binarize,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Step::Half => "finder-half",
@@ -122,7 +131,7 @@ impl Variants {
             Step::Half => self.half().map(|h| (Borrowed(h), 2.0)),
             Step::Smooth => Some((Borrowed(self.smooth()), 1.0)),
             Step::Stretched => stretch(&self.original).map(|s| (Owned(s), 1.0)),
-            Step::LocalMean => Some((Owned(local_mean_threshold(self.smooth())), 1.0)),
+            Step::LocalMean => Some((Borrowed(self.smooth()), 1.0)),
             Step::HalfStretched => self.half().and_then(stretch).map(|s| (Owned(s), 2.0)),
         }
     }
@@ -236,83 +245,6 @@ pub fn smooth(l: &Luma) -> Luma {
     Luma { width: w, height: h, px }
 }
 
-/// Black/white by comparing each pixel with the mean of the square around
-/// it (Bradley's method on an integral image). rqrr's own threshold averages
-/// along rows only, which noise and uneven light defeat; a 2-D window is
-/// steadier. The window is an eighth of the shorter side.
-pub fn local_mean_threshold(l: &Luma) -> Luma {
-    local_mean_threshold_window(l, 16)
-}
-
-/// Dark when clearly below the local mean (by 5 %): `p < 0.95 × sum / n`.
-#[inline]
-fn below_mean(p: u8, sum: u32, n: u32) -> bool {
-    u32::from(p) * 20 * n < sum * 19
-}
-
-/// The largest window radius: 400 px, reached only by photos over 6,400 px
-/// on their shorter side.
-const MAX_WINDOW_RADIUS: usize = 400;
-
-/// The same with a window of 1/`divisor` of the shorter side: smaller
-/// windows follow faster changes of light (glare across a card).
-pub fn local_mean_threshold_window(l: &Luma, divisor: usize) -> Luma {
-    let (w, h) = (l.width, l.height);
-    // Capped so the sums below fit in u32 whatever the frame (a radius over
-    // ~458 px would not).
-    let r = (w.min(h) / divisor.max(1)).clamp(4, MAX_WINDOW_RADIUS);
-    // Sums over a sliding window: the column sums of the window's rows,
-    // moved down a row at a time, then a running sum along the row. Each
-    // pixel costs a few additions, whatever the window.
-    let mut columns = vec![0u32; w];
-    for y in 0..r.min(h) {
-        for (c, &p) in columns.iter_mut().zip(l.px[y * w..(y + 1) * w].iter()) {
-            *c += u32::from(p);
-        }
-    }
-    // u32 throughout, which the loops below run several wide: a window
-    // holds at most 801² pixels, and 801² × 255 × 20 < 2³². The running sum
-    // along a row is not bounded by the window, so it wraps; only its
-    // differences (a window's sum) are used, and those are exact.
-    let mut running = vec![0u32; w + 1];
-    let mut px = zeroed(w * h);
-    for y in 0..h {
-        // The window's rows are y - r ..= y + r (cut at the edges).
-        if y + r < h {
-            for (c, &p) in columns.iter_mut().zip(l.px[(y + r) * w..(y + r + 1) * w].iter()) {
-                *c += u32::from(p);
-            }
-        }
-        if y > r {
-            for (c, &p) in columns.iter_mut().zip(l.px[(y - r - 1) * w..(y - r) * w].iter()) {
-                *c -= u32::from(p);
-            }
-        }
-        let n_rows = ((y + r + 1).min(h) - y.saturating_sub(r)) as u32;
-        for x in 0..w {
-            running[x + 1] = running[x].wrapping_add(columns[x]);
-        }
-        let row = &l.px[y * w..(y + 1) * w];
-        let out = &mut px[y * w..(y + 1) * w];
-        let dark = |x: usize, x0: usize, x1: usize| below_mean(row[x], running[x1].wrapping_sub(running[x0]), (x1 - x0) as u32 * n_rows);
-        // The edges, where the window is cut, then the inside (when the row
-        // is wider than a window), where it is whole and the loop needs no
-        // bounds of its own.
-        let inside = if w > 2 * r { r..w - r } else { w..w };
-        for x in (0..inside.start.min(w)).chain(inside.end..w) {
-            out[x] = if dark(x, x.saturating_sub(r), (x + r + 1).min(w)) { 0 } else { 255 };
-        }
-        if !inside.is_empty() {
-            let n = (2 * r + 1) as u32 * n_rows;
-            let (lo, hi) = (&running[..w + 1], &running[2 * r + 1..]);
-            for (((o, &p), &a), &b) in out[inside.clone()].iter_mut().zip(&row[inside.clone()]).zip(&lo[inside.start - r..]).zip(hi) {
-                *o = if below_mean(p, b.wrapping_sub(a), n) { 0 } else { 255 };
-            }
-        }
-    }
-    Luma { width: w, height: h, px }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,29 +300,6 @@ mod tests {
     }
 
     #[test]
-    fn the_sliding_window_gives_the_plain_local_mean() {
-        // Windows narrower than the frame and wider (divisor 1), frames
-        // wider than tall and narrower.
-        for (l, divisor) in [(speckled(61, 45), 4), (speckled(61, 45), 16), (speckled(61, 45), 1), (speckled(7, 30), 16), (speckled(30, 7), 2)] {
-            let t = local_mean_threshold_window(&l, divisor);
-            let r = (l.width.min(l.height) / divisor).clamp(4, MAX_WINDOW_RADIUS);
-            for y in 0..l.height {
-                for x in 0..l.width {
-                    let (mut sum, mut n) = (0u64, 0u64);
-                    for ny in y.saturating_sub(r)..(y + r + 1).min(l.height) {
-                        for nx in x.saturating_sub(r)..(x + r + 1).min(l.width) {
-                            sum += u64::from(l.at(nx, ny));
-                            n += 1;
-                        }
-                    }
-                    let dark = u64::from(l.at(x, y)) * 100 * n < sum * 95;
-                    assert_eq!(t.at(x, y) == 0, dark, "divisor {divisor} ({x},{y})");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn variants_are_made_once_and_small_frames_skip_half_size() {
         let l = speckled(300, 260);
         let frame = Frame::new(&l.px, l.width, l.height, l.width).unwrap();
@@ -403,40 +312,6 @@ mod tests {
         let mut v = Variants::new(&frame);
         assert!(v.prepare(Step::Half).is_none() && v.prepare(Step::HalfStretched).is_none());
         assert!(v.prepare(Step::LocalMean).is_some());
-    }
-
-    #[test]
-    fn local_mean_threshold_follows_uneven_light() {
-        // Module-sized dark squares (a checkerboard of 6 px cells) under
-        // light that brightens from left to right: a dark cell on the right
-        // is brighter than a light cell on the left, so no global threshold
-        // separates them; the local mean does.
-        let l = img(200, 200, |x, y| {
-            let bg = 60 + (x as u32 * 150 / 200) as u8;
-            if (x / 6 + y / 6) % 2 == 0 { bg / 2 } else { bg }
-        });
-        assert!(l.at(189, 3) > l.at(9, 3), "the right dark cell outshines the left light cell");
-        let b = local_mean_threshold(&l);
-        for (x, y, dark) in [(3, 3, true), (9, 3, false), (183, 3, true), (189, 3, false), (99, 99, true), (105, 99, false)] {
-            assert_eq!(b.px[y * 200 + x] == 0, dark, "({x},{y})");
-        }
-    }
-
-    #[test]
-    fn a_smaller_window_follows_a_local_glare_spot() {
-        // Fine modules, and a bright glare spot over part of them: inside the
-        // spot a dark module is brighter than the wide window's mean.
-        let l = img(400, 400, |x, y| {
-            let glare = if (150..250).contains(&x) && (150..250).contains(&y) { 110 } else { 0 };
-            let base = if (x / 3 + y / 3) % 2 == 0 { 40 } else { 120 };
-            (base + glare).min(255) as u8
-        });
-        let fine = local_mean_threshold_window(&l, 40);
-        // (201, 201) is a dark module inside the glare, (204, 201) a light one.
-        assert_eq!(fine.px[201 * 400 + 201], 0);
-        assert_eq!(fine.px[201 * 400 + 204], 255);
-        assert_eq!(local_mean_threshold_window(&l, 16), local_mean_threshold(&l));
-        assert!(fine.px.iter().all(|&p| p == 0 || p == 255));
     }
 }
 
