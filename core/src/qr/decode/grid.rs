@@ -402,6 +402,15 @@ impl Placement {
         })
     }
 
+    /// The grid read with every module's sampling point moved by `(dx, dy)`
+    /// pixels in the frame.
+    pub(super) fn sample_shifted(&self, bits: &Bits<'_>, dx: f32, dy: f32) -> Option<rqrr::SimpleGrid> {
+        read_grid(bits, self.dim, |u, v| {
+            let (x, y) = self.t.map(u, v);
+            (x + dx, y + dy)
+        })
+    }
+
     /// The grid read through one homography fitted by least squares to the
     /// finders and every alignment pattern found. Where modules are two
     /// pixels a pattern's centre is good to a pixel, half a module, and the
@@ -607,6 +616,27 @@ mod tests {
         assert_eq!(misread(&placed.sample_fitted(&bits, &anchors).unwrap(), &dark), 0);
         // Not from the finders alone: with only two patterns there is no fit.
         assert!(placed.sample_fitted(&bits, &anchors[..5]).is_none());
+    }
+
+    #[test]
+    fn a_shifted_grid_reads_the_pixels_beside_its_modules_centres() {
+        // 4-pixel modules: a third of a pixel stays inside every module; a
+        // whole module's shift reads each module's right-hand neighbour.
+        let (px, side, dark, placed) = v18_with_far_corner_off(4, (0.0, 0.0));
+        let frame = Frame::new(&px, side, side, side).unwrap();
+        let bits = binarize(&frame).unwrap();
+        assert_eq!(misread(&placed.sample(&bits).unwrap().0, &dark), 0);
+        for (dx, dy) in [(0.3, 0.0), (-0.3, 0.0), (0.0, 0.3), (0.0, -0.3)] {
+            assert_eq!(misread(&placed.sample_shifted(&bits, dx, dy).unwrap(), &dark), 0, "({dx}, {dy})");
+        }
+        use rqrr::BitGrid;
+        let moved = placed.sample_shifted(&bits, 4.0, 0.0).unwrap();
+        let n = moved.size();
+        for y in 0..n {
+            for x in 0..n - 1 {
+                assert_eq!(moved.bit(y, x), dark[y * n + x + 1], "module ({x}, {y})");
+            }
+        }
     }
 
     #[test]

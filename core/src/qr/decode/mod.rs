@@ -302,15 +302,25 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step })
 }
 
-/// The grid sampled again on its alignment patterns, into `bytes`.
+/// The grid sampled again on its alignment patterns, into `bytes`; failing
+/// that, 0.3 of a pixel to each side. Where modules are under two
+/// pixels, which pixel a module's centre falls in decides the module, and
+/// centres placed a fraction of a pixel off read the wrong pixel for many
+/// of them (on the tuning seeds 5, 7 and 11, 2 more codes of ~870 read this
+/// way, one of 1.8-pixel modules and one defocused, none lost).
 fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut Vec<u8>) -> Option<rqrr::MetaData> {
-    let anchors = placed.alignment_offsets(bits)?;
     let mut read = |g: Option<rqrr::SimpleGrid>| {
         let g = g.filter(grid::timing_plausible)?;
         bytes.clear();
         rqrr::Grid::new(g).decode_to(&mut *bytes).ok()
     };
-    read(placed.sample_refined(bits, &anchors)).or_else(|| read(placed.sample_fitted(bits, &anchors)))
+    if let Some(anchors) = placed.alignment_offsets(bits) {
+        if let Some(meta) = read(placed.sample_refined(bits, &anchors)).or_else(|| read(placed.sample_fitted(bits, &anchors))) {
+            return Some(meta);
+        }
+    }
+    const SHIFT: f32 = 0.3;
+    [(SHIFT, 0.0), (-SHIFT, 0.0), (0.0, SHIFT), (0.0, -SHIFT)].into_iter().find_map(|(dx, dy)| read(placed.sample_shifted(bits, dx, dy)))
 }
 
 #[cfg(test)]
