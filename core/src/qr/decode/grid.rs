@@ -620,8 +620,8 @@ mod tests {
 
     #[test]
     fn a_shifted_grid_reads_the_pixels_beside_its_modules_centres() {
-        // 4-pixel modules: a third of a pixel stays inside every module; a
-        // whole module's shift reads each module's right-hand neighbour.
+        // 4-pixel modules: 0.3 of a pixel stays inside every module; a whole
+        // module's shift reads each module's neighbour on that side.
         let (px, side, dark, placed) = v18_with_far_corner_off(4, (0.0, 0.0));
         let frame = Frame::new(&px, side, side, side).unwrap();
         let bits = binarize(&frame).unwrap();
@@ -630,11 +630,13 @@ mod tests {
             assert_eq!(misread(&placed.sample_shifted(&bits, dx, dy).unwrap(), &dark), 0, "({dx}, {dy})");
         }
         use rqrr::BitGrid;
-        let moved = placed.sample_shifted(&bits, 4.0, 0.0).unwrap();
-        let n = moved.size();
-        for y in 0..n {
+        let right = placed.sample_shifted(&bits, 4.0, 0.0).unwrap();
+        let below = placed.sample_shifted(&bits, 0.0, 4.0).unwrap();
+        let n = right.size();
+        for y in 0..n - 1 {
             for x in 0..n - 1 {
-                assert_eq!(moved.bit(y, x), dark[y * n + x + 1], "module ({x}, {y})");
+                assert_eq!(right.bit(y, x), dark[y * n + x + 1], "module ({x}, {y}) moved right");
+                assert_eq!(below.bit(y, x), dark[(y + 1) * n + x], "module ({x}, {y}) moved down");
             }
         }
     }

@@ -303,11 +303,13 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
 }
 
 /// The grid sampled again on its alignment patterns, into `bytes`; failing
-/// that, 0.3 of a pixel to each side. Where modules are under two
-/// pixels, which pixel a module's centre falls in decides the module, and
-/// centres placed a fraction of a pixel off read the wrong pixel for many
-/// of them (on the tuning seeds 5, 7 and 11, 2 more codes of ~870 read this
-/// way, one of 1.8-pixel modules and one defocused, none lost).
+/// that, 0.3 of a pixel to each side. Which pixel a module's centre falls in
+/// decides the module: where modules are under two pixels, or blurred into
+/// their neighbours, centres placed a fraction of a pixel off read the wrong
+/// pixel for many of them (on the tuning seeds 5, 7 and 11, 2 more codes of
+/// ~870 read this way, one of 1.8-pixel modules and one defocused, none
+/// lost). Only grids whose format was read get here, so up to four more
+/// samplings and decodes for few grids (no time change seen on those seeds).
 fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut Vec<u8>) -> Option<rqrr::MetaData> {
     let mut read = |g: Option<rqrr::SimpleGrid>| {
         let g = g.filter(grid::timing_plausible)?;
