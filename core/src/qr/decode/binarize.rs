@@ -12,7 +12,7 @@ const BLOCK: usize = 8;
 /// The smallest flat range (ZXing's): a block whose darkest and lightest
 /// pixels differ by at most [`flat_range`] (never less than this) is flat
 /// (all paper or all ink), and its level is guessed from its neighbours.
-const MIN_DYNAMIC_RANGE: u8 = 24;
+pub(super) const MIN_DYNAMIC_RANGE: u8 = 24;
 /// A flat block's range in units of the frame's noise σ (see [`flat_range`]).
 const NOISE_RANGE: f32 = 5.0;
 /// The largest flat range: where most neighbouring pixels differ by ~50
@@ -95,6 +95,37 @@ impl Bits<'_> {
     #[inline]
     pub fn dark_at(&self, x: i32, y: i32) -> bool {
         x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height && self.dark(x as usize, y as usize)
+    }
+
+    /// The mean grey level of the square of `2r + 1` pixels around (x, y),
+    /// cut at the frame's edges, and the threshold (x, y) is compared with;
+    /// `None` outside the frame.
+    pub fn grey_around(&self, x: i32, y: i32, r: i32) -> Option<(f32, u8)> {
+        if x < 0 || y < 0 || x as usize >= self.width || y as usize >= self.height {
+            return None;
+        }
+        let (mut sum, mut n) = (0u32, 0u32);
+        for yy in (y - r).max(0)..=(y + r).min(self.height as i32 - 1) {
+            for xx in (x - r).max(0)..=(x + r).min(self.width as i32 - 1) {
+                sum += u32::from(self.frame.at(xx as usize, yy as usize));
+                n += 1;
+            }
+        }
+        let t = self.thresholds[(y as usize / BLOCK) * self.blocks_wide + x as usize / BLOCK];
+        Some((sum as f32 / n.max(1) as f32, t))
+    }
+
+    /// Whether dark means above the threshold (a light-on-dark reading).
+    pub fn is_inverted(&self) -> bool {
+        self.inverted
+    }
+
+    /// The same reading with every block's threshold `t` (tests that need a
+    /// threshold the frame would not give).
+    #[cfg(test)]
+    pub(super) fn with_threshold(self, t: u8) -> Self {
+        let n = self.thresholds.len();
+        Bits { thresholds: vec![t; n], thresholds_inverted: vec![t; n], ..self }
     }
 
     /// Light and dark swapped, for codes shown light on dark (dark-mode screens).

@@ -3,7 +3,7 @@
 //! perspective transform from module coordinates to frame pixels, and one
 //! sample at each module's centre.
 
-use super::binarize::Bits;
+use super::binarize::{Bits, MIN_DYNAMIC_RANGE};
 use super::finder::{alignment, Finders, Point};
 
 /// A projective map `(u, v) → (x, y)`, as 3×3 homogeneous coefficients.
@@ -411,6 +411,48 @@ impl Placement {
         })
     }
 
+    /// The grid read by each module's grey level (the mean of its middle,
+    /// a quarter of a module each way) against the modules around it:
+    /// halfway between the darkest and the lightest of the 5×5 modules
+    /// centred on it, or its block's threshold where those differ by less
+    /// than a flat block's range (a patch of one colour). The blocks'
+    /// thresholds are means over ~40 pixels of frame: on a defocused or
+    /// faint code under glare or a gradient they sit off the middle of the
+    /// modules' own levels, which the modules around each one show.
+    pub(super) fn sample_by_neighbours(&self, bits: &Bits<'_>) -> Option<rqrr::SimpleGrid> {
+        let n = self.dim;
+        let r = (self.module / 4.0).floor().clamp(0.0, 3.0) as i32;
+        let mut level = vec![(0f32, 0u8); n * n];
+        for v in 0..n {
+            for u in 0..n {
+                let (x, y) = self.t.map(u as f32 + 0.5, v as f32 + 0.5);
+                if !x.is_finite() || !y.is_finite() {
+                    return None;
+                }
+                // Outside the frame reads light, as `dark_at` has it.
+                let light = if bits.is_inverted() { (0.0, 255) } else { (255.0, 0) };
+                level[v * n + u] = bits.grey_around(x.floor() as i32, y.floor() as i32, r).unwrap_or(light);
+            }
+        }
+        let flat = f32::from(MIN_DYNAMIC_RANGE);
+        let mut cells = vec![false; n * n];
+        for v in 0..n {
+            for u in 0..n {
+                let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+                for row in level[v.saturating_sub(2) * n..((v + 3).min(n)) * n].chunks_exact(n) {
+                    for &(g, _) in &row[u.saturating_sub(2)..(u + 3).min(n)] {
+                        lo = lo.min(g);
+                        hi = hi.max(g);
+                    }
+                }
+                let (g, t) = level[v * n + u];
+                let dark = if hi - lo < flat { g <= f32::from(t) } else { g < (lo + hi) / 2.0 };
+                cells[v * n + u] = dark != bits.is_inverted();
+            }
+        }
+        Some(rqrr::SimpleGrid::from_func(n, |x, y| cells[y * n + x]))
+    }
+
     /// The grid read through one homography fitted by least squares to the
     /// finders and every alignment pattern found. Where modules are two
     /// pixels a pattern's centre is good to a pixel, half a module, and the
@@ -639,6 +681,31 @@ mod tests {
                 assert_eq!(below.bit(y, x), dark[(y + 1) * n + x], "module ({x}, {y}) moved down");
             }
         }
+    }
+
+    #[test]
+    fn a_faint_code_under_an_off_threshold_is_read_against_its_neighbouring_modules() {
+        // A code at 30 levels of contrast (110 and 140) whose blocks'
+        // thresholds all sit at 100, as a darker surround pulls them: one
+        // sample a module reads every module light; each module against the
+        // middle of the 5×5 around it reads the code.
+        let (px, side, dark, placed) = v18_with_far_corner_off(4, (0.0, 0.0));
+        let px: Vec<u8> = px.into_iter().map(|p| if p < 128 { 110 } else { 140 }).collect();
+        let frame = Frame::new(&px, side, side, side).unwrap();
+        let bits = binarize(&frame).unwrap().with_threshold(100);
+        let one = placed.sample(&bits).unwrap().0;
+        assert_eq!(misread(&one, &dark), dark.iter().filter(|&&d| d).count(), "every dark module reads light");
+        let grid = placed.sample_by_neighbours(&bits).unwrap();
+        let mut bytes = Vec::new();
+        rqrr::Grid::new(grid).decode_to(&mut bytes).expect("the code reads");
+        assert_eq!(bytes, b"vaxdesk grid test");
+        // Read inverted (a light-on-dark screen), the same levels read as
+        // the code's negative: every module flipped.
+        let inverted = placed.sample_by_neighbours(&bits.inverted()).unwrap();
+        let regular = placed.sample_by_neighbours(&bits).unwrap();
+        use rqrr::BitGrid;
+        let n = regular.size();
+        assert!((0..n).all(|y| (0..n).all(|x| inverted.bit(y, x) != regular.bit(y, x))));
     }
 
     #[test]
