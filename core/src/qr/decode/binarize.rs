@@ -37,7 +37,14 @@ pub(super) struct Bits<'a> {
     /// background, which is light paper when the code is dark on light and
     /// a dark screen when the code is light on dark (see [`block_levels`]).
     thresholds_inverted: Vec<u8>,
+    /// Neighbour readings of failing grids left to this reading (see
+    /// [`Bits::take_neighbour_reading`]).
+    neighbour_readings: std::cell::Cell<u8>,
 }
+
+/// Neighbour readings a reading may make: each costs ~50 samplings of a
+/// large grid, and only grids whose format was read ask for one.
+const NEIGHBOUR_READINGS: u8 = 4;
 
 impl Bits<'_> {
     /// Row `y` as run lengths, alternating light and dark and starting with
@@ -98,12 +105,10 @@ impl Bits<'_> {
     }
 
     /// The mean grey level of the square of `2r + 1` pixels around (x, y),
-    /// cut at the frame's edges, and the threshold (x, y) is compared with;
-    /// `None` outside the frame.
-    pub fn grey_around(&self, x: i32, y: i32, r: i32) -> Option<(f32, u8)> {
-        if x < 0 || y < 0 || x as usize >= self.width || y as usize >= self.height {
-            return None;
-        }
+    /// cut at the frame's edges, and the threshold (x, y) is compared with.
+    /// (x, y) must be inside the frame.
+    pub fn grey_around(&self, x: usize, y: usize, r: usize) -> (f32, u8) {
+        let (x, y, r) = (x.min(self.width - 1) as i32, y.min(self.height - 1) as i32, r as i32);
         let (mut sum, mut n) = (0u32, 0u32);
         for yy in (y - r).max(0)..=(y + r).min(self.height as i32 - 1) {
             for xx in (x - r).max(0)..=(x + r).min(self.width as i32 - 1) {
@@ -112,7 +117,17 @@ impl Bits<'_> {
             }
         }
         let t = self.thresholds[(y as usize / BLOCK) * self.blocks_wide + x as usize / BLOCK];
-        Some((sum as f32 / n.max(1) as f32, t))
+        (sum as f32 / n.max(1) as f32, t)
+    }
+
+    /// Whether a failing grid may still be read against its neighbouring
+    /// modules: a few a reading, so a frame full of look-alike grids whose
+    /// format happens to read costs a bounded time (six steps, two readings
+    /// each, a few tries each: at most ~50 a frame).
+    pub fn take_neighbour_reading(&self) -> bool {
+        let left = self.neighbour_readings.get();
+        self.neighbour_readings.set(left.saturating_sub(1));
+        left > 0
     }
 
     /// Whether dark means above the threshold (a light-on-dark reading).
@@ -130,7 +145,7 @@ impl Bits<'_> {
 
     /// Light and dark swapped, for codes shown light on dark (dark-mode screens).
     pub fn inverted(&self) -> Self {
-        let mut other = Bits { inverted: !self.inverted, ..self.clone() };
+        let mut other = Bits { inverted: !self.inverted, neighbour_readings: NEIGHBOUR_READINGS.into(), ..self.clone() };
         std::mem::swap(&mut other.thresholds, &mut other.thresholds_inverted);
         other
     }
@@ -184,7 +199,7 @@ pub(super) fn binarize<'a>(f: &Frame<'a>) -> Option<Bits<'a>> {
     let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
     let (levels, levels_inverted) = block_levels(f, bw, bh, flat_range(f));
     let (normal, inverted) = (thresholds(&levels, bw, bh), thresholds(&levels_inverted, bw, bh));
-    Some(Bits { width: w, height: h, frame: *f, thresholds: normal, thresholds_inverted: inverted, blocks_wide: bw, inverted: false })
+    Some(Bits { width: w, height: h, frame: *f, thresholds: normal, thresholds_inverted: inverted, blocks_wide: bw, inverted: false, neighbour_readings: NEIGHBOUR_READINGS.into() })
 }
 
 /// The wide local mean's reading: dark where a pixel is clearly below
@@ -235,7 +250,7 @@ pub(super) fn binarize_local_mean<'a>(f: &Frame<'a>) -> Option<Bits<'a>> {
             thresholds[by * bw + bx] = t.min(255) as u8;
         }
     }
-    Some(Bits { width: w, height: h, frame: *f, thresholds_inverted: thresholds.clone(), thresholds, blocks_wide: bw, inverted: false })
+    Some(Bits { width: w, height: h, frame: *f, thresholds_inverted: thresholds.clone(), thresholds, blocks_wide: bw, inverted: false, neighbour_readings: NEIGHBOUR_READINGS.into() })
 }
 
 /// The local mean's window radius in blocks: a twelfth of the shorter side

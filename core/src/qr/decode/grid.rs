@@ -411,17 +411,23 @@ impl Placement {
         })
     }
 
-    /// The grid read by each module's grey level (the mean of its middle,
-    /// a quarter of a module each way) against the modules around it:
-    /// halfway between the darkest and the lightest of the 5×5 modules
-    /// centred on it, or its block's threshold where those differ by less
-    /// than a flat block's range (a patch of one colour). The blocks'
-    /// thresholds are means over ~40 pixels of frame: on a defocused or
-    /// faint code under glare or a gradient they sit off the middle of the
-    /// modules' own levels, which the modules around each one show.
+    /// The grid read by each module's grey level (the mean of its middle: a
+    /// quarter of a module each way, at most a pixel) against the modules
+    /// around it: halfway between the darkest and the lightest of the 5×5
+    /// modules centred on it, or its block's threshold where those differ
+    /// by less than ZXing's flat range (24 levels: a patch of one colour).
+    /// A block's threshold is a mean over 40×40 pixels of frame: on a
+    /// defocused or faint code under glare or a gradient it sits off the
+    /// middle of the modules' own levels, which the modules around each one
+    /// show. Modules just outside the frame read its nearest pixel, as in
+    /// [`read_grid`]; `None` for a grid far outside, and once the reading's
+    /// few neighbour readings are spent.
     pub(super) fn sample_by_neighbours(&self, bits: &Bits<'_>) -> Option<rqrr::SimpleGrid> {
+        if !bits.take_neighbour_reading() {
+            return None;
+        }
         let n = self.dim;
-        let r = (self.module / 4.0).floor().clamp(0.0, 3.0) as i32;
+        let r = (self.module / 4.0).floor().clamp(0.0, 1.0) as usize;
         let mut level = vec![(0f32, 0u8); n * n];
         for v in 0..n {
             for u in 0..n {
@@ -429,22 +435,28 @@ impl Placement {
                 if !x.is_finite() || !y.is_finite() {
                     return None;
                 }
-                // Outside the frame reads light, as `dark_at` has it.
-                let light = if bits.is_inverted() { (0.0, 255) } else { (255.0, 0) };
-                level[v * n + u] = bits.grey_around(x.floor() as i32, y.floor() as i32, r).unwrap_or(light);
+                let (xi, yi) = (x.floor() as i32, y.floor() as i32);
+                if xi < -2 || yi < -2 || xi > bits.width as i32 + 1 || yi > bits.height as i32 + 1 {
+                    return None;
+                }
+                level[v * n + u] = bits.grey_around(xi.max(0) as usize, yi.max(0) as usize, r);
+            }
+        }
+        // The 5×5 window's darkest and lightest: along rows first, then down
+        // columns of those (10 comparisons a module, not 25).
+        let span = |i: usize| i.saturating_sub(2)..(i + 3).min(n);
+        let mut rows = vec![(0f32, 0f32); n * n];
+        for v in 0..n {
+            for u in 0..n {
+                let row = &level[v * n..(v + 1) * n];
+                rows[v * n + u] = row[span(u)].iter().fold((f32::MAX, f32::MIN), |(lo, hi), &(g, _)| (lo.min(g), hi.max(g)));
             }
         }
         let flat = f32::from(MIN_DYNAMIC_RANGE);
         let mut cells = vec![false; n * n];
         for v in 0..n {
             for u in 0..n {
-                let (mut lo, mut hi) = (f32::MAX, f32::MIN);
-                for row in level[v.saturating_sub(2) * n..((v + 3).min(n)) * n].chunks_exact(n) {
-                    for &(g, _) in &row[u.saturating_sub(2)..(u + 3).min(n)] {
-                        lo = lo.min(g);
-                        hi = hi.max(g);
-                    }
-                }
+                let (lo, hi) = span(v).fold((f32::MAX, f32::MIN), |(lo, hi), vv| (lo.min(rows[vv * n + u].0), hi.max(rows[vv * n + u].1)));
                 let (g, t) = level[v * n + u];
                 let dark = if hi - lo < flat { g <= f32::from(t) } else { g < (lo + hi) / 2.0 };
                 cells[v * n + u] = dark != bits.is_inverted();
@@ -703,6 +715,10 @@ mod tests {
         // the code's negative: every module flipped.
         let inverted = placed.sample_by_neighbours(&bits.inverted()).unwrap();
         let regular = placed.sample_by_neighbours(&bits).unwrap();
+        // A reading makes four neighbour readings, then no more (`grid` and
+        // `regular` were two of this one's; the inverted reading has its own).
+        assert!(placed.sample_by_neighbours(&bits).is_some() && placed.sample_by_neighbours(&bits).is_some());
+        assert!(placed.sample_by_neighbours(&bits).is_none(), "the reading's neighbour readings are spent");
         use rqrr::BitGrid;
         let n = regular.size();
         assert!((0..n).all(|y| (0..n).all(|x| inverted.bit(y, x) != regular.bit(y, x))));

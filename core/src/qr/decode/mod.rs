@@ -310,9 +310,9 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
 /// ~870 read this way, one of 1.8-pixel modules and one defocused, none
 /// lost). Last, each module against the modules around it rather than its
 /// block's threshold (3 more codes on seed 7 and 3 on seed 11, defocused,
-/// faint or under glare; none on seed 5, none lost). Only grids whose
-/// format was read get here, so up to five more samplings and decodes for
-/// few grids (no time change seen on those seeds).
+/// faint or under glare; none on seed 5, none lost; a few a reading). Only
+/// grids whose timing rows and format read get here, so up to seven more
+/// samplings and decodes for few grids (no time change seen on those seeds).
 fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut Vec<u8>) -> Option<rqrr::MetaData> {
     let mut read = |g: Option<rqrr::SimpleGrid>| {
         let g = g.filter(grid::timing_plausible)?;
