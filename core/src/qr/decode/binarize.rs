@@ -42,8 +42,9 @@ pub(super) struct Bits<'a> {
     neighbour_readings: std::cell::Cell<u8>,
 }
 
-/// Neighbour readings a reading may make: each costs ~50 samplings of a
-/// large grid, and only grids whose format was read ask for one.
+/// Neighbour readings a reading may make: each costs about twenty
+/// one-pixel samplings of its grid, and only grids whose format was read
+/// ask for one.
 const NEIGHBOUR_READINGS: u8 = 4;
 
 impl Bits<'_> {
@@ -105,8 +106,8 @@ impl Bits<'_> {
     }
 
     /// The mean grey level of the square of `2r + 1` pixels around (x, y),
-    /// cut at the frame's edges, and the threshold (x, y) is compared with.
-    /// (x, y) must be inside the frame.
+    /// cut at the frame's edges, and the threshold (x, y) is compared with;
+    /// a point past the right or bottom edge is read at the nearest pixel.
     pub fn grey_around(&self, x: usize, y: usize, r: usize) -> (f32, u8) {
         let (x, y, r) = (x.min(self.width - 1) as i32, y.min(self.height - 1) as i32, r as i32);
         let (mut sum, mut n) = (0u32, 0u32);
