@@ -136,13 +136,18 @@ fn a_turned_code_is_read_by_the_fast_path_at_any_angle() {
     }
 }
 
+/// A ~500-character HC1 text: a version 15-18 code.
+fn certificate() -> String {
+    format!("HC1:{}", "6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEXWK G2EP4J0BGJLFX3R3VHXK.PJ:2DPF6R:5SVBHABVCNN95SWMPHQUHQN%A400H%UBT16Y51Y9AT1:+P6YBKD0:XB7NGJQOIS7I$H%T5+XO8YJMVHBZJF 9NSG:PICIG%*47%S%*48YIZ73423ZQT-EJDG3XW44$22CLY.IE.KD+2H0D3ZCU7JI$2K3JQH5-Y3$PA$HSCHBI I7995R5ZFQETU 9R*PP:+P*.1D9RYO05QD/8D3FC:XIBEIVG395EP1E+WEDJL8FF3DE0OA0D9E2LBHHNHL$EQ+-CVYCMBB:AV5AL5:4A93MOJLWT.C3FDA.-B97U: KMZNKASADIMKN2GFLF9$HF.3O.X21FDLW4L4OVIOE1M24OR:FTNP8EFVMP9/HWKP/HLIJL8JF8JF172OTTHO9YW2E6LS7WGYNDDSHRSFTQ
+".replace('\n', ""))
+}
+
 #[test]
 fn a_large_tilted_certificate_code_is_read_by_the_fast_path() {
     // A ~500-character HC1 text is a version 15-18 code: with a tilt, a
     // transform from three finders and one alignment pattern puts the far
     // modules off; the other alignment patterns put them back.
-    let text = format!("HC1:{}", "6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEXWK G2EP4J0BGJLFX3R3VHXK.PJ:2DPF6R:5SVBHABVCNN95SWMPHQUHQN%A400H%UBT16Y51Y9AT1:+P6YBKD0:XB7NGJQOIS7I$H%T5+XO8YJMVHBZJF 9NSG:PICIG%*47%S%*48YIZ73423ZQT-EJDG3XW44$22CLY.IE.KD+2H0D3ZCU7JI$2K3JQH5-Y3$PA$HSCHBI I7995R5ZFQETU 9R*PP:+P*.1D9RYO05QD/8D3FC:XIBEIVG395EP1E+WEDJL8FF3DE0OA0D9E2LBHHNHL$EQ+-CVYCMBB:AV5AL5:4A93MOJLWT.C3FDA.-B97U: KMZNKASADIMKN2GFLF9$HF.3O.X21FDLW4L4OVIOE1M24OR:FTNP8EFVMP9/HWKP/HLIJL8JF8JF172OTTHO9YW2E6LS7WGYNDDSHRSFTQ
-".replace('\n', ""));
+    let text = certificate();
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q).unwrap();
     assert!(code.width() >= 77, "a large code: {} modules", code.width());
     let src = draw(&code, 6, 720, 720);
@@ -169,6 +174,29 @@ fn a_steeply_tilted_code_is_read_by_the_fast_path() {
         let img = image::imageops::blur(&img, 0.8);
         let got = quick(&img);
         assert_eq!(got.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), vec![CCCD], "tilted to {to:?}");
+    }
+}
+
+#[test]
+fn a_keystoned_certificate_whose_near_finder_is_half_again_the_mean_is_read_on_its_timing_rows() {
+    // A card tilted ~35° with its top-left corner away from the camera:
+    // the near finder's modules are 1.4 times the three finders' mean
+    // size, and the timing rows walked at the mean size three modules off
+    // the centres miss the row by most of a module. Each finder's own
+    // size, up to 1.6 times the mean, keeps the walk on the row.
+    let text = certificate();
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q).unwrap();
+    let src = draw(&code, 6, 720, 720);
+    let from = [(0.0, 0.0), (720.0, 0.0), (720.0, 720.0), (0.0, 720.0)];
+    for (to, blur) in [
+        ([(100.0, 0.0), (620.0, 60.0), (720.0, 720.0), (0.0, 690.0)], 0.0),
+        ([(100.0, 0.0), (620.0, 60.0), (720.0, 720.0), (0.0, 690.0)], 0.8),
+        ([(220.0, 80.0), (720.0, 0.0), (720.0, 720.0), (0.0, 640.0)], 0.8),
+    ] {
+        let img = warp(&src, Projection::from_control_points(from, to).unwrap(), Interpolation::Bilinear, Border::Constant(Px([200])));
+        let img = if blur > 0.0 { image::imageops::blur(&img, blur) } else { img };
+        let got = quick(&img);
+        assert_eq!(got.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), vec![text.as_str()], "tilted to {to:?}, blur {blur}");
     }
 }
 

@@ -3,6 +3,8 @@
 //! perspective transform from module coordinates to frame pixels, and one
 //! sample at each module's centre.
 
+use std::ops::RangeInclusive;
+
 use super::binarize::{Bits, MIN_DYNAMIC_RANGE};
 use super::finder::{alignment, Finders, Point};
 
@@ -116,13 +118,23 @@ pub(super) fn square_up(bits: &Bits<'_>, f: &Finders) -> Finders {
 /// came out up to a fifth long on blurred codes: whole versions off.)
 /// `None` when the runs do not look like a finder's.
 pub(super) fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32) -> Option<f32> {
+    // About the row's measure or less (a row is at least as long; the three
+    // finders' sizes differ under perspective, hence the 1.3), and not much
+    // smaller than a row at 45° gives (1/√2), less a little for ink spread.
+    module_along_within(bits, a, b, row_module, 0.5..=1.3)
+}
+
+/// [`module_along`] with the size accepted as a range of multiples of
+/// `row_module`.
+pub(super) fn module_along_within(bits: &Bits<'_>, a: Point, b: Point, row_module: f32, accepted: RangeInclusive<f32>) -> Option<f32> {
     let (dx, dy) = (b.x - a.x, b.y - a.y);
     let len = (dx * dx + dy * dy).sqrt();
     if len < 1.0 {
         return None;
     }
     let (ux, uy) = (dx / len, dy / len);
-    let limit = row_module * 6.0 + 4.0;
+    // Past the ring's outer edge (3.5 modules out) at the largest size accepted.
+    let limit = row_module * (accepted.end() * 4.0).max(6.0) + 4.0;
     // (core's edge, ring's outer edge) along one direction.
     let edges = |sx: f32, sy: f32| -> Option<(f32, f32)> {
         let mut state = 0u8;
@@ -155,10 +167,7 @@ pub(super) fn module_along(bits: &Bits<'_>, a: Point, b: Point, row_module: f32)
     if !(1.5..=4.5).contains(&core) {
         return None;
     }
-    // About the row's measure or less (a row is at least as long; the three
-    // finders' sizes differ under perspective, hence the 1.3), and not much
-    // smaller than a row at 45° gives (1/√2), less a little for ink spread.
-    (module >= row_module * 0.5 && module <= row_module * 1.3).then_some(module)
+    (module >= row_module * accepted.start() && module <= row_module * accepted.end()).then_some(module)
 }
 
 /// How much longer than a module a row's (or a column's) run across one

@@ -16,7 +16,7 @@
 
 use super::binarize::Bits;
 use super::finder::{Finders, Point};
-use super::grid::module_along;
+use super::grid::module_along_within;
 
 /// A point in module coordinates and where it is in the frame.
 pub(super) type Pair = ((f64, f64), (f64, f64));
@@ -36,7 +36,10 @@ pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
     // Each finder's own module size: on a tilted card the near finder's
     // modules are a third larger than the far one's, and the row 3 modules
     // off the centres is missed by a module's third with one size for all.
-    let local = |p: Point, dir: (f32, f32)| module_along(bits, p, Point { x: p.x + dir.0 * 10.0, y: p.y + dir.1 * 10.0 }, f.module).unwrap_or(f.module);
+    // Up to 1.6 times the three's mean: a finder near the camera on a card
+    // tilted by 35° is 9 px a module down and 8 across where the far
+    // one is 5 by 7, and the mean size puts the walk a module off the row.
+    let local = |p: Point, dir: (f32, f32)| module_along_within(bits, p, Point { x: p.x + dir.0 * 10.0, y: p.y + dir.1 * 10.0 }, f.module, 0.5..=1.6).unwrap_or(f.module);
     let (tl_down, tl_right) = (local(tl, down), local(tl, right));
     let row = follow(bits, (tl, tl_down, tl_right), (tr, local(tr, down), local(tr, right)), down)?;
     let column = follow(bits, (tl, tl_right, tl_down), (bl, local(bl, right), local(bl, down)), right)?;
@@ -135,17 +138,37 @@ fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f
     }
     let singles = &clean[1..clean.len() - 1];
     // A module lost to glare or a scratch joins its neighbours into a run
-    // of three (or five): split by the module size there, which perspective
-    // changes from one end to the other. An even count cannot be split
-    // without changing which colour comes next: not a timing pattern.
+    // of three (or five): split by the module size there (the mean of the
+    // four runs each way: perspective changes it from one end to the other
+    // slowly, JPEG and noise from one run to the next by a third). A run
+    // of one colour is an odd number of modules, or the colours after it
+    // would not alternate: the nearest odd count, so that a single module
+    // measured 1.7 times the mean is one module, not an even count that
+    // ends the walk.
+    //
+    // A threshold off the middle makes every dark module longer and every
+    // light one shorter by the same few tenths of a pixel, a third of a
+    // 2-pixel module: that bias (half the difference between the median
+    // dark and the median light run, which merged runs do not move) is
+    // taken off before a run is counted in modules.
+    let median = |dark: bool| {
+        let mut lengths: Vec<f32> = singles.iter().filter(|r| r.0 == dark).map(|r| px(r.2)).collect();
+        lengths.sort_by(f32::total_cmp);
+        lengths.get(lengths.len() / 2).copied()
+    };
+    let bias = match (median(true), median(false)) {
+        (Some(d), Some(l)) => (d - l) / 2.0,
+        _ => 0.0,
+    };
     let mut centres = Vec::with_capacity(singles.len() + 4);
     for (i, r) in singles.iter().enumerate() {
         let near = |k: usize| singles.get(k).map(|r| px(r.2));
-        let neighbours: Vec<f32> = [i.checked_sub(2).and_then(near), i.checked_sub(1).and_then(near), near(i + 1), near(i + 2)].into_iter().flatten().collect();
+        let neighbours: Vec<f32> = (i.saturating_sub(4)..i + 5).filter(|&k| k != i).filter_map(near).collect();
         let local = if neighbours.is_empty() { module } else { neighbours.iter().sum::<f32>() / neighbours.len() as f32 };
         let length = px(r.2);
-        let count = if length > 1.6 * local { (length / local).round() as usize } else { 1 };
-        if count % 2 == 0 || count > 5 {
+        let modules = (length - if r.0 { bias } else { -bias }) / local;
+        let count = 2 * ((modules - 1.0) / 2.0).round().max(0.0) as usize + 1;
+        if count > 5 {
             return None;
         }
         // Each module about the size the finders at the two ends show
@@ -251,7 +274,86 @@ fn solve(mut a: [[f64; 8]; 8], mut b: [f64; 8]) -> Option<[f64; 8]> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::binarize::binarize;
+    use super::super::Frame;
     use super::*;
+
+    /// A timing row drawn as vertical stripes between two finders' ring
+    /// rows (`ring` pixels of dark each), the single modules' runs
+    /// alternating from light, `module` pixels a module at the finders;
+    /// the track followed, and where each run starts in the frame.
+    fn follow_stripes(module: f32, ring: usize, singles: &[usize]) -> (Option<Track>, Vec<(usize, usize)>) {
+        const MARGIN: usize = 12;
+        let mut runs = vec![(true, ring)];
+        runs.extend(singles.iter().enumerate().map(|(i, &n)| (i % 2 == 1, n)));
+        runs.push((true, ring));
+        let width = 2 * MARGIN + runs.iter().map(|r| r.1).sum::<usize>();
+        let mut row = vec![235u8; width];
+        let mut spans = Vec::new();
+        let mut x = MARGIN;
+        for &(dark, n) in &runs {
+            if dark {
+                row[x..x + n].fill(20);
+            }
+            spans.push((x, n));
+            x += n;
+        }
+        let height = 40;
+        let px: Vec<u8> = (0..height).flat_map(|_| row.iter().copied()).collect();
+        let frame = Frame::new(&px, width, height, width).unwrap();
+        let bits = binarize(&frame).unwrap();
+        // Centres 3.5 modules in from each ring's outer end; the row walked
+        // 3 modules below them.
+        let y = 10.0;
+        let a = Point { x: MARGIN as f32 + 3.5 * module, y };
+        let b = Point { x: (width - MARGIN) as f32 - 3.5 * module, y };
+        let track = follow(&bits, (a, module, module), (b, module, module), (0.0, 1.0));
+        (track, spans[1..spans.len() - 1].to_vec())
+    }
+
+    /// Whether each run holds as many centres as it has modules, in order.
+    fn centres_in_runs(track: &Track, spans: &[(usize, usize)], modules: &[usize]) -> bool {
+        let mut centres = track.centres.iter();
+        spans.iter().zip(modules).all(|(&(start, n), &count)| {
+            (0..count).all(|_| centres.next().is_some_and(|c| c.x >= start as f32 && c.x <= (start + n) as f32))
+        }) && centres.next().is_none()
+    }
+
+    #[test]
+    fn a_timing_row_whose_modules_wander_by_a_third_is_counted_to_the_module() {
+        // 3-pixel modules come out 2 to 4 pixels long (perspective, JPEG),
+        // one light run is three modules lost to glare. A 4-pixel light
+        // run between runs of 2 is 1.6 times its four neighbours' mean
+        // (rejected as two modules once); the neighbours four each way and
+        // the nearest odd count read it as the one module it is.
+        let singles = [3, 3, 3, 3, 2, 2, 4, 2, 2, 3, 3, 3, 9, 3, 3, 3, 3];
+        let (track, spans) = follow_stripes(3.0, 21, &singles);
+        let track = track.expect("followed");
+        let modules: Vec<usize> = singles.iter().map(|&n| if n == 9 { 3 } else { 1 }).collect();
+        assert_eq!(track.centres.len(), 19);
+        assert!(centres_in_runs(&track, &spans, &modules), "{:?}", track.centres);
+    }
+
+    #[test]
+    fn ink_spread_at_two_pixel_modules_is_taken_off_before_runs_are_counted() {
+        // Dark modules 3 pixels, light ones 1 (a threshold well below the
+        // middle); one dark run a pixel longer still, which is twice its
+        // neighbours' mean, and three light modules run together (5 px).
+        let singles = [1, 3, 1, 3, 1, 4, 1, 3, 5, 3, 1, 3, 1];
+        let (track, spans) = follow_stripes(2.0, 15, &singles);
+        let track = track.expect("followed");
+        let modules: Vec<usize> = singles.iter().map(|&n| if n == 5 { 3 } else { 1 }).collect();
+        assert_eq!(track.centres.len(), 15);
+        assert!(centres_in_runs(&track, &spans, &modules), "{:?}", track.centres);
+    }
+
+    #[test]
+    fn stripes_five_modules_wide_are_not_a_timing_row() {
+        // Runs of a finder's module size at the ends but 7 modules wide in
+        // between: not split into modules (at most a run of five is).
+        let (track, _) = follow_stripes(3.0, 21, &[21, 21, 21, 21, 21]);
+        assert!(track.is_none());
+    }
 
     fn apply(h: &[f64; 9], u: f64, v: f64) -> (f64, f64) {
         let w = h[6] * u + h[7] * v + h[8];
