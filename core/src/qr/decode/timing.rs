@@ -41,25 +41,29 @@ pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
     // one is 5 by 7, and the mean size puts the walk a module off the row.
     let local = |p: Point, dir: (f32, f32)| module_along_within(bits, p, Point { x: p.x + dir.0 * 10.0, y: p.y + dir.1 * 10.0 }, f.module, 0.5..=1.6).unwrap_or(f.module);
     let (tl_down, tl_right) = (local(tl, down), local(tl, right));
-    let row = follow(bits, (tl, tl_down, tl_right), (tr, local(tr, down), local(tr, right)), down)?;
-    let column = follow(bits, (tl, tl_right, tl_down), (bl, local(bl, right), local(bl, down)), right)?;
-    if row.centres.len() != column.centres.len() {
-        return None;
-    }
-    let dim = row.centres.len() + 14;
-    if !(21..=177).contains(&dim) || (dim - 17) % 4 != 0 {
-        return None;
-    }
+    let row = follow(bits, (tl, tl_down, tl_right), (tr, local(tr, down), local(tr, right)), down);
+    let column = follow(bits, (tl, tl_right, tl_down), (bl, local(bl, right), local(bl, down)), right);
+    // Both rows counted alike, or one row of a valid size where the other
+    // was lost or miscounted (a run of modules under two pixels split or
+    // joined wrongly): one row and the three finders still fix the
+    // perspective along it and the size, and rqrr's error correction
+    // judges the grid.
+    let size = |t: &Option<Track>| t.as_ref().map(|t| t.centres.len() + 14).filter(|&d| (21..=177).contains(&d) && (d - 17) % 4 == 0);
+    let dim = match (size(&row), size(&column)) {
+        (Some(a), Some(b)) if a != b => return None,
+        (Some(d), _) | (None, Some(d)) => d,
+        (None, None) => return None,
+    };
     let far = dim as f64 - 3.5;
     let mut pairs: Vec<Pair> = vec![
         ((3.5, 3.5), (tl.x.into(), tl.y.into())),
         ((far, 3.5), (tr.x.into(), tr.y.into())),
         ((3.5, far), (bl.x.into(), bl.y.into())),
     ];
-    for (i, p) in row.centres.iter().enumerate() {
+    for (i, p) in row.iter().filter(|t| t.centres.len() + 14 == dim).flat_map(|t| t.centres.iter()).enumerate() {
         pairs.push(((7.5 + i as f64, 6.5), (p.x.into(), p.y.into())));
     }
-    for (i, p) in column.centres.iter().enumerate() {
+    for (i, p) in column.iter().filter(|t| t.centres.len() + 14 == dim).flat_map(|t| t.centres.iter()).enumerate() {
         pairs.push(((6.5, 7.5 + i as f64), (p.x.into(), p.y.into())));
     }
     let h = homography(&pairs)?;
@@ -123,17 +127,28 @@ fn follow(bits: &Bits<'_>, a: (Point, f32, f32), b: (Point, f32, f32), aside: (f
             _ => clean.push(r),
         }
     }
+    let px = |steps: usize| steps as f32 * STEP;
+    // A light run of under half a module where the walk starts (or ends)
+    // is the ring row's edge, not a module: with modules under two pixels
+    // a finder centre half a pixel off starts the walk beside its ring.
+    if clean.first().is_some_and(|r| !r.0 && px(r.2) < 0.5 * a_along) {
+        clean.remove(0);
+    }
+    if clean.last().is_some_and(|r| !r.0 && px(r.2) < 0.5 * b_along) {
+        clean.pop();
+    }
     // Dark ring, then an odd number of single modules starting and ending
     // light, then the other ring.
     if clean.len() < 9 || !clean[0].0 || !clean[clean.len() - 1].0 {
         return None;
     }
-    let px = |steps: usize| steps as f32 * STEP;
     // The rings: 2 modules from where the walk starts to the first single
     // (not 4: a separator filled in by ink spread, and the timing module
-    // after it, would shift every module's number by two).
+    // after it, would shift every module's number by two; down to 0.7 of a
+    // module: where modules are under two pixels a centre a pixel off
+    // along the walk shortens the ring's part by half).
     let (first, last) = (px(clean[0].2), px(clean[clean.len() - 1].2));
-    if !(1.0 * a_along..=3.3 * a_along).contains(&first) || !(1.0 * b_along..=3.3 * b_along).contains(&last) {
+    if !(0.7 * a_along..=3.3 * a_along).contains(&first) || !(0.7 * b_along..=3.3 * b_along).contains(&last) {
         return None;
     }
     let singles = &clean[1..clean.len() - 1];
@@ -345,6 +360,39 @@ mod tests {
         let modules: Vec<usize> = singles.iter().map(|&n| if n == 5 { 3 } else { 1 }).collect();
         assert_eq!(track.centres.len(), 15);
         assert!(centres_in_runs(&track, &spans, &modules), "{:?}", track.centres);
+    }
+
+    #[test]
+    fn one_timing_row_and_the_finders_place_a_code_whose_other_row_is_lost() {
+        // A version-5 code, 4 px a module, upright: a dark scratch over
+        // seven modules of the timing column (a run the walk cannot split)
+        // leaves the row alone to count the size and place the modules.
+        let code = qrcode::QrCode::with_version(b"vaxdesk timing test", qrcode::Version::Normal(5), qrcode::EcLevel::M).unwrap();
+        let n = code.width();
+        let dark: Vec<bool> = code.to_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+        let m = 4usize;
+        let side = (n + 8) * m;
+        let scratch = |mx: usize, my: usize| mx == 6 && (14..21).contains(&my);
+        let px: Vec<u8> = (0..side * side)
+            .map(|i| {
+                let (x, y) = ((i % side) / m, (i / side) / m);
+                let inside = (4..n + 4).contains(&x) && (4..n + 4).contains(&y);
+                if inside && (dark[(y - 4) * n + x - 4] || scratch(x - 4, y - 4)) { 20 } else { 235 }
+            })
+            .collect();
+        let frame = Frame::new(&px, side, side, side).unwrap();
+        let bits = binarize(&frame).unwrap();
+        let at = |mx: f32, my: f32| Point { x: (4.0 + mx) * m as f32, y: (4.0 + my) * m as f32 };
+        let far = n as f32 - 3.5;
+        let f = Finders { top_left: at(3.5, 3.5), top_right: at(far, 3.5), bottom_left: at(3.5, far), module: m as f32 };
+        let (dim, h) = fit(&bits, &f).expect("placed by the row");
+        assert_eq!(dim, n);
+        let h: [f64; 9] = h.map(f64::from);
+        for (u, v) in [(10.5, 10.5), (30.5, 5.5), (5.5, 30.5), (33.5, 33.5), (20.5, 25.5)] {
+            let (x, y) = apply(&h, u, v);
+            let want = at(u as f32, v as f32);
+            assert!((x as f32 - want.x).abs() < 1.0 && (y as f32 - want.y).abs() < 1.0, "module ({u}, {v}) at ({x:.1}, {y:.1}), want {want:?}");
+        }
     }
 
     #[test]
