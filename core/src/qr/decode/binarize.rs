@@ -121,6 +121,30 @@ impl Bits<'_> {
         (sum as f32 / n.max(1) as f32, t)
     }
 
+    /// Whether the point `(x, y)` of the frame (pixel `i` covering `i..i + 1`)
+    /// is dark by its grey level interpolated between the four nearest
+    /// pixel centres, against the threshold of the block it falls in. Where
+    /// modules are under two pixels the pixel a module's centre falls in is
+    /// up to half a pixel off it and partly its neighbour's; interpolated,
+    /// the level follows the centre (and mixes in the pixels around it):
+    /// another reading of the same grid, whose misreads fall elsewhere.
+    /// `None` outside the frame.
+    pub fn dark_interpolated(&self, x: f32, y: f32) -> Option<bool> {
+        if !(0.0..self.width as f32).contains(&x) || !(0.0..self.height as f32).contains(&y) {
+            return None;
+        }
+        let (fx, fy) = ((x - 0.5).max(0.0), (y - 0.5).max(0.0));
+        let (x0, y0) = (fx as usize, fy as usize);
+        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
+        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+        let at = |x: usize, y: usize| f32::from(self.frame.at(x, y));
+        let top = at(x0, y0) * (1.0 - ax) + at(x1, y0) * ax;
+        let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
+        let grey = top * (1.0 - ay) + bottom * ay;
+        let t = f32::from(self.thresholds[(y as usize / BLOCK) * self.blocks_wide + x as usize / BLOCK]);
+        Some((grey < t) != self.inverted)
+    }
+
     /// Whether a failing grid may still be read against its neighbouring
     /// modules: a few a reading, so a frame full of look-alike grids whose
     /// format happens to read costs a bounded time (six steps, two readings

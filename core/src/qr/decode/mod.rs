@@ -289,9 +289,10 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     let meta = match rqrr::Grid::new(g).decode_to(&mut bytes) {
         Ok(meta) => meta,
         // Read the format but not the data: the grid is this code's, its
-        // far modules are off. Sample again on its alignment patterns: each
-        // module moved by the patterns near it, else the grid refitted to
-        // them all.
+        // far modules are off or misread. Sample again on its alignment
+        // patterns (each module moved by the patterns near it, else the grid
+        // refitted to them all), then interpolated at the modules' centres,
+        // shifted, and against the neighbouring modules (ADR 0032).
         Err(rqrr::DeQRError::DataEcc | rqrr::DeQRError::DataUnderflow | rqrr::DeQRError::DataOverflow | rqrr::DeQRError::UnknownDataType | rqrr::DeQRError::EncodingError) => {
             read_refined(bits, placed, &mut bytes)?
         }
@@ -325,9 +326,8 @@ fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut
         }
     }
     const SHIFT: f32 = 0.3;
-    [(SHIFT, 0.0), (-SHIFT, 0.0), (0.0, SHIFT), (0.0, -SHIFT)]
-        .into_iter()
-        .find_map(|(dx, dy)| read(placed.sample_shifted(bits, dx, dy)))
+    read(placed.sample_interpolated(bits))
+        .or_else(|| [(SHIFT, 0.0), (-SHIFT, 0.0), (0.0, SHIFT), (0.0, -SHIFT)].into_iter().find_map(|(dx, dy)| read(placed.sample_shifted(bits, dx, dy))))
         .or_else(|| read(placed.sample_by_neighbours(bits)))
 }
 
