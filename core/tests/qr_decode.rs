@@ -183,7 +183,9 @@ fn a_keystoned_certificate_whose_near_finder_is_half_again_the_mean_is_read_on_i
     // the near finder's modules are 1.4 times the three finders' mean
     // size, and the timing rows walked at the mean size three modules off
     // the centres miss the row by most of a module. Each finder's own
-    // size, up to 1.6 times the mean, keeps the walk on the row.
+    // size, up to 1.6 times the mean, keeps the walk on the row (with the
+    // old 1.3 none of the three reads, the grids guessed from the finder
+    // spacing included: checked when it changed).
     let text = certificate();
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q).unwrap();
     let src = draw(&code, 6, 720, 720);

@@ -142,7 +142,8 @@ impl Bits<'_> {
         let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
         let grey = top * (1.0 - ay) + bottom * ay;
         let t = f32::from(self.thresholds[(y as usize / BLOCK) * self.blocks_wide + x as usize / BLOCK]);
-        Some((grey < t) != self.inverted)
+        // At or below, as `dark` compares a pixel.
+        Some((grey <= t) != self.inverted)
     }
 
     /// Whether a failing grid may still be read against its neighbouring

@@ -273,8 +273,9 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     // Not this size, or not a code at all (a triple of look-alikes in
     // printed text): rqrr would read it anyway, its format check passes
     // half of all random grids, so the timing rows decide. (A grid fitted
-    // to the timing rows passes this by construction: there the walk's
-    // own checks and rqrr's error correction are what sort it out.)
+    // to both timing rows passes this by construction, one fitted to one
+    // row mostly: there the walk's own checks and rqrr's error correction
+    // are what sort it out.)
     // A large tilted code's grid may be bent by a wrong fourth corner: laid
     // again on its alignment patterns before it is given up.
     let relaid;
@@ -304,7 +305,9 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
 }
 
 /// The grid sampled again on its alignment patterns, into `bytes`; failing
-/// that, 0.3 of a pixel to each side. Which pixel a module's centre falls in
+/// that, with each module's grey interpolated at its centre (ADR 0032's
+/// amendment: 3 more codes on seed 11, none lost), then 0.3 of a pixel to
+/// each side. Which pixel a module's centre falls in
 /// decides the module: where modules are under two pixels, or blurred into
 /// their neighbours, centres placed a fraction of a pixel off read the wrong
 /// pixel for many of them (on the tuning seeds 5, 7 and 11, 2 more codes of
@@ -312,7 +315,7 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
 /// lost). Last, each module against the modules around it rather than its
 /// block's threshold (3 more codes on seed 7 and 3 on seed 11, defocused,
 /// faint or under glare; none on seed 5, none lost; a few a reading). Only
-/// grids whose timing rows and format read get here, so up to seven more
+/// grids whose timing rows and format read get here, so up to eight more
 /// samplings and decodes for few grids (no time change seen on those seeds).
 fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut Vec<u8>) -> Option<rqrr::MetaData> {
     let mut read = |g: Option<rqrr::SimpleGrid>| {

@@ -28,7 +28,8 @@ struct Track {
 }
 
 /// The code's size and the map from module coordinates to frame pixels,
-/// when both timing patterns can be followed and agree on the size.
+/// when both timing patterns can be followed and agree on the size, or one
+/// gives a valid size and the other is lost or not a valid size.
 pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
     let (tl, tr, bl) = (f.top_left, f.top_right, f.bottom_left);
     let down = unit(tl, bl)?;
@@ -48,10 +49,11 @@ pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
     // joined wrongly): one row and the three finders still fix the
     // perspective along it and the size, and rqrr's error correction
     // judges the grid.
-    let size = |t: &Option<Track>| t.as_ref().map(|t| t.centres.len() + 14).filter(|&d| (21..=177).contains(&d) && (d - 17) % 4 == 0);
-    let dim = match (size(&row), size(&column)) {
-        (Some(a), Some(b)) if a != b => return None,
-        (Some(d), _) | (None, Some(d)) => d,
+    let valid = |t: Option<Track>| t.filter(|t| (21..=177).contains(&(t.centres.len() + 14)) && (t.centres.len() + 14 - 17) % 4 == 0);
+    let (row, column) = (valid(row), valid(column));
+    let dim = match (&row, &column) {
+        (Some(a), Some(b)) if a.centres.len() != b.centres.len() => return None,
+        (Some(t), _) | (None, Some(t)) => t.centres.len() + 14,
         (None, None) => return None,
     };
     let far = dim as f64 - 3.5;
@@ -60,10 +62,10 @@ pub(super) fn fit(bits: &Bits<'_>, f: &Finders) -> Option<(usize, [f32; 9])> {
         ((far, 3.5), (tr.x.into(), tr.y.into())),
         ((3.5, far), (bl.x.into(), bl.y.into())),
     ];
-    for (i, p) in row.iter().filter(|t| t.centres.len() + 14 == dim).flat_map(|t| t.centres.iter()).enumerate() {
+    for (i, p) in row.iter().flat_map(|t| t.centres.iter()).enumerate() {
         pairs.push(((7.5 + i as f64, 6.5), (p.x.into(), p.y.into())));
     }
-    for (i, p) in column.iter().filter(|t| t.centres.len() + 14 == dim).flat_map(|t| t.centres.iter()).enumerate() {
+    for (i, p) in column.iter().flat_map(|t| t.centres.iter()).enumerate() {
         pairs.push(((6.5, 7.5 + i as f64), (p.x.into(), p.y.into())));
     }
     let h = homography(&pairs)?;
@@ -294,14 +296,15 @@ mod tests {
     use super::*;
 
     /// A timing row drawn as vertical stripes between two finders' ring
-    /// rows (`ring` pixels of dark each), the single modules' runs
+    /// rows (`rings` pixels of dark, the first and the last), the single modules' runs
     /// alternating from light, `module` pixels a module at the finders;
-    /// the track followed, and where each run starts in the frame.
-    fn follow_stripes(module: f32, ring: usize, singles: &[usize]) -> (Option<Track>, Vec<(usize, usize)>) {
+    /// the track followed, and where each run starts in the frame. The
+    /// first finder's centre is `a_shift` pixels along from where it is.
+    fn follow_stripes(module: f32, rings: (usize, usize), singles: &[usize], a_shift: f32) -> (Option<Track>, Vec<(usize, usize)>) {
         const MARGIN: usize = 12;
-        let mut runs = vec![(true, ring)];
+        let mut runs = vec![(true, rings.0)];
         runs.extend(singles.iter().enumerate().map(|(i, &n)| (i % 2 == 1, n)));
-        runs.push((true, ring));
+        runs.push((true, rings.1));
         let width = 2 * MARGIN + runs.iter().map(|r| r.1).sum::<usize>();
         let mut row = vec![235u8; width];
         let mut spans = Vec::new();
@@ -320,7 +323,7 @@ mod tests {
         // Centres 3.5 modules in from each ring's outer end; the row walked
         // 3 modules below them.
         let y = 10.0;
-        let a = Point { x: MARGIN as f32 + 3.5 * module, y };
+        let a = Point { x: MARGIN as f32 + 3.5 * module + a_shift, y };
         let b = Point { x: (width - MARGIN) as f32 - 3.5 * module, y };
         let track = follow(&bits, (a, module, module), (b, module, module), (0.0, 1.0));
         (track, spans[1..spans.len() - 1].to_vec())
@@ -337,12 +340,13 @@ mod tests {
     #[test]
     fn a_timing_row_whose_modules_wander_by_a_third_is_counted_to_the_module() {
         // 3-pixel modules come out 2 to 4 pixels long (perspective, JPEG),
-        // one light run is three modules lost to glare. A 4-pixel light
-        // run between runs of 2 is 1.6 times its four neighbours' mean
-        // (rejected as two modules once); the neighbours four each way and
-        // the nearest odd count read it as the one module it is.
-        let singles = [3, 3, 3, 3, 2, 2, 4, 2, 2, 3, 3, 3, 9, 3, 3, 3, 3];
-        let (track, spans) = follow_stripes(3.0, 21, &singles);
+        // one light run is three modules lost to glare. The 4-pixel light
+        // run is 1.78 times the mean of the eight runs around it (no bias:
+        // the median dark and light runs are both 3 px): the nearest odd
+        // count is one module, where rounding made it two (an even count
+        // that ended the walk).
+        let singles = [3, 3, 3, 2, 2, 2, 4, 2, 2, 2, 3, 3, 9, 3, 3, 3, 3];
+        let (track, spans) = follow_stripes(3.0, (21, 21), &singles, 0.0);
         let track = track.expect("followed");
         let modules: Vec<usize> = singles.iter().map(|&n| if n == 9 { 3 } else { 1 }).collect();
         assert_eq!(track.centres.len(), 19);
@@ -352,14 +356,32 @@ mod tests {
     #[test]
     fn ink_spread_at_two_pixel_modules_is_taken_off_before_runs_are_counted() {
         // Dark modules 3 pixels, light ones 1 (a threshold well below the
-        // middle); one dark run a pixel longer still, which is twice its
-        // neighbours' mean, and three light modules run together (5 px).
-        let singles = [1, 3, 1, 3, 1, 4, 1, 3, 5, 3, 1, 3, 1];
-        let (track, spans) = follow_stripes(2.0, 15, &singles);
+        // middle): the bias is a pixel. One dark run is a pixel longer
+        // still, 2.0 times the mean of the runs around it: without the bias
+        // taken off it would count as three modules (and the code's size
+        // two more); with it, 1.5: one. Three light modules run together
+        // (5 px) count as three either way.
+        let singles = [1, 3, 1, 3, 1, 3, 1, 4, 1, 3, 1, 3, 1, 3, 1, 3, 5, 3, 1, 3, 1];
+        let (track, spans) = follow_stripes(2.0, (15, 15), &singles, 0.0);
         let track = track.expect("followed");
         let modules: Vec<usize> = singles.iter().map(|&n| if n == 5 { 3 } else { 1 }).collect();
-        assert_eq!(track.centres.len(), 15);
+        assert_eq!(track.centres.len(), 23);
         assert!(centres_in_runs(&track, &spans, &modules), "{:?}", track.centres);
+    }
+
+    #[test]
+    fn a_walk_started_beside_the_ring_or_short_of_it_is_followed() {
+        let singles = [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3];
+        // Half a pixel before a ring row of 2 modules (a finder centre off
+        // along the row): a light speck, then the ring.
+        let (track, _) = follow_stripes(3.0, (6, 21), &singles, -15.5);
+        assert_eq!(track.expect("followed past the speck").centres.len(), 11);
+        // 3.5 px further in than it should: 2.5 px of ring, 0.83 module.
+        let (track, _) = follow_stripes(3.0, (21, 21), &singles, 3.5);
+        assert_eq!(track.expect("followed from a short ring").centres.len(), 11);
+        // Past the ring altogether: not a timing row.
+        let (track, _) = follow_stripes(3.0, (21, 21), &singles, 6.5);
+        assert!(track.is_none());
     }
 
     #[test]
@@ -385,6 +407,8 @@ mod tests {
         let at = |mx: f32, my: f32| Point { x: (4.0 + mx) * m as f32, y: (4.0 + my) * m as f32 };
         let far = n as f32 - 3.5;
         let f = Finders { top_left: at(3.5, 3.5), top_right: at(far, 3.5), bottom_left: at(3.5, far), module: m as f32 };
+        let column = follow(&bits, (f.top_left, f.module, f.module), (f.bottom_left, f.module, f.module), (1.0, 0.0));
+        assert!(column.is_none(), "the scratched column is not followed");
         let (dim, h) = fit(&bits, &f).expect("placed by the row");
         assert_eq!(dim, n);
         let h: [f64; 9] = h.map(f64::from);
@@ -396,11 +420,15 @@ mod tests {
     }
 
     #[test]
-    fn stripes_five_modules_wide_are_not_a_timing_row() {
-        // Runs of a finder's module size at the ends but 7 modules wide in
-        // between: not split into modules (at most a run of five is).
-        let (track, _) = follow_stripes(3.0, 21, &[21, 21, 21, 21, 21]);
+    fn stripes_seven_modules_wide_are_not_a_timing_row() {
+        // Rings of 3-pixel modules at the ends and evenly alternating runs
+        // of 21 px between them (printed text, a pattern): each run is one
+        // module by the runs around it, and 7 of the finders' modules: not
+        // a timing row.
+        let (track, _) = follow_stripes(3.0, (21, 21), &[21; 9], 0.0);
         assert!(track.is_none());
+        let (track, _) = follow_stripes(3.0, (21, 21), &[3; 9], 0.0);
+        assert_eq!(track.expect("the same at the finders' size").centres.len(), 9);
     }
 
     fn apply(h: &[f64; 9], u: f64, v: f64) -> (f64, f64) {
