@@ -180,7 +180,7 @@ fn a_steeply_tilted_code_is_read_by_the_fast_path() {
 #[test]
 fn a_keystoned_certificate_whose_near_finder_is_half_again_the_mean_is_read_on_its_timing_rows() {
     // A card tilted ~35° with its top-left corner away from the camera:
-    // the near finder's modules are 1.4 times the three finders' mean
+    // the near finder's modules are over 1.3 times the three finders' mean
     // size, and the timing rows walked at the mean size three modules off
     // the centres miss the row by most of a module. Each finder's own
     // size, up to 1.6 times the mean, keeps the walk on the row (with the

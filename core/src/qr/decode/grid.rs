@@ -724,7 +724,7 @@ mod tests {
     }
 
     #[test]
-    fn modules_under_two_pixels_are_read_at_their_centres_not_the_pixel_they_fall_in() {
+    fn a_grid_of_modules_under_two_pixels_is_read_again_interpolated_at_their_centres() {
         // A version-5 code at 1.8 px a module, each pixel the share of ink
         // over its area (as a lens and sensor give), the code's corner at
         // (9.5, 9.5), a little defocused: a module's centre falls anywhere
