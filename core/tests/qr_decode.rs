@@ -203,6 +203,18 @@ fn a_keystoned_certificate_whose_near_finder_is_half_again_the_mean_is_read_on_i
 }
 
 #[test]
+fn a_designer_code_that_error_correction_could_misread_is_not_read_wrong() {
+    // ZXing's qrcode-2/13.png (Apache-2.0, copied unchanged): a code with an
+    // aerial photograph in its light modules, which neither vaxdesk nor
+    // zxing-cpp reads. An interpolated re-reading of its half-size grid once
+    // came through error correction as "photography" for "photograph".
+    let img = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/zxing-qrcode-2-13.png")).unwrap().to_luma8();
+    let got = decoded(&img);
+    let expected = "The 2005 USGS aerial photograph of the Washington Monument is censored.";
+    assert!(got.iter().all(|t| t == expected), "a wrong text: {got:?}");
+}
+
+#[test]
 fn a_small_version_1_code_turned_45_degrees_is_read() {
     // A row across a finder turned 45° is √2 times its width: the spacing
     // of the three centres then counts fewer than 14 modules of that size,

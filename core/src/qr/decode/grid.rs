@@ -296,6 +296,9 @@ const ALIGNMENT: [&[u8]; 41] = [
 /// A code's grid as first seen: the transform from module coordinates to
 /// frame pixels that three finders (and the alignment pattern nearest the
 /// fourth corner) give.
+/// Modules below this size (frame pixels) are also read interpolated.
+const SMALL_MODULE: f32 = 2.5;
+
 pub(super) struct Placement {
     t: Perspective,
     dim: usize,
@@ -422,8 +425,15 @@ impl Placement {
 
     /// The grid read by each module's grey level interpolated at its centre
     /// ([`Bits::dark_interpolated`]); modules just outside the frame read
-    /// its edge, as in [`read_grid`].
+    /// its edge, as in [`read_grid`]. Only where modules are under 2.5 px
+    /// (what it is for): every further reading of a failing grid is one more
+    /// chance for error correction to land on a wrong text, and on a
+    /// designer code of 3.5-px modules with a photograph in its light ones
+    /// (ZXing's qrcode-2/13.png at half size) it read one.
     pub(super) fn sample_interpolated(&self, bits: &Bits<'_>) -> Option<rqrr::SimpleGrid> {
+        if self.module >= SMALL_MODULE {
+            return None;
+        }
         let n = self.dim;
         let (w, h) = (bits.width as f32, bits.height as f32);
         let mut cells = vec![false; n * n];
