@@ -293,12 +293,12 @@ const ALIGNMENT: [&[u8]; 41] = [
     &[6, 30, 58, 86, 114, 142, 170],
 ];
 
-/// A code's grid as first seen: the transform from module coordinates to
-/// frame pixels that three finders (and the alignment pattern nearest the
-/// fourth corner) give.
 /// Modules below this size (frame pixels) are also read interpolated.
 const SMALL_MODULE: f32 = 2.5;
 
+/// A code's grid as first seen: the transform from module coordinates to
+/// frame pixels that three finders (and the alignment pattern nearest the
+/// fourth corner) give.
 pub(super) struct Placement {
     t: Perspective,
     dim: usize,

@@ -307,8 +307,8 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
 /// The grid sampled again on its alignment patterns, into `bytes`; failing
 /// that, where modules are under 2.5 px, with each module's grey
 /// interpolated at its centre (ADR 0032's amendment: 2 more codes on seed
-/// 11, none lost), then 0.3 of a pixel to each side. Which pixel a module's centre falls in
-/// decides the module: where modules are under two pixels, or blurred into
+/// 11, none lost), then 0.3 of a pixel to each side. Which pixel a module's
+/// centre falls in decides the module: where modules are under two pixels, or blurred into
 /// their neighbours, centres placed a fraction of a pixel off read the wrong
 /// pixel for many of them (on the tuning seeds 5, 7 and 11, 2 more codes of
 /// ~870 read this way, one of 1.8-pixel modules and one defocused, none
