@@ -434,19 +434,8 @@ impl Placement {
         if self.module >= SMALL_MODULE {
             return None;
         }
-        let n = self.dim;
         let (w, h) = (bits.width as f32, bits.height as f32);
-        let mut cells = vec![false; n * n];
-        for v in 0..n {
-            for u in 0..n {
-                let (x, y) = self.t.map(u as f32 + 0.5, v as f32 + 0.5);
-                if !x.is_finite() || !y.is_finite() || x < -2.0 || y < -2.0 || x > w + 2.0 || y > h + 2.0 {
-                    return None;
-                }
-                cells[v * n + u] = bits.dark_interpolated(x.clamp(0.0, w - 0.01), y.clamp(0.0, h - 0.01))?;
-            }
-        }
-        Some(rqrr::SimpleGrid::from_func(n, |x, y| cells[y * n + x]))
+        read_modules(bits, self.dim, |u, v| self.t.map(u, v), |x, y| bits.dark_interpolated(x.clamp(0.0, w - 0.01), y.clamp(0.0, h - 0.01)) == Some(true))
     }
 
     /// The grid read by each module's grey level (the mean of its middle: a
@@ -587,6 +576,13 @@ pub(super) fn timing_plausible(g: &rqrr::SimpleGrid) -> bool {
 
 /// One sample at each module's centre through `map` (module → pixel).
 fn read_grid(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32)) -> Option<rqrr::SimpleGrid> {
+    let (w, h) = (bits.width as i32, bits.height as i32);
+    read_modules(bits, dim, map, |x, y| bits.dark((x.floor() as i32).clamp(0, w - 1) as usize, (y.floor() as i32).clamp(0, h - 1) as usize))
+}
+
+/// Each module's centre through `map` (module → pixel), read by `read` at
+/// that point of the frame; `None` for a point not finite or far outside.
+fn read_modules(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32), read: impl Fn(f32, f32) -> bool) -> Option<rqrr::SimpleGrid> {
     let mut cells = vec![false; dim * dim];
     for v in 0..dim {
         for u in 0..dim {
@@ -600,9 +596,7 @@ fn read_grid(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32)) 
             if xi < -2 || yi < -2 || xi > bits.width as i32 + 1 || yi > bits.height as i32 + 1 {
                 return None;
             }
-            let xi = xi.clamp(0, bits.width as i32 - 1);
-            let yi = yi.clamp(0, bits.height as i32 - 1);
-            cells[v * dim + u] = bits.dark(xi as usize, yi as usize);
+            cells[v * dim + u] = read(x, y);
         }
     }
     Some(rqrr::SimpleGrid::from_func(dim, |x, y| cells[y * dim + x]))
