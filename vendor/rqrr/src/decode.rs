@@ -348,6 +348,16 @@ fn codestream_ecc(meta: &MetaData, ds: RawData) -> DeQRResult<CorrectedDataStrea
     let bc = lb_count + sb_ecc.ns;
     let ecc_offset = sb_ecc.dw * bc + lb_count;
 
+    // ISO/IEC 18004 table 9 (vaxdesk patch): the smallest codes keep some
+    // of their check codewords for detecting a misread ("misdecode
+    // protection", p) and correct only (check codewords - p) / 2 of them;
+    // the others, half their check codewords.
+    let protection = match (meta.version.0, meta.ecc_level) {
+        (1, 1) => 3,
+        (1, 0) | (2, 1) => 2,
+        (1, 2) | (1, 3) | (3, 1) => 1,
+        _ => 0,
+    };
     let mut dst_offset = 0;
     for i in 0..bc {
         let ecc = if i < sb_ecc.ns { sb_ecc } else { &lb_ecc };
@@ -367,7 +377,7 @@ fn codestream_ecc(meta: &MetaData, ds: RawData) -> DeQRResult<CorrectedDataStrea
         for j in 0..num_ec {
             dst[ecc.dw + j] = ds.data[ecc_offset + j * bc + i];
         }
-        correct_block(dst, ecc)?;
+        correct_block(dst, ecc, (num_ec - protection) / 2)?;
 
         dst_offset += ecc.dw;
     }
@@ -376,7 +386,8 @@ fn codestream_ecc(meta: &MetaData, ds: RawData) -> DeQRResult<CorrectedDataStrea
     Ok(out)
 }
 
-fn correct_block(block: &mut [u8], ecc: &RSParameters) -> DeQRResult<()> {
+/// Corrects up to `capacity` codewords of the block in place.
+fn correct_block(block: &mut [u8], ecc: &RSParameters, capacity: usize) -> DeQRResult<()> {
     assert!(ecc.bs > ecc.dw);
 
     let npar = ecc.bs - ecc.dw;
@@ -389,6 +400,14 @@ fn correct_block(block: &mut [u8], ecc: &RSParameters) -> DeQRResult<()> {
     };
 
     let sigma = berlekamp_massey(&s, npar);
+    // As many errors as the locator's degree (vaxdesk patch). More than
+    // the block may correct: refused, before the search for them. Beyond
+    // half the check codewords the locator is not even determined, and
+    // the corrected block could be another valid block far from this one.
+    let degree = sigma.iter().rposition(|c| *c != GF256::ZERO).unwrap_or(0);
+    if degree > capacity {
+        return Err(DeQRError::DataEcc);
+    }
     /* Compute derivative of sigma */
     for i in (1..64).step_by(2) {
         sigma_deriv[i - 1] = sigma[i];
@@ -398,9 +417,11 @@ fn correct_block(block: &mut [u8], ecc: &RSParameters) -> DeQRResult<()> {
     let omega = eloc_poly(&s, &sigma, npar - 1);
 
     /* Find error locations and magnitudes */
+    let mut roots = 0;
     for i in 0..ecc.bs {
         let xinv = GF256::GENERATOR.pow(255 - i);
         if poly_eval(&sigma, xinv) == GF256::ZERO {
+            roots += 1;
             let sd_x = poly_eval(&sigma_deriv, xinv);
             let omega_x = poly_eval(&omega, xinv);
             if sd_x == GF256::ZERO {
@@ -411,6 +432,11 @@ fn correct_block(block: &mut [u8], ecc: &RSParameters) -> DeQRResult<()> {
         }
     }
 
+    // Fewer roots in the block than errors: some lie where the block has
+    // no codewords (vaxdesk patch; the check below would refuse it too).
+    if roots != degree {
+        return Err(DeQRError::DataEcc);
+    }
     match block_syndromes(&block[..ecc.bs], npar) {
         Ok(_) => Ok(()),
         Err(_) => Err(DeQRError::DataEcc),
