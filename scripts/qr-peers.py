@@ -37,6 +37,20 @@ VAXDESK = ROOT / "target" / "release" / "vaxdesk"
 GENERATOR = "vaxdesk-frames/2"
 
 
+# Pictures whose label is not what their code holds: folder/file -> (label,
+# held). The same list as `DISPUTED` in cli/src/commands/qr.rs (proof in
+# core/tests/qr_decode.rs); a read of the held text is neither exact nor wrong.
+DISPUTED = {
+    "qrcode-2/13": (b"The 2005 USGS aerial photograph of the Washington Monument is censored.",
+                    b"The 2005 USGS aerial photography of the Washington Monument is censored."),
+}
+
+
+def disputed(img, expected, texts):
+    label, held = DISPUTED.get(f"{img.parent.name}/{img.stem}", (None, None))
+    return bool(texts) and expected == label and all(t == held for t in texts)
+
+
 def labelled(folder):
     for img in sorted(folder.iterdir()):
         if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.with_suffix(".txt").exists():
@@ -69,7 +83,7 @@ def zbar_texts(grey):
 
 
 def score(folder, decoder):
-    exact = wrong = missed = 0
+    exact = wrong = missed = disputes = 0
     times = []
     for img, expected in labelled(folder):
         grey = np.asarray(Image.open(img).convert("L"))
@@ -78,13 +92,15 @@ def score(folder, decoder):
         times.append((time.perf_counter() - t) * 1000)
         if expected in texts:
             exact += 1
+        elif disputed(img, expected, texts):
+            disputes += 1
         elif texts:
             wrong += 1
         else:
             missed += 1
     times.sort()
     p95 = times[min(len(times) - 1, max(0, round(len(times) * 0.95) - 1))] if times else 0
-    return dict(images=len(times), exact=exact, wrong=wrong, missed=missed,
+    return dict(images=len(times), exact=exact, wrong=wrong, missed=missed, disputed=disputes,
                 median_ms=statistics.median(times) if times else 0, p95_ms=p95)
 
 
@@ -243,16 +259,17 @@ def main():
         rows.append((name, "zbar", score(f, zbar_texts)))
     from importlib.metadata import version
     print(f"zxing-cpp {version('zxing-cpp')}, pyzbar {version('pyzbar')} (libzbar0), vaxdesk release build")
-    print(f"| folder | decoder | images | exact | wrong | missed | median ms | p95 ms |")
-    print(f"|---|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| folder | decoder | images | exact | wrong | missed | disputed | median ms | p95 ms |")
+    print(f"|---|---|---:|---:|---:|---:|---:|---:|---:|")
     totals = {}
     for name, dec, r in rows:
-        print(f"| {name} | {dec} | {r['images']} | {r['exact']} | {r['wrong']} | {r['missed']} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} |")
-        t = totals.setdefault(dec, [0, 0, 0, 0])
-        for i, k in enumerate(("images", "exact", "wrong", "missed")):
+        print(f"| {name} | {dec} | {r['images']} | {r['exact']} | {r['wrong']} | {r['missed']} | {r['disputed']} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} |")
+        t = totals.setdefault(dec, [0, 0, 0, 0, 0])
+        for i, k in enumerate(("images", "exact", "wrong", "missed", "disputed")):
             t[i] += r[k]
     for dec, t in totals.items():
-        print(f"| all | {dec} | {t[0]} | {t[1]} | {t[2]} | {t[3]} | | |")
+        print(f"| all | {dec} | {t[0]} | {t[1]} | {t[2]} | {t[3]} | {t[4]} | | |")
+    print("disputed: read as the code holds it where its label says otherwise (qrcode-2/13.png; see DISPUTED)")
     json.dump({"rows": [{**r, "folder": n, "decoder": d} for n, d, r in rows]},
               open(ROOT / "target" / "qr-peers.json", "w"), indent=1)
 

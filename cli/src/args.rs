@@ -378,6 +378,10 @@ pub enum QrCmd {
     },
     /// Decode every image in folders that hold `<stem>.txt` expected texts,
     /// and report matches, wrong texts, misses and times per folder.
+    ///
+    /// "disputed": a picture whose expected text is known not to be what its
+    /// code holds (ZXing's qrcode-2/13.png: "photograph" for "photography",
+    /// proven in core/tests/qr_decode.rs), read as its code holds it.
     Bench {
         /// Folders of pictures, each beside its expected text.
         #[arg(required = true)]

@@ -208,20 +208,53 @@ fn a_keystoned_certificate_whose_near_finder_is_half_again_the_mean_is_read_on_i
 }
 
 #[test]
-fn a_designer_code_whose_modules_disagree_with_its_expected_text_is_not_read_wrong() {
+fn a_designer_code_is_read_as_its_modules_say_not_as_it_is_labelled() {
     // ZXing's qrcode-2/13.png (Apache-2.0, copied unchanged): a code with an
-    // aerial photograph in its light modules, which neither vaxdesk nor
-    // zxing-cpp reads. An interpolated re-reading of its half-size grid read
-    // "photography" where ZXing's expected text says "photograph". No
-    // accident of error correction: its worst block needed 8 of the 12
-    // corrections it allows (a wrong block that near is vanishingly
-    // unlikely), and another rqrr-based reader is on record with the same
-    // text. The modules and the expected text disagree; the sample bench
-    // judges by the text, so this picture is not read at all.
+    // aerial photograph in its light modules, labelled "... photograph of
+    // ...". Its modules hold "... photography of ...": that text's code
+    // (version 6-Q, byte mode, the best of the 8 masks) laid over the
+    // picture agrees with 9 in 10 of its modules, the label's with 7 in 10
+    // (the function patterns both share, and chance over the data). `qr
+    // bench` and scripts/qr-peers count a read of it as disputed.
+    let label = "The 2005 USGS aerial photograph of the Washington Monument is censored.";
+    let held = "The 2005 USGS aerial photography of the Washington Monument is censored.";
     let img = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/zxing-qrcode-2-13.png")).unwrap().to_luma8();
-    let got = decoded(&img);
-    let expected = "The 2005 USGS aerial photograph of the Washington Monument is censored.";
-    assert!(got.iter().all(|t| t == expected), "a wrong text: {got:?}");
+    // The code alone on white, upright: its dark pixels' box is the grid.
+    let dark: Vec<(u32, u32)> = img.enumerate_pixels().filter(|p| p.2 .0[0] < 100).map(|p| (p.0, p.1)).collect();
+    let (x0, y0) = (dark.iter().map(|p| p.0).min().unwrap(), dark.iter().map(|p| p.1).min().unwrap());
+    let (x1, y1) = (dark.iter().map(|p| p.0).max().unwrap(), dark.iter().map(|p| p.1).max().unwrap());
+    let n = 41usize;
+    let (mw, mh) = ((x1 - x0 + 1) as f32 / n as f32, (y1 - y0 + 1) as f32 / n as f32);
+    let picture: Vec<f32> = (0..n * n)
+        .map(|i| {
+            let (cx, cy) = ((x0 as f32 + (i % n) as f32 * mw + mw / 2.0) as u32, (y0 as f32 + (i / n) as f32 * mh + mh / 2.0) as u32);
+            (0..9).map(|k| f32::from(img.get_pixel(cx + k % 3 - 1, cy + k / 3 - 1).0[0])).sum::<f32>() / 9.0
+        })
+        .collect();
+    let agreement = |text: &str| {
+        use qrcode::canvas::{Canvas, MaskPattern::*};
+        let (version, ec) = (qrcode::Version::Normal(6), EcLevel::Q);
+        let mut bits = qrcode::bits::Bits::new(version);
+        bits.push_byte_data(text.as_bytes()).unwrap();
+        bits.push_terminator(ec).unwrap();
+        let (data, check) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, ec).unwrap();
+        let mut best = 0.0f32;
+        for mask in [Checkerboard, HorizontalLines, VerticalLines, DiagonalLines, LargeCheckerboard, Fields, Diamonds, Meadow] {
+            let mut canvas = Canvas::new(version, ec);
+            canvas.draw_all_functional_patterns();
+            canvas.draw_data(&data, &check);
+            canvas.apply_mask(mask);
+            let modules = canvas.into_colors();
+            for threshold in [80.0, 110.0, 140.0, 170.0] {
+                let agree = (0..n * n).filter(|&i| (picture[i] < threshold) == (modules[i] == Color::Dark)).count();
+                best = best.max(agree as f32 / (n * n) as f32);
+            }
+        }
+        best
+    };
+    let (held_agrees, label_agrees) = (agreement(held), agreement(label));
+    assert!(held_agrees > 0.9 && label_agrees < 0.75, "{held_agrees} {label_agrees}");
+    assert_eq!(decoded(&img), vec![held.to_string()]);
 }
 
 #[test]
@@ -259,6 +292,38 @@ fn a_version_1_code_is_corrected_no_further_than_the_standard_allows() {
     assert_eq!(misread(&[2, 13]), vec![text.to_string()], "two wrong codewords are corrected");
     assert_eq!(misread(&[2, 13, 22]), Vec::<String>::new(), "three are refused");
     assert_eq!(misread(&[5, 9, 20]), Vec::<String>::new(), "three are refused");
+}
+
+#[test]
+fn a_code_whose_lone_dark_modules_printed_faint_is_read_against_its_own_patterns() {
+    // Ink that does not take on a lone dark module (or blur that spreads
+    // the light around it) leaves it lighter than the patches the block
+    // threshold is set by: grey 150 against a threshold near 132 reads
+    // light. The code's own timing rows and patterns' rings are lone
+    // modules too, and show where the line between dark and light lies.
+    let code = QrCode::with_version(CCCD.as_bytes(), qrcode::Version::Normal(8), EcLevel::L).unwrap();
+    let (n, colors) = (code.width(), code.to_colors());
+    let dark = |x: usize, y: usize| colors[y * n + x] == Color::Dark;
+    let lone = |x: usize, y: usize| {
+        let near = [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)];
+        dark(x, y) && near.iter().all(|&(a, b)| a >= n || b >= n || !dark(a, b))
+    };
+    let faint = (0..n * n).filter(|i| lone(i % n, i / n)).count();
+    assert!(faint > 40, "only {faint} lone dark modules");
+    let (module, side) = (3u32, 400u32);
+    let mut img = GrayImage::from_pixel(side, side, Px([245]));
+    let origin = (side - n as u32 * module) / 2;
+    for y in 0..n {
+        for x in 0..n {
+            let grey = if lone(x, y) { 150 } else if dark(x, y) { 20 } else { 245 };
+            for dy in 0..module {
+                for dx in 0..module {
+                    img.put_pixel(origin + x as u32 * module + dx, origin + y as u32 * module + dy, Px([grey]));
+                }
+            }
+        }
+    }
+    assert_eq!(decoded(&img), vec![CCCD.to_string()]);
 }
 
 #[test]

@@ -167,6 +167,9 @@ pub struct FolderResult {
     pub exact: usize,
     pub wrong: usize,
     pub missed: usize,
+    /// Read as the code's modules hold it where its label says otherwise
+    /// ([`DISPUTED`]): neither exact nor wrong.
+    pub disputed: usize,
     pub median_ms: f64,
     pub p95_ms: f64,
 }
@@ -189,9 +192,28 @@ pub fn labelled_images(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     Ok(out)
 }
 
+/// Sample pictures whose label is not what their code holds: folder/file,
+/// the label, and the text its modules hold. ZXing's qrcode-2/13.png, a
+/// designer code, is labelled "photograph"; laid over the picture, the code
+/// of "photography" agrees with 9 in 10 of its modules, the label's with 7
+/// in 10 (core/tests/qr_decode.rs proves it). scripts/qr-peers keeps the same list.
+pub const DISPUTED: &[(&str, &str, &str)] = &[(
+    "qrcode-2/13.png",
+    "The 2005 USGS aerial photograph of the Washington Monument is censored.",
+    "The 2005 USGS aerial photography of the Washington Monument is censored.",
+)];
+
+/// Whether `read` from the picture at `path` labelled `expected` is what
+/// its code holds where the label is known to be wrong.
+fn disputed(path: &Path, expected: &[u8], read: &str) -> bool {
+    let name = |p: Option<&Path>| p.and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let at = format!("{}/{}", name(path.parent()), name(Some(path)));
+    DISPUTED.iter().any(|&(file, label, held)| file == at && label.as_bytes() == expected && held == read)
+}
+
 pub fn bench_folder(dir: &Path, effort: Effort) -> Result<FolderResult, String> {
     let images = labelled_images(dir)?;
-    let (mut exact, mut wrong, mut missed) = (0, 0, 0);
+    let (mut exact, mut wrong, mut missed, mut disputes) = (0, 0, 0, 0);
     let mut times = Vec::new();
     for (path, expected) in &images {
         let img = load(path)?;
@@ -199,6 +221,8 @@ pub fn bench_folder(dir: &Path, effort: Effort) -> Result<FolderResult, String> 
         times.push(std::time::Duration::from_secs_f64(ms / 1000.0));
         if codes.iter().any(|c| c.text.as_bytes() == expected.as_slice()) {
             exact += 1;
+        } else if !codes.is_empty() && codes.iter().all(|c| disputed(path, expected, &c.text)) {
+            disputes += 1;
         } else if codes.is_empty() {
             missed += 1;
         } else {
@@ -206,7 +230,7 @@ pub fn bench_folder(dir: &Path, effort: Effort) -> Result<FolderResult, String> 
         }
     }
     let t = Timing::of("decode", times, None);
-    Ok(FolderResult { folder: dir.display().to_string(), images: images.len(), exact, wrong, missed, median_ms: t.p50_ms, p95_ms: t.p95_ms })
+    Ok(FolderResult { folder: dir.display().to_string(), images: images.len(), exact, wrong, missed, disputed: disputes, median_ms: t.p50_ms, p95_ms: t.p95_ms })
 }
 
 /// Every picture in the folders, one JSON line each: what was read and how long it took.
@@ -236,13 +260,32 @@ fn bench(out: Out, dirs: &[PathBuf], effort: Effort) -> CliResult {
         results.push(bench_folder(d, effort).map_err(Failure::Input)?);
     }
     out.show(&results, || {
-        let mut s = format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}\n", "folder", "images", "exact", "wrong", "missed", "median ms", "p95 ms");
+        let mut s = format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9}\n", "folder", "images", "exact", "wrong", "missed", "disputed", "median ms", "p95 ms");
         for r in &results {
-            s.push_str(&format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>9.2} {:>9.2}\n", r.folder, r.images, r.exact, r.wrong, r.missed, r.median_ms, r.p95_ms));
+            s.push_str(&format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9.2} {:>9.2}\n", r.folder, r.images, r.exact, r.wrong, r.missed, r.disputed, r.median_ms, r.p95_ms));
         }
         let sum = |f: fn(&FolderResult) -> usize| results.iter().map(f).sum::<usize>();
-        s.push_str(&format!("{:<40} {:>6} {:>6} {:>6} {:>6}", "total", sum(|r| r.images), sum(|r| r.exact), sum(|r| r.wrong), sum(|r| r.missed)));
+        s.push_str(&format!("{:<40} {:>6} {:>6} {:>6} {:>6} {:>8}", "total", sum(|r| r.images), sum(|r| r.exact), sum(|r| r.wrong), sum(|r| r.missed), sum(|r| r.disputed)));
+        if sum(|r| r.disputed) > 0 {
+            s.push_str("\ndisputed: read as the code holds it, where its label says otherwise (vaxdesk qr bench --help)");
+        }
         s
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_listed_picture_read_as_its_code_holds_it_is_disputed() {
+        let (file, label, held) = DISPUTED[0];
+        let at = Path::new("samples").join(file);
+        assert!(disputed(&at, label.as_bytes(), held));
+        // Another text, another picture, or a label since put right: judged as usual.
+        assert!(!disputed(&at, label.as_bytes(), "The 2005 USGS aerial photographs of the Washington Monument is censored."));
+        assert!(!disputed(Path::new("samples/qrcode-3/13.png"), label.as_bytes(), held));
+        assert!(!disputed(&at, held.as_bytes(), held));
+    }
 }

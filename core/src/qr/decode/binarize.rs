@@ -130,6 +130,21 @@ impl Bits<'_> {
     /// another reading of the same grid, whose misreads fall elsewhere.
     /// `None` outside the frame.
     pub fn dark_interpolated(&self, x: f32, y: f32) -> Option<bool> {
+        let (grey, t) = self.grey_interpolated(x, y)?;
+        // At or below, as `dark` compares a pixel.
+        Some((grey <= t) != self.inverted)
+    }
+
+    /// How much darker than its block's threshold the point `(x, y)` is, by
+    /// its interpolated grey level (as [`Bits::dark_interpolated`]), in grey
+    /// levels: above 0 is dark (for a light-on-dark reading, lighter).
+    /// `None` outside the frame.
+    pub fn darkness(&self, x: f32, y: f32) -> Option<f32> {
+        let (grey, t) = self.grey_interpolated(x, y)?;
+        Some(if self.inverted { grey - t } else { t - grey })
+    }
+
+    fn grey_interpolated(&self, x: f32, y: f32) -> Option<(f32, f32)> {
         if !(0.0..self.width as f32).contains(&x) || !(0.0..self.height as f32).contains(&y) {
             return None;
         }
@@ -141,9 +156,7 @@ impl Bits<'_> {
         let top = at(x0, y0) * (1.0 - ax) + at(x1, y0) * ax;
         let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
         let grey = top * (1.0 - ay) + bottom * ay;
-        let t = f32::from(self.thresholds[(y as usize / BLOCK) * self.blocks_wide + x as usize / BLOCK]);
-        // At or below, as `dark` compares a pixel.
-        Some((grey <= t) != self.inverted)
+        Some((grey, f32::from(self.thresholds[(y as usize / BLOCK) * self.blocks_wide + x as usize / BLOCK])))
     }
 
     /// Whether a failing grid may still be read against its neighbouring

@@ -293,9 +293,6 @@ const ALIGNMENT: [&[u8]; 41] = [
     &[6, 30, 58, 86, 114, 142, 170],
 ];
 
-/// Modules below this size (frame pixels) are also read interpolated.
-const SMALL_MODULE: f32 = 2.5;
-
 /// A code's grid as first seen: the transform from module coordinates to
 /// frame pixels that three finders (and the alignment pattern nearest the
 /// fourth corner) give.
@@ -400,7 +397,13 @@ impl Placement {
     /// Each module is moved by the found patterns' offsets near it
     /// (weighted by inverse distance, the finders anchored at no offset).
     pub(super) fn sample_refined(&self, bits: &Bits<'_>, anchors: &[(f32, f32, f32, f32)]) -> Option<rqrr::SimpleGrid> {
-        read_grid(bits, self.dim, |u, v| {
+        read_grid(bits, self.dim, self.refined_map(anchors))
+    }
+
+    /// Module → pixel moved by the alignment patterns' offsets, as
+    /// [`Placement::sample_refined`] reads.
+    fn refined_map<'s>(&'s self, anchors: &'s [(f32, f32, f32, f32)]) -> impl Fn(f32, f32) -> (f32, f32) + 's {
+        move |u, v| {
             let (x, y) = self.t.map(u, v);
             let (mut wx, mut wy, mut wsum) = (0.0f32, 0.0f32, 0.0f32);
             for &(au, av, dx, dy) in anchors {
@@ -411,7 +414,7 @@ impl Placement {
                 wsum += w;
             }
             (x + wx / wsum, y + wy / wsum)
-        })
+        }
     }
 
     /// The grid read with every module's sampling point moved by `(dx, dy)`
@@ -425,18 +428,29 @@ impl Placement {
 
     /// The grid read by each module's grey level interpolated at its centre
     /// ([`Bits::dark_interpolated`]); modules just outside the frame read
-    /// its edge, as in [`read_grid`]. Only where modules are under 2.5 px
-    /// (what it is for: the codes it gained were 1.8–2.4 px). On a designer
-    /// code of 3.5-px modules with a photograph in its light ones (ZXing's
-    /// qrcode-2/13.png at half size) it read a text a letter longer than
-    /// the expected one; its modules say so (8 of 12 corrections in its
-    /// worst block), but the sample bench counts it wrong.
+    /// its edge, as in [`read_grid`].
     pub(super) fn sample_interpolated(&self, bits: &Bits<'_>) -> Option<rqrr::SimpleGrid> {
-        if self.module >= SMALL_MODULE {
-            return None;
-        }
         let (w, h) = (bits.width as f32, bits.height as f32);
         read_modules(bits, self.dim, |u, v| self.t.map(u, v), |x, y| bits.dark_interpolated(x.clamp(0.0, w - 0.01), y.clamp(0.0, h - 0.01)) == Some(true))
+    }
+
+    /// The grid read by each module's interpolated grey against its block's
+    /// threshold moved by the amount that reads the code's known modules
+    /// best ([`known_modules`]): where modules are a pixel or two, blur and
+    /// compression lighten a lone dark module (or darken a lone light one)
+    /// past the threshold that the code's larger patches set, and the
+    /// timing rows and the patterns' rings show by how much. On the grid
+    /// moved by the alignment patterns' offsets when `anchors` are given
+    /// (as [`Placement::sample_refined`]). `None` when the known modules
+    /// put the line at the plain threshold.
+    pub(super) fn sample_calibrated(&self, bits: &Bits<'_>, anchors: Option<&[(f32, f32, f32, f32)]>) -> Option<rqrr::SimpleGrid> {
+        let n = self.dim;
+        let (w, h) = (bits.width as f32, bits.height as f32);
+        let refined = anchors.map(|a| self.refined_map(a));
+        let map = |u: f32, v: f32| refined.as_ref().map_or_else(|| self.t.map(u, v), |m| m(u, v));
+        let darkness = module_values(bits, n, map, |x, y| bits.darkness(x.clamp(0.0, w - 0.01), y.clamp(0.0, h - 0.01)).unwrap_or(0.0))?;
+        let cut = calibrated_cut(&darkness, n, &known_modules(n))?;
+        Some(rqrr::SimpleGrid::from_func(n, |x, y| darkness[y * n + x] > cut))
     }
 
     /// The grid read by each module's grey level (the mean of its middle: a
@@ -584,7 +598,13 @@ fn read_grid(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32)) 
 /// Each module's centre through `map` (module → pixel), read by `read` at
 /// that point of the frame; `None` for a point not finite or far outside.
 fn read_modules(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32), read: impl Fn(f32, f32) -> bool) -> Option<rqrr::SimpleGrid> {
-    let mut cells = vec![false; dim * dim];
+    let cells = module_values(bits, dim, map, read)?;
+    Some(rqrr::SimpleGrid::from_func(dim, |x, y| cells[y * dim + x]))
+}
+
+/// What `read` says at each module's centre through `map`, row by row.
+fn module_values<T: Clone + Default>(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32), read: impl Fn(f32, f32) -> T) -> Option<Vec<T>> {
+    let mut cells = vec![T::default(); dim * dim];
     for v in 0..dim {
         for u in 0..dim {
             let (x, y) = map(u as f32 + 0.5, v as f32 + 0.5);
@@ -600,7 +620,81 @@ fn read_modules(bits: &Bits<'_>, dim: usize, map: impl Fn(f32, f32) -> (f32, f32
             cells[v * dim + u] = read(x, y);
         }
     }
-    Some(rqrr::SimpleGrid::from_func(dim, |x, y| cells[y * dim + x]))
+    Some(cells)
+}
+
+/// The modules every code of `dim` modules has, whatever it holds, and
+/// whether each is dark: the finders and their separators, the timing
+/// rows, the alignment patterns and the dark module by the bottom-left
+/// finder. Most are single modules between modules of the other colour
+/// (timing rows, the finders' and patterns' rings), as data modules are.
+fn known_modules(dim: usize) -> Vec<(usize, usize, bool)> {
+    let mut known = Vec::with_capacity(3 * 64 + 2 * dim + 25 * 6);
+    let last = dim - 7;
+    for (fx, fy) in [(0, 0), (last, 0), (0, last)] {
+        for dy in 0..7usize {
+            for dx in 0..7usize {
+                let ring = dx.abs_diff(3).max(dy.abs_diff(3));
+                known.push((fx + dx, fy + dy, ring != 2));
+            }
+        }
+    }
+    for i in 0..8 {
+        let far = dim - 1 - i;
+        known.extend([(i, 7, false), (7, i, false), (far, 7, false), (dim - 8, i, false), (i, dim - 8, false), (7, far, false)]);
+    }
+    for i in 8..dim - 8 {
+        known.extend([(i, 6, i % 2 == 0), (6, i, i % 2 == 0)]);
+    }
+    for (c, r) in alignment_positions(dim) {
+        let (c, r) = (usize::from(c), usize::from(r));
+        for dy in 0..5usize {
+            for dx in 0..5usize {
+                known.push((c + dx - 2, r + dy - 2, dx.abs_diff(2).max(dy.abs_diff(2)) != 1));
+            }
+        }
+    }
+    known.push((8, dim - 8, true));
+    known
+}
+
+/// The darkness above which a module reads dark that reads the most of
+/// `known` right (`darkness[y * dim + x]` as [`Bits::darkness`] gives it):
+/// the middle of the best span, as far from the known dark modules as from
+/// the light ones. `None` when that is the plain threshold, 0, within a
+/// grey level (the same reading again).
+fn calibrated_cut(darkness: &[f32], dim: usize, known: &[(usize, usize, bool)]) -> Option<f32> {
+    let mut seen: Vec<(f32, bool)> = known.iter().map(|&(x, y, dark)| (darkness[y * dim + x], dark)).collect();
+    seen.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Cutting before index i: below reads light, from i on dark. Misread:
+    // the dark ones below and the light ones from i on.
+    let lights = seen.iter().filter(|s| !s.1).count();
+    let (mut darks_below, mut lights_below) = (0usize, 0usize);
+    let mut best = (usize::MAX, 0usize, 0usize);
+    for i in 0..=seen.len() {
+        let misread = darks_below + (lights - lights_below);
+        if misread < best.0 {
+            best = (misread, i, i);
+        } else if misread == best.0 && best.2 + 1 == i {
+            best.2 = i;
+        }
+        if let Some(&(_, dark)) = seen.get(i) {
+            if dark {
+                darks_below += 1;
+            } else {
+                lights_below += 1;
+            }
+        }
+    }
+    let (_, from, to) = best;
+    let cut_at = |i: usize| match (i.checked_sub(1).and_then(|j| seen.get(j)), seen.get(i)) {
+        (Some(a), Some(b)) => (a.0 + b.0) / 2.0,
+        (None, Some(b)) => b.0 - 1.0,
+        (Some(a), None) => a.0 + 1.0,
+        (None, None) => 0.0,
+    };
+    let cut = (cut_at(from) + cut_at(to)) / 2.0;
+    (cut.abs() >= 1.0).then_some(cut)
 }
 
 #[cfg(test)]
@@ -826,5 +920,48 @@ mod tests {
         let paper = vec![235u8; side * side];
         let blank = Frame::new(&paper, side, side, side).unwrap();
         assert!(bent.relaid(&binarize(&blank).unwrap()).is_none());
+    }
+
+    #[test]
+    fn the_known_modules_are_every_code_s_own() {
+        for version in [1, 2, 6, 7, 14, 22, 40] {
+            let code = qrcode::QrCode::with_version(b"vaxdesk", qrcode::Version::Normal(version), qrcode::EcLevel::L).unwrap();
+            let n = code.width();
+            let colors = code.to_colors();
+            let known = known_modules(n);
+            let alignment = alignment_positions(n).len();
+            assert_eq!(known.len(), 3 * 49 + 6 * 8 + 2 * (n - 16) + 25 * alignment + 1, "version {version}");
+            for (x, y, dark) in known {
+                assert_eq!(colors[y * n + x] == qrcode::Color::Dark, dark, "version {version}, module ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_cut_moves_only_where_the_known_modules_read_wrong() {
+        // Version 1: darkness by the known module's colour.
+        let n = 21;
+        let known = known_modules(n);
+        let with = |dark: f32, light: f32| {
+            let mut d = vec![0.0; n * n];
+            for &(x, y, is_dark) in &known {
+                d[y * n + x] = if is_dark { dark } else { light };
+            }
+            d
+        };
+        // The plain threshold halfway between: the same reading again.
+        assert_eq!(calibrated_cut(&with(40.0, -40.0), n, &known), None);
+        // Closer to the dark modules than to the light ones: halfway.
+        assert_eq!(calibrated_cut(&with(40.0, -60.0), n, &known), Some(-10.0));
+        // Dark modules lightened past the threshold: the cut moves between
+        // the two levels, where both read right.
+        let cut = calibrated_cut(&with(-10.0, -60.0), n, &known).unwrap();
+        assert!((-60.0..-10.0).contains(&cut), "{cut}");
+        // A few misread either way do not move it past the rest.
+        let mut d = with(-10.0, -60.0);
+        let (x, y, _) = known.iter().copied().find(|k| !k.2).unwrap();
+        d[y * n + x] = 5.0;
+        let cut = calibrated_cut(&d, n, &known).unwrap();
+        assert!((-60.0..-10.0).contains(&cut), "{cut}");
     }
 }

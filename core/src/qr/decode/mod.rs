@@ -304,10 +304,11 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
     Some(Code { bytes, text, charset, version: meta.version.0 as u8, corners, step })
 }
 
-/// The grid sampled again on its alignment patterns, into `bytes`; failing
-/// that, where modules are under 2.5 px, with each module's grey
-/// interpolated at its centre (ADR 0032's amendment: 2 more codes on seed
-/// 11, none lost), then 0.3 of a pixel to each side. Which pixel a module's
+/// The grid sampled again on its alignment patterns, into `bytes`, and on
+/// them against the threshold its own known modules set (ADR 0034); failing
+/// that, with each module's grey interpolated at its centre (ADR 0032's
+/// amendment: 3 more codes on seed 11, none lost), that against its known
+/// modules' threshold, then 0.3 of a pixel to each side. Which pixel a module's
 /// centre falls in decides the module: where modules are under two pixels, or blurred into
 /// their neighbours, centres placed a fraction of a pixel off read the wrong
 /// pixel for many of them (on the tuning seeds 5, 7 and 11, 2 more codes of
@@ -315,7 +316,7 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
 /// lost). Last, each module against the modules around it rather than its
 /// block's threshold (3 more codes on seed 7 and 3 on seed 11, defocused,
 /// faint or under glare; none on seed 5, none lost; a few a reading). Only
-/// grids whose timing rows and format read get here, so up to eight more
+/// grids whose timing rows and format read get here, so up to ten more
 /// samplings and decodes for few grids (no time change seen on those seeds).
 fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut Vec<u8>) -> Option<rqrr::MetaData> {
     let mut read = |g: Option<rqrr::SimpleGrid>| {
@@ -324,12 +325,16 @@ fn read_refined(bits: &binarize::Bits<'_>, placed: &grid::Placement, bytes: &mut
         rqrr::Grid::new(g).decode_to(&mut *bytes).ok()
     };
     if let Some(anchors) = placed.alignment_offsets(bits) {
-        if let Some(meta) = read(placed.sample_refined(bits, &anchors)).or_else(|| read(placed.sample_fitted(bits, &anchors))) {
+        if let Some(meta) = read(placed.sample_refined(bits, &anchors))
+            .or_else(|| read(placed.sample_fitted(bits, &anchors)))
+            .or_else(|| read(placed.sample_calibrated(bits, Some(&anchors))))
+        {
             return Some(meta);
         }
     }
     const SHIFT: f32 = 0.3;
     read(placed.sample_interpolated(bits))
+        .or_else(|| read(placed.sample_calibrated(bits, None)))
         .or_else(|| [(SHIFT, 0.0), (-SHIFT, 0.0), (0.0, SHIFT), (0.0, -SHIFT)].into_iter().find_map(|(dx, dy)| read(placed.sample_shifted(bits, dx, dy))))
         .or_else(|| read(placed.sample_by_neighbours(bits)))
 }
