@@ -19,6 +19,7 @@ import json
 import ssl
 import urllib.request
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -536,6 +537,9 @@ def main(vaxdesk, shots):
         run.failed += not_run
         print(f"{not_run} step(s) not run after a failure; hub log: {run.tmp / 'hub.log'}")
     print(f"web: {run.passed} passed, {run.failed} failed")
+    if run.failed == 0:
+        # Kept after a failure: the logs and screenshots are what to look at.
+        shutil.rmtree(run.tmp, ignore_errors=True)
     return 0 if run.failed == 0 else 1
 
 

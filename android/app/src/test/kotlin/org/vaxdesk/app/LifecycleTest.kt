@@ -182,7 +182,8 @@ class LifecycleTest : Shell() {
         val main = Handler(Looper.getMainLooper())
         CoreGateway.lanesForTest = CoreGateway.Lanes(work = work, sync = sync, main = Executor { main.post(it) })
         // A hub of its own: this one is silenced mid-test.
-        val own = org.vaxdesk.testkit.Hub(java.nio.file.Files.createTempDirectory("vaxdesk-dead").toFile())
+        val ownDir = java.nio.file.Files.createTempDirectory("vaxdesk-dead").toFile()
+        val own = org.vaxdesk.testkit.Hub(ownDir)
         addBackCamera()
         launch(); waitFor("start") { screen() == "enroll" }
         type("code", own.enrollmentText()); tap("enroll-go"); waitFor("enrolled") { screen() == "pin-set" }
@@ -216,6 +217,7 @@ class LifecycleTest : Shell() {
             assertEquals("the sync is still waiting on the network", 1, sync.running.get())
         } finally {
             dead.close()
+            ownDir.deleteRecursively()
         }
         waitFor("the sync to give up", seconds = 120) { sync.running.get() == 0 }
         assertEquals(2uL, app.core.withDesk { it.queue() }.pending)
