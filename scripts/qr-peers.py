@@ -269,7 +269,8 @@ def main():
             t[i] += r[k]
     for dec, t in totals.items():
         print(f"| all | {dec} | {t[0]} | {t[1]} | {t[2]} | {t[3]} | {t[4]} | | |")
-    print("disputed: read as the code holds it where its label says otherwise (qrcode-2/13.png; see DISPUTED)")
+    if any(t[4] for t in totals.values()):
+        print("disputed: read as the code holds it where its label says otherwise (qrcode-2/13.png; see DISPUTED)")
     json.dump({"rows": [{**r, "folder": n, "decoder": d} for n, d, r in rows]},
               open(ROOT / "target" / "qr-peers.json", "w"), indent=1)
 

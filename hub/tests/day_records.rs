@@ -17,7 +17,6 @@ use rand::{Rng, SeedableRng};
 use vaxdesk_core::model::{DoseEvent, DoseKind, EventId, GivenElsewhere, Outcome, Site, SiteDesk};
 use vaxdesk_core::sync::protocol::{PushStatus, WireEvent};
 use vaxdesk_core::synth;
-use vaxdesk_core::validate::Severity;
 use vaxdesk_hub::db::Device;
 use vaxdesk_hub::report::{self, SiteDay};
 use vaxdesk_hub::{auth, HubDb, Incoming};
@@ -335,9 +334,9 @@ fn campaign_reads_the_same_from_the_table_and_the_fold(seed: u64) {
                 // confirmed away: that dose is passed over too. Which
                 // candidate comes first follows the random record ids, so
                 // without this arm the test failed on some runs.
-                Ok(Err(findings)) if findings.0.iter().any(|f| f.severity == Severity::Error) => false,
+                Ok(Err(findings)) if findings.errors().next().is_some() => false,
                 Ok(Err(warnings)) => {
-                    let confirmed = warnings.0.iter().map(|f| f.code.as_str().to_string()).collect();
+                    let confirmed = warnings.iter().map(|f| f.code.as_str().to_string()).collect();
                     vaxdesk_hub::actions::correct_dose(&db, &catalog, &who, vaxdesk_hub::actions::CorrectionRequest { confirmed, ..req }).unwrap().unwrap();
                     true
                 }

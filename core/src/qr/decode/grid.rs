@@ -442,7 +442,8 @@ impl Placement {
     /// timing rows and the patterns' rings show by how much. On the grid
     /// moved by the alignment patterns' offsets when `anchors` are given
     /// (as [`Placement::sample_refined`]). `None` when the known modules
-    /// put the line at the plain threshold.
+    /// put the line at the plain threshold: on the plain grid that is the
+    /// interpolated reading again; on the refined one a reading not tried.
     pub(super) fn sample_calibrated(&self, bits: &Bits<'_>, anchors: Option<&[(f32, f32, f32, f32)]>) -> Option<rqrr::SimpleGrid> {
         let n = self.dim;
         let (w, h) = (bits.width as f32, bits.height as f32);
@@ -660,9 +661,10 @@ fn known_modules(dim: usize) -> Vec<(usize, usize, bool)> {
 
 /// The darkness above which a module reads dark that reads the most of
 /// `known` right (`darkness[y * dim + x]` as [`Bits::darkness`] gives it):
-/// the middle of the best span, as far from the known dark modules as from
-/// the light ones. `None` when that is the plain threshold, 0, within a
-/// grey level (the same reading again).
+/// halfway between the two neighbouring known levels it falls between (so
+/// where they all read right, as far from the dark ones as from the light
+/// ones); the lowest such cut on a tie. `None` when that is the plain
+/// threshold, 0, within a grey level.
 fn calibrated_cut(darkness: &[f32], dim: usize, known: &[(usize, usize, bool)]) -> Option<f32> {
     let mut seen: Vec<(f32, bool)> = known.iter().map(|&(x, y, dark)| (darkness[y * dim + x], dark)).collect();
     seen.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -670,13 +672,11 @@ fn calibrated_cut(darkness: &[f32], dim: usize, known: &[(usize, usize, bool)]) 
     // the dark ones below and the light ones from i on.
     let lights = seen.iter().filter(|s| !s.1).count();
     let (mut darks_below, mut lights_below) = (0usize, 0usize);
-    let mut best = (usize::MAX, 0usize, 0usize);
+    let mut best = (usize::MAX, 0usize);
     for i in 0..=seen.len() {
         let misread = darks_below + (lights - lights_below);
         if misread < best.0 {
-            best = (misread, i, i);
-        } else if misread == best.0 && best.2 + 1 == i {
-            best.2 = i;
+            best = (misread, i);
         }
         if let Some(&(_, dark)) = seen.get(i) {
             if dark {
@@ -686,14 +686,13 @@ fn calibrated_cut(darkness: &[f32], dim: usize, known: &[(usize, usize, bool)]) 
             }
         }
     }
-    let (_, from, to) = best;
-    let cut_at = |i: usize| match (i.checked_sub(1).and_then(|j| seen.get(j)), seen.get(i)) {
+    let i = best.1;
+    let cut = match (i.checked_sub(1).and_then(|j| seen.get(j)), seen.get(i)) {
         (Some(a), Some(b)) => (a.0 + b.0) / 2.0,
         (None, Some(b)) => b.0 - 1.0,
         (Some(a), None) => a.0 + 1.0,
         (None, None) => 0.0,
     };
-    let cut = (cut_at(from) + cut_at(to)) / 2.0;
     (cut.abs() >= 1.0).then_some(cut)
 }
 
@@ -938,7 +937,7 @@ mod tests {
     }
 
     #[test]
-    fn the_cut_moves_only_where_the_known_modules_read_wrong() {
+    fn the_cut_lies_halfway_between_the_known_dark_and_light_modules() {
         // Version 1: darkness by the known module's colour.
         let n = 21;
         let known = known_modules(n);
@@ -957,7 +956,8 @@ mod tests {
         // the two levels, where both read right.
         let cut = calibrated_cut(&with(-10.0, -60.0), n, &known).unwrap();
         assert!((-60.0..-10.0).contains(&cut), "{cut}");
-        // A few misread either way do not move it past the rest.
+        // One known light module darker than every dark one: reading it
+        // right would misread all the dark ones; the cut stays between the rest.
         let mut d = with(-10.0, -60.0);
         let (x, y, _) = known.iter().copied().find(|k| !k.2).unwrap();
         d[y * n + x] = 5.0;
