@@ -293,7 +293,8 @@ fn read_placed(bits: &binarize::Bits<'_>, placed: &grid::Placement, step: &'stat
         // far modules are off or misread. Sample again on its alignment
         // patterns (each module moved by the patterns near it, else the grid
         // refitted to them all), then interpolated at the modules' centres,
-        // shifted, and against the neighbouring modules (ADR 0032).
+        // against the threshold its known modules set (ADR 0034), shifted,
+        // and against the neighbouring modules (ADR 0032).
         Err(rqrr::DeQRError::DataEcc | rqrr::DeQRError::DataUnderflow | rqrr::DeQRError::DataOverflow | rqrr::DeQRError::UnknownDataType | rqrr::DeQRError::EncodingError) => {
             read_refined(bits, placed, &mut bytes)?
         }
