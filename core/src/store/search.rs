@@ -1,4 +1,5 @@
-//! The SQL side of name search: candidates from `name_words` (schema 6), an
+//! The SQL side of name search: candidates from `name_words` (schema 6; its
+//! names padded with a space each end since schema 7, ADR 0035), an
 //! index of each word of each folded name that carries the name and birth
 //! year, so that no row of `persons` is read until the page is shown.
 //! Ranking and paging are `crate::search`'s job.
@@ -60,6 +61,18 @@ impl Store {
     }
 }
 
+/// A name as the word index holds it (a space at each end) as `persons`
+/// holds it.
+fn unpadded(mut name: String) -> String {
+    if name.ends_with(' ') {
+        name.pop();
+    }
+    if name.starts_with(' ') {
+        name.remove(0);
+    }
+    name
+}
+
 /// The words of the index a token stands for, with how many persons have
 /// each: the word itself, or every word it begins.
 fn words_for(c: &Connection, token: &str, prefix: bool) -> rusqlite::Result<Vec<(String, i64)>> {
@@ -77,34 +90,32 @@ fn candidates(c: &Connection, tokens: &[String], how: Words, birth_year: Option<
     }
     let prefix = how == Words::Prefix;
     // The rarest token drives: its entries are read, the others checked on
-    // the name each entry carries.
-    let mut driver: Option<(i64, usize, Vec<String>)> = None;
-    for (i, t) in tokens.iter().enumerate() {
+    // the name each entry carries, rarest first (a check that fails ends
+    // the entry's checks).
+    let mut tokens_by_count = Vec::with_capacity(tokens.len());
+    for t in tokens {
         let words = words_for(c, t, prefix)?;
         let persons: i64 = words.iter().map(|w| w.1).sum();
         if persons == 0 {
             return Ok(Vec::new());
         }
-        if driver.as_ref().is_none_or(|d| persons < d.0) {
-            driver = Some((persons, i, words.into_iter().map(|w| w.0).collect()));
-        }
+        tokens_by_count.push((persons, t, words));
     }
-    let Some((_, driving, words)) = driver else { return Ok(Vec::new()) };
+    tokens_by_count.sort_by_key(|(persons, _, _)| *persons);
+    let mut tokens_by_count = tokens_by_count.into_iter();
+    let Some((_, _, driving)) = tokens_by_count.next() else { return Ok(Vec::new()) };
+    let words: Vec<String> = driving.into_iter().map(|w| w.0).collect();
     // The other tokens are checked by SQLite on the entry's name, in C: a
     // common word's range can hold 100,000 entries, most of them no match.
-    // " word " (whole) or " prefix" found in " name " (a space each side).
-    let others: Vec<String> = tokens
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != driving)
-        .map(|(_, t)| if prefix { format!(" {t}") } else { format!(" {t} ") })
-        .collect();
+    // " word " (whole) or " prefix" found in the name, which the index
+    // holds with a space at each end (schema 7).
+    let others: Vec<String> = tokens_by_count.map(|(_, t, _)| if prefix { format!(" {t}") } else { format!(" {t} ") }).collect();
     let mut sql = String::from("SELECT name_key, birth_year, id FROM name_words WHERE word = ?");
     if birth_year.is_some() {
         sql.push_str(" AND birth_year = ?");
     }
     for _ in &others {
-        sql.push_str(" AND instr(' ' || name_key || ' ', ?) > 0");
+        sql.push_str(" AND instr(name_key, ?) > 0");
     }
     let mut st = c.prepare_cached(&sql)?;
     let mut seen = HashSet::new();
@@ -121,7 +132,7 @@ fn candidates(c: &Connection, tokens: &[String], how: Words, birth_year: Option<
             let rowid: i64 = r.get(2)?;
             // A name with two words the prefix begins is listed under both.
             if seen.insert(rowid) {
-                out.push(NameCandidate { rowid, name_key: r.get(0)?, birth_year: r.get(1)? });
+                out.push(NameCandidate { rowid, name_key: unpadded(r.get(0)?), birth_year: r.get(1)? });
                 if out.len() as u32 >= limit {
                     return Ok(out);
                 }

@@ -65,6 +65,13 @@ impl Store {
     }
 }
 
+/// Whether the indexes are away, on a store of any version (an empty file
+/// has no `meta` yet).
+pub(crate) fn set_aside(c: &Connection) -> Result<bool> {
+    let has_meta: bool = c.query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0))?;
+    Ok(has_meta && deferred(c)?)
+}
+
 fn deferred(c: &Connection) -> Result<bool> {
     Ok(c.prepare_cached("SELECT count(*) > 0 FROM meta WHERE key = ?1")?.query_row([META_DEFERRED], |r| r.get(0))?)
 }
@@ -96,9 +103,7 @@ pub(crate) fn restore(tx: &Transaction<'_>) -> Result<()> {
 pub(crate) fn restore_on_open(c: &mut Connection, path: &std::path::Path) {
     let attempt = |c: &mut Connection| -> Result<bool> {
         let classify = |e: rusqlite::Error| StoreError::classify(e, path);
-        let has_meta: bool =
-            c.query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0)).map_err(classify)?;
-        if !has_meta || !deferred(c)? {
+        if !set_aside(c)? {
             return Ok(false);
         }
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(classify)?;
