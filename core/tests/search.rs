@@ -157,3 +157,58 @@ fn search_indexes_set_aside_for_a_first_pull_come_back_whole_even_after_the_app_
     // And the file is sound after the rebuild.
     assert_eq!(reopened.store().integrity_check().unwrap(), Ok(()));
 }
+
+#[test]
+fn a_first_pull_cut_short_under_schema_6_is_made_whole_by_the_upgrade() {
+    // A desk at schema 6 takes in persons, sets its search indexes aside for
+    // a first pull, takes in more, and the app is killed; the new app opens
+    // it. The store must come out as one made today: schema 7's padded
+    // index and triggers (not the kept schema-6 ones), every person found.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v6.db");
+    let first = 830_000;
+    let mut people: Vec<_> = (first..first + 900).map(synth::person).collect();
+    let events: Vec<_> = people.iter().map(synth::person_event).collect();
+    {
+        let opts = vaxdesk_core::store::OpenOptions { target_version: 6, ..Default::default() };
+        let desk = vaxdesk_core::desk::Desk::open_with(&old, &opts).unwrap();
+        desk.store().append_batch(&events[..300], &[]).unwrap();
+        assert!(desk.store().defer_search_index().unwrap());
+        desk.store().append_batch(&events[300..], &[]).unwrap();
+    }
+    let today = desk();
+    today.desk.store().append_batch(&events, &[]).unwrap();
+
+    let upgraded = open_at(&old);
+    assert_eq!(upgraded.store().schema_version().unwrap(), vaxdesk_core::store::LATEST_VERSION);
+    assert!(!upgraded.store().search_index_deferred().unwrap());
+    assert_eq!(search_schema(&old), search_schema(&today.path()), "the indexes and triggers of a store made today, word for word");
+
+    // A rename after the upgrade goes through today's triggers.
+    let mut renamed = people[11].clone();
+    renamed.full_name = "Đặng Thị Ngọc Hân".into();
+    let mut rename = synth::person_event(&renamed);
+    rename.id = vaxdesk_core::model::EventId::new();
+    let old_name = SearchQuery::new(fold_tokens(&people[11].full_name).join(" "));
+    people[11] = renamed;
+    for d in [&upgraded, &today.desk] {
+        d.store().append_batch(std::slice::from_ref(&rename), &[]).unwrap();
+    }
+    let ids = |d: &vaxdesk_core::desk::Desk, q: &SearchQuery| d.find(q).unwrap().hits.iter().map(|h| h.person.id.to_string()).collect::<BTreeSet<_>>();
+    assert!(!ids(&upgraded, &old_name).contains(&people[11].id.to_string()), "not found under the old name");
+    let mut rng = StdRng::seed_from_u64(0x5C7);
+    for k in 0..120 {
+        let p = &people[rng.random_range(0..people.len())];
+        let words = fold_tokens(&p.full_name);
+        let text = match k % 3 {
+            0 => words.join(" "),
+            1 => format!("{} {}", words[words.len() - 1], words[0]),
+            _ => words.iter().map(|w| &w[..w.len().min(2)]).collect::<Vec<_>>().join(" "),
+        };
+        let q = SearchQuery { per_page: 500, ..SearchQuery::new(text) };
+        let want = ids(&today.desk, &q);
+        assert!(want.contains(&p.id.to_string()), "{q:?} finds its own person");
+        assert_eq!(ids(&upgraded, &q), want, "{q:?}");
+    }
+    assert_eq!(upgraded.store().integrity_check().unwrap(), Ok(()));
+}

@@ -118,7 +118,13 @@ impl Store {
             // pages, Android's own default (config `db_wal_autocheckpoint`),
             // the copies are small: p99 1.3-1.6 ms (README, ADR 0035).
             writer.pragma_update(None, "wal_autocheckpoint", 100).map_err(classify)?;
-            search_index::restore_on_open(&mut writer, &path);
+            // A store left with its search indexes aside gets them back
+            // before anything else: here, best effort, when it is already
+            // at the version wanted; otherwise inside the first migration
+            // step, which must find the store whole (ADR 0035).
+            if found >= opts.target_version {
+                search_index::restore_on_open(&mut writer, &path);
+            }
             schema::migrate_to(&mut writer, &path, opts.target_version)?;
         }
 

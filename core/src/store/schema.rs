@@ -52,10 +52,15 @@ pub(crate) fn migrate_to(c: &mut Connection, path: &std::path::Path, target: i64
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| StoreError::classify(e, path))?;
         // A step may rewrite what a first pull set aside (7 remakes the
-        // word index's triggers): the open's restore failed (or a test
-        // skipped it), so it is done here, or the step does not run.
-        if super::search_index::set_aside(&tx)? {
-            super::search_index::restore(&tx)?;
+        // word index's triggers and fills the index with today's fill):
+        // the store is made whole first, in the step's transaction, or the
+        // step does not run (ADR 0035).
+        let whole = |e: StoreError| match e {
+            StoreError::Sqlite(e) => StoreError::classify(e, path),
+            other => other,
+        };
+        if super::search_index::set_aside(&tx).map_err(whole)? {
+            super::search_index::restore(&tx).map_err(whole)?;
         }
         apply(&tx, *version, sql).map_err(|e| StoreError::classify(e, path))?;
         tx.commit().map_err(|e| StoreError::classify(e, path))?;
@@ -84,8 +89,8 @@ mod tests {
     #[test]
     fn a_step_runs_on_a_whole_store_even_when_a_first_pull_left_the_search_indexes_aside() {
         // Schema 6 with persons, its search indexes set aside by a first
-        // pull that never ended, then migrated straight (the open's own
-        // restore skipped, as when it failed).
+        // pull that never ended, then migrated as the open does (which
+        // leaves an older store's restore to the first step).
         use crate::store::{OpenOptions, Store};
         use crate::synth;
         let dir = tempfile::tempdir().unwrap();

@@ -33,5 +33,6 @@ CREATE TABLE name_word_counts (
     n    INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
--- The fill of `name_words` and `name_word_counts` is fill_name_words.sql
--- (also run when a first pull has set the word index aside, ADR 0023).
+-- The fill of `name_words` and `name_word_counts` is 0006_fill_name_words.sql
+-- (today's fill, run again when a first pull has set the word index aside,
+-- ADR 0023, is fill_name_words.sql since schema 7).

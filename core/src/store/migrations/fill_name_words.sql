@@ -10,8 +10,9 @@
 -- Each entry's name has a space at each end (ADR 0035), so a search checks
 -- a word with `instr(name_key, ' hoa ')` and no string is built per entry.
 -- In key order (the spaces keep the names' order: every other character of
--- a folded name sorts after a space): the entries land in the file in the
--- order a search reads them.
+-- a folded name sorts after a space): in a new file the entries land in the
+-- order a search reads them (migration 7 refills freed pages, in whatever
+-- order those lie).
 INSERT INTO name_words (word, birth_year, name_key, id)
     SELECT DISTINCT w.value, p.birth_year, ' ' || p.name_key || ' ', p.rowid
     FROM persons p, json_each('["' || replace(replace(replace(p.name_key, '\', '\\'), '"', '\"'), ' ', '","') || '"]') w
