@@ -124,7 +124,7 @@ fn store(out: Out, a: &BenchStoreArgs) -> CliResult {
     // The searches' warm rows are of a desk in use: its file in the page
     // cache, even when the last run (`--cold`) dropped it and this one
     // `--reuse`s it. After the saves, which keep the state they were always
-    // measured in (see the README on saves with the whole file cached).
+    // measured in (ADR 0035).
     warm(&path)?;
 
     // The baseline on its own read-only connection, warm like the store's,

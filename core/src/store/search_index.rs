@@ -13,9 +13,9 @@
 //! is filled by today's fill, so a store of an older schema is restored
 //! inside its first migration step, which then remakes what changed), and
 //! the same key says they are away: a store opened with it set (the app
-//! killed during a first pull) builds them again before anything else. The unique
-//! index of national ids stays: pulling needs it to find a person already
-//! here under another id.
+//! killed during a first pull) builds them again before anything else.
+//! The unique index of national ids stays: pulling needs it to find a
+//! person already here under another id.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -100,9 +100,10 @@ pub(crate) fn restore(tx: &Transaction<'_>) -> Result<()> {
 
 /// At open, on a store already at the version wanted (an older one is made
 /// whole by its first migration step instead, ADR 0035): a store left with
-/// its indexes away (the app killed during a first pull) gets them back first. Best effort: a store
-/// that cannot rebuild them now (a full disk) still opens, its searches say
-/// they are incomplete, and the next sync tries again.
+/// its indexes away (the app killed during a first pull) gets them back
+/// first. Best effort: a store that cannot rebuild them now (a full disk)
+/// still opens, its searches say they are incomplete, and the next sync
+/// tries again.
 pub(crate) fn restore_on_open(c: &mut Connection, path: &std::path::Path) {
     let attempt = |c: &mut Connection| -> Result<bool> {
         let classify = |e: rusqlite::Error| StoreError::classify(e, path);
