@@ -79,6 +79,18 @@ fn every_query_finds_exactly_the_persons_whose_names_answer_it() {
     assert!(compared > 150, "most queries were compared in full: {compared}");
 }
 
+/// A query for `name` in one of three styles by `k`: the whole name, given
+/// name first, two-letter prefixes; a page large enough to hold every match.
+fn styled_query(k: usize, name: &str) -> SearchQuery {
+    let words = fold_tokens(name);
+    let text = match k % 3 {
+        0 => words.join(" "),
+        1 => format!("{} {}", words[words.len() - 1], words[0]),
+        _ => words.iter().map(|w| &w[..w.len().min(2)]).collect::<Vec<_>>().join(" "),
+    };
+    SearchQuery { per_page: 500, ..SearchQuery::new(text) }
+}
+
 /// The definitions of the name-search indexes and triggers, as SQLite has them.
 fn search_schema(path: &std::path::Path) -> Vec<(String, String)> {
     let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -138,13 +150,7 @@ fn search_indexes_set_aside_for_a_first_pull_come_back_whole_even_after_the_app_
     let mut rng = StdRng::seed_from_u64(0xB01C);
     for k in 0..200 {
         let p = &people[rng.random_range(0..people.len())];
-        let words = fold_tokens(&p.full_name);
-        let text = match k % 3 {
-            0 => words.join(" "),
-            1 => format!("{} {}", words[words.len() - 1], words[0]),
-            _ => words.iter().map(|w| &w[..w.len().min(2)]).collect::<Vec<_>>().join(" "),
-        };
-        let q = SearchQuery { per_page: 500, ..SearchQuery::new(text) };
+        let q = styled_query(k, &p.full_name);
         let ids = |d: &vaxdesk_core::desk::Desk| d.find(&q).unwrap().hits.iter().map(|h| h.person.id.to_string()).collect::<BTreeSet<_>>();
         let want = ids(&plain.desk);
         assert!(!want.is_empty(), "{q:?} finds its own person");
@@ -199,13 +205,7 @@ fn a_first_pull_cut_short_under_schema_6_is_made_whole_by_the_upgrade() {
     let mut rng = StdRng::seed_from_u64(0x5C7);
     for k in 0..120 {
         let p = &people[rng.random_range(0..people.len())];
-        let words = fold_tokens(&p.full_name);
-        let text = match k % 3 {
-            0 => words.join(" "),
-            1 => format!("{} {}", words[words.len() - 1], words[0]),
-            _ => words.iter().map(|w| &w[..w.len().min(2)]).collect::<Vec<_>>().join(" "),
-        };
-        let q = SearchQuery { per_page: 500, ..SearchQuery::new(text) };
+        let q = styled_query(k, &p.full_name);
         let want = ids(&today.desk, &q);
         assert!(want.contains(&p.id.to_string()), "{q:?} finds its own person");
         assert_eq!(ids(&upgraded, &q), want, "{q:?}");
