@@ -14,12 +14,12 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vaxdesk_core::model::{DoseEvent, DoseKind, EventId, GivenElsewhere, Outcome, Site, SiteDesk};
+use vaxdesk_core::model::{DoseEvent, DoseKind, EventId, GivenElsewhere, Outcome};
 use vaxdesk_core::sync::protocol::{PushStatus, WireEvent};
 use vaxdesk_core::synth;
 use vaxdesk_hub::db::Device;
 use vaxdesk_hub::report::{self, SiteDay};
-use vaxdesk_hub::{auth, HubDb, Incoming};
+use vaxdesk_hub::{HubDb, Incoming};
 
 const SITES: [&str; 2] = ["S1", "S2"];
 const DESKS: [&str; 3] = ["D1", "D2", "D3"];
@@ -30,21 +30,9 @@ fn first_day() -> NaiveDate {
 
 fn devices(db: &HubDb) -> Vec<Device> {
     db.publish_catalog(&synth::catalog_with_lots(&vaxdesk_core::catalog::Catalog::builtin())).unwrap();
-    let who = db.create_coordinator("c", "-", true, &[]).unwrap();
-    let mut out = Vec::new();
-    for site in SITES {
-        db.upsert_site(&Site { code: site.into(), name: format!("Trạm {site}"), province_code: Some("22".into()) }).unwrap();
-        for desk in DESKS {
-            db.upsert_desk(&SiteDesk { site: site.into(), code: desk.into(), name: format!("Bàn {desk}") }).unwrap();
-            let code = auth::enrollment_code();
-            let exp = (Utc::now() + Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            db.create_enrollment_code(&auth::hash_token(&code), site, desk, who, &exp).unwrap();
-            let id = uuid::Uuid::now_v7().to_string();
-            db.enroll(&auth::hash_token(&code), &id, None, &auth::hash_token(&auth::random_token()), None).unwrap().unwrap();
-            out.push(db.devices().unwrap().into_iter().find(|d| d.id == id).unwrap());
-        }
-    }
-    out
+    let desks: Vec<(&str, &str)> = SITES.iter().flat_map(|&site| DESKS.iter().map(move |&desk| (site, desk))).collect();
+    let ids: Vec<String> = desks.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    common::enrolled_devices(db, &desks, &ids)
 }
 
 /// An event as a phone pushes it, and when the hub receives it.

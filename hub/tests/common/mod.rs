@@ -164,6 +164,23 @@ impl Http {
     }
 }
 
+/// Sites and desks made and a phone enrolled at each desk, straight in the
+/// database (no HTTP), as `ids[k]` for `desks[k]`: the hub's devices, in order.
+pub fn enrolled_devices(db: &HubDb, desks: &[(&str, &str)], ids: &[String]) -> Vec<vaxdesk_hub::db::Device> {
+    use vaxdesk_core::model::{Site, SiteDesk};
+    let who = db.create_coordinator(&format!("c-{}", uuid::Uuid::now_v7().simple()), "-", true, &[]).unwrap();
+    let expiry = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for (&(site, desk), id) in desks.iter().zip(ids) {
+        db.upsert_site(&Site { code: site.into(), name: format!("Trạm {site}"), province_code: Some("22".into()) }).unwrap();
+        db.upsert_desk(&SiteDesk { site: site.into(), code: desk.into(), name: format!("Bàn {desk}") }).unwrap();
+        let code = auth::enrollment_code();
+        db.create_enrollment_code(&auth::hash_token(&code), site, desk, who, &expiry).unwrap();
+        db.enroll(&auth::hash_token(&code), id, None, &auth::hash_token(&auth::random_token()), None).unwrap().unwrap();
+    }
+    let all = db.devices().unwrap();
+    ids.iter().map(|id| all.iter().find(|d| &d.id == id).unwrap().clone()).collect()
+}
+
 /// A person event from `device` as a desk would send it.
 pub fn person_event(device: &str, person_id: &str, national_id: Option<&str>, name: &str, birth: &str) -> Value {
     let mut person = json!({
