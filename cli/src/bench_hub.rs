@@ -247,7 +247,8 @@ fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64, at_once: 
             while let Some((s, (desk, batch, received))) = DayQueue::take(&queue) {
                 let sending = Sending { queue: &queue, site: s };
                 let t0 = Instant::now();
-                let results = db.ingest_at(&sites[s].devices[desk], &batch, &received);
+                // As the hub's push route takes it: the batch and the device heard from.
+                let results = db.push_at(&sites[s].devices[desk], &batch, None, &received);
                 let took = t0.elapsed().as_secs_f64();
                 drop(sending);
                 let results = results.map_err(Failure::storage)?;

@@ -3,6 +3,7 @@
 //! may share one database). The event-acceptance rules live once, in
 //! `crate::ingest`, over a small per-backend transaction interface.
 
+mod group_commit;
 mod postgres_hub;
 mod sqlite;
 
@@ -36,6 +37,14 @@ pub enum DbError {
     Abandoned,
     #[error("hub database {path}: {detail}")]
     Io { path: String, detail: String },
+    /// Filing this push stopped on an internal error (a panic, caught so
+    /// that the pushes filed with it are not lost): nothing of it was kept.
+    #[error("hub database: filing this push stopped on an internal error; nothing of it was kept")]
+    Interrupted,
+    /// The commit this push shared with others (SQLite, ADR 0036) could not
+    /// begin or finish: nothing of it was kept.
+    #[error("{0} (a commit shared with other pushes; nothing of this push was kept)")]
+    SharedCommit(String),
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -351,6 +360,21 @@ pub trait HubStore: Send + Sync + std::fmt::Debug {
     /// `bench hub` replays a campaign's days through the real ingest, each
     /// day's events arriving on that day.
     fn ingest_at(&self, device: &Device, events: &[Incoming], now: &str) -> Result<Vec<EventResult>>;
+    /// A desk's push as the hub takes it: the batch filed and the device
+    /// marked heard from (with the records it says it still holds). SQLite
+    /// does both in the push's one write, which it may share (ADR 0036).
+    fn push_at(&self, device: &Device, events: &[Incoming], pending: Option<i64>, now: &str) -> Result<Vec<EventResult>> {
+        let results = self.ingest_at(device, events, now);
+        // Heard from even when the batch failed.
+        let _ = self.touch_device(&device.id, pending);
+        results
+    }
+    /// Pushes waiting for the writer and whether a group is being filed
+    /// (SQLite's group commit; tests use it to make pushes queue).
+    #[doc(hidden)]
+    fn pushes_queued(&self) -> (usize, bool) {
+        (0, false)
+    }
     /// A page of changes for a device of `site`, after `since`.
     fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage>;
     fn event_count(&self) -> Result<u64>;

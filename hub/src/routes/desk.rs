@@ -54,12 +54,7 @@ pub async fn push(State(s): State<AppState>, DeskAuth(device): DeskAuth, ApiJson
     let pending = batch.pending.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
     let incoming: Vec<Incoming> = batch.events.into_iter().map(Incoming::new).collect();
     let db = s.db.clone();
-    let results = tokio::task::spawn_blocking(move || {
-        let r = db.ingest(&device, &incoming);
-        let _ = db.touch_device(&device.id, pending);
-        r
-    })
-    .await??;
+    let results = tokio::task::spawn_blocking(move || db.push_at(&device, &incoming, pending, &crate::db::now_text())).await??;
     Ok(Json(PushReply { results }))
 }
 
