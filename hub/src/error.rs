@@ -46,7 +46,12 @@ impl IntoResponse for HubError {
 
 impl From<crate::db::DbError> for HubError {
     fn from(e: crate::db::DbError) -> Self {
-        HubError::new(StatusCode::SERVICE_UNAVAILABLE, "hub.storage", e.to_string())
+        match e {
+            // A bug met while filing (a panic, caught), not a storage
+            // trouble a retry may get past.
+            crate::db::DbError::Interrupted => HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "hub.internal", e.to_string()),
+            _ => HubError::new(StatusCode::SERVICE_UNAVAILABLE, "hub.storage", e.to_string()),
+        }
     }
 }
 

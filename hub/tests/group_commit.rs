@@ -45,10 +45,11 @@ fn pushes(ids: &[String]) -> Vec<(usize, Vec<Incoming>)> {
     ]
 }
 
-fn until(done: impl Fn() -> bool) {
-    let start = Instant::now();
+/// Waits for `done`, up to `deadline`: all the pushes must queue well within
+/// the writer's 10 s busy timeout, which the first push is waiting out.
+fn until(deadline: Instant, done: impl Fn() -> bool) {
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(8), "the pushes did not queue");
+        assert!(Instant::now() < deadline, "the pushes did not queue in time");
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -59,6 +60,11 @@ fn hub(dir: &tempfile::TempDir, ids: &[String]) -> (HubDb, Vec<Device>, std::pat
     db.publish_catalog(&common::catalog_with_test_lots()).unwrap();
     let devices = common::enrolled_devices(&db, &DESKS, ids);
     (db, devices, path)
+}
+
+/// What the k-th push's desk says it still holds.
+fn pending(k: usize) -> Option<i64> {
+    (k % 2 == 0).then_some(10 * k as i64 + 3)
 }
 
 fn outcome(results: &[EventResult]) -> Vec<(PushStatus, Option<String>)> {
@@ -102,7 +108,7 @@ fn pushes_filed_together_are_answered_and_kept_as_one_by_one() {
     // One by one, in order.
     let alone_dir = tempfile::tempdir().unwrap();
     let (alone, devices, alone_path) = hub(&alone_dir, &ids);
-    let one_by_one: Vec<_> = pushes.iter().map(|(desk, events)| outcome(&alone.ingest_at(&devices[*desk], events, now).unwrap())).collect();
+    let one_by_one: Vec<_> = pushes.iter().enumerate().map(|(k, (desk, events))| outcome(&alone.push_at(&devices[*desk], events, pending(k), now).unwrap())).collect();
 
     // Together: the first push takes the writer and waits on the lock held
     // from outside; the others queue behind it, in order, and go as a group
@@ -112,15 +118,16 @@ fn pushes_filed_together_are_answered_and_kept_as_one_by_one() {
     let lock = rusqlite::Connection::open(&path).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (db, devices) = (&db, &devices);
+    let deadline = Instant::now() + Duration::from_secs(6);
     let together: Vec<_> = std::thread::scope(|s| {
         let threads: Vec<_> = pushes
             .iter()
             .enumerate()
             .map(|(k, (desk, events))| {
-                let t = s.spawn(move || outcome(&db.ingest_at(&devices[*desk], events, now).unwrap()));
+                let t = s.spawn(move || outcome(&db.push_at(&devices[*desk], events, pending(k), now).unwrap()));
                 // The next push arrives only once this one is in place: the
                 // first filing (alone, waiting on the lock), the others queued.
-                until(|| db.pushes_queued() == (k, true));
+                until(deadline, || db.pushes_queued() == (k, true));
                 t
             })
             .collect();
@@ -137,6 +144,12 @@ fn pushes_filed_together_are_answered_and_kept_as_one_by_one() {
     assert!(one_by_one[3].iter().all(|(s, _)| *s == Duplicate), "{:?}", one_by_one[3]);
     assert_eq!(one_by_one[4].iter().map(|(s, _)| *s).collect::<Vec<_>>(), [Accepted, Rejected, Accepted]);
     assert_eq!(one_by_one[5], [(Rejected, Some("event.conflict".to_string())), (Accepted, None)]);
+    // Each desk marked heard from inside its push, with what it last said.
+    let heard = |db: &HubDb| db.devices().unwrap().into_iter().map(|d| (d.id, d.last_seen_at, d.pending)).collect::<Vec<_>>();
+    assert_eq!(heard(db), heard(&alone));
+    assert!(heard(db).iter().all(|(_, seen, _)| seen.as_deref() == Some(now)), "{:?}", heard(db));
+    // D3's last push said nothing: it keeps what its push before said.
+    assert_eq!(heard(db).into_iter().map(|(_, _, pending)| pending).collect::<Vec<_>>(), [Some(3), None, Some(23), Some(43)]);
     let (persons, feed) = left(&path);
     assert_eq!((persons.clone(), feed.clone()), left(&alone_path));
     assert_eq!(persons.iter().filter(|(_, into)| into.is_some()).count(), 1, "the citizen at two desks merged: {persons:?}");

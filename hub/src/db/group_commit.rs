@@ -176,6 +176,12 @@ fn file_together<T>(conn: &mut Connection, group: &[Arc<Entry<T>>]) -> std::resu
     let mut outcomes = Vec::with_capacity(group.len());
     for entry in group {
         outcomes.push(run(entry, &tx).map_err(|_| Failed::Push)?);
+        if tx.is_autocommit() {
+            // SQLite ended the transaction under a push that did not say so
+            // (a full disk, an I/O error): the next pushes must not run
+            // statement by statement outside it.
+            return Err(Failed::Push);
+        }
     }
     tx.commit().map_err(|e| Failed::Transaction(e.into()))?;
     Ok(outcomes)
@@ -184,6 +190,7 @@ fn file_together<T>(conn: &mut Connection, group: &[Arc<Entry<T>>]) -> std::resu
 fn file_alone<T>(conn: &mut Connection, entry: &Entry<T>) -> Result<T> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let outcome = run(entry, &tx)?;
+    // (Had SQLite ended the transaction under it, the commit fails.)
     tx.commit()?;
     Ok(outcome)
 }
@@ -259,11 +266,17 @@ mod tests {
         }
     }
 
-    type Filed = thread::JoinHandle<(ThreadId, Result<ThreadId>)>;
+    /// A push's thread: its own id, its outcome, and how many pushes another
+    /// connection saw committed the moment that outcome came back.
+    type Filed = thread::JoinHandle<(ThreadId, Result<ThreadId>, i64)>;
+
+    fn committed(path: &std::path::Path) -> i64 {
+        Connection::open(path).unwrap().query_row("SELECT count(*) FROM pushed", [], |r| r.get(0)).unwrap()
+    }
 
     /// Push 1 holds the writer until told; the `rest` queue behind it, one
     /// after another in order. Returns the go-ahead for push 1 and every
-    /// push's thread, which answers with its own id and its outcome.
+    /// push's thread.
     fn behind_a_slow_push(g: &Arc<GroupCommit<ThreadId>>, store: &Store, rest: Vec<Job<ThreadId>>) -> (mpsc::Sender<()>, Vec<Filed>) {
         let (go, wait) = mpsc::channel::<()>();
         let (started, has_started) = mpsc::channel::<()>();
@@ -278,8 +291,11 @@ mod tests {
         jobs.extend(rest);
         let mut threads = Vec::new();
         for (k, job) in jobs.into_iter().enumerate() {
-            let (filer, c) = (Arc::clone(g), Arc::clone(&store.writer));
-            threads.push(thread::spawn(move || (thread::current().id(), filer.run(&c, 1, job))));
+            let (filer, c, path) = (Arc::clone(g), Arc::clone(&store.writer), store.path.clone());
+            threads.push(thread::spawn(move || {
+                let outcome = filer.run(&c, 1, job);
+                (thread::current().id(), outcome, committed(&path))
+            }));
             if k == 0 {
                 has_started.recv_timeout(Duration::from_secs(10)).unwrap();
             } else {
@@ -289,7 +305,7 @@ mod tests {
         (go, threads)
     }
 
-    fn join(threads: Vec<Filed>) -> Vec<(ThreadId, Result<ThreadId>)> {
+    fn join(threads: Vec<Filed>) -> Vec<(ThreadId, Result<ThreadId>, i64)> {
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     }
 
@@ -300,7 +316,11 @@ mod tests {
         let rest = (2..=5).map(|n| store.write(n)).collect();
         let (go, threads) = behind_a_slow_push(&g, &store, rest);
         go.send(()).unwrap();
-        let outcomes: Vec<(ThreadId, ThreadId)> = join(threads).into_iter().map(|(me, r)| (me, r.unwrap())).collect();
+        let joined = join(threads);
+        // Each push was answered only once its commit could be seen.
+        let seen: Vec<i64> = joined.iter().map(|(_, _, seen)| *seen).collect();
+        assert!(seen[0] >= 1 && seen[1..].iter().all(|&n| n == 5), "answered before its commit: {seen:?}");
+        let outcomes: Vec<(ThreadId, ThreadId)> = joined.into_iter().map(|(me, r, _)| (me, r.unwrap())).collect();
         // The first push was filed alone, by its own thread; the four that
         // waited behind it were filed by one of them, in the order they came,
         // in one transaction: each saw only the first push committed.
@@ -325,7 +345,7 @@ mod tests {
         });
         let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), failing, store.write(4)]);
         go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r)| r).collect();
+        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
         assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
         match &outcomes[2] {
             Err(DbError::Sqlite(e)) => assert!(e.to_string().contains("UNIQUE"), "{e}"),
@@ -348,12 +368,33 @@ mod tests {
         });
         let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), losing, store.write(4)]);
         go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r)| r).collect();
+        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
         assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
         assert!(matches!(&outcomes[2], Err(DbError::Corrupt { .. })), "{:?}", outcomes[2]);
         assert_eq!(store.pushed(), vec![1, 2, 4]);
         assert!(g.run(&store.writer, 1, store.write(5)).is_ok(), "the writer is usable again");
         assert_eq!(store.pushed(), vec![1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn a_push_under_which_the_transaction_ended_unsaid_stops_its_group() {
+        let store = store();
+        let g = Arc::new(GroupCommit::default());
+        // SQLite rolled back under this push, which did not notice: the
+        // pushes after it must not run outside a transaction, one
+        // statement at a time, and be kept while the group fails.
+        let unsaid: Job<ThreadId> = Box::new(|tx| {
+            tx.execute_batch("ROLLBACK")?;
+            Ok(thread::current().id())
+        });
+        let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), unsaid, store.write(4)]);
+        go.send(()).unwrap();
+        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
+        assert!(outcomes[2].is_err(), "its commit fails alone: {:?}", outcomes[2]);
+        // The group stopped before push 4; then each alone, 2 again.
+        assert_eq!(store.runs(), vec![(1, 0), (2, 1), (2, 1), (4, 2)]);
+        assert_eq!(store.pushed(), vec![1, 2, 4]);
     }
 
     #[test]
@@ -363,7 +404,7 @@ mod tests {
         let panicking: Job<ThreadId> = Box::new(|_| panic!("a bug in filing"));
         let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), panicking, store.write(4)]);
         go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r)| r).collect();
+        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
         assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
         assert!(matches!(outcomes[2], Err(DbError::Interrupted)), "{:?}", outcomes[2]);
         assert_eq!(store.pushed(), vec![1, 2, 4]);

@@ -131,11 +131,13 @@ impl SqliteHub {
     /// A push through the group commit (ADR 0036); with `touch`, the device
     /// is marked heard from in the same write, so the push costs one commit.
     fn file_push(&self, device: &Device, events: &[Incoming], touch: Option<Option<i64>>, now: &str) -> Result<Vec<EventResult>> {
-        let catalog = self.current_catalog()?.unwrap_or_else(Catalog::builtin);
         // The group's leader may be another request's thread: the job owns
         // its push (a copy of up to 500 events, small beside filing them).
         let (device, owned, now) = (device.clone(), events.to_vec(), now.to_string());
         let job: Job<Vec<EventResult>> = Box::new(move |tx| {
+            // Read in the push's own transaction, so a catalog published
+            // while the push waited in the queue is the one it is checked by.
+            let catalog = catalog_in(tx)?.unwrap_or_else(Catalog::builtin);
             let results = ingest::ingest(&mut SqliteTx(tx), &device, &catalog, &owned, &now)?;
             if let Some(pending) = touch {
                 heard_from(tx, &device.id, &now, pending)?;
@@ -145,6 +147,12 @@ impl SqliteHub {
         self.pushes.run(&self.writer, events.len(), job)
     }
 
+}
+
+/// The newest catalog published, as `c` sees the database.
+fn catalog_in(c: &Connection) -> Result<Option<Catalog>> {
+    let body: Option<String> = c.query_row("SELECT body FROM catalogs ORDER BY version DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+    body.map(|b| serde_json::from_str(&b).map_err(|e| DbError::Corrupt { what: "catalog", detail: e.to_string() })).transpose()
 }
 
 /// The device was heard from at `now`, saying it holds `pending` records
@@ -255,10 +263,8 @@ impl HubStore for SqliteHub {
     }
 
     fn current_catalog(&self) -> Result<Option<Catalog>> {
-        // On a reader: a push reads it before it queues for the writer, and
-        // must not wait for the group being filed to do so (ADR 0036).
-        let body: Option<String> = self.read(|c| Ok(c.query_row("SELECT body FROM catalogs ORDER BY version DESC LIMIT 1", [], |r| r.get(0)).optional()?))?;
-        body.map(|b| serde_json::from_str(&b).map_err(|e| DbError::Corrupt { what: "catalog", detail: e.to_string() })).transpose()
+        // On a reader: the writer may be busy filing a group of pushes.
+        self.read(catalog_in)
     }
 
     /// Publish a catalog (the caller checked it is newer and consistent).
