@@ -309,6 +309,16 @@ mod tests {
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     }
 
+    /// Pushes 2, `third` and 4 queued behind a held push 1 and filed: the
+    /// others must succeed whatever `third` does; returns `third`'s outcome.
+    fn third_in_a_group(g: &Arc<GroupCommit<ThreadId>>, store: &Store, third: Job<ThreadId>) -> Result<ThreadId> {
+        let (go, threads) = behind_a_slow_push(g, store, vec![store.write(2), third, store.write(4)]);
+        go.send(()).unwrap();
+        let mut outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
+        outcomes.swap_remove(2)
+    }
+
     #[test]
     fn pushes_arriving_while_one_is_filed_share_the_next_commit_in_order() {
         let store = store();
@@ -343,11 +353,8 @@ mod tests {
             tx.execute("INSERT INTO pushed (push, at) VALUES (2, 31)", [])?;
             Ok(thread::current().id())
         });
-        let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), failing, store.write(4)]);
-        go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
-        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
-        match &outcomes[2] {
+        let third = third_in_a_group(&g, &store, failing);
+        match &third {
             Err(DbError::Sqlite(e)) => assert!(e.to_string().contains("UNIQUE"), "{e}"),
             other => panic!("push 3 should fail with its own error, got {other:?}"),
         }
@@ -366,11 +373,8 @@ mod tests {
             tx.execute_batch("ROLLBACK")?;
             Err(DbError::Corrupt { what: "test", detail: "disk full".into() })
         });
-        let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), losing, store.write(4)]);
-        go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
-        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
-        assert!(matches!(&outcomes[2], Err(DbError::Corrupt { .. })), "{:?}", outcomes[2]);
+        let third = third_in_a_group(&g, &store, losing);
+        assert!(matches!(&third, Err(DbError::Corrupt { .. })), "{third:?}");
         assert_eq!(store.pushed(), vec![1, 2, 4]);
         assert!(g.run(&store.writer, 1, store.write(5)).is_ok(), "the writer is usable again");
         assert_eq!(store.pushed(), vec![1, 2, 4, 5]);
@@ -387,11 +391,8 @@ mod tests {
             tx.execute_batch("ROLLBACK")?;
             Ok(thread::current().id())
         });
-        let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), unsaid, store.write(4)]);
-        go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
-        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
-        assert!(outcomes[2].is_err(), "its commit fails alone: {:?}", outcomes[2]);
+        let third = third_in_a_group(&g, &store, unsaid);
+        assert!(third.is_err(), "its commit fails alone: {third:?}");
         // The group stopped before push 4; then each alone, 2 again.
         assert_eq!(store.runs(), vec![(1, 0), (2, 1), (2, 1), (4, 2)]);
         assert_eq!(store.pushed(), vec![1, 2, 4]);
@@ -402,11 +403,8 @@ mod tests {
         let store = store();
         let g = Arc::new(GroupCommit::default());
         let panicking: Job<ThreadId> = Box::new(|_| panic!("a bug in filing"));
-        let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), panicking, store.write(4)]);
-        go.send(()).unwrap();
-        let outcomes: Vec<Result<ThreadId>> = join(threads).into_iter().map(|(_, r, _)| r).collect();
-        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
-        assert!(matches!(outcomes[2], Err(DbError::Interrupted)), "{:?}", outcomes[2]);
+        let third = third_in_a_group(&g, &store, panicking);
+        assert!(matches!(third, Err(DbError::Interrupted)), "{third:?}");
         assert_eq!(store.pushed(), vec![1, 2, 4]);
         assert_eq!(g.queue(), (0, false), "the lead was freed");
     }
