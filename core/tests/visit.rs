@@ -70,6 +70,65 @@ fn the_same_visit_saved_twice_saves_once() {
 }
 
 #[test]
+fn a_new_persons_ids_carry_the_visits_time_and_stay_the_same_on_every_retry() {
+    let t = desk();
+    t.desk.start_session("AZ", &["AZ2107".into()]).unwrap();
+    let visits: Vec<VisitId> = (0..3)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            VisitId::new()
+        })
+        .collect();
+    let mut people = vec![hoa(), draft("Phạm Văn Đức", "022090001111", "1990-01-01", vaxdesk_core::model::Sex::Male)];
+    people.push(draft("Lê Thị Lan", "022195002222", "1995-03-04", vaxdesk_core::model::Sex::Female));
+    let mut ids = Vec::new();
+    for (visit, person) in visits.iter().zip(people) {
+        let saved = t.desk.save_visit(&VisitSave { visit: *visit, person, dose: given(), fix: None, confirmed: vec![] }).unwrap();
+        let events = t.desk.store().person_events(saved.person.id).unwrap();
+        assert_eq!(events.len(), 1);
+        let (person, event) = (saved.person.id.0, events[0].id.0);
+        assert_eq!((saved.person.id, events[0].id), (visit.new_person(), visit.person_event()), "derived from the visit, as a retry derives them");
+        for id in [person, event] {
+            assert_eq!(id.get_version(), Some(uuid::Version::SortRand), "{id}: time-ordered");
+            assert_eq!(id.get_timestamp(), visit.0.get_timestamp(), "{id}: the visit's time");
+            assert_ne!(id, visit.0);
+        }
+        assert_ne!(person, event);
+        ids.push((person, event));
+    }
+    // Visits later in the day make ids further along every index.
+    assert!(ids.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{ids:?}");
+    // A visit id a desk did not make (no time in it): the plain hashed id.
+    let old = VisitId(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"an old visit"));
+    assert_eq!(old.new_person().0, uuid::Uuid::new_v5(&old.0, b"person-id"));
+    assert_eq!(old.person_event().0, uuid::Uuid::new_v5(&old.0, b"person"));
+}
+
+#[test]
+fn a_visit_begun_before_the_update_to_time_ordered_ids_goes_on_with_the_ids_it_saved_under() {
+    // The older version saved the visit's new person under ids hashed from
+    // the visit's (UUIDv5) and its dose was refused; the app updated, the
+    // screen came back with the same visit id and saves again.
+    let visit = VisitId::new();
+    let (old_person, old_event) = (uuid::Uuid::new_v5(&visit.0, b"person-id"), uuid::Uuid::new_v5(&visit.0, b"person"));
+    let elsewhere = desk();
+    let made = elsewhere.desk.save_visit(&VisitSave { visit: VisitId::new(), person: hoa(), dose: None, fix: None, confirmed: vec![] }).unwrap();
+    let mut event = elsewhere.desk.store().person_events(made.person.id).unwrap().remove(0);
+    event.id.0 = old_event;
+    event.person.id.0 = old_person;
+    let t = desk();
+    t.desk.store().append_person_event(&event).unwrap();
+    t.desk.start_session("AZ", &["AZ2107".into()]).unwrap();
+
+    let saved = t.desk.save_visit(&VisitSave { visit, person: hoa(), dose: given(), fix: None, confirmed: vec![] }).unwrap();
+    assert_eq!(saved.person.id.0, old_person, "the person the visit saved, not a second one");
+    assert!(!saved.person_saved && !saved.repeated);
+    assert_eq!(saved.dose.as_ref().unwrap().person_id.0, old_person);
+    assert_eq!(t.desk.store().person_count().unwrap(), 1);
+    assert_eq!(t.desk.store().person_events(saved.person.id).unwrap().len(), 1);
+}
+
+#[test]
 fn a_refused_dose_leaves_the_person_saved_and_a_retry_saves_only_the_dose() {
     let t = desk();
     let mut visit = VisitSave {

@@ -72,14 +72,37 @@ pub struct VisitSaved {
 
 impl VisitId {
     /// The id of a person first saved in this visit: the same on every retry.
-    fn new_person(self) -> PersonId {
-        PersonId(uuid::Uuid::new_v5(&self.0, b"person-id"))
+    pub fn new_person(self) -> PersonId {
+        PersonId(self.derived(b"person-id"))
     }
 
-    /// The id of the visit's first person event, derived (UUIDv5) so it
-    /// differs from the dose event's and is the same on every retry.
-    fn person_event(self) -> EventId {
-        EventId(uuid::Uuid::new_v5(&self.0, b"person"))
+    /// The id of the visit's first person event, derived so it differs from
+    /// the dose event's (the visit's own) and is the same on every retry.
+    pub fn person_event(self) -> EventId {
+        EventId(self.derived(b"person"))
+    }
+
+    /// An id made from the visit's for `what`: the visit's time in front
+    /// (UUIDv7), the rest from a UUIDv5 of the visit's id. Time-ordered, as
+    /// every other id a desk makes: a purely hashed id lands at a random
+    /// place in every index keyed by it (the hub's persons and its events by
+    /// person and by id), which at ten million events costs the hub's ingest
+    /// page writes all over its indexes (ADR 0037). A visit id without a
+    /// time (not made by a desk) gets the plain UUIDv5, as before.
+    fn derived(self, what: &[u8]) -> uuid::Uuid {
+        let hashed = self.hashed(what);
+        let Some(at) = self.0.get_timestamp().filter(|_| self.0.get_version() == Some(uuid::Version::SortRand)) else {
+            return hashed;
+        };
+        let (seconds, nanos) = at.to_unix();
+        let mut rest = [0u8; 10];
+        rest.copy_from_slice(&hashed.as_bytes()[6..]);
+        uuid::Builder::from_unix_timestamp_millis(seconds * 1000 + u64::from(nanos / 1_000_000), &rest).into_uuid()
+    }
+
+    /// The id made from the visit's for `what` before ADR 0037: a UUIDv5 alone.
+    fn hashed(self, what: &[u8]) -> uuid::Uuid {
+        uuid::Uuid::new_v5(&self.0, what)
     }
 }
 
@@ -111,14 +134,23 @@ impl Desk {
         if let Some(done) = self.store.dose_event(dose_id)? {
             return Ok(VisitSaved { person: self.person(done.person_id)?, person_saved: false, dose: Some(done), repeated: true });
         }
-        let id = v.person.id.unwrap_or_else(|| v.visit.new_person());
+        // A visit begun before the update to ADR 0037's ids and saved again
+        // after it (the screen keeps the visit's id across the restart)
+        // goes on with the hashed ids that version made, if it saved under them.
+        let (hashed_person, hashed_event) = (PersonId(v.visit.hashed(b"person-id")), EventId(v.visit.hashed(b"person")));
+        let id = match v.person.id {
+            Some(id) => id,
+            None if hashed_person != v.visit.new_person() && self.store.person(hashed_person)?.is_some() => hashed_person,
+            None => v.visit.new_person(),
+        };
         let draft = PersonDraft { id: Some(id), ..v.person.clone() };
         let on_file = self.store.person(id)?;
         // The visit's first person event has an id made from the visit's
         // (the dose event has the visit's own): how a visit that saves only
         // the person knows it was saved.
-        let visit_event = v.visit.person_event();
-        let saved_before = on_file.is_some() && self.store.person_events(id)?.iter().any(|e| e.id == visit_event);
+        let events = if on_file.is_some() { self.store.person_events(id)? } else { Vec::new() };
+        let visit_event = if events.iter().any(|e| e.id == hashed_event) { hashed_event } else { v.visit.person_event() };
+        let saved_before = events.iter().any(|e| e.id == visit_event);
         let unchanged = on_file.as_ref().is_some_and(|p| validate::check_person(&draft, self.today()).1.as_ref() == Some(p));
         // A refused person is sent again even unchanged (the fix may have
         // been the hub's), once per visit.
