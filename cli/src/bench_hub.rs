@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, TimeZone as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use vaxdesk_core::desk::Desk;
-use vaxdesk_core::model::{DoseEvent, EventId, PersonEvent, Site, SiteDesk};
+use vaxdesk_core::model::{DoseEvent, EventId, PersonEvent, PersonId, Site, SiteDesk, VisitId};
 use vaxdesk_core::qr::payload::EnrollCode;
 use vaxdesk_core::sync::protocol::WireEvent;
 use vaxdesk_core::sync::{sync_once, SyncOptions};
@@ -54,6 +54,9 @@ struct CampaignSite {
     code: String,
     devices: Vec<Device>,
     new_a_day: u64,
+    /// Each person's id by number at the site, as the desk that first saw
+    /// them made it (nil until then).
+    persons: Vec<uuid::Uuid>,
 }
 
 /// Events a site has over `days` for one new person a day: the person and
@@ -65,7 +68,7 @@ fn events_per_daily_person(days: u32) -> u64 {
 /// The events of `site` on campaign day `t`, in the order its desks saved
 /// them, in batches as they are pushed: each batch from one desk, arriving
 /// two minutes after its last record (RFC 3339, the hub's clock).
-fn site_day(site: &CampaignSite, t: u32) -> Vec<Push> {
+fn site_day(site: &mut CampaignSite, t: u32) -> CliResult<Vec<Push>> {
     let day = campaign_start() + chrono::Duration::days(i64::from(t));
     // (person, dose number) in the order they come to the desk.
     let mut visits: Vec<(u64, u8)> = Vec::new();
@@ -82,10 +85,21 @@ fn site_day(site: &CampaignSite, t: u32) -> Vec<Push> {
     let mut events: Vec<(WireEvent, chrono::DateTime<chrono::Utc>)> = Vec::with_capacity(visits.len() * 2);
     for (i, (k, n)) in visits.into_iter().enumerate() {
         let global = u64::from(site.index) * 1_000_000 + k;
-        let p = synth::person(global);
         let at = open + chrono::Duration::seconds((i as f64 * step) as i64);
+        // Ids as a desk makes them: the visit's (the dose's) at the time
+        // it is saved, a new person's and their first event's from it.
+        let visit = visit_id(global, n, at.timestamp_millis());
+        let slot = usize::try_from(k).map_err(|_| Failure::storage("bench: too many persons"))?;
+        if n == 1 {
+            if site.persons.len() <= slot {
+                site.persons.resize(slot + 1, uuid::Uuid::nil());
+            }
+            site.persons[slot] = visit.new_person().0;
+        }
+        let mut p = synth::person(global);
+        p.id = PersonId(site.persons.get(slot).copied().filter(|id| !id.is_nil()).ok_or_else(|| Failure::storage("bench: a returning person never came"))?);
         let mut dose: DoseEvent = synth::first_dose(global, &p);
-        dose.id = EventId::new();
+        dose.id = EventId(visit.0);
         dose.site = site.code.clone();
         if let Some(d) = dose.dose.as_mut() {
             d.dose_number = Some(n);
@@ -94,7 +108,7 @@ fn site_day(site: &CampaignSite, t: u32) -> Vec<Push> {
         dose.recorded_at = at.with_timezone(&chrono::Utc);
         if n == 1 {
             let mut pe: PersonEvent = synth::person_event(&p);
-            pe.id = EventId::new();
+            pe.id = visit.person_event();
             pe.recorded_at = dose.recorded_at - chrono::Duration::seconds(30);
             events.push((WireEvent::Person(pe), dose.recorded_at));
         }
@@ -123,7 +137,17 @@ fn site_day(site: &CampaignSite, t: u32) -> Vec<Push> {
             .collect();
         batches.push((desk, incoming, received));
     }
-    batches
+    Ok(batches)
+}
+
+/// The visit of person `global` for dose `n`, saved at `millis`: a UUIDv7
+/// as a desk's clock makes it, its random part fixed by the visit so every
+/// run makes the same ids.
+fn visit_id(global: u64, n: u8, millis: i64) -> VisitId {
+    let hashed = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("vaxdesk bench visit {global} {n}").as_bytes());
+    let mut rest = [0u8; 10];
+    rest.copy_from_slice(&hashed.as_bytes()[6..]);
+    VisitId(uuid::Builder::from_unix_timestamp_millis(u64::try_from(millis).unwrap_or_default(), &rest).into_uuid())
 }
 
 /// Sites, desks and an enrolled device for each desk, straight into the
@@ -150,7 +174,7 @@ fn set_up(db: &HubDb, a: &BenchHubArgs, coordinator: i64) -> CliResult<Vec<Campa
             devices.push(db.devices().map_err(Failure::storage)?.into_iter().find(|x| x.id == id).ok_or_else(|| Failure::storage("bench: no device"))?);
         }
         let events = if i == 0 { busy } else { rest };
-        sites.push(CampaignSite { index: i, code, devices, new_a_day: (events / per_person).max(1) });
+        sites.push(CampaignSite { index: i, code, devices, new_a_day: (events / per_person).max(1), persons: Vec::new() });
     }
     Ok(sites)
 }
@@ -233,14 +257,15 @@ struct Tally {
 /// a batch of another site, as desks of many sites push through the same
 /// hours. The rate is events over the days' wall time in the ingest; with
 /// one pusher the sites take turns.
-fn ingest(db: &HubDb, sites: &[CampaignSite], days: u32, planned: u64, at_once: usize) -> CliResult<Ingested> {
+fn ingest(db: &HubDb, sites: &mut [CampaignSite], days: u32, planned: u64, at_once: usize) -> CliResult<Ingested> {
     let bar = ProgressBar::new(planned);
     bar.set_style(ProgressStyle::with_template("ingest {bar:40} {pos}/{len} events  {per_sec}  eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let started = Instant::now();
     let tally = Mutex::new(Tally::default());
     let mut ingest_time = 0.0f64;
     for t in 0..days {
-        let left = sites.iter().map(|site| site_day(site, t).into()).collect();
+        let left = sites.iter_mut().map(|site| site_day(site, t).map(Into::into)).collect::<CliResult<_>>()?;
+        let sites = &*sites;
         let queue = (Mutex::new(DayQueue { left, sending: vec![false; sites.len()], next: 0 }), Condvar::new());
         let (day_start, before) = (Instant::now(), ingest_time);
         let pusher = || -> CliResult<()> {
@@ -471,10 +496,10 @@ fn measure(a: &BenchHubArgs, dir: &Path, target: &str, pg: Option<&(String, Stri
         rows.push(row("  events on the hub (reused)", events as f64, "events", "", None));
         (sites, None)
     } else {
-        let sites = set_up(&db, a, coordinator)?;
+        let mut sites = set_up(&db, a, coordinator)?;
         let planned: u64 = sites.iter().map(|s| s.new_a_day * events_per_daily_person(a.days)).sum();
         // 1. The campaign, through the hub's ingest.
-        let ing = ingest(&db, &sites, a.days, planned, a.at_once)?;
+        let ing = ingest(&db, &mut sites, a.days, planned, a.at_once)?;
         db.after_bulk_load().map_err(Failure::storage)?;
         ingest_rows(rows, &ing, dir, pg)?;
         (sites.into_iter().map(|s| s.code).collect(), Some(ing))
