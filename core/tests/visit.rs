@@ -83,18 +83,26 @@ fn a_new_persons_ids_carry_the_visits_time_and_stay_the_same_on_every_retry() {
     people.push(draft("Lê Thị Lan", "022195002222", "1995-03-04", vaxdesk_core::model::Sex::Female));
     let mut ids = Vec::new();
     for (visit, person) in visits.iter().zip(people) {
-        let saved = t.desk.save_visit(&VisitSave { visit: *visit, person, dose: given(), fix: None, confirmed: vec![] }).unwrap();
+        // The person only (the dose is for later in the visit): the retry
+        // below derives the ids again from the visit's.
+        let saved = t.desk.save_visit(&VisitSave { visit: *visit, person: person.clone(), dose: None, fix: None, confirmed: vec![] }).unwrap();
         let events = t.desk.store().person_events(saved.person.id).unwrap();
         assert_eq!(events.len(), 1);
-        let (person, event) = (saved.person.id.0, events[0].id.0);
+        let (person_id, event_id) = (saved.person.id.0, events[0].id.0);
         assert_eq!((saved.person.id, events[0].id), (visit.new_person(), visit.person_event()), "derived from the visit, as a retry derives them");
-        for id in [person, event] {
+        for id in [person_id, event_id] {
             assert_eq!(id.get_version(), Some(uuid::Version::SortRand), "{id}: time-ordered");
             assert_eq!(id.get_timestamp(), visit.0.get_timestamp(), "{id}: the visit's time");
             assert_ne!(id, visit.0);
         }
-        assert_ne!(person, event);
-        ids.push((person, event));
+        assert_ne!(person_id, event_id);
+        // Saved again from the screen's saved state (no person id in it):
+        // the same ids, nothing written twice.
+        let again = t.desk.save_visit(&VisitSave { visit: *visit, person, dose: None, fix: None, confirmed: vec![] }).unwrap();
+        assert!(again.repeated && !again.person_saved);
+        assert_eq!(again.person.id, saved.person.id);
+        assert_eq!(t.desk.store().person_events(saved.person.id).unwrap().len(), 1);
+        ids.push((person_id, event_id));
     }
     // Visits later in the day make ids further along every index.
     assert!(ids.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{ids:?}");
@@ -104,12 +112,10 @@ fn a_new_persons_ids_carry_the_visits_time_and_stay_the_same_on_every_retry() {
     assert_eq!(old.person_event().0, uuid::Uuid::new_v5(&old.0, b"person"));
 }
 
-#[test]
-fn a_visit_begun_before_the_update_to_time_ordered_ids_goes_on_with_the_ids_it_saved_under() {
-    // The older version saved the visit's new person under ids hashed from
-    // the visit's (UUIDv5) and its dose was refused; the app updated, the
-    // screen came back with the same visit id and saves again.
-    let visit = VisitId::new();
+/// A desk on which an older version saved `visit`'s new person under the
+/// ids it hashed from the visit's (UUIDv5), before the app was updated; the
+/// person's id.
+fn saved_under_hashed_ids(visit: VisitId) -> (common::TestDesk, uuid::Uuid) {
     let (old_person, old_event) = (uuid::Uuid::new_v5(&visit.0, b"person-id"), uuid::Uuid::new_v5(&visit.0, b"person"));
     let elsewhere = desk();
     let made = elsewhere.desk.save_visit(&VisitSave { visit: VisitId::new(), person: hoa(), dose: None, fix: None, confirmed: vec![] }).unwrap();
@@ -119,13 +125,36 @@ fn a_visit_begun_before_the_update_to_time_ordered_ids_goes_on_with_the_ids_it_s
     let t = desk();
     t.desk.store().append_person_event(&event).unwrap();
     t.desk.start_session("AZ", &["AZ2107".into()]).unwrap();
+    (t, old_person)
+}
 
+#[test]
+fn a_visit_begun_before_the_update_to_time_ordered_ids_goes_on_with_the_ids_it_saved_under() {
+    // The app updated mid-visit; the screen came back with the same visit
+    // id (and, rebuilt from its saved state, without the person's id).
+    let visit = VisitId::new();
+    let (t, old_person) = saved_under_hashed_ids(visit);
     let saved = t.desk.save_visit(&VisitSave { visit, person: hoa(), dose: given(), fix: None, confirmed: vec![] }).unwrap();
     assert_eq!(saved.person.id.0, old_person, "the person the visit saved, not a second one");
-    assert!(!saved.person_saved && !saved.repeated);
+    assert!(!saved.person_saved);
     assert_eq!(saved.dose.as_ref().unwrap().person_id.0, old_person);
     assert_eq!(t.desk.store().person_count().unwrap(), 1);
     assert_eq!(t.desk.store().person_events(saved.person.id).unwrap().len(), 1);
+
+    // The person-only visit saved again: known as this visit's save.
+    let (t, old_person) = saved_under_hashed_ids(visit);
+    let again = t.desk.save_visit(&VisitSave { visit, person: hoa(), dose: None, fix: None, confirmed: vec![] }).unwrap();
+    assert_eq!(again.person.id.0, old_person);
+    assert!(again.repeated && !again.person_saved, "the visit's own person event is found under its hashed id");
+
+    // A refused person fixed and sent again: sent once a visit, and it was.
+    let (t, old_person) = saved_under_hashed_ids(visit);
+    let mut person = hoa();
+    person.id = Some(vaxdesk_core::model::PersonId(old_person));
+    let fix = Some(VisitFix { record: None, reason: "the hub refused the person".into() });
+    let resent = t.desk.save_visit(&VisitSave { visit, person, dose: None, fix, confirmed: vec![] }).unwrap();
+    assert!(!resent.person_saved);
+    assert_eq!(t.desk.store().person_events(resent.person.id).unwrap().len(), 1, "not a second person event");
 }
 
 #[test]
