@@ -175,7 +175,7 @@ class VisitScreen(
         /** A visit screen from its saved state (see [save]); null when it holds no draft. */
         fun restore(host: Host, b: Bundle): VisitScreen? {
             val draft = Bundles.draft(b, "draft") ?: return null
-            val v = VisitScreen(host, draft, null, Bundles.toFix(b, "fix"), b.getString("visit") ?: java.util.UUID.randomUUID().toString())
+            val v = VisitScreen(host, draft, null, Bundles.toFix(b, "fix"), b.getString("visit") ?: org.vaxdesk.core.newVisitId())
             v.typed = listOf("full_name", "national_id", "birth_date", "phone").mapNotNull { k -> b.getString("typed:$k")?.let { k to it } }.toMap()
             v.restoredTyping = v.typed
             v.sex = b.getString("sex")
