@@ -11,8 +11,26 @@
 //! answered with an error. (A savepoint a push would spare the second
 //! filing, at a cost to every push, for a failure that is rare.) A
 //! transaction that cannot begin or commit fails the whole group, once.
+//!
+//! The log's flush is not made under the writer (ADR 0038): a group commits
+//! with `synchronous=NORMAL` (no flush at COMMIT; every other write of the
+//! hub stays `FULL`), the writer and the lead go to the next group, and the
+//! group's leader then flushes the log file (through a descriptor opened
+//! before the group wrote, so a write-back error on its pages is reported to
+//! it) and only then answers its pushes. So a slow disk's flush overlaps the
+//! next group's filing instead of adding to every group's time. Until the
+//! flush, the group's rows are seen by readers but could still be lost with
+//! the power: the feed rows from the group's first on are marked unflushed
+//! until a flush succeeds, and desks' pulls hand out only rows below the
+//! mark ([`GroupCommit::unflushed_from`]), so no desk ever holds a feed
+//! position the hub could give again after a crash. A flush that fails
+//! stops the pushes until the hub is restarted (and SQLite recovers from
+//! what the disk holds): after a failed `fdatasync` the kernel may already
+//! have dropped the pages, and a later flush would succeed without them.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -27,10 +45,27 @@ pub(crate) const MAX_GROUP_EVENTS: usize = 8_000;
 /// alone if its group is rolled back.
 pub(crate) type Job<T> = Box<dyn Fn(&Transaction<'_>) -> Result<T> + Send + Sync>;
 
+/// Where the rows readers hand out end now (the hub: its feed's last
+/// seq), read on the writer before a group is filed; rows past it are the
+/// group's.
+pub(crate) type Mark = fn(&Connection) -> rusqlite::Result<i64>;
+
+/// Makes the log file's content durable (`fdatasync`; tests hold it).
+type Flush = Box<dyn Fn(&File) -> std::io::Result<()> + Send + Sync>;
+
 pub(crate) struct GroupCommit<T> {
     state: Mutex<Queue<T>>,
-    /// Rung when a group's outcomes are set and the lead is free again.
+    /// Rung when a group's outcomes are set, and when the lead is free again.
     turn: Condvar,
+    /// The database's log file, flushed after each group's commit.
+    wal: PathBuf,
+    mark: Mark,
+    flush: Flush,
+    /// The first row of each group committed and not yet flushed (a count,
+    /// as two groups could start at the same row).
+    unflushed: Mutex<BTreeMap<i64, usize>>,
+    /// Why pushes are refused until the hub restarts: a flush failed.
+    failed: Mutex<Option<String>>,
 }
 
 struct Queue<T> {
@@ -59,15 +94,49 @@ fn lock<G>(m: &Mutex<G>) -> MutexGuard<'_, G> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl<T> Default for GroupCommit<T> {
-    fn default() -> Self {
-        GroupCommit { state: Mutex::new(Queue { waiting: VecDeque::new(), leading: false }), turn: Condvar::new() }
-    }
+fn fdatasync(log: &File) -> std::io::Result<()> {
+    log.sync_data()
 }
 
 impl<T> GroupCommit<T> {
+    /// Groups for the database whose log file is `wal`.
+    pub(crate) fn new(wal: PathBuf, mark: Mark) -> Self {
+        Self::with_flush(wal, mark, Box::new(fdatasync))
+    }
+
+    fn with_flush(wal: PathBuf, mark: Mark, flush: Flush) -> Self {
+        GroupCommit {
+            state: Mutex::new(Queue { waiting: VecDeque::new(), leading: false }),
+            turn: Condvar::new(),
+            wal,
+            mark,
+            flush,
+            unflushed: Mutex::new(BTreeMap::new()),
+            failed: Mutex::new(None),
+        }
+    }
+
+    /// Marks rows from `from` on as committed and not flushed, as a group
+    /// in its flush does (for tests of readers).
+    #[cfg(test)]
+    pub(crate) fn hold_from(&self, from: i64) {
+        *lock(&self.unflushed).entry(from).or_default() += 1;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn release_from(&self, from: i64) {
+        lock(&self.unflushed).remove(&from);
+    }
+
+    /// The first row a reader must not hand out yet (committed, not yet
+    /// flushed); `None` when every commit is flushed.
+    pub(crate) fn unflushed_from(&self) -> Option<i64> {
+        lock(&self.unflushed).keys().next().copied()
+    }
+
     /// File `job` (a push of `events` events) on `writer`, with whatever
-    /// other pushes are waiting, and return its own outcome once committed.
+    /// other pushes are waiting, and return its own outcome once committed
+    /// and flushed.
     pub(crate) fn run(&self, writer: &Mutex<Connection>, events: usize, job: Job<T>) -> Result<T> {
         let mine = Arc::new(Entry { job, events, outcome: Mutex::new(None) });
         let mut state = lock(&self.state);
@@ -76,24 +145,70 @@ impl<T> GroupCommit<T> {
             if let Some(out) = lock(&mine.outcome).take() {
                 return out;
             }
-            if state.leading {
+            // A push taken into a group waits for that group's answer, the
+            // lead free or not.
+            if state.leading || !state.waiting.iter().any(|e| Arc::ptr_eq(e, &mine)) {
                 state = self.turn.wait(state).unwrap_or_else(|e| e.into_inner());
                 continue;
             }
             let group = take_group(&mut state.waiting);
             state.leading = true;
             drop(state);
-            // Frees the lead and answers whatever the group left unanswered
-            // even if a filing panics, so no waiting push hangs.
-            let lead = Lead { owner: self, group };
-            file_group(writer, &lead.group);
-            drop(lead);
+            self.lead(writer, group);
             state = lock(&self.state);
         }
     }
 }
 
 impl<T> GroupCommit<T> {
+    /// File `group`, free the writer and the lead, flush, answer.
+    fn lead(&self, writer: &Mutex<Connection>, group: Vec<Arc<Entry<T>>>) {
+        // Answers whatever is left unanswered (a panic), flushes what was
+        // filed and drops the mark once flushed, however this ends.
+        let mut answering = Answering { owner: self, group, from: None, log: None, flushed: false };
+        let lead = Lead { owner: self };
+        if let Some(why) = lock(&self.failed).clone() {
+            for entry in &answering.group {
+                entry.answer(Err(DbError::SharedCommit(why.clone())));
+            }
+            return;
+        }
+        let outcomes = self.file_group(writer, &answering.group, &mut answering.from, &mut answering.log);
+        drop(lead);
+        let flushed = answering.flush();
+        for (entry, outcome) in answering.group.iter().zip(outcomes) {
+            entry.answer(match (&flushed, outcome) {
+                // Committed, but not known to be on the disk: the desk is
+                // told to send again (its events are taken once).
+                (Err(why), Ok(_)) => Err(DbError::SharedCommit(why.clone())),
+                (_, outcome) => outcome,
+            });
+        }
+    }
+
+    /// Every push's outcome, committed but not flushed. `log` is set to the
+    /// log file, opened before anything is written, and `marked` to the
+    /// group's mark as soon as it is taken.
+    fn file_group(&self, writer: &Mutex<Connection>, group: &[Arc<Entry<T>>], marked: &mut Option<i64>, log: &mut Option<File>) -> Vec<Result<T>> {
+        let mut conn = Unflushed::new(lock(writer));
+        let shared = |e: &dyn std::fmt::Display| group.iter().map(|_| Err(DbError::SharedCommit(e.to_string()))).collect();
+        match File::open(&self.wal) {
+            Ok(f) => *log = Some(f),
+            Err(e) => return shared(&format!("the hub's log {}: {e}", self.wal.display())),
+        }
+        let from = match (self.mark)(&conn) {
+            Ok(last) => last + 1,
+            Err(e) => return shared(&e),
+        };
+        // Marked before COMMIT makes the rows visible.
+        *lock(&self.unflushed).entry(from).or_default() += 1;
+        *marked = Some(from);
+        match conn.set_normal() {
+            Err(e) => shared(&e),
+            Ok(()) => file_group_in(&mut conn, group),
+        }
+    }
+
     /// Pushes waiting for the writer, and whether a group is being filed
     /// (for tests that make pushes queue).
     pub(crate) fn queue(&self) -> (usize, bool) {
@@ -116,21 +231,111 @@ fn take_group<T>(waiting: &mut VecDeque<Arc<Entry<T>>>) -> Vec<Arc<Entry<T>>> {
     group
 }
 
+/// The lead, freed when dropped (the group filed, or a panic).
 struct Lead<'a, T> {
     owner: &'a GroupCommit<T>,
-    group: Vec<Arc<Entry<T>>>,
 }
 
 impl<T> Drop for Lead<'_, T> {
     fn drop(&mut self) {
-        // Jobs' panics are caught; this is for one in the filing itself.
-        if std::thread::panicking() {
-            for e in self.group.iter().filter(|e| !e.answered()) {
-                e.answer(Err(DbError::Interrupted));
-            }
-        }
         lock(&self.owner.state).leading = false;
         self.owner.turn.notify_all();
+    }
+}
+
+/// A group between its filing and its answers.
+struct Answering<'a, T> {
+    owner: &'a GroupCommit<T>,
+    group: Vec<Arc<Entry<T>>>,
+    /// The group's mark, once taken.
+    from: Option<i64>,
+    /// The log file, opened before the group wrote; `None` once flushed or
+    /// failed.
+    log: Option<File>,
+    flushed: bool,
+}
+
+impl<T> Answering<'_, T> {
+    /// Flush what the group wrote; a failure refuses every push from now on.
+    fn flush(&mut self) -> std::result::Result<(), String> {
+        let Some(log) = self.log.take() else {
+            return Ok(());
+        };
+        match (self.owner.flush)(&log) {
+            Ok(()) => {
+                self.flushed = true;
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!("the hub's log could not be flushed ({e}): pushes are refused until the hub is restarted");
+                tracing::error!(error = %e, "the hub's log could not be flushed; pushes refused until a restart");
+                *lock(&self.owner.failed) = Some(why.clone());
+                Err(why)
+            }
+        }
+    }
+}
+
+impl<T> Drop for Answering<'_, T> {
+    fn drop(&mut self) {
+        // Jobs' panics are caught; this is for one in the filing itself,
+        // which may have come after the commit.
+        if self.log.is_some() {
+            let _ = self.flush();
+        }
+        for e in self.group.iter().filter(|e| !e.answered()) {
+            e.answer(Err(DbError::Interrupted));
+        }
+        // Rows not known to be on the disk stay held back from pulls.
+        if let Some(from) = self.from.filter(|_| self.flushed) {
+            let mut unflushed = lock(&self.owner.unflushed);
+            if let Some(n) = unflushed.get_mut(&from) {
+                *n -= 1;
+                if *n == 0 {
+                    unflushed.remove(&from);
+                }
+            }
+        }
+        // Under the queue's lock, so a waiter cannot miss it between its
+        // check and its wait.
+        let _state = lock(&self.owner.state);
+        self.owner.turn.notify_all();
+    }
+}
+
+/// The writer, set to commit without a flush while a group is filed and set
+/// back to `synchronous=FULL` when dropped, whatever happened: enrollment and
+/// every other write flush at their commit.
+struct Unflushed<'a>(MutexGuard<'a, Connection>);
+
+impl<'a> Unflushed<'a> {
+    fn new(conn: MutexGuard<'a, Connection>) -> Self {
+        Unflushed(conn)
+    }
+
+    fn set_normal(&self) -> rusqlite::Result<()> {
+        self.0.pragma_update(None, "synchronous", "NORMAL")
+    }
+}
+
+impl Drop for Unflushed<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.pragma_update(None, "synchronous", "FULL") {
+            tracing::error!(error = %e, "the hub's writer could not be set back to flush at each commit");
+        }
+    }
+}
+
+impl std::ops::Deref for Unflushed<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Unflushed<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
     }
 }
 
@@ -142,31 +347,18 @@ enum Failed {
     Transaction(DbError),
 }
 
-/// Every entry of the group is answered when this returns.
-fn file_group<T>(writer: &Mutex<Connection>, group: &[Arc<Entry<T>>]) {
-    let mut conn = lock(writer);
+/// Each push's outcome, in the group's order.
+fn file_group_in<T>(conn: &mut Connection, group: &[Arc<Entry<T>>]) -> Vec<Result<T>> {
     if let [only] = group {
-        return only.answer(file_alone(&mut conn, only));
+        return vec![file_alone(conn, only)];
     }
-    match file_together(&mut conn, group) {
-        Ok(outcomes) => {
-            for (entry, v) in group.iter().zip(outcomes) {
-                entry.answer(Ok(v));
-            }
-        }
+    match file_together(conn, group) {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         // Filed again one by one, so only the push that fails gets an error.
-        Err(Failed::Push) => {
-            for entry in group {
-                entry.answer(file_alone(&mut conn, entry));
-            }
-        }
+        Err(Failed::Push) => group.iter().map(|entry| file_alone(conn, entry)).collect(),
         // Not any one push's doing, and likely to fail again: every push is
         // told, once (a desk retries a storage error).
-        Err(Failed::Transaction(e)) => {
-            for entry in group {
-                entry.answer(Err(DbError::SharedCommit(e.to_string())));
-            }
-        }
+        Err(Failed::Transaction(e)) => group.iter().map(|_| Err(DbError::SharedCommit(e.to_string()))).collect(),
     }
 }
 
@@ -228,7 +420,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hub.sqlite");
         let c = Connection::open(&path).unwrap();
-        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE pushed (push INTEGER PRIMARY KEY, at INTEGER NOT NULL)").unwrap();
+        c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE pushed (push INTEGER PRIMARY KEY, at INTEGER NOT NULL)").unwrap();
         Store { _dir: dir, path, writer: Arc::new(Mutex::new(c)), runs: Arc::default() }
     }
 
@@ -269,6 +461,23 @@ mod tests {
     /// A push's thread: its own id, its outcome, and how many pushes another
     /// connection saw committed the moment that outcome came back.
     type Filed = thread::JoinHandle<(ThreadId, Result<ThreadId>, i64)>;
+
+    /// The last push written, as the hub's mark reads its feed.
+    fn last_push(c: &Connection) -> rusqlite::Result<i64> {
+        c.query_row("SELECT coalesce(max(push), 0) FROM pushed", [], |r| r.get(0))
+    }
+
+    fn wal(store: &Store) -> PathBuf {
+        PathBuf::from(format!("{}-wal", store.path.display()))
+    }
+
+    fn filer(store: &Store) -> GroupCommit<ThreadId> {
+        GroupCommit::new(wal(store), last_push)
+    }
+
+    fn synchronous(store: &Store) -> i64 {
+        lock(&store.writer).query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+    }
 
     fn committed(path: &std::path::Path) -> i64 {
         Connection::open(path).unwrap().query_row("SELECT count(*) FROM pushed", [], |r| r.get(0)).unwrap()
@@ -322,7 +531,7 @@ mod tests {
     #[test]
     fn pushes_arriving_while_one_is_filed_share_the_next_commit_in_order() {
         let store = store();
-        let g = Arc::new(GroupCommit::default());
+        let g = Arc::new(filer(&store));
         let rest = (2..=5).map(|n| store.write(n)).collect();
         let (go, threads) = behind_a_slow_push(&g, &store, rest);
         go.send(()).unwrap();
@@ -346,7 +555,7 @@ mod tests {
     #[test]
     fn a_push_that_fails_in_a_group_fails_alone_with_its_own_error() {
         let store = store();
-        let g = Arc::new(GroupCommit::default());
+        let g = Arc::new(filer(&store));
         // Push 3 writes, then fails on a row that is already there.
         let failing: Job<ThreadId> = Box::new(|tx| {
             tx.execute("INSERT INTO pushed (push, at) VALUES (30, 30)", [])?;
@@ -366,7 +575,7 @@ mod tests {
     #[test]
     fn a_push_that_loses_the_whole_transaction_costs_the_others_nothing() {
         let store = store();
-        let g = Arc::new(GroupCommit::default());
+        let g = Arc::new(filer(&store));
         // As SQLite does on a full disk or an I/O error: the transaction is
         // rolled back under the push, which then fails.
         let losing: Job<ThreadId> = Box::new(|tx| {
@@ -383,7 +592,7 @@ mod tests {
     #[test]
     fn a_push_under_which_the_transaction_ended_unsaid_stops_its_group() {
         let store = store();
-        let g = Arc::new(GroupCommit::default());
+        let g = Arc::new(filer(&store));
         // SQLite rolled back under this push, which did not notice: the
         // pushes after it must not run outside a transaction, one
         // statement at a time, and be kept while the group fails.
@@ -401,7 +610,7 @@ mod tests {
     #[test]
     fn a_push_that_panics_gets_an_error_and_the_others_are_kept() {
         let store = store();
-        let g = Arc::new(GroupCommit::default());
+        let g = Arc::new(filer(&store));
         let panicking: Job<ThreadId> = Box::new(|_| panic!("a bug in filing"));
         let third = third_in_a_group(&g, &store, panicking);
         assert!(matches!(third, Err(DbError::Interrupted)), "{third:?}");
@@ -417,16 +626,90 @@ mod tests {
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         lock(&store.writer).busy_timeout(Duration::from_millis(50)).unwrap();
         let group: Vec<Arc<Entry<ThreadId>>> = (2..=4).map(|n| Arc::new(Entry { job: store.write(n), events: 1, outcome: Mutex::new(None) })).collect();
-        file_group(&store.writer, &group);
-        for entry in &group {
-            match lock(&entry.outcome).take() {
-                Some(Err(e @ DbError::SharedCommit(_))) => assert!(e.to_string().contains("locked"), "{e}"),
+        let outcomes = filer(&store).file_group(&store.writer, &group, &mut None, &mut None);
+        assert_eq!(outcomes.len(), 3);
+        for outcome in outcomes {
+            match outcome {
+                Err(e @ DbError::SharedCommit(_)) => assert!(e.to_string().contains("locked"), "{e}"),
                 other => panic!("expected the shared failure, got {other:?}"),
             }
         }
         assert_eq!(store.runs(), vec![], "no push was tried, alone or together");
         other.execute_batch("ROLLBACK").unwrap();
-        assert!(GroupCommit::default().run(&store.writer, 1, store.write(5)).is_ok());
+        assert!(filer(&store).run(&store.writer, 1, store.write(5)).is_ok());
+    }
+
+    /// A flush that announces itself and waits to be let go, once a call.
+    fn held_flush() -> (Flush, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (flushing, flushes) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let (flushing, released) = (Mutex::new(flushing), Mutex::new(released));
+        let hold: Flush = Box::new(move |log| {
+            lock(&flushing).send(()).unwrap();
+            lock(&released).recv_timeout(Duration::from_secs(10)).unwrap();
+            fdatasync(log)
+        });
+        (hold, flushes, release)
+    }
+
+    #[test]
+    fn a_group_is_answered_after_its_flush_and_the_next_group_files_meanwhile() {
+        let store = store();
+        let (hold, flushes, release) = held_flush();
+        let g = Arc::new(GroupCommit::with_flush(wal(&store), last_push, hold));
+        // Pushes 2 and 3 queue behind push 1 and are filed together, one of
+        // them leading the group, the other only waiting for its answer.
+        let (go, threads) = behind_a_slow_push(&g, &store, vec![store.write(2), store.write(3)]);
+        go.send(()).unwrap();
+        flushes.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Push 1 is committed and seen, its rows marked, the writer back at
+        // FULL; the next group files and commits while push 1 flushes.
+        assert_eq!(g.unflushed_from(), Some(1));
+        assert_eq!(synchronous(&store), 2, "the writer is set back to FULL for every other write");
+        flushes.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(committed(&store.path), 3, "the second group committed during the first one's flush");
+        assert_eq!(g.unflushed_from(), Some(1), "the older group's mark holds readers back");
+        assert!(threads.iter().all(|t| !t.is_finished()), "no push is answered before its group's flush");
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        let joined = join(threads);
+        assert!(joined.iter().all(|(_, r, _)| r.is_ok()), "{joined:?}");
+        let leaders: std::collections::HashSet<_> = joined.iter().map(|(_, r, _)| *r.as_ref().unwrap()).collect();
+        assert_eq!(leaders.len(), 2, "two groups: push 1, then 2 and 3 together");
+        assert_eq!(g.unflushed_from(), None, "every commit flushed");
+    }
+
+    #[test]
+    fn a_group_commits_without_a_flush_of_its_own() {
+        let store = store();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (write, record) = (store.write(1), Arc::clone(&seen));
+        let job: Job<ThreadId> = Box::new(move |tx| {
+            lock(&record).push(tx.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?);
+            write(tx)
+        });
+        filer(&store).run(&store.writer, 1, job).unwrap();
+        assert_eq!(*lock(&seen), vec![1], "NORMAL while the group is filed: its flush comes after");
+        assert_eq!(synchronous(&store), 2);
+    }
+
+    #[test]
+    fn a_flush_that_fails_refuses_every_push_until_a_restart() {
+        let store = store();
+        let g = GroupCommit::with_flush(wal(&store), last_push, Box::new(|_| Err(std::io::Error::other("the disk went away"))));
+        let refused = |r: Result<ThreadId>| match r {
+            Err(DbError::SharedCommit(e)) => assert!(e.contains("could not be flushed") && e.contains("the disk went away") && e.contains("restart"), "{e}"),
+            other => panic!("a push whose commit may not be on the disk was answered {other:?}"),
+        };
+        refused(g.run(&store.writer, 1, store.write(1)));
+        // Committed, but not known to be on the disk: held back from pulls.
+        assert_eq!(committed(&store.path), 1);
+        assert_eq!(g.unflushed_from(), Some(1));
+        assert_eq!(synchronous(&store), 2);
+        // The kernel may have dropped the pages: a later flush could succeed
+        // without them, so nothing more is taken.
+        refused(g.run(&store.writer, 1, store.write(2)));
+        assert_eq!(committed(&store.path), 1, "nothing filed after the failure");
     }
 
     #[test]

@@ -108,7 +108,11 @@ impl SqliteHub {
                 c.pragma_update(None, "query_only", "ON")
             });
         let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
-        Ok(SqliteHub { path: path.to_path_buf(), writer: Mutex::new(writer), readers, pushes: GroupCommit::default() })
+        // The log as SQLite names it (the database's path resolved, links
+        // followed), flushed after each group of pushes (ADR 0038).
+        let wal = PathBuf::from(format!("{}-wal", writer.path().map_or_else(|| path.display().to_string(), str::to_string)));
+        let pushes = GroupCommit::new(wal, |c| c.query_row("SELECT coalesce(max(seq), 0) FROM feed", [], |r| r.get(0)));
+        Ok(SqliteHub { path: path.to_path_buf(), writer: Mutex::new(writer), readers, pushes })
     }
 
     pub fn path(&self) -> &Path {
@@ -405,11 +409,20 @@ impl HubStore for SqliteHub {
     fn changes(&self, site: &str, device: &str, since: i64, limit: u32) -> Result<ChangesPage> {
         self.read(|c| {
             let mut st = c.prepare_cached(super::CHANGES_SQLITE)?;
-            let rows = st
+            let mut rows = st
                 .query_map(params![since, site, device, limit], |r| {
                     Ok(super::FeedRow { seq: r.get(0)?, kind: r.get(1)?, body: r.get(2)?, stream: r.get(3)?, event: r.get(4)?, device: r.get(5)? })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            // Rows of a group committed and not yet flushed are not handed
+            // out (ADR 0038): a desk must never hold a feed position that a
+            // power cut could make the hub give to other rows. Read after
+            // the rows: a group's mark is taken before its commit and
+            // dropped only after its flush, so every such row read is
+            // still marked now.
+            if let Some(from) = self.pushes.unflushed_from() {
+                rows.truncate(rows.partition_point(|r| r.seq < from));
+            }
             super::changes_page(rows, since, device, limit)
         })
     }
@@ -888,4 +901,31 @@ fn canonical(c: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
 /// number of sites with one cached plan).
 fn json_list(items: &[String]) -> String {
     serde_json::Value::Array(items.iter().cloned().map(serde_json::Value::String).collect()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pull_stops_below_the_rows_of_a_group_not_yet_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = SqliteHub::open(&dir.path().join("hub.db")).unwrap();
+        let base = vaxdesk_core::catalog::Catalog::builtin();
+        for version in 1..=3 {
+            hub.publish_catalog(&vaxdesk_core::catalog::Catalog { version: base.version + version, ..base.clone() }).unwrap();
+        }
+        let page = |since| hub.changes("S1", "phone-1", since, 100).unwrap();
+        let all = page(0);
+        assert_eq!(all.changes.len(), 3);
+        let last: i64 = all.cursor.parse().unwrap();
+        // The third row is a group's that is still being flushed.
+        hub.pushes.hold_from(last);
+        let held = page(0);
+        assert_eq!(held.changes.len(), 2, "a desk is not handed a row the power could still take back");
+        assert_eq!(held.cursor, (last - 1).to_string());
+        assert!(page(last - 1).changes.is_empty());
+        hub.pushes.release_from(last);
+        assert_eq!(page(last - 1).changes.len(), 1, "handed out once flushed");
+    }
 }
