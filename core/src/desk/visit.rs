@@ -138,10 +138,11 @@ impl Desk {
         // after it (the screen keeps the visit's id across the restart)
         // goes on with the hashed ids that version made, if it saved under them.
         let (hashed_person, hashed_event) = (PersonId(v.visit.hashed(b"person-id")), EventId(v.visit.hashed(b"person")));
+        let new_person = v.visit.new_person();
         let id = match v.person.id {
             Some(id) => id,
-            None if hashed_person != v.visit.new_person() && self.store.person(hashed_person)?.is_some() => hashed_person,
-            None => v.visit.new_person(),
+            None if hashed_person != new_person && self.store.person(hashed_person)?.is_some() => hashed_person,
+            None => new_person,
         };
         let draft = PersonDraft { id: Some(id), ..v.person.clone() };
         let on_file = self.store.person(id)?;
