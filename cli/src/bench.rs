@@ -276,7 +276,9 @@ fn baseline_search(c: &rusqlite::Connection, q: &SearchQuery) -> rusqlite::Resul
     }
     found.sort();
     found.dedup();
-    let mut st = c.prepare_cached("SELECT body FROM persons WHERE rowid = ?1")?;
+    // The page's persons read as the store reads them today (from their
+    // latest event, desk schema 8), so the ratio is the search's alone.
+    let mut st = c.prepare_cached("SELECT e.body FROM persons p JOIN person_events e ON e.seq = p.head_seq WHERE p.rowid = ?1")?;
     for (_, _, rowid) in found.iter().take(20) {
         let _: String = st.query_row([rowid], |r| r.get(0))?;
     }

@@ -175,13 +175,16 @@ fn a_first_pull_cut_short_under_schema_6_is_made_whole_by_the_upgrade() {
     let first = 830_000;
     let mut people: Vec<_> = (first..first + 900).map(synth::person).collect();
     let events: Vec<_> = people.iter().map(synth::person_event).collect();
+    // Written as the app of schema 6 wrote them (today's writer writes
+    // schema 8's rows).
+    let opts = vaxdesk_core::store::OpenOptions { target_version: 6, ..Default::default() };
+    drop(vaxdesk_core::desk::Desk::open_with(&old, &opts).unwrap());
+    write_before_schema_8(&old, &events[..300], &[]);
     {
-        let opts = vaxdesk_core::store::OpenOptions { target_version: 6, ..Default::default() };
         let desk = vaxdesk_core::desk::Desk::open_with(&old, &opts).unwrap();
-        desk.store().append_batch(&events[..300], &[]).unwrap();
         assert!(desk.store().defer_search_index().unwrap());
-        desk.store().append_batch(&events[300..], &[]).unwrap();
     }
+    write_before_schema_8(&old, &events[300..], &[]);
     let today = desk();
     today.desk.store().append_batch(&events, &[]).unwrap();
 

@@ -37,9 +37,12 @@ fn upgrades_a_version_1_database_and_indexes_existing_names() {
         let opts = OpenOptions { target_version: 1, ..Default::default() };
         let desk = Desk::open_with(&path, &opts).unwrap().with_clock(clinic_now);
         desk.set_up("S1", "D1", None).unwrap();
-        add(&desk, &hoa());
         assert_eq!(desk.store().schema_version().unwrap(), 1);
     }
+    let made = desk();
+    let hoa = add(&made.desk, &hoa());
+    let (persons, _) = events_of(&made.desk, &[hoa.id]);
+    write_before_schema_8(&path, &persons, &[]);
     let desk = open_at(&path);
     assert_eq!(desk.store().schema_version().unwrap(), LATEST_VERSION);
     let page = desk.find(&SearchQuery::new("hoa nguyen")).unwrap();
@@ -70,14 +73,16 @@ fn the_word_index_is_filled_on_upgrade_and_follows_every_change() {
     // Persons saved by the app before schema 6, their names indexed then.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v5.db");
-    let hoa_id;
     {
         let opts = OpenOptions { target_version: 5, ..Default::default() };
         let desk = Desk::open_with(&path, &opts).unwrap().with_clock(clinic_now);
         desk.set_up("S1", "D1", None).unwrap();
-        hoa_id = add(&desk, &hoa()).id;
-        add(&desk, &draft("Trần Văn Nam", "001090004321", "1990-05-02", vaxdesk_core::model::Sex::Male));
     }
+    let made = desk();
+    let hoa_id = add(&made.desk, &hoa()).id;
+    let nam = add(&made.desk, &draft("Trần Văn Nam", "001090004321", "1990-05-02", vaxdesk_core::model::Sex::Male)).id;
+    let (persons, _) = events_of(&made.desk, &[hoa_id, nam]);
+    write_before_schema_8(&path, &persons, &[]);
     let desk = open_at(&path);
     assert_eq!(desk.store().schema_version().unwrap(), LATEST_VERSION);
     let names = |q: &str| desk.find(&SearchQuery::new(q)).unwrap().hits.into_iter().map(|h| h.person.full_name).collect::<Vec<_>>();
@@ -119,6 +124,140 @@ fn the_word_index_is_filled_on_upgrade_and_follows_every_change() {
     assert_eq!(off, 0, "every word's count is its persons");
     let hoa_words: i64 = c.query_row("SELECT count(*) FROM name_words WHERE word = 'hoa'", [], |r| r.get(0)).unwrap();
     assert_eq!(hoa_words, 0, "nobody is called Hoa any more");
+}
+
+/// What a desk reads of its persons and doses, to compare across an upgrade.
+fn readings(desk: &Desk, persons: &[vaxdesk_core::model::PersonId], day: chrono::NaiveDate) -> String {
+    let store = desk.store();
+    let mut out = Vec::new();
+    for id in persons {
+        let p = store.person(*id).unwrap().unwrap();
+        out.push(format!("{p:?}"));
+        out.push(format!("{:?}", store.person_by_national_id(&p.national_id.as_ref().unwrap().number).unwrap()));
+        if let Some(phone) = &p.phone {
+            out.push(format!("{:?}", store.persons_by_phone(phone).unwrap()));
+        }
+        out.push(format!("{:?}", store.doses_of(*id).unwrap()));
+    }
+    out.push(format!("{:?}", store.doses_on(day, None).unwrap()));
+    let mut streamed = Vec::new();
+    store.for_each_dose(day, day, None, |r| {
+        streamed.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert!(!streamed.is_empty(), "the day's doses are read");
+    out.push(format!("{streamed:?}"));
+    out.push(format!("{:?}", store.persons_page(0, 10).unwrap()));
+    out.push(format!("{:?}", desk.find(&SearchQuery::new("binh hoa")).unwrap().hits));
+    out.join("\n")
+}
+
+/// A record event like `person`'s first dose, under a new id.
+fn second_dose_event(desk: &Desk, person: vaxdesk_core::model::PersonId) -> vaxdesk_core::model::DoseEvent {
+    let mut e = desk.store().dose_events_of(person).unwrap().remove(0);
+    e.id = vaxdesk_core::model::EventId::new();
+    e.kind = vaxdesk_core::model::DoseKind::Record;
+    e
+}
+
+#[test]
+fn the_projections_upgrade_keeps_every_person_and_dose_as_it_stood() {
+    // A desk's persons and doses: a person renamed, a dose amended twice, a
+    // dose voided. The same events written into a store of schema 7, whose
+    // rows copied their latest event, then upgraded: it must read as the
+    // desk that made them does.
+    let made = desk();
+    let day = clinic_now().with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap()).date_naive();
+    let hoa_id = add(&made.desk, &hoa()).id;
+    let mut renamed = hoa();
+    renamed.id = Some(hoa_id);
+    renamed.full_name = "Nguyễn Thị Hòa Bình".into();
+    renamed.phone = Some("0912345678".into());
+    made.desk.save_person(&renamed, &[]).unwrap();
+    let nam = add(&made.desk, &draft("Trần Văn Nam", "001090004321", "1990-05-02", vaxdesk_core::model::Sex::Male)).id;
+    let first = made.desk.record_dose(&az_dose(hoa_id), &[]).unwrap();
+    let mut fixed = az_dose(hoa_id);
+    fixed.note = Some("lot checked on the vial".into());
+    let amend = made.desk.amend_dose(first.id, &fixed, "note added", &[]).unwrap();
+    fixed.note = Some("arm: left".into());
+    let amended = made.desk.amend_dose(amend.id, &fixed, "arm noted", &[]).unwrap();
+    let twice = made.desk.record_dose(&az_dose(nam), &[]).unwrap();
+    made.desk.void_dose(twice.id, "entered twice").unwrap();
+    let ids = [hoa_id, nam];
+    let (persons, doses) = events_of(&made.desk, &ids);
+    assert_eq!((persons.len(), doses.len()), (3, 5));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v7.db");
+    {
+        let opts = OpenOptions { target_version: 7, ..Default::default() };
+        let desk = Desk::open_with(&path, &opts).unwrap().with_clock(clinic_now);
+        desk.set_up("QN-HL-01", "D1", None).unwrap();
+        desk.load_catalog(catalog_with_lots()).unwrap();
+    }
+    write_before_schema_8(&path, &persons, &doses);
+    let copies: i64 = Connection::open(&path).unwrap().query_row("SELECT (SELECT count(body) FROM persons) + (SELECT count(body) FROM doses)", [], |r| r.get(0)).unwrap();
+    assert_eq!(copies, 4, "schema 7's rows hold copies of their content");
+
+    let desk = open_at(&path);
+    assert_eq!(desk.store().schema_version().unwrap(), LATEST_VERSION);
+    assert_eq!(readings(&desk, &ids, day), readings(&made.desk, &ids, day), "every reading as on the desk that made them");
+    let record = &desk.history(hoa_id).unwrap()[0];
+    assert_eq!((record.id, record.head, record.dose.note.as_deref()), (first.id, amended.id, Some("arm: left")), "the record stands as its last amend");
+    assert!(record.amended);
+    assert_eq!(desk.person(hoa_id).unwrap().full_name, "Nguyễn Thị Hòa Bình");
+    assert!(desk.history(nam).unwrap().is_empty(), "the voided dose stays voided");
+    assert!(desk.store().verify_dose_projection(hoa_id).unwrap());
+    let c = Connection::open(&path).unwrap();
+    for table in ["persons", "doses"] {
+        let columns: Vec<String> =
+            c.prepare(&format!("SELECT name FROM pragma_table_info('{table}')")).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert!(columns.contains(&"head_seq".to_string()) && !columns.iter().any(|c| c == "body" || c == "head_event"), "{table}: {columns:?}");
+    }
+    let schema = |c: &Connection| -> Vec<(String, String, Option<String>)> {
+        let mut st = c.prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY name").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(schema(&c), schema(&Connection::open(made.path()).unwrap()), "tables, indexes and triggers as a store made today has them");
+    let orphans: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(orphans, 0);
+    let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert!(free > 0, "the old tables' pages are free for the next writes");
+    drop(c);
+    // Foreign keys are on again once the upgrade is done: a dose of a
+    // person nobody recorded is refused.
+    let mut stray = second_dose_event(&made.desk, hoa_id);
+    stray.person_id = vaxdesk_core::model::PersonId::new();
+    let refused = desk.store().append_dose_event(&stray).unwrap_err().to_string();
+    assert!(refused.contains("FOREIGN KEY"), "{refused}");
+    // Saves after the upgrade read back through their events too.
+    let mut again = hoa();
+    again.id = Some(hoa_id);
+    again.full_name = "Nguyễn Thị Hòa".into();
+    desk.save_person(&again, &[]).unwrap();
+    assert_eq!(desk.person(hoa_id).unwrap().full_name, "Nguyễn Thị Hòa");
+    let second = desk.record_dose(&az_dose(nam), &[]).unwrap();
+    assert_eq!(desk.history(nam).unwrap().iter().map(|r| (r.id, r.head)).collect::<Vec<_>>(), [(second.id, second.id)]);
+    assert_eq!(desk.store().integrity_check().unwrap(), Ok(()));
+}
+
+#[test]
+fn a_row_whose_latest_event_is_missing_is_named_not_skipped_or_panicked_on() {
+    let t = desk();
+    let p = add(&t.desk, &hoa());
+    t.desk.record_dose(&az_dose(p.id), &[]).unwrap();
+    let c = Connection::open(t.path()).unwrap();
+    c.execute_batch("UPDATE persons SET head_seq = 0; UPDATE doses SET head_seq = 0;").unwrap();
+    drop(c);
+    match t.desk.store().person(p.id) {
+        Err(StoreError::BadRow { table: "persons", detail }) => assert!(detail.contains(&format!("latest event of person {}", p.id)), "{detail}"),
+        other => panic!("expected a bad persons row, got {other:?}"),
+    }
+    match t.desk.store().doses_of(p.id) {
+        Err(StoreError::BadRow { table: "doses", detail }) => assert!(detail.contains("latest event of record"), "{detail}"),
+        other => panic!("expected a bad doses row, got {other:?}"),
+    }
 }
 
 #[test]

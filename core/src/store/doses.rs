@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use super::persons::insert_person_event;
 use super::sync::Origin;
 use super::{from_json, json, outbox, Result, Store, StoreError};
-use crate::model::{derive_history, Dose, DoseEvent, DoseKind, DoseRecord, EventId, PersonEvent, PersonId};
+use crate::model::{derive_history, DoseEvent, DoseKind, DoseRecord, EventId, PersonEvent, PersonId};
 
 /// Where a dose record stands, for checking a correction against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,22 +16,33 @@ pub struct DoseState {
     pub voided: bool,
 }
 
-const RECORD_COLUMNS: &str = "id, person_id, site, desk, head_event, amended, body";
+/// A record's columns and its head event's body: the row keeps the event's
+/// `seq`, not a copy of the dose (schema 8, ADR 0039). A left join, so a
+/// row whose event is missing is reported, not skipped.
+const RECORD_COLUMNS: &str = "d.id, d.person_id, d.site, d.desk, d.amended, e.body";
+const RECORDS: &str = "doses d LEFT JOIN dose_events e ON e.seq = d.head_seq";
 
-fn record_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, String, bool, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+type RecordRow = (String, String, String, String, bool, Option<String>);
+
+fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
 
-fn to_record(row: (String, String, String, String, String, bool, String)) -> Result<DoseRecord> {
-    let (id, person, site, desk, head, amended, body) = row;
-    let bad = |e: uuid::Error| StoreError::BadRow { table: "doses", detail: e.to_string() };
+fn to_record(row: RecordRow) -> Result<DoseRecord> {
+    let (id, person, site, desk, amended, head) = row;
+    let bad = |detail: String| StoreError::BadRow { table: "doses", detail };
+    let head = head.ok_or_else(|| bad(format!("the latest event of record {id} is missing")))?;
+    let head: DoseEvent = from_json("dose_events", &head)?;
+    // A live record's latest event is its record or an amend: both carry
+    // the dose as it stands.
+    let dose = head.dose.ok_or_else(|| bad(format!("the latest event of record {id} carries no dose")))?;
     Ok(DoseRecord {
-        id: id.parse().map_err(bad)?,
-        person_id: person.parse().map_err(bad)?,
+        id: id.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
+        person_id: person.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
         site,
         desk,
-        dose: from_json::<Dose>("doses", &body)?,
-        head: head.parse().map_err(bad)?,
+        dose,
+        head: head.id,
         amended,
     })
 }
@@ -77,7 +88,7 @@ impl Store {
     /// A person's doses as they stand (voided ones left out), by date.
     pub fn doses_of(&self, person: PersonId) -> Result<Vec<DoseRecord>> {
         let rows = self.read(|c| {
-            let sql = format!("SELECT {RECORD_COLUMNS} FROM doses WHERE person_id = ?1 AND voided = 0");
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM {RECORDS} WHERE d.person_id = ?1 AND d.voided = 0");
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map([person.to_string()], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
@@ -125,7 +136,7 @@ impl Store {
     pub fn doses_on(&self, day: NaiveDate, desk: Option<&str>) -> Result<Vec<DoseRecord>> {
         let rows = self.read(|c| {
             let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM doses WHERE day = ?1 AND voided = 0 AND (?2 IS NULL OR desk = ?2)"
+                "SELECT {RECORD_COLUMNS} FROM {RECORDS} WHERE d.day = ?1 AND d.voided = 0 AND (?2 IS NULL OR d.desk = ?2)"
             );
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map(params![day.to_string(), desk], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -147,8 +158,8 @@ impl Store {
     ) -> Result<()> {
         self.read_with(|c| {
             let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM doses WHERE day BETWEEN ?1 AND ?2 AND voided = 0
-                 AND (?3 IS NULL OR site = ?3) ORDER BY day, id"
+                "SELECT {RECORD_COLUMNS} FROM {RECORDS} WHERE d.day BETWEEN ?1 AND ?2 AND d.voided = 0
+                 AND (?3 IS NULL OR d.site = ?3) ORDER BY d.day, d.id"
             );
             let mut st = c.prepare(&sql)?;
             let mut rows = st.query(params![from.to_string(), to.to_string(), site])?;
@@ -180,46 +191,32 @@ pub(super) fn insert_dose_event(tx: &Transaction<'_>, e: &DoseEvent) -> Result<(
 pub(super) fn insert_dose_event_from(tx: &Transaction<'_>, e: &DoseEvent, origin: Origin) -> Result<()> {
     let id = e.id.to_string();
     let root = e.root().to_string();
-    let inserted = tx
+    let seq: Option<i64> = tx
         .prepare_cached(
             "INSERT INTO dose_events (id, root_id, person_id, kind, body, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (id) DO NOTHING",
+             ON CONFLICT (id) DO NOTHING RETURNING seq",
         )?
-        .execute(params![id, root, e.person_id.to_string(), e.kind.as_str(), json(e), e.recorded_at.to_rfc3339()])?;
-    if inserted == 0 {
+        .query_row(params![id, root, e.person_id.to_string(), e.kind.as_str(), json(e), e.recorded_at.to_rfc3339()], |r| r.get(0))
+        .optional()?;
+    let Some(seq) = seq else {
         return Err(StoreError::Duplicate { what: "event", value: id });
-    }
+    };
     let changed = match (&e.kind, &e.dose) {
         (DoseKind::Record, Some(d)) => tx
             .prepare_cached(
-                "INSERT INTO doses (id, person_id, head_event, day, site, desk, outcome, body)
-                 VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO doses (id, person_id, head_seq, day, site, desk, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![
-                id,
-                e.person_id.to_string(),
-                d.administered_at.date_naive().to_string(),
-                e.site,
-                e.desk,
-                d.outcome.as_str(),
-                json(d)
-            ])?,
+            .execute(params![id, e.person_id.to_string(), seq, d.administered_at.date_naive().to_string(), e.site, e.desk, d.outcome.as_str()])?,
         (DoseKind::Amend { .. }, Some(d)) => tx
             .prepare_cached(
-                "UPDATE doses SET head_event = ?2, day = ?3, outcome = ?4, amended = 1, body = ?5
-                 WHERE id = ?1 AND voided = 0 AND person_id = ?6",
+                "UPDATE doses SET head_seq = ?2, day = ?3, outcome = ?4, amended = 1
+                 WHERE id = ?1 AND voided = 0 AND person_id = ?5",
             )?
-            .execute(params![
-                root,
-                id,
-                d.administered_at.date_naive().to_string(),
-                d.outcome.as_str(),
-                json(d),
-                e.person_id.to_string()
-            ])?,
+            .execute(params![root, seq, d.administered_at.date_naive().to_string(), d.outcome.as_str(), e.person_id.to_string()])?,
         (DoseKind::Void { .. }, _) => tx
-            .prepare_cached("UPDATE doses SET head_event = ?2, voided = 1 WHERE id = ?1 AND voided = 0 AND person_id = ?3")?
-            .execute(params![root, id, e.person_id.to_string()])?,
+            .prepare_cached("UPDATE doses SET head_seq = ?2, voided = 1 WHERE id = ?1 AND voided = 0 AND person_id = ?3")?
+            .execute(params![root, seq, e.person_id.to_string()])?,
         (_, None) => return Err(StoreError::BadRow { table: "dose_events", detail: format!("{} event {id} has no dose", e.kind.as_str()) }),
     };
     if changed == 0 {

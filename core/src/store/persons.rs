@@ -14,11 +14,11 @@ impl Store {
     }
 
     pub fn person(&self, id: PersonId) -> Result<Option<Person>> {
-        self.read_with(|c| person_where(c, "id = ?1", &id.to_string()))
+        self.read_with(|c| person_where(c, "p.id = ?1", &id.to_string()))
     }
 
     pub fn person_by_national_id(&self, number: &str) -> Result<Option<Person>> {
-        self.read_with(|c| person_where(c, "national_id = ?1", number))
+        self.read_with(|c| person_where(c, "p.national_id = ?1", number))
     }
 
     /// Persons whose id starts with `prefix` (lower-case hex and dashes),
@@ -32,17 +32,17 @@ impl Store {
         // Every id character sorts below '~': [prefix, prefix + "~") is the range.
         let end = format!("{prefix}~");
         self.read_with(|c| {
-            let mut st = c.prepare_cached("SELECT body FROM persons WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3")?;
-            let bodies = st.query_map(params![prefix, end, limit], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            bodies.iter().map(|b| from_json("persons", b)).collect()
+            let mut st = c.prepare_cached(&format!("{PERSON_AT_HEAD} WHERE p.id >= ?1 AND p.id < ?2 ORDER BY p.id LIMIT ?3"))?;
+            let bodies = st.query_map(params![prefix, end, limit], person_at_head)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            bodies.into_iter().map(person_of_head).collect()
         })
     }
 
     pub fn persons_by_phone(&self, phone: &str) -> Result<Vec<Person>> {
         self.read_with(|c| {
-            let mut st = c.prepare_cached("SELECT body FROM persons WHERE phone = ?1 ORDER BY name_key LIMIT 50")?;
-            let bodies = st.query_map([phone], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            bodies.iter().map(|b| from_json("persons", b)).collect()
+            let mut st = c.prepare_cached(&format!("{PERSON_AT_HEAD} WHERE p.phone = ?1 ORDER BY p.name_key LIMIT 50"))?;
+            let bodies = st.query_map([phone], person_at_head)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            bodies.into_iter().map(person_of_head).collect()
         })
     }
 
@@ -67,21 +67,39 @@ impl Store {
     /// The persons on record, oldest first, a page at a time.
     pub fn persons_page(&self, offset: u64, limit: u32) -> Result<Vec<Person>> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT body FROM persons ORDER BY rowid LIMIT ?1 OFFSET ?2")?;
+            let mut st = c.prepare_cached(&format!("{PERSON_AT_HEAD} ORDER BY p.rowid LIMIT ?1 OFFSET ?2"))?;
             let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-            let rows = st.query_map(params![limit, offset], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = st.query_map(params![limit, offset], person_at_head)?.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })?
-        .iter()
-        .map(|b| from_json("persons", b))
+        .into_iter()
+        .map(person_of_head)
         .collect()
     }
 }
 
+/// A person as their latest event left them. The projection row keeps that
+/// event's `seq`, not a copy of its content (schema 8, ADR 0039); the left
+/// join keeps a row whose event is missing, to be reported, not skipped.
+pub(super) const PERSON_AT_HEAD: &str = "SELECT p.id, e.body FROM persons p LEFT JOIN person_events e ON e.seq = p.head_seq";
+
+/// A row read by [`PERSON_AT_HEAD`]: the person's id and their latest event.
+pub(super) type PersonAtHead = (String, Option<String>);
+
+pub(super) fn person_at_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonAtHead> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// The person of a row read by [`PERSON_AT_HEAD`].
+pub(super) fn person_of_head((id, body): PersonAtHead) -> Result<Person> {
+    let body = body.ok_or_else(|| StoreError::BadRow { table: "persons", detail: format!("the latest event of person {id} is missing") })?;
+    Ok(from_json::<PersonEvent>("person_events", &body)?.person)
+}
+
 fn person_where(c: &Connection, cond: &str, value: &str) -> Result<Option<Person>> {
-    let sql = format!("SELECT body FROM persons WHERE {cond}");
-    let body: Option<String> = c.prepare_cached(&sql)?.query_row([value], |r| r.get(0)).optional()?;
-    body.map(|b| from_json("persons", &b)).transpose()
+    let sql = format!("{PERSON_AT_HEAD} WHERE {cond}");
+    let row = c.prepare_cached(&sql)?.query_row([value], person_at_head).optional()?;
+    row.map(person_of_head).transpose()
 }
 
 pub(super) fn insert_person_event(tx: &Transaction<'_>, e: &PersonEvent) -> Result<()> {
@@ -102,23 +120,23 @@ pub(super) fn insert_person_event_from(tx: &Transaction<'_>, e: &PersonEvent, or
             return Err(StoreError::Duplicate { what: "national_id", value: n.clone() });
         }
     }
-    let inserted = tx
+    let seq: Option<i64> = tx
         .prepare_cached(
             "INSERT INTO person_events (id, person_id, body, recorded_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO NOTHING",
+             ON CONFLICT (id) DO NOTHING RETURNING seq",
         )?
-        .execute(params![event_id, id, json(e), e.recorded_at.to_rfc3339()])?;
-    if inserted == 0 {
+        .query_row(params![event_id, id, json(e), e.recorded_at.to_rfc3339()], |r| r.get(0))
+        .optional()?;
+    let Some(seq) = seq else {
         return Err(StoreError::Duplicate { what: "event", value: event_id });
-    }
+    };
     tx.prepare_cached(
-        "INSERT INTO persons (id, national_id, phone, name_key, birth_year, head_event, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO persons (id, national_id, phone, name_key, birth_year, head_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET national_id = excluded.national_id, phone = excluded.phone,
-             name_key = excluded.name_key, birth_year = excluded.birth_year,
-             head_event = excluded.head_event, body = excluded.body",
+             name_key = excluded.name_key, birth_year = excluded.birth_year, head_seq = excluded.head_seq",
     )?
-    .execute(params![id, national_id, p.phone, p.name_key(), p.birth_date.year(), event_id, json(p)])?;
+    .execute(params![id, national_id, p.phone, p.name_key(), p.birth_date.year(), seq])?;
     match origin {
         Origin::Local => outbox::enqueue(tx, &event_id, outbox::Stream::Person),
         Origin::Hub => Ok(()),

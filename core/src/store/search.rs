@@ -8,7 +8,8 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection};
 
-use super::{from_json, Result, Store};
+use super::persons::{person_at_head, person_of_head, PERSON_AT_HEAD};
+use super::{Result, Store};
 use crate::model::Person;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +50,11 @@ impl Store {
     /// The persons of the given candidates, in the same order.
     pub fn persons_at(&self, rowids: &[i64]) -> Result<Vec<Person>> {
         self.read_with(|c| {
-            let mut st = c.prepare_cached("SELECT body FROM persons WHERE rowid = ?1")?;
+            let mut st = c.prepare_cached(&format!("{PERSON_AT_HEAD} WHERE p.rowid = ?1"))?;
             rowids
                 .iter()
                 .map(|id| {
-                    let body: String = st.query_row([id], |r| r.get(0))?;
-                    from_json("persons", &body)
+                    person_of_head(st.query_row([id], person_at_head)?)
                 })
                 .collect()
         })
