@@ -243,6 +243,29 @@ fn the_projections_upgrade_keeps_every_person_and_dose_as_it_stood() {
 }
 
 #[test]
+fn a_row_an_older_app_left_pointing_at_nothing_does_not_lock_the_desk_out_of_the_upgrade() {
+    // The upgrade runs with foreign keys off and refuses a step that would
+    // leave rows pointing at nothing; one that was there before is not the
+    // step's doing.
+    let made = desk();
+    let hoa_id = add(&made.desk, &hoa()).id;
+    made.desk.record_dose(&az_dose(hoa_id), &[]).unwrap();
+    let (persons, doses) = events_of(&made.desk, &[hoa_id]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v7.db");
+    drop(Desk::open_with(&path, &OpenOptions { target_version: 7, ..Default::default() }).unwrap());
+    write_before_schema_8(&path, &persons, &doses);
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch("PRAGMA foreign_keys = OFF; UPDATE doses SET person_id = 'nobody';").unwrap();
+    drop(c);
+    let desk = open_at(&path);
+    assert_eq!(desk.store().schema_version().unwrap(), LATEST_VERSION);
+    assert_eq!(desk.person(hoa_id).unwrap().full_name, "Nguyễn Thị Hoa");
+    let orphans: i64 = Connection::open(&path).unwrap().query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(orphans, 1, "the row is kept as it was");
+}
+
+#[test]
 fn a_row_whose_latest_event_is_missing_is_named_not_skipped_or_panicked_on() {
     let t = desk();
     let p = add(&t.desk, &hoa());

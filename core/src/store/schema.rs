@@ -57,8 +57,9 @@ pub(crate) fn user_version(c: &Connection) -> rusqlite::Result<i64> {
 pub(crate) fn migrate_to(c: &mut Connection, path: &std::path::Path, target: i64) -> Result<()> {
     // A step may make a table again (8 does): SQLite's way asks for foreign
     // keys off meanwhile, or dropping the old table would count its rows'
-    // children as orphans. The steps keep every key, so none is made.
-    // Changed outside any transaction, and set back whatever the outcome.
+    // children as orphans. The steps keep every key, and each is checked
+    // not to leave any. Changed outside any transaction, and set back
+    // whatever the outcome.
     c.pragma_update(None, "foreign_keys", "OFF").map_err(|e| StoreError::classify(e, path))?;
     let migrated = steps(c, path, target);
     let restored = c.pragma_update(None, "foreign_keys", "ON").map_err(|e| StoreError::classify(e, path));
@@ -82,11 +83,28 @@ fn steps(c: &mut Connection, path: &std::path::Path, target: i64) -> Result<()> 
         if super::search_index::set_aside(&tx).map_err(whole)? {
             super::search_index::restore(&tx).map_err(whole)?;
         }
+        let before = orphans(&tx).map_err(|e| StoreError::classify(e, path))?;
         apply(&tx, *version, sql).map_err(|e| StoreError::classify(e, path))?;
+        // With foreign keys off a step could leave rows pointing at nothing
+        // (SQLite's procedure for a table made again ends with this check).
+        // Only what the step itself would leave stops it: a store is not
+        // locked out by rows its older app left.
+        let after = orphans(&tx).map_err(|e| StoreError::classify(e, path))?;
+        if after > before {
+            return Err(StoreError::BadRow {
+                table: "foreign keys",
+                detail: format!("migration step {version} would leave {} rows pointing at a missing row; the store was not changed", after - before),
+            });
+        }
         tx.commit().map_err(|e| StoreError::classify(e, path))?;
         tracing::info!(version, "database migrated");
     }
     Ok(())
+}
+
+/// Rows whose foreign key points at no row.
+fn orphans(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
 }
 
 fn apply(tx: &Transaction<'_>, version: i64, sql: &str) -> rusqlite::Result<()> {
@@ -108,16 +126,24 @@ mod tests {
 
     #[test]
     fn a_step_runs_on_a_whole_store_even_when_a_first_pull_left_the_search_indexes_aside() {
-        // Schema 6 with persons, its search indexes set aside by a first
-        // pull that never ended, then migrated as the open does (which
-        // leaves an older store's restore to the first step).
+        // Schema 6 (whose next step remakes the word index) and schema 7
+        // (whose next step makes `persons` again) with persons, their search
+        // indexes set aside by a first pull that never ended, then migrated
+        // as the open does (which leaves an older store's restore to the
+        // first step).
+        for version in [6, 7] {
+            a_store_left_aside_at(version);
+        }
+    }
+
+    fn a_store_left_aside_at(version: i64) {
         use crate::store::{OpenOptions, Store};
         use crate::synth;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v6.db");
+        let path = dir.path().join(format!("v{version}.db"));
         let people: Vec<_> = (500..800).map(synth::person).collect();
-        // Persons as the app of schema 6 wrote them: each row a copy of its
-        // event (today's writer writes schema 8's rows).
+        // Persons as the app before schema 8 wrote them: each row a copy of
+        // its event (today's writer writes schema 8's rows).
         let write = |people: &[crate::model::Person]| {
             let c = Connection::open(&path).unwrap();
             for p in people {
@@ -135,7 +161,7 @@ mod tests {
             }
         };
         {
-            let store = Store::open_with(&path, &OpenOptions { target_version: 6, ..Default::default() }).unwrap();
+            let store = Store::open_with(&path, &OpenOptions { target_version: version, ..Default::default() }).unwrap();
             write(&people[..100]);
             assert!(store.defer_search_index().unwrap());
             write(&people[100..]);
@@ -144,17 +170,30 @@ mod tests {
         assert!(crate::store::search_index::set_aside(&c).unwrap());
         migrate_to(&mut c, &path, LATEST_VERSION).unwrap();
         assert_eq!(user_version(&c).unwrap(), LATEST_VERSION);
-        assert!(!crate::store::search_index::set_aside(&c).unwrap(), "the indexes are back");
+        assert!(!crate::store::search_index::set_aside(&c).unwrap(), "from {version}: the indexes are back");
         let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
-        assert_eq!(count("SELECT count(DISTINCT id) FROM name_words"), people.len() as i64, "every person indexed");
-        assert_eq!(count("SELECT count(*) FROM name_words WHERE name_key NOT LIKE ' % '"), 0, "every name held with a space each end");
+        assert_eq!(count("SELECT count(DISTINCT id) FROM name_words"), people.len() as i64, "from {version}: every person indexed");
+        assert_eq!(count("SELECT count(*) FROM name_words w LEFT JOIN persons p ON p.rowid = w.id WHERE p.rowid IS NULL OR ' ' || p.name_key || ' ' <> w.name_key"), 0, "from {version}: every entry names its person's row");
+        assert_eq!(count("SELECT count(*) FROM name_words WHERE name_key NOT LIKE ' % '"), 0, "from {version}: every name held with a space each end");
         assert_eq!(count("SELECT count(*) FROM sqlite_schema WHERE name IN ('persons_phone', 'persons_name_key', 'name_words_insert', 'name_words_delete', 'name_words_update')"), 5);
         drop(c);
-        // And the store searches as a desk made today does: by any word.
+        // And the store searches as a desk made today does: by any word,
+        // and a renamed person by their new name only.
         let store = Store::open(&path).unwrap();
         let p = &people[650 - 500];
         let tokens = crate::fold::fold_tokens(&p.full_name);
         let found = store.name_candidates(&tokens, None, false, 2000).unwrap();
-        assert!(found.iter().any(|f| f.name_key == tokens.join(" ")), "{tokens:?} found by its words, its name unpadded");
+        assert!(found.iter().any(|f| f.name_key == tokens.join(" ")), "from {version}: {tokens:?} found by its words, its name unpadded");
+        let mut renamed = p.clone();
+        renamed.full_name = "Đặng Thị Ngọc Hân".into();
+        let mut rename = synth::person_event(&renamed);
+        rename.id = crate::model::EventId::new();
+        store.append_person_event(&rename).unwrap();
+        let han = crate::fold::fold_tokens(&renamed.full_name);
+        let found = store.name_candidates(&han, None, false, 2000).unwrap();
+        let named = store.persons_at(&found.iter().map(|f| f.rowid).collect::<Vec<_>>()).unwrap();
+        assert!(named.contains(&renamed), "from {version}: found by the new name");
+        let old = store.name_candidates(&tokens, None, false, 2000).unwrap();
+        assert!(old.iter().all(|f| f.name_key != tokens.join(" ") || store.persons_at(&[f.rowid]).unwrap()[0].id != p.id), "from {version}: not by the old one");
     }
 }
